@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { ConfigurationError } from './errors.ts';
+
+/**
+ * Runtime configuration of every function and of the local command line. Read once, validated, frozen;
+ * this module is the only reader of `process.env`.
+ */
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const ConfigSchema = z.object({
+  /** `postgres://…` (local, tests) — when absent on AWS the DB_* variables and the secret are used. */
+  databaseUrl: z.string().min(1).optional(),
+  dbHost: z.string().min(1).optional(),
+  dbPort: z.coerce.number().int().positive().default(5432),
+  dbName: z.string().min(1).default('matchbridge'),
+  /** Secrets Manager secret holding `{username, password}` for the database (RDS-generated secret). */
+  dbSecretArn: z.string().min(1).optional(),
+  dbSsl: z.enum(['off', 'require']).default('off'),
+  /** Connections one process keeps open (one Lambda handles one batch at a time, so few are needed). */
+  dbPoolSize: positiveInt(2),
+  /** Bucket for staging parts and job reports (`s3://<bucket>/staging/…`, `…/reports/…`). */
+  stagingBucket: z.string().min(1).optional(),
+  /** S3-compatible endpoint (MinIO, LocalStack, tests); unset means AWS S3. */
+  s3Endpoint: z.url().optional(),
+  s3ForcePathStyle: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
+  awsRegion: z.string().min(1).default('us-east-1'),
+  /** Local mode (the CLI): import files may be local paths, staging objects live under `localHome`. */
+  localMode: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .default(false),
+  /** Local mode's working folder: embedded database, local staging objects, local DLQ. */
+  localHome: z.string().min(1).default('.matchbridge'),
+  /** Target size of one planned CSV byte range (one load-batch invocation). */
+  splitBytes: positiveInt(16 * 1024 * 1024),
+  /** Upper bound on planned batches: keeps the Map's state payload under the 256 KB limit. */
+  maxBatches: positiveInt(400),
+  /** Rows per database transaction (COPY into a temp table + upsert) inside a batch. */
+  dbBatchRows: positiveInt(20_000),
+  /** Longest CSV record accepted, in bytes (bounds memory against a runaway quote). */
+  maxRecordBytes: positiveInt(1024 * 1024),
+  /** Entries of the success and failed lists carried inside the status message (full lists are in S3). */
+  statusListCap: positiveInt(1000),
+  /** Percentage of failed rows that still lets a job end COMPLETED (0: every row must load). */
+  toleratedFailurePercent: z.coerce.number().min(0).max(100).default(0),
+  importStateMachineArn: z.string().min(1).optional(),
+  ingestDlqUrl: z.url().optional(),
+});
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+
+const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
+  databaseUrl: 'DATABASE_URL',
+  dbHost: 'DB_HOST',
+  dbPort: 'DB_PORT',
+  dbName: 'DB_NAME',
+  dbSecretArn: 'DB_SECRET_ARN',
+  dbSsl: 'DB_SSL',
+  dbPoolSize: 'DB_POOL_SIZE',
+  stagingBucket: 'STAGING_BUCKET',
+  s3Endpoint: 'S3_ENDPOINT',
+  s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
+  awsRegion: 'AWS_REGION',
+  localMode: 'MATCHBRIDGE_LOCAL',
+  localHome: 'MATCHBRIDGE_HOME',
+  splitBytes: 'SPLIT_BYTES',
+  maxBatches: 'MAX_BATCHES',
+  dbBatchRows: 'DB_BATCH_ROWS',
+  maxRecordBytes: 'MAX_RECORD_BYTES',
+  statusListCap: 'STATUS_LIST_CAP',
+  toleratedFailurePercent: 'TOLERATED_FAILURE_PERCENT',
+  importStateMachineArn: 'IMPORT_STATE_MACHINE_ARN',
+  ingestDlqUrl: 'INGEST_DLQ_URL',
+};
+
+/** Environment variable names, for infra code that sets them (one source of truth). */
+export const CONFIG_ENV = ENV_NAMES;
+
+/** Parses configuration from an environment (default `process.env`); throws ConfigurationError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string | undefined> = {};
+  for (const [key, name] of Object.entries(ENV_NAMES)) {
+    const value = env[name];
+    raw[key] = value === '' ? undefined : value;
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0]) as keyof typeof ENV_NAMES;
+      return `${ENV_NAMES[key] ?? key}: ${issue.message}`;
+    });
+    throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`, { problems });
+  }
+  return Object.freeze(parsed.data);
+}
+
+let cached: Config | undefined;
+
+/**
+ * Sets the process-wide configuration from the environment plus overrides. The local command line uses it
+ * the way the Lambda runtime sets environment variables: before any handler runs.
+ */
+export function initConfig(overrides: Record<string, string>): Config {
+  cached = loadConfig({ ...process.env, ...overrides });
+  return cached;
+}
+
+/** The process-wide configuration, loaded on first use (cold start) and failing there when invalid. */
+export function config(): Config {
+  cached ??= loadConfig();
+  return cached;
+}

@@ -1,0 +1,73 @@
+/**
+ * Domain errors. Step Functions `Retry`/`Catch` match on `error.name`, so every class keeps its own name,
+ * and transient failures are distinct classes from permanent ones. `code` is stable and machine-readable;
+ * `expose` says whether the message is safe to show to a caller.
+ */
+export abstract class MatchbridgeError extends Error {
+  abstract readonly code: string;
+  readonly expose: boolean = true;
+  /** True when retrying the same work later may succeed. */
+  readonly transient: boolean = false;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.details = details;
+  }
+}
+
+/** The import request (Kafka message, S3 key, CLI arguments) is malformed. Never retried. */
+export class InvalidRequestError extends MatchbridgeError {
+  readonly code: string;
+  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+    super(message, details);
+    this.code = code;
+  }
+}
+
+/** The file cannot be imported as a whole: missing, truncated, not CSV, no reference column… Never retried. */
+export class InvalidFileError extends MatchbridgeError {
+  readonly code: string;
+  constructor(code: string, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, details, options);
+    this.code = code;
+  }
+}
+
+/** The database could not be reached or dropped the connection; the same work may succeed on retry. */
+export class DatabaseUnavailableError extends MatchbridgeError {
+  readonly code = 'DATABASE_UNAVAILABLE';
+  override readonly expose = false;
+  override readonly transient = true;
+}
+
+/** The object store (S3 or the local folder) failed in a way that may pass on retry. */
+export class StorageUnavailableError extends MatchbridgeError {
+  readonly code = 'STORAGE_UNAVAILABLE';
+  override readonly expose = false;
+  override readonly transient = true;
+}
+
+/** The work ran out of its time budget (Lambda deadline or abort) and stopped cleanly, rolled back. */
+export class DeadlineExceededError extends MatchbridgeError {
+  readonly code = 'DEADLINE_EXCEEDED';
+  override readonly transient = true;
+}
+
+/** No job with that id (in that domain). */
+export class JobNotFoundError extends MatchbridgeError {
+  readonly code = 'JOB_NOT_FOUND';
+}
+
+/** Invalid configuration: raised at cold start or synth time, before any work. */
+export class ConfigurationError extends MatchbridgeError {
+  readonly code = 'INVALID_CONFIGURATION';
+}
+
+/** Names of the errors a state machine should retry (Step Functions `ErrorEquals`). */
+export const TRANSIENT_ERROR_NAMES = [
+  DatabaseUnavailableError.name,
+  StorageUnavailableError.name,
+  DeadlineExceededError.name,
+] as const;

@@ -1,0 +1,87 @@
+/** Contracts between the stages of an import: state machine input, plan, batch and job results. */
+
+export type ImportKind = 'nodes' | 'matches';
+export type JobStatus = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
+
+/** Identifies a job everywhere: in logs, in the database and in every state payload. */
+export interface JobRef {
+  readonly jobId: string;
+  readonly kind: ImportKind;
+  readonly domainId: string;
+  readonly groupId: string;
+}
+
+/** Where the data to import lives. `uri` is `s3://bucket/key`, or a local path in local mode. */
+export interface ImportSource {
+  readonly uri: string;
+  readonly fileName?: string;
+  readonly contentType?: string;
+}
+
+/** Input of the import state machine (one execution per job, named by `jobId`). */
+export interface ImportExecutionInput extends JobRef {
+  readonly source: ImportSource;
+  /** Where the request came from, for the job row: `kafka:<topic>/<partition>/<offset>`, `cli`, `s3`… */
+  readonly origin: string;
+}
+
+/** One unit of load work: a byte range `[start, end)` of a CSV object that begins on a record boundary. */
+export interface CsvBatch {
+  readonly index: number;
+  readonly uri: string;
+  readonly start: number;
+  readonly end: number;
+  /** Physical line number (1-based, header = line 1) of the first record in the range. */
+  readonly firstLine: number;
+  /** Records in the range, counted by the planner. */
+  readonly records: number;
+}
+
+/** What the plan step returns (kept small: it travels in the state payload). */
+export interface CsvPlan {
+  /** Normalised header names, in file order. */
+  readonly header: readonly string[];
+  readonly referenceColumn: number;
+  readonly total: number;
+  readonly batches: readonly CsvBatch[];
+}
+
+/** A row that could not be loaded. `line` is the physical line where its record starts. */
+export interface RowRejection {
+  readonly line: number;
+  readonly reference: string | null;
+  readonly reason: string;
+  readonly code: string;
+}
+
+/** What a batch returns to the Map state (kept tiny: it travels in the state payload). */
+export interface BatchResult {
+  readonly index: number;
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly rows: number;
+  readonly inserted: number;
+  readonly updated: number;
+  readonly duplicates: number;
+  readonly failed: number;
+  /** Set when the whole batch failed after its retries (from the Map's Catch). */
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+/** The status message of the design (Kafka value, `--json` output). */
+export interface JobStatusMessage {
+  readonly jobId: string;
+  readonly kind: ImportKind;
+  readonly groupId: string;
+  readonly domainId: string;
+  readonly status: 'COMPLETED' | 'FAILED';
+  readonly processed: number;
+  readonly total: number;
+  readonly successList: readonly string[];
+  readonly failedList: readonly string[];
+  readonly successListUri?: string;
+  readonly failedListUri?: string;
+  readonly failureReason?: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+}
