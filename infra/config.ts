@@ -1,0 +1,249 @@
+import type { Node } from 'constructs';
+import { z } from 'zod';
+import { ConfigurationError } from '../lib/errors.ts';
+
+/**
+ * The infrastructure configuration: read once from CDK context (`cdk.json` "context", overridden by
+ * `-c key=value`), validated at synth time, frozen. Values given with `-c` arrive as strings, so numbers,
+ * booleans, lists and objects also accept their string (or JSON) form.
+ */
+
+/** Names of the Lambda functions; each lives in `functions/<name>/handler.ts` and exports `handler`. */
+export const HANDLER_NAMES = ['ingest', 'plan', 'load-batch', 'finalize', 'fail-job', 'migrate'] as const;
+export type HandlerName = (typeof HANDLER_NAMES)[number];
+
+/** Retention periods CloudWatch Logs accepts (days). */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const numberFromString = (value: unknown): unknown =>
+  typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+
+const booleanFromString = (value: unknown): unknown =>
+  value === 'true' ? true : value === 'false' ? false : value;
+
+const jsonFromString = (value: unknown): unknown => {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+};
+
+/** A list given as a JSON array, or (from `-c`) as `a,b,c`. */
+const listFromString = (value: unknown): unknown => {
+  if (typeof value !== 'string') return value;
+  if (value.trim().startsWith('[')) return jsonFromString(value);
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+};
+
+const int = (min: number, max: number) => z.preprocess(numberFromString, z.number().int().min(min).max(max));
+const bool = () => z.preprocess(booleanFromString, z.boolean());
+const list = <T extends z.ZodType>(item: T, min = 0) => z.preprocess(listFromString, z.array(item).min(min));
+const object = <T extends z.ZodType>(schema: T) => z.preprocess(jsonFromString, schema);
+
+/** Fills in `mode` when omitted: the presence of the identifying field says which variant is meant. */
+const withMode = (identifying: string) => (value: unknown) => {
+  const parsed = jsonFromString(value);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || 'mode' in parsed)
+    return parsed;
+  return { ...parsed, mode: identifying in parsed ? 'existing' : 'new' };
+};
+
+const VpcSchema = z.preprocess(
+  withMode('vpcId'),
+  z.discriminatedUnion('mode', [
+    z.strictObject({
+      mode: z.literal('new'),
+      maxAzs: int(2, 6).default(2),
+      /** NAT gateways for the private subnets (Lambdas reach Secrets Manager, SQS, Step Functions through them). */
+      natGateways: int(1, 6).default(1),
+    }),
+    z
+      .strictObject({
+        mode: z.literal('existing'),
+        vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'expected a VPC id (vpc-…)'),
+        availabilityZones: list(z.string().min(1), 1),
+        privateSubnetIds: list(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected subnet ids (subnet-…)'), 1),
+      })
+      .refine((vpc) => vpc.privateSubnetIds.length % vpc.availabilityZones.length === 0, {
+        path: ['privateSubnetIds'],
+        message: 'expected one subnet (or the same number of subnets) per availability zone',
+      }),
+  ]),
+);
+
+const DatabaseSchema = z.preprocess(
+  withMode('host'),
+  z.discriminatedUnion('mode', [
+    z.strictObject({
+      mode: z.literal('new'),
+      databaseName: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/)
+        .default('matchbridge'),
+      engineMajorVersion: z.enum(['16', '17']).default('17'),
+      instanceType: z
+        .string()
+        .regex(/^[a-z0-9]+\.[a-z0-9]+$/, 'expected an instance type such as m7g.large')
+        .default('m7g.large'),
+      allocatedStorageGiB: int(20, 65_536).default(100),
+      maxAllocatedStorageGiB: int(20, 65_536).default(1000),
+      multiAz: bool().default(false),
+      deletionProtection: bool().default(false),
+      backupRetentionDays: int(0, 35).default(7),
+    }),
+    z.strictObject({
+      mode: z.literal('existing'),
+      databaseName: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/)
+        .default('matchbridge'),
+      host: z.string().min(1),
+      port: int(1, 65_535).default(5432),
+      /** Complete ARN (with its random suffix) of a secret holding `{username, password}`. */
+      secretArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/, {
+          message: 'expected the complete Secrets Manager secret ARN (ending in its 6-character suffix)',
+        }),
+      /** Security group of the database (or its proxy); the functions are allowed in on `port`. */
+      securityGroupId: z.string().regex(/^sg-[0-9a-f]+$/, 'expected a security group id (sg-…)'),
+    }),
+  ]),
+);
+
+/** Timeout and memory of one Lambda function. */
+const fn = (timeoutSeconds: number, memoryMiB: number) =>
+  object(
+    z.strictObject({
+      timeoutSeconds: int(1, 900).default(timeoutSeconds),
+      memoryMiB: int(128, 10_240).default(memoryMiB),
+    }),
+  ).prefault({});
+
+const FunctionsSchema = object(
+  z.strictObject({
+    ingest: fn(60, 512),
+    plan: fn(300, 1024),
+    // 1769 MiB is one full vCPU: parsing and COPY are CPU-bound.
+    'load-batch': fn(900, 1769),
+    finalize: fn(300, 1024),
+    'fail-job': fn(120, 512),
+    migrate: fn(600, 512),
+  }),
+).prefault({});
+
+const InfraConfigSchema = z
+  .object({
+    /** Short name of the deployment; part of the stack names. */
+    envName: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,19}$/, 'expected lower-case letters, digits and dashes (max 20)')
+      .default('dev'),
+    vpc: VpcSchema.prefault({ mode: 'new' }),
+    database: DatabaseSchema.prefault({ mode: 'new' }),
+    /** MSK cluster to consume import requests from; without it no event-source mapping is created. */
+    mskClusterArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+/, 'expected an MSK cluster ARN')
+      .optional(),
+    /** Topics carrying node import requests: one event-source mapping each. */
+    nodeImportTopics: list(
+      z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected Kafka topic names'),
+      1,
+    ).default(['matchbridge-users']),
+    splitBytes: int(1024 * 1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
+    dbBatchRows: int(1, 1_000_000).default(20_000),
+    /** At most 600: the planned batches and their results travel in the state, under its 256 KiB limit. */
+    maxBatches: int(1, 600).default(400),
+    /** Batch Lambdas running at once per job (Distributed Map MaxConcurrency). */
+    mapConcurrency: int(1, 10_000).default(8),
+    statusListCap: int(1, 100_000).default(1000),
+    toleratedFailurePercent: z.preprocess(numberFromString, z.number().min(0).max(100)).default(0),
+    functions: FunctionsSchema,
+    /** TimeoutSeconds of the LoadBatch task; defaults to the load-batch Lambda timeout plus 60 s. */
+    loadBatchTaskTimeoutSeconds: int(1, 86_400).optional(),
+    stateMachineTimeoutMinutes: int(1, 525_600).default(360),
+    logRetentionDays: z
+      .preprocess(
+        numberFromString,
+        z.number().refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+          message: `expected one of ${LOG_RETENTION_DAYS.join(', ')}`,
+        }),
+      )
+      .default(30),
+    /** Buckets, besides the stack's own, that import files may be read from. */
+    sourceBucketNames: list(
+      z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected S3 bucket names'),
+    ).default([]),
+  })
+  .transform((config) => ({
+    ...config,
+    loadBatchTaskTimeoutSeconds:
+      config.loadBatchTaskTimeoutSeconds ?? config.functions['load-batch'].timeoutSeconds + 60,
+  }))
+  .refine((config) => config.loadBatchTaskTimeoutSeconds >= config.functions['load-batch'].timeoutSeconds, {
+    path: ['loadBatchTaskTimeoutSeconds'],
+    message: 'must be at least functions.load-batch.timeoutSeconds',
+  });
+
+/** The validated infrastructure configuration. */
+export type InfraConfig = Readonly<z.output<typeof InfraConfigSchema>>;
+export type VpcConfig = InfraConfig['vpc'];
+export type DatabaseConfig = InfraConfig['database'];
+export type FunctionSettings = InfraConfig['functions'][HandlerName];
+
+/** Every context key the configuration reads (the top level of the schema). */
+export const CONTEXT_KEYS = [
+  'envName',
+  'vpc',
+  'database',
+  'mskClusterArn',
+  'nodeImportTopics',
+  'splitBytes',
+  'dbBatchRows',
+  'maxBatches',
+  'mapConcurrency',
+  'statusListCap',
+  'toleratedFailurePercent',
+  'functions',
+  'loadBatchTaskTimeoutSeconds',
+  'stateMachineTimeoutMinutes',
+  'logRetentionDays',
+  'sourceBucketNames',
+] as const satisfies readonly (keyof z.input<typeof InfraConfigSchema>)[];
+
+/**
+ * Validates raw context values. Throws ConfigurationError whose message and `details.keys` name every
+ * offending context key (nested keys dotted: `functions.load-batch.timeoutSeconds`).
+ */
+export function parseInfraConfig(context: Readonly<Record<string, unknown>>): InfraConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of CONTEXT_KEYS) raw[key] = context[key] === null ? undefined : context[key];
+  const parsed = InfraConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => ({
+      key: issue.path.map(String).join('.'),
+      message: issue.message,
+    }));
+    const summary = problems.map((p) => `${p.key}: ${p.message}`).join('; ');
+    throw new ConfigurationError(`invalid CDK context (cdk.json "context" or -c key=value): ${summary}`, {
+      keys: problems.map((p) => p.key),
+      problems,
+    });
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** Reads and validates the configuration from a construct's context (normally the App's). */
+export function readInfraConfig(node: Node): InfraConfig {
+  const context: Record<string, unknown> = {};
+  for (const key of CONTEXT_KEYS) context[key] = node.tryGetContext(key);
+  return parseInfraConfig(context);
+}

@@ -1,0 +1,99 @@
+import { join, resolve } from 'node:path';
+import { type CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { SubnetType } from 'aws-cdk-lib/aws-ec2';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { FunctionSettings, HandlerName } from '../config.ts';
+import { METADATA_KEYS } from '../metadata.ts';
+
+/** The repository root: handlers, `migrations/` and the lock file are found from here, whatever the cwd. */
+export const PROJECT_ROOT = resolve(import.meta.dirname, '../..');
+
+/** The entry file of a handler: `functions/<name>/handler.ts`, exporting `handler`. */
+export function handlerEntry(name: HandlerName): string {
+  return join(PROJECT_ROOT, 'functions', name, 'handler.ts');
+}
+
+/** Powertools reads these itself; they match `lib/observability/logger.ts`. */
+const POWERTOOLS_ENVIRONMENT = {
+  POWERTOOLS_SERVICE_NAME: 'matchbridge',
+  POWERTOOLS_METRICS_NAMESPACE: 'Matchbridge',
+} as const;
+
+// An ESM bundle has no `require`; CommonJS dependencies (pg, csv-parse's CJS paths) call it for built-ins.
+const REQUIRE_SHIM =
+  "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+
+export interface MatchbridgeFunctionProps {
+  /** Which handler to run: the folder under `functions/`. Also written as `matchbridge:handler` metadata. */
+  readonly handlerName: HandlerName;
+  /** Timeout and memory, from the configuration. */
+  readonly settings: FunctionSettings;
+  /** The function runs in this VPC's private subnets (the database is only reachable there). */
+  readonly vpc: ec2.IVpc;
+  readonly logRetention: RetentionDays;
+  /** Variables added to the Powertools defaults. Binding methods of other constructs add their own. */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Project folders copied next to the bundle after esbuild runs, so the handler finds them at
+   * `${LAMBDA_TASK_ROOT}/<folder>` (e.g. `migrations`).
+   */
+  readonly bundledFolders?: readonly string[];
+}
+
+/**
+ * A Matchbridge Lambda: Node 24 on ARM, an ESM bundle built by esbuild from `functions/<name>/handler.ts`,
+ * X-Ray tracing, its own log group with a retention, in the VPC's private subnets.
+ */
+export class MatchbridgeFunction extends NodejsFunction {
+  readonly handlerName: HandlerName;
+
+  constructor(scope: Construct, id: string, props: MatchbridgeFunctionProps) {
+    const folders = props.bundledFolders ?? [];
+    super(scope, id, {
+      entry: handlerEntry(props.handlerName),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.settings.memoryMiB,
+      timeout: Duration.seconds(props.settings.timeoutSeconds),
+      tracing: Tracing.ACTIVE,
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+      // A sibling, not a child: the log group must exist before `super` can be handed it.
+      logGroup: new LogGroup(scope, `${id}LogGroup`, {
+        retention: props.logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+      environment: {
+        ...POWERTOOLS_ENVIRONMENT,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        banner: REQUIRE_SHIM,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // pg loads its optional native binding lazily; it is not installed and never used.
+        externalModules: ['pg-native'],
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir: string, outputDir: string) =>
+            folders.map((folder) => `cp -R "${join(inputDir, folder)}" "${join(outputDir, folder)}"`),
+        },
+      },
+    });
+    this.handlerName = props.handlerName;
+    (this.node.defaultChild as CfnResource).addMetadata(METADATA_KEYS.handler, props.handlerName);
+  }
+}

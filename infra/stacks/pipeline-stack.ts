@@ -1,0 +1,115 @@
+import { join } from 'node:path';
+import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type { Construct } from 'constructs';
+import { CONFIG_ENV } from '../../lib/config.ts';
+import type { HandlerName, InfraConfig } from '../config.ts';
+import type { Database } from '../constructs/database.ts';
+import { DatabaseMigrations } from '../constructs/database-migrations.ts';
+import { ImportStateMachine } from '../constructs/import-state-machine.ts';
+import { IngestDeadLetters } from '../constructs/ingest-dead-letters.ts';
+import { IngestTriggers } from '../constructs/ingest-triggers.ts';
+import { MatchbridgeFunction, PROJECT_ROOT } from '../constructs/matchbridge-function.ts';
+import { SourceBuckets } from '../constructs/source-buckets.ts';
+import type { StagingBucket } from '../constructs/staging-bucket.ts';
+
+export interface PipelineStackProps extends StackProps {
+  readonly config: InfraConfig;
+  readonly vpc: ec2.IVpc;
+  readonly database: Database;
+  readonly staging: StagingBucket;
+}
+
+/** Construct ids of the functions, by handler name. */
+const FUNCTION_IDS: Record<HandlerName, string> = {
+  ingest: 'Ingest',
+  plan: 'Plan',
+  'load-batch': 'LoadBatch',
+  finalize: 'Finalize',
+  'fail-job': 'FailJob',
+  migrate: 'Migrate',
+};
+
+/** The pipeline's tuning, set on every function (names from `lib/config.ts`). */
+function pipelineEnvironment(config: InfraConfig): Record<string, string> {
+  return {
+    [CONFIG_ENV.splitBytes]: String(config.splitBytes),
+    [CONFIG_ENV.maxBatches]: String(config.maxBatches),
+    [CONFIG_ENV.dbBatchRows]: String(config.dbBatchRows),
+    [CONFIG_ENV.statusListCap]: String(config.statusListCap),
+    [CONFIG_ENV.toleratedFailurePercent]: String(config.toleratedFailurePercent),
+  };
+}
+
+/**
+ * The stateless half: the functions, the migrations run on deploy, the import state machine, and ingest
+ * (MSK event sources and dead-letter queues).
+ */
+export class PipelineStack extends Stack {
+  readonly functions: Readonly<Record<HandlerName, MatchbridgeFunction>>;
+  readonly importStateMachine: ImportStateMachine;
+  readonly migrations: DatabaseMigrations;
+  readonly deadLetters: IngestDeadLetters;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    const { config, database, staging } = props;
+    const sources = new SourceBuckets(this, 'Sources', { bucketNames: config.sourceBucketNames });
+
+    const create = (handlerName: HandlerName, bundledFolders: readonly string[] = []) => {
+      const fn = new MatchbridgeFunction(this, FUNCTION_IDS[handlerName], {
+        handlerName,
+        settings: config.functions[handlerName],
+        vpc: props.vpc,
+        logRetention: config.logRetentionDays,
+        environment: pipelineEnvironment(config),
+        bundledFolders,
+      });
+      database.bind(fn);
+      return fn;
+    };
+
+    const migrate = create('migrate', ['migrations']);
+    this.migrations = new DatabaseMigrations(this, 'Migrations', {
+      handler: migrate,
+      migrationsDir: join(PROJECT_ROOT, 'migrations'),
+      logRetention: config.logRetentionDays,
+    });
+
+    const plan = create('plan');
+    const loadBatch = create('load-batch');
+    for (const fn of [plan, loadBatch]) sources.grantRead(fn);
+    const finalize = create('finalize');
+    const failJob = create('fail-job');
+    for (const fn of [plan, loadBatch, finalize, failJob]) staging.bind(fn);
+
+    this.importStateMachine = new ImportStateMachine(this, 'Import', {
+      plan,
+      loadBatch,
+      finalize,
+      failJob,
+      mapConcurrency: config.mapConcurrency,
+      loadBatchTimeout: Duration.seconds(config.loadBatchTaskTimeoutSeconds),
+      timeout: Duration.minutes(config.stateMachineTimeoutMinutes),
+      logRetention: config.logRetentionDays,
+    });
+
+    const ingest = create('ingest');
+    this.deadLetters = new IngestDeadLetters(this, 'IngestDeadLetters');
+    this.deadLetters.bind(ingest);
+    this.importStateMachine.bindStarter(ingest);
+    new IngestTriggers(this, 'IngestTriggers', {
+      ingest,
+      failures: this.deadLetters.failures,
+      mskClusterArn: config.mskClusterArn,
+      topics: config.nodeImportTopics,
+      consumerGroupPrefix: this.stackName,
+    });
+
+    // Nothing may run against an old schema: imports start only once the migrations of this deploy ran.
+    this.importStateMachine.stateMachine.node.addDependency(this.migrations.resource);
+    ingest.node.addDependency(this.migrations.resource);
+
+    this.functions = { ingest, plan, 'load-batch': loadBatch, finalize, 'fail-job': failJob, migrate };
+  }
+}

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { HANDLER_NAMES } from '../../infra/config.ts';
+import { PROJECT_ROOT } from '../../infra/constructs/matchbridge-function.ts';
+import {
+  type CfnTemplate,
+  extractStateMachines,
+  readTemplatesFromCdkOut,
+  synthesizeTemplates,
+} from '../../infra/definitions.ts';
+
+const run = promisify(execFile);
+const BIN = join(PROJECT_ROOT, 'node_modules', '.bin');
+/** The CDK CLI to run: the project's, unless MATCHBRIDGE_CDK_CLI names another binary. */
+const CDK_CLI = process.env.MATCHBRIDGE_CDK_CLI ?? join(BIN, 'cdk');
+
+describe('cdk synth (CLI, with esbuild bundling)', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'matchbridge-cdk-synth-'));
+  let templates: Record<string, CfnTemplate>;
+
+  before(async () => {
+    await run(CDK_CLI, ['synth', '--quiet', '--no-notices', '-o', outdir], {
+      cwd: PROJECT_ROOT,
+      env: {
+        ...process.env,
+        // cdk.json runs `node infra/app.ts`: the project's Node 24, not the system's.
+        PATH: `${BIN}${delimiter}${process.env.PATH ?? ''}`,
+        // Synth needs no AWS account: do not wait for an instance metadata service that is not there.
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    templates = readTemplatesFromCdkOut(outdir);
+  });
+
+  after(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it('produces the same state machine definitions and task bindings as the in-process synth', () => {
+    const fromCli = extractStateMachines(templates);
+
+    assert.ok(fromCli.import, 'the CLI output has the import state machine');
+    assert.deepEqual(fromCli, extractStateMachines(synthesizeTemplates()));
+  });
+
+  it('bundles every handler as an ESM file, and the migrations next to the migrate handler', () => {
+    const bundles: Record<string, string> = {};
+    for (const template of Object.values(templates)) {
+      for (const resource of Object.values(template.Resources ?? {})) {
+        const handler = resource.Metadata?.['matchbridge:handler'];
+        const assetPath = resource.Metadata?.['aws:asset:path'];
+        if (typeof handler === 'string' && typeof assetPath === 'string')
+          bundles[handler] = join(outdir, assetPath);
+      }
+    }
+
+    assert.deepEqual(Object.keys(bundles).sort(), [...HANDLER_NAMES].sort());
+    for (const [handler, dir] of Object.entries(bundles)) {
+      assert.ok(existsSync(join(dir, 'index.mjs')), `${handler} bundle has index.mjs`);
+    }
+    const migrate = bundles.migrate ?? '';
+    assert.deepEqual(
+      readdirSync(join(migrate, 'migrations')).sort(),
+      readdirSync(join(PROJECT_ROOT, 'migrations')).sort(),
+    );
+  });
+});

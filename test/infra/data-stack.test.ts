@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Match } from 'aws-cdk-lib/assertions';
+import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
+
+const EXISTING_DATABASE = {
+  mode: 'existing',
+  host: 'db.internal.example',
+  port: 6432,
+  secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:matchbridge-db-AbCdEf',
+  securityGroupId: 'sg-0123456789abcdef0',
+};
+const EXISTING_VPC = {
+  vpcId: 'vpc-0abc',
+  availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+  privateSubnetIds: ['subnet-0aaa', 'subnet-0bbb'],
+};
+
+describe('data stack', () => {
+  describe('with a new database', () => {
+    const { data, pipeline } = synth();
+
+    it('creates a PostgreSQL 16+ instance, its generated secret and an RDS Proxy requiring TLS', () => {
+      const [instance, ...moreInstances] = Object.values(resourcesOf(data, 'AWS::RDS::DBInstance'));
+      assert.equal(moreInstances.length, 0);
+      assert.equal(instance?.Properties.Engine, 'postgres');
+      assert.ok(Number.parseInt(String(instance?.Properties.EngineVersion), 10) >= 16);
+      assert.equal(instance?.Properties.StorageEncrypted, true);
+      data.resourceCountIs('AWS::SecretsManager::Secret', 1);
+      data.resourceCountIs('AWS::RDS::DBProxy', 1);
+      data.hasResourceProperties('AWS::RDS::DBProxy', { EngineFamily: 'POSTGRESQL', RequireTLS: true });
+    });
+
+    it('creates its own VPC with private subnets for the functions', () => {
+      data.resourceCountIs('AWS::EC2::VPC', 1);
+      data.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway' });
+    });
+
+    it('opens the proxy to each function from the pipeline stack, keeping the data stack independent', () => {
+      pipeline.resourceCountIs('AWS::EC2::SecurityGroupIngress', 6);
+      pipeline.allResourcesProperties('AWS::EC2::SecurityGroupIngress', {
+        FromPort: 5432,
+        ToPort: 5432,
+        GroupId: { 'Fn::ImportValue': Match.stringLikeRegexp('DatabaseProxy') },
+      });
+    });
+  });
+
+  describe('with an existing database and VPC', () => {
+    const { data, pipeline } = synth({ database: EXISTING_DATABASE, vpc: EXISTING_VPC });
+
+    it('creates no instance, proxy, secret or VPC', () => {
+      for (const type of [
+        'AWS::RDS::DBInstance',
+        'AWS::RDS::DBProxy',
+        'AWS::SecretsManager::Secret',
+        'AWS::EC2::VPC',
+      ]) {
+        data.resourceCountIs(type, 0);
+      }
+    });
+
+    it('points the functions at the given endpoint and opens its security group to them', () => {
+      const functions = Object.values(functionsByHandler(pipeline));
+      assert.equal(functions.length, 6);
+      for (const { properties } of functions) {
+        assert.deepEqual(properties.VpcConfig?.SubnetIds, EXISTING_VPC.privateSubnetIds);
+        const env = properties.Environment?.Variables ?? {};
+        assert.equal(env.DB_HOST, EXISTING_DATABASE.host);
+        assert.equal(env.DB_PORT, '6432');
+        assert.equal(env.DB_SECRET_ARN, EXISTING_DATABASE.secretArn);
+        assert.equal(env.DB_SSL, 'require');
+      }
+      pipeline.allResourcesProperties('AWS::EC2::SecurityGroupIngress', {
+        GroupId: EXISTING_DATABASE.securityGroupId,
+        FromPort: 6432,
+      });
+    });
+  });
+
+  describe('bucket', () => {
+    const { data } = synth();
+    const [bucket, ...others] = Object.values(resourcesOf(data, 'AWS::S3::Bucket'));
+
+    it('is encrypted, private and sends its events to EventBridge', () => {
+      assert.equal(others.length, 0);
+      assert.deepEqual(bucket?.Properties.BucketEncryption, {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      });
+      assert.deepEqual(bucket?.Properties.PublicAccessBlockConfiguration, {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      data.hasResourceProperties('Custom::S3BucketNotifications', {
+        NotificationConfiguration: { EventBridgeConfiguration: {} },
+      });
+    });
+
+    it('denies requests without TLS', () => {
+      data.hasResourceProperties('AWS::S3::BucketPolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+
+    it('expires incoming/ after 7 days, staging/ after 1 and reports/ after 90', () => {
+      assert.ok(bucket);
+      const { Rules } = bucket.Properties.LifecycleConfiguration as {
+        Rules: { Prefix: string; ExpirationInDays: number; Status: string }[];
+      };
+
+      const enabled = Rules.filter((rule) => rule.Status === 'Enabled');
+      const expiry = Object.fromEntries(enabled.map((rule) => [rule.Prefix, rule.ExpirationInDays]));
+      assert.deepEqual(expiry, { 'incoming/': 7, 'staging/': 1, 'reports/': 90 });
+    });
+  });
+});

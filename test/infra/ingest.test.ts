@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Match } from 'aws-cdk-lib/assertions';
+import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
+
+const CLUSTER_ARN =
+  'arn:aws:kafka:eu-west-1:123456789012:cluster/matchbridge/0a1b2c3d-4e5f-6789-abcd-ef0123456789-1';
+
+describe('ingest', () => {
+  it('creates no MSK event-source mapping without mskClusterArn', () => {
+    const { pipeline } = synth();
+
+    pipeline.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+  });
+
+  it('creates one mapping per topic, from TRIM_HORIZON, with an SQS on-failure destination', () => {
+    const { pipeline } = synth({ mskClusterArn: CLUSTER_ARN, nodeImportTopics: ['eu-users', 'us-users'] });
+    const ingest = functionsByHandler(pipeline).ingest;
+    assert.ok(ingest);
+
+    const mappings = Object.values(resourcesOf(pipeline, 'AWS::Lambda::EventSourceMapping')).map(
+      (m) => m.Properties,
+    );
+    assert.deepEqual(mappings.map((m) => m.Topics).sort(), [['eu-users'], ['us-users']]);
+    for (const mapping of mappings) {
+      assert.equal(mapping.EventSourceArn, CLUSTER_ARN);
+      assert.equal(mapping.StartingPosition, 'TRIM_HORIZON');
+      assert.deepEqual(mapping.FunctionName, { Ref: ingest.logicalId });
+    }
+    const failures = Object.keys(resourcesOf(pipeline, 'AWS::SQS::Queue')).find((id) =>
+      id.includes('Failures'),
+    );
+    assert.ok(failures);
+    pipeline.allResourcesProperties('AWS::Lambda::EventSourceMapping', {
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [failures, 'Arn'] } } },
+    });
+  });
+
+  it('lets the mappings read their topics and commit their groups on an IAM-authenticated cluster', () => {
+    const { pipeline } = synth({ mskClusterArn: CLUSTER_ARN, nodeImportTopics: ['eu-users'] });
+    const topicArn = `${CLUSTER_ARN.replace(':cluster/', ':topic/')}/eu-users`;
+
+    pipeline.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^IngestServiceRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+            Resource: topicArn,
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('keeps dead letters 14 days, encrypted, over TLS only', () => {
+    const { pipeline } = synth();
+
+    const queues = Object.values(resourcesOf(pipeline, 'AWS::SQS::Queue'));
+    assert.equal(queues.length, 2);
+    for (const queue of queues) {
+      assert.equal(queue.Properties.MessageRetentionPeriod, 14 * 24 * 60 * 60);
+      assert.equal(queue.Properties.SqsManagedSseEnabled, true);
+    }
+    pipeline.resourcePropertiesCountIs(
+      'AWS::SQS::QueuePolicy',
+      {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      },
+      2,
+    );
+  });
+
+  it('lets ingest start executions of the import state machine and send to its dead-letter queue', () => {
+    const { pipeline } = synth();
+    const machineId = Object.keys(resourcesOf(pipeline, 'AWS::StepFunctions::StateMachine'))[0];
+    const recordsId = Object.keys(resourcesOf(pipeline, 'AWS::SQS::Queue')).find((id) =>
+      id.includes('Records'),
+    );
+    const ingest = functionsByHandler(pipeline).ingest;
+    assert.ok(machineId && recordsId && ingest);
+
+    const env = ingest.properties.Environment?.Variables ?? {};
+    assert.deepEqual(env.IMPORT_STATE_MACHINE_ARN, { Ref: machineId });
+    assert.deepEqual(env.INGEST_DLQ_URL, { Ref: recordsId });
+    // arrayWith matches in order: one statement per assertion.
+    const statementInIngestPolicy = (statement: Record<string, unknown>) =>
+      pipeline.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: Match.stringLikeRegexp('^IngestServiceRole') }],
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike(statement)]) },
+      });
+    statementInIngestPolicy({ Action: 'states:StartExecution', Resource: { Ref: machineId } });
+    statementInIngestPolicy({
+      Action: Match.arrayWith(['sqs:SendMessage']),
+      Resource: { 'Fn::GetAtt': [recordsId, 'Arn'] },
+    });
+  });
+});
