@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import { migrate } from '../../../lib/db/migrate.ts';
+import { type TestDatabase, testDatabase } from '../../support/database.ts';
+
+const TABLES = [
+  'domains',
+  'export_jobs',
+  'import_job_errors',
+  'import_jobs',
+  'job_status_events',
+  'match_suggestions',
+  'matching_groups',
+  'node_metadata',
+  'nodes',
+  'users',
+];
+
+describe('migrate', () => {
+  let db: TestDatabase;
+
+  before(async () => {
+    db = await testDatabase('migrate');
+  });
+
+  after(async () => {
+    await db.close();
+  });
+
+  it('creates every table of the design', async () => {
+    const { rows } = await db.pool.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.tables
+       WHERE table_schema = 'public' AND table_name <> 'pgmigrations' ORDER BY table_name`,
+    );
+
+    assert.deepEqual(
+      rows.map((r) => r.table_name),
+      TABLES,
+    );
+  });
+
+  it('is idempotent, also when several processes run it at once', async () => {
+    const files = (await readdir(new URL('../../../migrations/', import.meta.url))).filter((f) =>
+      f.endsWith('.sql'),
+    );
+
+    await migrate(db.url);
+    await Promise.all([migrate(db.url), migrate(db.url), migrate(db.url)]);
+
+    const { rows } = await db.pool.query<{ name: string }>('SELECT name FROM pgmigrations ORDER BY id');
+    assert.deepEqual(
+      rows.map((r) => `${r.name}.sql`),
+      files.sort(),
+    );
+  });
+
+  it('reports an unreachable server as DatabaseUnavailableError', async () => {
+    const url = new URL(db.url);
+    url.port = '1';
+
+    await assert.rejects(migrate(url.toString()), { name: 'DatabaseUnavailableError' });
+  });
+});
