@@ -1,0 +1,198 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { InvalidFileError, StorageUnavailableError } from '../errors.ts';
+import type { ByteRange, ObjectInfo, ObjectStore } from './object-store.ts';
+import { formatObjectUri, type ObjectLocation, parseObjectUri } from './object-uri.ts';
+
+interface StoreOptions {
+  /** Client for `s3://` and `https://` locations; created on first use. */
+  readonly s3: () => S3Client;
+  /** Local mode: filesystem paths are objects too. On AWS only S3 locations are accepted. */
+  readonly allowLocalFiles: boolean;
+}
+
+interface AwsLikeError {
+  name?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/** Maps S3 and filesystem failures to domain errors: missing/forbidden objects are permanent, the rest transient. */
+function storageError(error: unknown, uri: string): Error {
+  const e = (error ?? {}) as AwsLikeError;
+  const status = e.$metadata?.httpStatusCode;
+  if (e.name === 'NoSuchKey' || e.name === 'NotFound' || e.name === 'NoSuchBucket' || e.code === 'ENOENT') {
+    return new InvalidFileError('FILE_NOT_FOUND', `file not found: ${uri}`, { uri }, { cause: error });
+  }
+  if (e.name === 'AccessDenied' || e.name === 'Forbidden' || status === 403 || e.code === 'EACCES') {
+    return new InvalidFileError('ACCESS_DENIED', `access denied to ${uri}`, { uri }, { cause: error });
+  }
+  if (e.code === 'EISDIR') {
+    return new InvalidFileError('NOT_A_FILE', `not a file: ${uri}`, { uri }, { cause: error });
+  }
+  if (error instanceof InvalidFileError || error instanceof StorageUnavailableError) return error;
+  return new StorageUnavailableError(`storage unavailable reading ${uri}`, { uri, status }, { cause: error });
+}
+
+/** Yields the body and fails unless exactly `expected` bytes arrived: a cut connection is never a short file. */
+async function* exactly(body: AsyncIterable<Buffer>, expected: number, uri: string): AsyncGenerator<Buffer> {
+  let seen = 0;
+  try {
+    for await (const chunk of body) {
+      seen += chunk.length;
+      yield chunk;
+    }
+  } catch (error) {
+    throw storageError(error, uri);
+  }
+  if (seen !== expected) {
+    throw new StorageUnavailableError(`short read of ${uri}: ${seen} of ${expected} bytes`, {
+      uri,
+      seen,
+      expected,
+    });
+  }
+}
+
+function checkRange(range: ByteRange | undefined, size: number, uri: string): ByteRange {
+  const r = range ?? { start: 0, end: size };
+  if (r.start < 0 || r.end < r.start || r.end > size) {
+    throw new InvalidFileError(
+      'RANGE_OUT_OF_BOUNDS',
+      `range ${r.start}-${r.end} outside ${uri} (${size} bytes)`,
+      {
+        uri,
+      },
+    );
+  }
+  return r;
+}
+
+class LocalAndS3Store implements ObjectStore {
+  readonly #options: StoreOptions;
+
+  constructor(options: StoreOptions) {
+    this.#options = options;
+  }
+
+  #locate(uri: string): ObjectLocation {
+    return parseObjectUri(uri, { allowLocal: this.#options.allowLocalFiles });
+  }
+
+  async head(uri: string): Promise<ObjectInfo> {
+    const location = this.#locate(uri);
+    if (location.kind === 'file') {
+      try {
+        const info = await stat(location.path);
+        if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+        return { uri: location.path, size: info.size };
+      } catch (error) {
+        throw storageError(error, uri);
+      }
+    }
+    try {
+      const out = await this.#options
+        .s3()
+        .send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }));
+      return {
+        uri: formatObjectUri(location),
+        size: out.ContentLength ?? 0,
+        ...(out.ContentType ? { contentType: out.ContentType } : {}),
+        ...(out.ETag ? { etag: out.ETag } : {}),
+      };
+    } catch (error) {
+      throw storageError(error, uri);
+    }
+  }
+
+  async exists(uri: string): Promise<boolean> {
+    try {
+      await this.head(uri);
+      return true;
+    } catch (error) {
+      if (error instanceof InvalidFileError && error.code === 'FILE_NOT_FOUND') return false;
+      throw error;
+    }
+  }
+
+  async read(uri: string, range?: ByteRange): Promise<Readable> {
+    const location = this.#locate(uri);
+    if (location.kind === 'file') {
+      const { size } = await this.head(uri);
+      const r = checkRange(range, size, uri);
+      if (r.end === r.start) return Readable.from([]);
+      const stream = createReadStream(location.path, { start: r.start, end: r.end - 1 });
+      return Readable.from(exactly(stream, r.end - r.start, uri));
+    }
+    if (range && range.end === range.start) return Readable.from([]);
+    try {
+      const out = await this.#options.s3().send(
+        new GetObjectCommand({
+          Bucket: location.bucket,
+          Key: location.key,
+          ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
+        }),
+      );
+      const body = out.Body as Readable | undefined;
+      if (!body) throw new StorageUnavailableError(`empty response body for ${uri}`, { uri });
+      const expected = range ? range.end - range.start : (out.ContentLength ?? 0);
+      return Readable.from(exactly(body, expected, uri));
+    } catch (error) {
+      throw storageError(error, uri);
+    }
+  }
+
+  async write(
+    uri: string,
+    body: AsyncIterable<Buffer | string> | Buffer | string,
+    options: { contentType?: string } = {},
+  ): Promise<ObjectInfo> {
+    const location = this.#locate(uri);
+    let size = 0;
+    const counted = async function* (): AsyncGenerator<Buffer> {
+      const source = typeof body === 'string' || Buffer.isBuffer(body) ? [body] : body;
+      for await (const chunk of source) {
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        size += buf.length;
+        yield buf;
+      }
+    };
+    if (location.kind === 'file') {
+      // Write beside the target and rename, so a reader never sees a half-written object.
+      const temporary = `${location.path}.${process.pid}.${Date.now()}.partial`;
+      try {
+        await mkdir(dirname(location.path), { recursive: true });
+        await pipeline(Readable.from(counted()), createWriteStream(temporary));
+        await rename(temporary, location.path);
+      } catch (error) {
+        await rm(temporary, { force: true });
+        throw storageError(error, uri);
+      }
+      return { uri: location.path, size };
+    }
+    try {
+      await new Upload({
+        client: this.#options.s3(),
+        params: {
+          Bucket: location.bucket,
+          Key: location.key,
+          Body: Readable.from(counted()),
+          ...(options.contentType ? { ContentType: options.contentType } : {}),
+        },
+      }).done();
+    } catch (error) {
+      throw storageError(error, uri);
+    }
+    return { uri: formatObjectUri(location), size };
+  }
+}
+
+/** The object store of this process: S3 always, local files too in local mode. */
+export function createObjectStore(options: StoreOptions): ObjectStore {
+  return new LocalAndS3Store(options);
+}
