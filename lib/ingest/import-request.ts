@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { InvalidRequestError } from '../errors.ts';
+import type { ImportExecutionInput } from '../jobs/types.ts';
+import { parseObjectUri } from '../storage/object-uri.ts';
+
+const CONTENT_TYPES = [
+  'text/csv',
+  'application/gzip',
+  'application/x-gzip',
+  'application/octet-stream',
+] as const;
+
+/** The node import request of the design (Kafka value). Unknown fields are ignored, as producers add their own. */
+export const NodeImportRequestSchema = z
+  .object({
+    domainId: z.uuid(),
+    groupId: z.string().trim().min(1).max(255),
+    filePath: z.string().min(1).max(2048).optional(),
+    fileName: z.string().min(1).max(1024).optional(),
+    contentType: z.enum(CONTENT_TYPES).optional(),
+    referenceIds: z.array(z.string().min(1).max(255)).optional(),
+    usernames: z.array(z.string().min(1).max(255)).optional(),
+  })
+  .refine((r) => !(r.referenceIds && r.usernames), {
+    message: 'give referenceIds or its alias usernames, not both',
+  })
+  .refine((r) => (r.filePath === undefined) !== ((r.referenceIds ?? r.usernames) === undefined), {
+    message: 'exactly one source: filePath or referenceIds',
+  });
+
+export type NodeImportRequest = z.infer<typeof NodeImportRequestSchema>;
+
+/** Decodes and validates a request; every problem becomes an InvalidRequestError with a specific code. */
+export function parseNodeImportRequest(value: string): NodeImportRequest {
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    throw new InvalidRequestError('NOT_JSON', 'value is not JSON');
+  }
+  const parsed = NodeImportRequestSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`);
+    throw new InvalidRequestError('SCHEMA_VIOLATION', problems.join('; '), { problems });
+  }
+  return parsed.data;
+}
+
+/**
+ * A UUID (version 5 layout, SHA-1 of a name) derived from what identifies a request, so that a redelivered
+ * message yields the same job id — and the same Step Functions execution name, which cannot start twice.
+ */
+export function deterministicJobId(name: string): string {
+  const hash = createHash('sha1').update('matchbridge:job:').update(name).digest();
+  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
+  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** The execution input for a file request; the path must be an S3 location (or a local path in local mode). */
+export function fileImportInput(
+  request: NodeImportRequest,
+  jobId: string,
+  origin: string,
+  options: { allowLocalFiles: boolean },
+): ImportExecutionInput {
+  if (request.filePath === undefined) {
+    throw new InvalidRequestError(
+      'UNSUPPORTED_REQUEST',
+      'reference imports are not supported by this version',
+    );
+  }
+  parseObjectUri(request.filePath, { allowLocal: options.allowLocalFiles });
+  return {
+    jobId,
+    kind: 'nodes',
+    domainId: request.domainId,
+    groupId: request.groupId,
+    source: {
+      uri: request.filePath,
+      ...(request.fileName ? { fileName: request.fileName } : {}),
+      ...(request.contentType ? { contentType: request.contentType } : {}),
+    },
+    origin,
+  };
+}

@@ -1,0 +1,146 @@
+import { isUtf8 } from 'node:buffer';
+import { InvalidRequestError, MatchbridgeError } from '../errors.ts';
+import type { ImportExecutionInput } from '../jobs/types.ts';
+import { logger } from '../observability/logger.ts';
+import { deterministicJobId, fileImportInput, parseNodeImportRequest } from './import-request.ts';
+
+/** A Kafka record as the MSK event-source mapping delivers it (base64 key/value, headers as byte arrays). */
+export interface MskRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp?: number;
+  readonly timestampType?: string;
+  readonly key?: string | null;
+  readonly value?: string | null;
+  readonly headers?: ReadonlyArray<Record<string, readonly number[]>>;
+}
+
+/** The MSK event: records grouped by `topic-partition`. */
+export interface MskEvent {
+  readonly eventSource?: string;
+  readonly records: Record<string, readonly MskRecord[]>;
+}
+
+/** What goes to the ingest dead-letter queue: the original record, decoded where it is text, and why. */
+export interface DeadLetter {
+  readonly reason: string;
+  readonly code: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string | null;
+  readonly headers: Record<string, string>;
+  readonly value: string | null;
+  /** `utf8` when `value` is the decoded text, `base64` when the bytes were not UTF-8 and are kept as sent. */
+  readonly valueEncoding: 'utf8' | 'base64';
+}
+
+/** Starts a state machine execution named by the job id; `duplicate` when that execution already exists. */
+export interface ExecutionStarter {
+  start(input: ImportExecutionInput): Promise<'started' | 'duplicate'>;
+}
+
+/** Receives records that can never be processed. */
+export interface DeadLetterSink {
+  send(letter: DeadLetter): Promise<void>;
+}
+
+export interface IngestOutcome {
+  readonly started: Array<{ jobId: string; topic: string; partition: number; offset: number }>;
+  readonly deadLettered: Array<{ topic: string; partition: number; offset: number; reason: string }>;
+  readonly duplicates: number;
+}
+
+/** Largest request value accepted; a bigger one is not an import request. */
+export const MAX_REQUEST_BYTES = 256 * 1024;
+
+function decodeText(base64: string | null | undefined): { text: string | null; bytes: Buffer | null } {
+  if (base64 === null || base64 === undefined) return { text: null, bytes: null };
+  const bytes = Buffer.from(base64, 'base64');
+  return { text: isUtf8(bytes) ? bytes.toString('utf8') : null, bytes };
+}
+
+function decodeHeaders(headers: MskRecord['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const header of headers ?? []) {
+    for (const [name, bytes] of Object.entries(header)) out[name] = Buffer.from(bytes).toString('utf8');
+  }
+  return out;
+}
+
+/**
+ * Turns each record into a started job or a dead letter. Invalid records never fail the batch (that would
+ * block the partition); infrastructure errors do, so the event-source mapping retries the batch.
+ */
+export async function ingestRecords(
+  event: MskEvent,
+  deps: { starter: ExecutionStarter; deadLetters: DeadLetterSink; allowLocalFiles: boolean },
+): Promise<IngestOutcome> {
+  const outcome: IngestOutcome = { started: [], deadLettered: [], duplicates: 0 };
+  let duplicates = 0;
+  for (const records of Object.values(event.records)) {
+    for (const record of records) {
+      const where = { topic: record.topic, partition: record.partition, offset: record.offset };
+      const headers = decodeHeaders(record.headers);
+      const value = decodeText(record.value);
+      let input: ImportExecutionInput;
+      try {
+        if (value.bytes === null || value.bytes.length === 0) {
+          throw new InvalidRequestError('EMPTY_VALUE', 'record has no value');
+        }
+        if (value.bytes.length > MAX_REQUEST_BYTES) {
+          throw new InvalidRequestError(
+            'OVERSIZED',
+            `value of ${value.bytes.length} bytes exceeds ${MAX_REQUEST_BYTES}`,
+          );
+        }
+        if (value.text === null) throw new InvalidRequestError('NOT_UTF8', 'value is not UTF-8 text');
+        const request = parseNodeImportRequest(value.text);
+        const idempotencyKey = headers['idempotency-key'];
+        const jobId = deterministicJobId(
+          idempotencyKey
+            ? `key:${idempotencyKey}`
+            : `kafka:${record.topic}/${record.partition}/${record.offset}`,
+        );
+        input = fileImportInput(
+          request,
+          jobId,
+          `kafka:${record.topic}/${record.partition}/${record.offset}`,
+          {
+            allowLocalFiles: deps.allowLocalFiles,
+          },
+        );
+      } catch (error) {
+        if (!(error instanceof MatchbridgeError) || error.transient) throw error;
+        const letter: DeadLetter = {
+          reason: error.message,
+          code: error.code,
+          ...where,
+          key: decodeText(record.key).text,
+          headers,
+          value: value.text ?? record.value ?? null,
+          valueEncoding: value.text === null && record.value ? 'base64' : 'utf8',
+        };
+        await deps.deadLetters.send(letter);
+        outcome.deadLettered.push({ ...where, reason: error.message });
+        logger.warn('dead-lettered import request', { ...where, code: error.code, reason: error.message });
+        continue;
+      }
+      const result = await deps.starter.start(input);
+      if (result === 'duplicate') {
+        duplicates += 1;
+        logger.info('duplicate import request', { ...where, jobId: input.jobId });
+      } else {
+        outcome.started.push({ jobId: input.jobId, ...where });
+        logger.info('started import', {
+          ...where,
+          jobId: input.jobId,
+          domainId: input.domainId,
+          groupId: input.groupId,
+        });
+      }
+    }
+  }
+  return { ...outcome, duplicates };
+}

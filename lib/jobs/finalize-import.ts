@@ -1,0 +1,104 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logJob, metrics } from '../observability/logger.ts';
+import type { RuntimeDeps } from '../runtime/deps.ts';
+import { writeFailedReport, writeSuccessReport } from './job-reports.ts';
+import { completeJob, recordStatusEvent } from './job-repository.ts';
+import { buildStatusMessage } from './status-message.ts';
+import type { BatchResult, CsvPlan, ImportExecutionInput, JobStatusMessage } from './types.ts';
+
+/** Input of the finalize step: the execution input with the plan and every batch's result. */
+export interface FinalizeInput extends ImportExecutionInput {
+  readonly plan: CsvPlan;
+  readonly results: readonly BatchResult[];
+}
+
+/** Default topic of node import status messages (configurable once Kafka publishing is wired). */
+export const NODES_STATUS_TOPIC = 'nodes-import-status';
+
+/**
+ * Aggregates the batches, writes the complete success and failed lists, marks the job COMPLETED or FAILED
+ * and records the status message. COMPLETED needs every batch loaded and failed rows within the tolerated
+ * percentage (0 by default: every row).
+ */
+export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): Promise<JobStatusMessage> {
+  const { config, pool } = deps;
+  const log = logJob(input);
+  const totals = { processed: 0, failed: 0, duplicates: 0 };
+  const succeeded: number[] = [];
+  const batchFailures = [];
+  const byIndex = new Map(input.plan.batches.map((batch) => [batch.index, batch]));
+  for (const result of input.results) {
+    if (result.status === 'SUCCEEDED') {
+      succeeded.push(result.index);
+      totals.processed += result.inserted + result.updated;
+      totals.failed += result.failed;
+      totals.duplicates += result.duplicates;
+    } else {
+      const batch = byIndex.get(result.index);
+      batchFailures.push({
+        line: batch?.firstLine ?? 0,
+        code: 'BATCH_FAILED',
+        reason: `batch ${result.index} (${batch?.records ?? '?'} records from line ${batch?.firstLine ?? '?'}) failed: ${
+          result.error ?? 'error'
+        }: ${causeMessage(result.cause)}`,
+      });
+    }
+  }
+  const success = await writeSuccessReport(deps, input.jobId, succeeded, config.statusListCap);
+  const failed =
+    totals.failed > 0 || batchFailures.length > 0
+      ? await writeFailedReport(deps, input.jobId, batchFailures, config.statusListCap)
+      : undefined;
+  const total = input.plan.total;
+  const tolerated = total > 0 && (totals.failed / total) * 100 <= config.toleratedFailurePercent;
+  const status = batchFailures.length === 0 && (totals.failed === 0 || tolerated) ? 'COMPLETED' : 'FAILED';
+  const failureReason =
+    status === 'COMPLETED'
+      ? undefined
+      : batchFailures.length > 0
+        ? batchFailures.map((failure) => failure.reason).join('; ')
+        : `${totals.failed} of ${total} rows failed`;
+  const job = await completeJob(pool, input.jobId, {
+    status,
+    total,
+    processed: totals.processed,
+    successCount: totals.processed,
+    failedCount: totals.failed,
+    duplicateCount: totals.duplicates,
+    ...(failureReason ? { failureReason } : {}),
+    successListUri: success.uri,
+    ...(failed ? { failedListUri: failed.uri } : {}),
+  });
+  const message = buildStatusMessage(job, {
+    successList: success.first,
+    failedList: failed?.first ?? [],
+    successListUri: success.uri,
+    ...(failed ? { failedListUri: failed.uri } : {}),
+  });
+  await recordStatusEvent(pool, input.jobId, NODES_STATUS_TOPIC, message);
+  const seconds = (Date.parse(message.finishedAt) - Date.parse(message.startedAt)) / 1000;
+  metrics.addMetric('node_import_total_duration', MetricUnit.Milliseconds, seconds * 1000);
+  metrics.addMetric('import_job_duration_seconds', MetricUnit.Seconds, seconds);
+  metrics.addMetric(
+    status === 'COMPLETED' ? 'node_import_jobs_completed' : 'node_import_jobs_failed',
+    MetricUnit.Count,
+    1,
+  );
+  log.info('finalized import', { status, total, ...totals, failedBatches: batchFailures.length });
+  return message;
+}
+
+/**
+ * The human part of a Step Functions error cause: Lambda wraps errors as JSON
+ * (`{"errorType","errorMessage",…}`); the local runner passes the message itself.
+ */
+export function causeMessage(cause: string | undefined): string {
+  if (!cause) return 'no cause given';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: the cause is the message itself
+  }
+  return cause;
+}

@@ -1,0 +1,90 @@
+import { stringify } from 'csv-stringify/sync';
+import type { RuntimeDeps } from '../runtime/deps.ts';
+import { pipelineObjectUri } from '../storage/staging.ts';
+import { streamJobErrors } from './job-repository.ts';
+import { batchSuccessUri } from './load-batch.ts';
+
+/** A list written to S3 (or the local folder) whole, with its first entries kept for the status message. */
+export interface WrittenList {
+  readonly uri: string;
+  readonly first: readonly string[];
+  readonly count: number;
+}
+
+/** A failure that is not a row: a batch that failed as a whole after its retries. */
+export interface BatchFailure {
+  readonly line: number;
+  readonly code: string;
+  readonly reason: string;
+}
+
+/**
+ * Joins the success files of the given batches, in batch order, into `reports/<jobId>/success.csv`.
+ * Each reference appears once: the loader only lists a reference where the job first wrote it.
+ */
+export async function writeSuccessReport(
+  deps: RuntimeDeps,
+  jobId: string,
+  batchIndexes: readonly number[],
+  cap: number,
+): Promise<WrittenList> {
+  const first: string[] = [];
+  let count = 0;
+  const { store } = deps;
+  async function* lines(): AsyncGenerator<string> {
+    yield 'reference_id\n';
+    for (const index of batchIndexes) {
+      const uri = batchSuccessUri(deps, jobId, index);
+      if (!(await store.exists(uri))) continue;
+      let carry = '';
+      for await (const chunk of await store.read(uri)) {
+        const text = carry + (chunk as Buffer).toString('utf8');
+        const end = text.lastIndexOf('\n');
+        carry = text.slice(end + 1);
+        if (end < 0) continue;
+        const complete = text.slice(0, end).split('\n');
+        for (const reference of complete) {
+          count += 1;
+          if (first.length < cap) first.push(reference);
+        }
+        yield `${stringify(complete.map((reference) => [reference]))}`;
+      }
+    }
+  }
+  const uri = pipelineObjectUri(deps.config, 'reports', jobId, 'success.csv');
+  await store.write(uri, lines(), { contentType: 'text/csv' });
+  return { uri, first, count };
+}
+
+/**
+ * Writes every failed row of the job (and whole-batch failures) to `reports/<jobId>/failed.csv`, ordered by
+ * line, streaming from the database. The status message's failed list names references, or `line:<n>`
+ * for rows that had none.
+ */
+export async function writeFailedReport(
+  deps: RuntimeDeps,
+  jobId: string,
+  batchFailures: readonly BatchFailure[],
+  cap: number,
+): Promise<WrittenList> {
+  const first: string[] = [];
+  let count = 0;
+  const note = (label: string) => {
+    count += 1;
+    if (first.length < cap) first.push(label);
+  };
+  async function* rows(): AsyncGenerator<string> {
+    yield 'line,reference,code,reason\n';
+    for (const failure of batchFailures) {
+      note(`line:${failure.line}`);
+      yield stringify([[failure.line, '', failure.code, failure.reason]]);
+    }
+    for await (const error of streamJobErrors(deps.pool, jobId)) {
+      note(error.reference ?? `line:${error.line}`);
+      yield stringify([[error.line, error.reference ?? '', error.code, error.reason]]);
+    }
+  }
+  const uri = pipelineObjectUri(deps.config, 'reports', jobId, 'failed.csv');
+  await deps.store.write(uri, rows(), { contentType: 'text/csv' });
+  return { uri, first, count };
+}

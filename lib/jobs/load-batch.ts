@@ -1,0 +1,87 @@
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { parseCsvRange } from '../csv/parse-range.ts';
+import { loadNodes } from '../db/load-nodes.ts';
+import { logJob, metrics } from '../observability/logger.ts';
+import type { RuntimeDeps } from '../runtime/deps.ts';
+import { pipelineObjectUri } from '../storage/staging.ts';
+import type { BatchResult, CsvBatch, JobRef } from './types.ts';
+
+/** Input of one Map iteration: the job, the header resolved by the plan, and one batch. */
+export interface LoadBatchInput extends JobRef {
+  readonly header: readonly string[];
+  readonly referenceColumn: number;
+  readonly batch: CsvBatch;
+}
+
+/** Where a batch records the references it wrote, for the job's success list (sorted within each DB batch). */
+export function batchSuccessUri(deps: Pick<RuntimeDeps, 'config'>, jobId: string, index: number): string {
+  return pipelineObjectUri(
+    deps.config,
+    'staging',
+    jobId,
+    'success',
+    `batch-${String(index).padStart(5, '0')}.txt`,
+  );
+}
+
+/**
+ * Loads one batch: streams its byte range, parses and validates rows, and upserts them in DB batches.
+ * Re-running a batch is safe: the upsert is idempotent for the same job and line, rejections are unique
+ * per line, and the success file is rewritten whole.
+ */
+export async function loadBatch(
+  deps: RuntimeDeps,
+  input: LoadBatchInput,
+  signal: AbortSignal,
+): Promise<BatchResult> {
+  const { config, pool, store } = deps;
+  const { batch } = input;
+  const log = logJob(input);
+  const started = Date.now();
+  const bytes = await store.read(batch.uri, { start: batch.start, end: batch.end });
+  const rows = parseCsvRange(bytes, {
+    header: input.header,
+    referenceColumn: input.referenceColumn,
+    firstLine: batch.firstLine,
+    maxRecordBytes: config.maxRecordBytes,
+  });
+  const successes = new PassThrough();
+  const written = store.write(batchSuccessUri(deps, input.jobId, batch.index), successes, {
+    contentType: 'text/plain',
+  });
+  let counts: Awaited<ReturnType<typeof loadNodes>>;
+  try {
+    counts = await loadNodes(pool, input, rows, {
+      dbBatchRows: config.dbBatchRows,
+      signal,
+      onCommitted: async ({ references }) => {
+        if (references.length === 0) return;
+        if (!successes.write(`${references.join('\n')}\n`)) await once(successes, 'drain');
+      },
+    });
+    successes.end();
+    await written;
+  } catch (error) {
+    successes.destroy(error as Error);
+    await written.catch(() => undefined);
+    bytes.destroy();
+    throw error;
+  }
+  const durationMs = Date.now() - started;
+  metrics.addMetric('node_import_batch_duration', MetricUnit.Milliseconds, durationMs);
+  metrics.addMetric('node_import_success', MetricUnit.Count, counts.inserted + counts.updated);
+  metrics.addMetric('node_import_conflict_updates', MetricUnit.Count, counts.updated);
+  metrics.addMetric('node_import_failures', MetricUnit.Count, counts.failed);
+  log.info('loaded batch', { batch: batch.index, ...counts, durationMs });
+  return {
+    index: batch.index,
+    status: 'SUCCEEDED',
+    rows: counts.rows + counts.failed,
+    inserted: counts.inserted,
+    updated: counts.updated,
+    duplicates: counts.duplicates,
+    failed: counts.failed,
+  };
+}

@@ -1,0 +1,75 @@
+import { buffer } from 'node:stream/consumers';
+import type { Config } from '../config.ts';
+import { isGzip, planCsvRanges, planGzipParts } from '../csv/plan-csv.ts';
+import { InvalidFileError } from '../errors.ts';
+import { logJob } from '../observability/logger.ts';
+import type { RuntimeDeps } from '../runtime/deps.ts';
+import { pipelineObjectUri } from '../storage/staging.ts';
+import { createOrClaimJob, setJobTotal } from './job-repository.ts';
+import type { CsvPlan, ImportExecutionInput } from './types.ts';
+
+const PART_NAME_DIGITS = 5;
+
+/**
+ * The plan step: claims the job row, checks the source object and cuts it into record-aligned batches.
+ * A plain CSV is scanned once and cut into byte ranges of the original object; a .csv.gz is decompressed
+ * once into record-aligned parts under the job's staging prefix (gzip cannot be range-read).
+ */
+export async function planImport(
+  deps: RuntimeDeps,
+  input: ImportExecutionInput,
+  executionId?: string,
+): Promise<CsvPlan> {
+  const log = logJob(input);
+  const { pool, store, config } = deps;
+  await createOrClaimJob(pool, {
+    jobId: input.jobId,
+    kind: input.kind,
+    domainId: input.domainId,
+    groupId: input.groupId,
+    source: input.source.uri,
+    origin: input.origin,
+    ...(executionId ? { executionId } : {}),
+  });
+  const info = await store.head(input.source.uri);
+  if (info.size === 0) throw new InvalidFileError('EMPTY_FILE', `file is empty: ${input.source.uri}`);
+  const head = await buffer(await store.read(info.uri, { start: 0, end: Math.min(2, info.size) }));
+  const gzip = isGzip(head, input.source.fileName ?? info.uri, input.source.contentType ?? info.contentType);
+  const started = Date.now();
+  const plan = gzip
+    ? await planGzipParts(await store.read(info.uri), {
+        uri: info.uri,
+        ...splitOptions(config),
+        writePart: (index, body) =>
+          store.write(pipelineObjectUri(config, 'staging', input.jobId, 'parts', partName(index)), body, {
+            contentType: 'text/csv',
+          }),
+      })
+    : await planCsvRanges(await store.read(info.uri), {
+        uri: info.uri,
+        size: info.size,
+        ...splitOptions(config),
+      });
+  await setJobTotal(pool, input.jobId, plan.total);
+  log.info('planned import', {
+    source: info.uri,
+    bytes: info.size,
+    gzip,
+    total: plan.total,
+    batches: plan.batches.length,
+    durationMs: Date.now() - started,
+  });
+  return plan;
+}
+
+function splitOptions(config: Config) {
+  return {
+    splitBytes: config.splitBytes,
+    maxBatches: config.maxBatches,
+    maxRecordBytes: config.maxRecordBytes,
+  };
+}
+
+function partName(index: number): string {
+  return `part-${String(index).padStart(PART_NAME_DIGITS, '0')}.csv`;
+}

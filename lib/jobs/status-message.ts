@@ -1,0 +1,64 @@
+import type { ImportKind, JobStatusMessage } from './types.ts';
+
+/** The final state of a job as the status message reports it. */
+export interface FinalJobState {
+  readonly jobId: string;
+  readonly kind: ImportKind;
+  readonly domainId: string;
+  readonly groupId: string;
+  readonly status: 'COMPLETED' | 'FAILED';
+  readonly processed: number;
+  readonly total: number;
+  readonly failureReason?: string | null;
+  readonly startedAt: Date | null;
+  readonly createdAt: Date;
+  readonly finishedAt: Date | null;
+}
+
+/** Reports of a job: the first entries of each list (capped) and where the complete lists are. */
+export interface JobReports {
+  readonly successList: readonly string[];
+  readonly failedList: readonly string[];
+  readonly successListUri?: string;
+  readonly failedListUri?: string;
+}
+
+/** Builds the status message of the design from a final job and its reports. */
+export function buildStatusMessage(job: FinalJobState, reports: JobReports): JobStatusMessage {
+  return {
+    jobId: job.jobId,
+    kind: job.kind,
+    groupId: job.groupId,
+    domainId: job.domainId,
+    status: job.status,
+    processed: job.processed,
+    total: job.total,
+    successList: reports.successList,
+    failedList: reports.failedList,
+    ...(reports.successListUri ? { successListUri: reports.successListUri } : {}),
+    ...(reports.failedListUri ? { failedListUri: reports.failedListUri } : {}),
+    ...(job.failureReason ? { failureReason: job.failureReason } : {}),
+    startedAt: (job.startedAt ?? job.createdAt).toISOString(),
+    finishedAt: (job.finishedAt ?? new Date()).toISOString(),
+  };
+}
+
+/** The message with its fields in the contract's order (a jsonb round trip reorders keys). */
+export function canonicalStatusMessage(m: JobStatusMessage): JobStatusMessage {
+  return {
+    jobId: m.jobId,
+    kind: m.kind,
+    groupId: m.groupId,
+    domainId: m.domainId,
+    status: m.status,
+    processed: m.processed,
+    total: m.total,
+    successList: m.successList,
+    failedList: m.failedList,
+    ...(m.successListUri ? { successListUri: m.successListUri } : {}),
+    ...(m.failedListUri ? { failedListUri: m.failedListUri } : {}),
+    ...(m.failureReason ? { failureReason: m.failureReason } : {}),
+    startedAt: m.startedAt,
+    finishedAt: m.finishedAt,
+  };
+}

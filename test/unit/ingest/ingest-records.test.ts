@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DatabaseUnavailableError } from '../../../lib/errors.ts';
+import {
+  type DeadLetter,
+  type ExecutionStarter,
+  ingestRecords,
+  MAX_REQUEST_BYTES,
+} from '../../../lib/ingest/ingest-records.ts';
+import type { ImportExecutionInput } from '../../../lib/jobs/types.ts';
+import { mskEvent, mskRecord } from '../../support/msk-events.ts';
+
+const DOMAIN = 'a4f5e6d7-8c9b-4a1e-9f2d-3c4b5a6e7f80';
+const valid = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    domainId: DOMAIN,
+    groupId: 'dating',
+    filePath: 's3://uploads/users_2024-12-12.csv.gz',
+    fileName: 'users_2024-12-12.csv.gz',
+    contentType: 'application/gzip',
+    ...extra,
+  });
+
+/** A starter that behaves like Step Functions: an execution name can start once. */
+function fakeStarter(): ExecutionStarter & { inputs: ImportExecutionInput[] } {
+  const inputs: ImportExecutionInput[] = [];
+  return {
+    inputs,
+    async start(input) {
+      if (inputs.some((i) => i.jobId === input.jobId)) return 'duplicate';
+      inputs.push(input);
+      return 'started';
+    },
+  };
+}
+
+function fakeSink(): { send(letter: DeadLetter): Promise<void>; letters: DeadLetter[] } {
+  const letters: DeadLetter[] = [];
+  return {
+    letters,
+    async send(letter) {
+      letters.push(letter);
+    },
+  };
+}
+
+describe('ingest of MSK import requests', () => {
+  it('starts one execution per valid file request, named by a job id derived from the record', async () => {
+    const starter = fakeStarter();
+    const event = mskEvent([
+      mskRecord(valid(), { offset: 7 }),
+      mskRecord(valid({ groupId: 'other' }), { offset: 8 }),
+    ]);
+
+    const outcome = await ingestRecords(event, { starter, deadLetters: fakeSink(), allowLocalFiles: false });
+
+    assert.equal(outcome.started.length, 2);
+    assert.equal(starter.inputs[0]?.source.uri, 's3://uploads/users_2024-12-12.csv.gz');
+    assert.equal(starter.inputs[0]?.origin, 'kafka:dating-users/0/7');
+    assert.match(
+      starter.inputs[0]?.jobId ?? '',
+      /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+    assert.notEqual(starter.inputs[0]?.jobId, starter.inputs[1]?.jobId);
+  });
+
+  it('dead-letters each invalid record with its own code while valid records in the batch start', async () => {
+    const starter = fakeStarter();
+    const sink = fakeSink();
+    const cases: Array<[string, Buffer | string | null]> = [
+      ['NOT_JSON', '{"domainId": '],
+      ['SCHEMA_VIOLATION', valid({ domainId: 'not-a-uuid' })],
+      ['SCHEMA_VIOLATION', valid({ referenceIds: ['a'] })],
+      ['SCHEMA_VIOLATION', JSON.stringify({ domainId: DOMAIN, groupId: 'g' })],
+      ['SCHEMA_VIOLATION', valid({ groupId: '' })],
+      ['INVALID_FILE_PATH', valid({ filePath: '/etc/passwd' })],
+      ['INVALID_FILE_PATH', valid({ filePath: 's3://bucket/../../secret' })],
+      ['EMPTY_VALUE', null],
+      ['NOT_UTF8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d])],
+      ['OVERSIZED', `{"x":"${'a'.repeat(MAX_REQUEST_BYTES)}"}`],
+    ];
+    const records = cases.map(([, value], offset) => mskRecord(value, { offset, key: `k${offset}` }));
+    records.push(mskRecord(valid(), { offset: 99 }));
+
+    const outcome = await ingestRecords(mskEvent(records), {
+      starter,
+      deadLetters: sink,
+      allowLocalFiles: false,
+    });
+
+    assert.deepEqual(
+      sink.letters.map((l) => l.code),
+      cases.map(([code]) => code),
+    );
+    assert.equal(outcome.started.length, 1);
+    assert.equal(outcome.started[0]?.offset, 99);
+    const first = sink.letters[0];
+    assert.equal(first?.topic, 'dating-users');
+    assert.equal(first?.key, 'k0');
+    assert.equal(first?.value, '{"domainId": ');
+    assert.equal(sink.letters.find((l) => l.code === 'NOT_UTF8')?.valueEncoding, 'base64');
+  });
+
+  it('starts one job for a record delivered twice, in one event or across events', async () => {
+    const starter = fakeStarter();
+    const deps = { starter, deadLetters: fakeSink(), allowLocalFiles: false };
+    const record = mskRecord(valid(), { offset: 42 });
+
+    const first = await ingestRecords(mskEvent([record, record]), deps);
+    const second = await ingestRecords(mskEvent([record]), deps);
+
+    assert.equal(starter.inputs.length, 1);
+    assert.equal(first.started.length + second.started.length, 1);
+    assert.equal(first.duplicates + second.duplicates, 2);
+  });
+
+  it('treats the same idempotency-key header at different offsets as one request', async () => {
+    const starter = fakeStarter();
+    const headers = { 'idempotency-key': 'export-2024-12-12-dating' };
+
+    await ingestRecords(
+      mskEvent([mskRecord(valid(), { offset: 1, headers }), mskRecord(valid(), { offset: 2, headers })]),
+      { starter, deadLetters: fakeSink(), allowLocalFiles: false },
+    );
+
+    assert.equal(starter.inputs.length, 1);
+  });
+
+  it('fails the whole batch on an infrastructure error so the event-source mapping retries it', async () => {
+    const starter: ExecutionStarter = {
+      async start() {
+        throw new DatabaseUnavailableError('down');
+      },
+    };
+
+    await assert.rejects(
+      ingestRecords(mskEvent([mskRecord(valid())]), {
+        starter,
+        deadLetters: fakeSink(),
+        allowLocalFiles: false,
+      }),
+      { name: 'DatabaseUnavailableError' },
+    );
+  });
+});
