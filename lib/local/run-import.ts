@@ -1,0 +1,55 @@
+import { resolve } from 'node:path';
+import { config } from '../config.ts';
+import { failJob, getLatestStatusEvent } from '../jobs/job-repository.ts';
+import { buildStatusMessage, canonicalStatusMessage } from '../jobs/status-message.ts';
+import type { ImportExecutionInput, JobStatusMessage } from '../jobs/types.ts';
+import { logJob } from '../observability/logger.ts';
+import { runtimeDeps } from '../runtime/deps.ts';
+import { runLocalExecution, type SynthesizedMachine, type TaskObserver } from './local-runner.ts';
+import { cachedBySynthesis } from './machine-cache.ts';
+
+let machines: Promise<Record<string, SynthesizedMachine>> | undefined;
+
+/**
+ * The state machines of the synthesized app (the same `cdk synth` output the stack deploys). Synthesis takes
+ * seconds, so its result is cached under the local home folder, keyed by a fingerprint of its inputs.
+ */
+export function synthesizedMachines(): Promise<Record<string, SynthesizedMachine>> {
+  machines ??= cachedBySynthesis(resolve(config().localHome, 'cache'), async () => {
+    // Loaded only on a cache miss: the CDK library alone takes seconds to import.
+    const { extractStateMachines, synthesizeTemplates } = await import('../../infra/definitions.ts');
+    return extractStateMachines(synthesizeTemplates());
+  });
+  return machines;
+}
+
+async function machine(name: string): Promise<SynthesizedMachine> {
+  const found = (await synthesizedMachines())[name];
+  if (!found) throw new Error(`the synthesized app has no '${name}' state machine`);
+  return found;
+}
+
+/**
+ * Runs one import job through the synthesized import state machine and returns its status message.
+ * If the execution itself failed without the job reaching a final state (its catch-all failed too), the
+ * job is marked FAILED here, as the state-machine failure rule does on AWS: no job stays PROCESSING.
+ */
+export async function runImportLocally(
+  input: ImportExecutionInput,
+  options: { observe?: TaskObserver } = {},
+): Promise<JobStatusMessage> {
+  const outcome = await runLocalExecution(await machine('import'), input, {
+    executionName: input.jobId,
+    ...(options.observe ? { observe: options.observe } : {}),
+  });
+  const { pool } = await runtimeDeps();
+  const recorded = await getLatestStatusEvent(pool, input.jobId);
+  if (recorded) return canonicalStatusMessage(recorded);
+  const reason =
+    outcome.status === 'FAILED'
+      ? `execution failed: ${outcome.error}: ${outcome.cause}`
+      : 'execution ended without a status message';
+  logJob(input).error('import execution ended without a final job state', { reason });
+  const job = await failJob(pool, input.jobId, reason, input);
+  return buildStatusMessage(job, { successList: [], failedList: [] });
+}

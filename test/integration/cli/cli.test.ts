@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { testDatabase } from '../../support/database.ts';
+
+const DOMAIN = '3f1d2c4b-6a5e-4d7c-8b9a-0e1f2a3b4c5d';
+const BIN = join(import.meta.dirname, '..', '..', '..', 'bin', 'matchbridge.js');
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string | undefined>): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, ...env }, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe('matchbridge command line', () => {
+  let dir: string;
+  let env: Record<string, string | undefined>;
+  let closeDb: () => Promise<void>;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mb-cli-'));
+    // When tests run as root, the embedded server runs as the postgres user, who must reach its data folder.
+    await chmod(dir, 0o755);
+    const db = await testDatabase('cli');
+    closeDb = db.close;
+    env = { DATABASE_URL: db.url, MATCHBRIDGE_HOME: join(dir, 'home') };
+  });
+  after(async () => {
+    await closeDb();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('imports the sample and prints exactly one status message with --json', async () => {
+    const run = await cli(
+      ['import', 'nodes', 'samples/nodes.csv', '--domain', DOMAIN, '--group', 'cli', '--json'],
+      env,
+    );
+
+    assert.equal(run.code, 0, run.stderr);
+    const message = JSON.parse(run.stdout);
+    assert.equal(message.status, 'COMPLETED');
+    assert.equal(message.kind, 'nodes');
+    assert.equal(message.total, 12);
+    assert.equal(message.processed, 12);
+    assert.equal(message.domainId, DOMAIN);
+
+    const shown = await cli(['jobs', 'show', message.jobId, '--json'], env);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.deepEqual(JSON.parse(shown.stdout), message);
+
+    const listed = await cli(['jobs', 'list', '--json'], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.ok(JSON.parse(listed.stdout).some((job: { id: string }) => job.id === message.jobId));
+  });
+
+  it('imports the gzip sample the same way', async () => {
+    const run = await cli(
+      ['import', 'nodes', 'samples/nodes.csv.gz', '--domain', DOMAIN, '--group', 'cli-gz', '--json'],
+      env,
+    );
+
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout).processed, 12);
+  });
+
+  it('exits 1 when the job FAILED', async () => {
+    const file = join(dir, 'bad.csv');
+    await writeFile(file, 'reference_id,name\nok,A\n,B\n');
+
+    const run = await cli(['import', 'nodes', file, '--domain', DOMAIN, '--group', 'cli-bad', '--json'], env);
+
+    assert.equal(run.code, 1);
+    const message = JSON.parse(run.stdout);
+    assert.equal(message.status, 'FAILED');
+    assert.deepEqual(message.failedList, ['line:3']);
+  });
+
+  it('exits 2 with a one-line reason for usage and input errors', async () => {
+    const noDomain = await cli(['import', 'nodes', 'samples/nodes.csv', '--group', 'g'], env);
+    assert.equal(noDomain.code, 2);
+    assert.match(noDomain.stderr.split('\n')[0] ?? '', /^matchbridge: .*--domain/);
+    assert.equal(noDomain.stdout, '');
+
+    const missing = await cli(
+      ['import', 'nodes', join(dir, 'nope.csv'), '--domain', DOMAIN, '--group', 'g'],
+      env,
+    );
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /not found/);
+
+    const unknown = await cli(['frobnicate'], env);
+    assert.equal(unknown.code, 2);
+  });
+
+  it('runs on an embedded PostgreSQL when no database is configured, and keeps its jobs', async () => {
+    const home = join(dir, 'embedded-home');
+    const embeddedEnv = { DATABASE_URL: undefined, MATCHBRIDGE_HOME: home };
+
+    const run = await cli(
+      ['import', 'nodes', 'samples/nodes.csv', '--domain', DOMAIN, '--group', 'embedded', '--json'],
+      embeddedEnv,
+    );
+
+    assert.equal(run.code, 0, run.stderr);
+    const message = JSON.parse(run.stdout);
+    assert.equal(message.status, 'COMPLETED');
+    const listed = await cli(['jobs', 'list', '--json'], embeddedEnv);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(
+      JSON.parse(listed.stdout).map((job: { id: string }) => job.id),
+      [message.jobId],
+    );
+  });
+});
