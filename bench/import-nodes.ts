@@ -1,0 +1,166 @@
+// `npm run bench:import`: a deterministic 1M-row nodes CSV.gz imported through the local pipeline, and the
+// same rows loaded in the same run by the naive reference path (`psql \copy` into a temp table, then
+// INSERT … ON CONFLICT … RETURNING feeding the metadata upsert) at the same database parallelism.
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { createGunzip } from 'node:zlib';
+import pg from 'pg';
+import { loadConfig } from '../lib/config.ts';
+import { startEmbeddedPostgres } from '../lib/db/embedded.ts';
+import { migrate } from '../lib/db/migrate.ts';
+import { BENCH_COLUMNS, writeNodeCsv } from './generate-nodes.ts';
+
+const run = promisify(execFile);
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const DATA = resolve('bench/.data');
+const FILE = resolve(DATA, `nodes-${ROWS}.csv.gz`);
+const DOMAIN = '7d4f8c1e-5b3a-4e2d-9f10-2a6b8c9d0e1f';
+const config = loadConfig();
+// The local pipeline shares one pool per process: its database parallelism is the pool size.
+const PARALLELISM = config.dbPoolSize;
+
+interface Figures {
+  readonly path: string;
+  readonly rows: number;
+  readonly seconds: number;
+  readonly maxRssBytes?: number;
+}
+
+async function database(): Promise<{ url: string; stop(): Promise<void> }> {
+  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(resolve(DATA, 'pg'));
+  const server = config.databaseUrl ?? embedded?.url ?? '';
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  await admin.query('DROP DATABASE IF EXISTS mb_bench WITH (FORCE)');
+  await admin.query('CREATE DATABASE mb_bench');
+  await admin.end();
+  const url = new URL(server);
+  url.pathname = '/mb_bench';
+  await migrate(url.toString());
+  return { url: url.toString(), stop: async () => embedded?.stop() };
+}
+
+async function truncate(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(
+    'TRUNCATE nodes, node_metadata, import_jobs, import_job_errors, job_status_events CASCADE',
+  );
+  await client.query('VACUUM ANALYZE nodes');
+  await client.query('VACUUM ANALYZE node_metadata');
+  await client.query('CHECKPOINT');
+  await client.end();
+}
+
+async function pipelineRun(url: string, group: string): Promise<Figures> {
+  const child = spawn(
+    process.execPath,
+    ['bench/run-pipeline.ts', FILE, url, resolve(DATA, 'home'), DOMAIN, group],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN' } },
+  );
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  if (code !== 0) throw new Error(`pipeline run exited with ${code}`);
+  const result = JSON.parse(out) as {
+    status: string;
+    processed: number;
+    seconds: number;
+    maxRssBytes: number;
+  };
+  if (result.status !== 'COMPLETED' || result.processed !== ROWS) {
+    throw new Error(`pipeline did not load every row: ${out}`);
+  }
+  return { path: 'matchbridge local pipeline', rows: result.processed, ...result };
+}
+
+/** Splits the decompressed data rows round-robin into one plain CSV per connection (not timed). */
+async function splitForReference(parts: number): Promise<string[]> {
+  const paths = Array.from({ length: parts }, (_, i) => resolve(DATA, `reference-${i}.csv`));
+  const outs = paths.map((path) => createWriteStream(path));
+  const lines = createInterface({ input: createReadStream(FILE).pipe(createGunzip()), crlfDelay: Infinity });
+  let index = -1;
+  for await (const line of lines) {
+    if (index >= 0) {
+      const out = outs[index % parts];
+      if (out && !out.write(`${line}\n`)) await once(out, 'drain');
+    }
+    index += 1;
+  }
+  await Promise.all(outs.map((out) => new Promise<void>((done) => out.end(() => done()))));
+  return paths;
+}
+
+function referenceScript(path: string, group: string): string {
+  const metadata = BENCH_COLUMNS.slice(1)
+    .map((c) => `'${c}', NULLIF(t.${c}, '')`)
+    .join(', ');
+  return `BEGIN;
+CREATE TEMP TABLE t (${BENCH_COLUMNS.map((c) => `${c} text`).join(', ')}) ON COMMIT DROP;
+\\copy t FROM '${path}' WITH (FORMAT csv)
+WITH up AS (
+  INSERT INTO nodes (reference_id, group_id, domain_id)
+  SELECT DISTINCT ON (reference_id) reference_id, '${group}', '${DOMAIN}' FROM t
+  ON CONFLICT (domain_id, group_id, reference_id) DO UPDATE SET updated_at = now()
+  RETURNING id, reference_id
+)
+INSERT INTO node_metadata (node_id, domain_id, metadata)
+SELECT up.id, '${DOMAIN}', jsonb_strip_nulls(jsonb_build_object(${metadata}))
+FROM up JOIN t USING (reference_id)
+ON CONFLICT (node_id) DO UPDATE SET metadata = excluded.metadata;
+COMMIT;
+`;
+}
+
+async function referenceRun(url: string, group: string): Promise<Figures> {
+  const parts = await splitForReference(PARALLELISM);
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    parts.map((path) =>
+      run('psql', [url, '-v', 'ON_ERROR_STOP=1', '-q', '-c', referenceScript(path, group)]),
+    ),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await Promise.all(parts.map((path) => rm(path)));
+  return { path: `psql \\copy + INSERT … ON CONFLICT … RETURNING`, rows: ROWS, seconds };
+}
+
+function table(results: Figures[], reference: Figures): void {
+  const rate = (f: Figures) => f.rows / f.seconds;
+  process.stdout.write(
+    `\nnodes import benchmark: ${ROWS.toLocaleString('en-US')} rows, database parallelism ${PARALLELISM}\n`,
+  );
+  for (const f of results) {
+    process.stdout.write(
+      `${f.path.padEnd(48)} ${f.seconds.toFixed(1).padStart(7)} s ${Math.round(rate(f)).toLocaleString('en-US').padStart(9)} rows/s` +
+        `  ${(rate(f) / rate(reference)).toFixed(2)}×` +
+        (f.maxRssBytes ? `  peak RSS ${(f.maxRssBytes / 2 ** 20).toFixed(0)} MB` : '') +
+        '\n',
+    );
+  }
+}
+
+await mkdir(DATA, { recursive: true });
+if (!existsSync(FILE)) {
+  process.stderr.write(`generating ${FILE}\n`);
+  await writeNodeCsv(FILE, ROWS);
+}
+await run('psql', ['--version']).catch(() => {
+  throw new Error('the reference path needs psql on PATH');
+});
+const db = await database();
+try {
+  const pipeline = await pipelineRun(db.url, 'bench-pipeline');
+  await truncate(db.url);
+  const reference = await referenceRun(db.url, 'bench-reference');
+  table([reference, pipeline], reference);
+} finally {
+  await db.stop();
+}
