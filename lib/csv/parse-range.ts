@@ -64,6 +64,46 @@ export async function* parseCsvRange(
   bytes: AsyncIterable<Uint8Array>,
   opts: ParseCsvRangeOptions,
 ): AsyncGenerator<ParsedRow | RowRejection> {
+  for await (const rows of recordBlocks(bytes, opts, (block, found, from, to) =>
+    validateBlock(block, found, from, to, opts),
+  )) {
+    yield* rows;
+  }
+}
+
+/**
+ * Rows of a range ready for PostgreSQL's `COPY … (FORMAT csv)`, a block at a time: each line is the
+ * record's physical line number, a comma, and the record's own fields, ending in `\n`.
+ */
+export interface StagedBlock {
+  readonly csv: Buffer;
+  /** Records in `csv`. */
+  readonly records: number;
+  /** Records rejected here (quoting, field count, encoding, NUL): the rest is checked in SQL. */
+  readonly rejections: readonly RowRejection[];
+}
+
+/**
+ * The fast path of {@link parseCsvRange} for loading: well-formed records (as many fields as the header,
+ * clean quoting, valid UTF-8, no NUL, no carriage return but their line ending) pass through as their raw
+ * bytes, so PostgreSQL's COPY parses their fields; only the other records are parsed here, and become
+ * rejections with the same codes as {@link parseCsvRange} — or, when valid after all, lines re-encoded
+ * with every field quoted. The reference checks (missing, too long) are left to the SQL that reads the
+ * staged rows, so they must mirror {@link parseCsvRange}'s.
+ */
+export async function* stageCsvRange(
+  bytes: AsyncIterable<Uint8Array>,
+  opts: ParseCsvRangeOptions,
+): AsyncGenerator<StagedBlock> {
+  yield* recordBlocks(bytes, opts, (block, found, from, to) => stageBlock(block, found, from, to, opts));
+}
+
+/** Drives the scanner over the range and hands its records to `handle`, a block of whole records at a time. */
+async function* recordBlocks<T>(
+  bytes: AsyncIterable<Uint8Array>,
+  opts: ParseCsvRangeOptions,
+  handle: (block: Buffer, found: FoundRecords, from: number, to: number) => T,
+): AsyncGenerator<T> {
   const { header, referenceColumn } = opts;
   if (header.length === 0) throw new RangeError('header must name at least one column');
   if (!Number.isInteger(referenceColumn) || referenceColumn < 0 || referenceColumn >= header.length) {
@@ -78,9 +118,7 @@ export async function* parseCsvRange(
     if (chunk.length === 0) continue;
     carry.push(chunk);
     scanner.write(chunk, found.sink);
-    for (const rows of validateFound(carry, carryStart, found, opts)) {
-      for (const row of rows) yield row;
-    }
+    yield* foundBlocks(carry, carryStart, found, handle);
     found.clear();
     if (scanner.openStart > carryStart) {
       carry = sliceChunks(carry, carryStart, scanner.openStart, scanner.offset);
@@ -88,30 +126,111 @@ export async function* parseCsvRange(
     }
   }
   scanner.end(found.sink);
-  for (const rows of validateFound(carry, carryStart, found, opts)) {
-    for (const row of rows) yield row;
-  }
+  yield* foundBlocks(carry, carryStart, found, handle);
 }
 
 /**
- * Validates the records found, a block of at most about {@link BLOCK_BYTES} at a time, so that a large
- * chunk does not turn into one large array of rows.
+ * The records found, a block of at most about {@link BLOCK_BYTES} at a time, so that a large chunk does
+ * not turn into one large array of rows.
  */
-function* validateFound(
+function* foundBlocks<T>(
   chunks: readonly Uint8Array[],
   chunksStart: number,
   found: FoundRecords,
-  opts: ParseCsvRangeOptions,
-): Generator<(ParsedRow | RowRejection)[]> {
+  handle: (block: Buffer, found: FoundRecords, from: number, to: number) => T,
+): Generator<T> {
   let from = 0;
   while (from < found.count) {
     const blockStart = found.starts[from]!;
     let to = from + 1;
     while (to < found.count && found.ends[to]! - blockStart <= BLOCK_BYTES) to++;
-    const block = joinChunks(chunks, chunksStart, blockStart, found.ends[to - 1]!);
-    yield validateBlock(block, found, from, to, opts);
+    yield handle(joinChunks(chunks, chunksStart, blockStart, found.ends[to - 1]!), found, from, to);
     from = to;
   }
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const NUL = 0x00;
+const COMMA_BYTE = 0x2c;
+
+/** Rejection code of a row holding a NUL character, which PostgreSQL text cannot store. */
+export const NUL_CHARACTER = 'NUL_CHARACTER';
+
+function stageBlock(
+  block: Buffer,
+  found: FoundRecords,
+  from: number,
+  to: number,
+  opts: ParseCsvRangeOptions,
+): StagedBlock {
+  const columns = opts.header.length;
+  const blockStart = found.starts[from]!;
+  const blockIsUtf8 = isUtf8(block);
+  const blockHasNul = block.indexOf(NUL) >= 0;
+  // Clean records are copied into `out`, each gaining its line number and a comma (at most 17 bytes);
+  // re-encoded rows go in pieces of their own between the slices of `out`.
+  const out = Buffer.allocUnsafe(block.length + (to - from) * 17);
+  const pieces: Buffer[] = [];
+  let mark = 0;
+  let length = 0;
+  let records = 0;
+  const rejections: RowRejection[] = [];
+  for (let k = from; k < to; k++) {
+    const start = found.starts[k]! - blockStart;
+    const recordEnd = found.ends[k]! - blockStart;
+    let end = recordEnd;
+    if (end > start && block[end - 1] === LF) end -= end - 2 >= start && block[end - 2] === CR ? 2 : 1;
+    const body = block.subarray(start, end);
+    const clean =
+      found.flags[k] === 0 &&
+      found.fields[k] === columns &&
+      body.indexOf(CR) < 0 &&
+      (!blockHasNul || body.indexOf(NUL) < 0) &&
+      (blockIsUtf8 || isUtf8(body));
+    if (clean) {
+      length += out.write(String(found.lines[k]), length, 'latin1');
+      out[length++] = COMMA_BYTE;
+      length += body.copy(out, length);
+      out[length++] = LF;
+      records++;
+      continue;
+    }
+    for (const row of validateBlock(block.subarray(start, recordEnd), found, k, k + 1, opts)) {
+      if ('code' in row) {
+        rejections.push(row);
+      } else if (hasNul(row)) {
+        rejections.push({
+          line: row.line,
+          reference: row.reference.includes('\0') ? null : row.reference,
+          code: NUL_CHARACTER,
+          reason: 'the row contains a NUL character, which cannot be stored',
+        });
+      } else {
+        pieces.push(out.subarray(mark, length), Buffer.from(`${row.line},${quotedFields(row, opts)}\n`));
+        mark = length;
+        records++;
+      }
+    }
+  }
+  pieces.push(out.subarray(mark, length));
+  return { csv: pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), records, rejections };
+}
+
+function hasNul(row: ParsedRow): boolean {
+  if (row.reference.includes('\0')) return true;
+  for (const key in row.metadata) if (row.metadata[key]!.includes('\0')) return true;
+  return false;
+}
+
+/** The row's fields in header order, every one quoted (so CR, commas and quotes survive COPY). */
+function quotedFields(row: ParsedRow, opts: ParseCsvRangeOptions): string {
+  return opts.header
+    .map((name, c) => {
+      const value = c === opts.referenceColumn ? row.reference : (row.metadata[name] ?? '');
+      return `"${value.replaceAll('"', '""')}"`;
+    })
+    .join(',');
 }
 
 /** The records the scanner found in the current chunk, as parallel arrays (no object per record). */
@@ -120,13 +239,15 @@ class FoundRecords {
   readonly starts: number[] = [];
   readonly ends: number[] = [];
   readonly flags: number[] = [];
+  readonly fields: number[] = [];
   count = 0;
 
-  readonly sink = (line: number, start: number, end: number, flags: number): void => {
+  readonly sink = (line: number, start: number, end: number, flags: number, fields: number): void => {
     this.lines.push(line);
     this.starts.push(start);
     this.ends.push(end);
     this.flags.push(flags);
+    this.fields.push(fields);
     this.count++;
   };
 
@@ -135,6 +256,7 @@ class FoundRecords {
     this.starts.length = 0;
     this.ends.length = 0;
     this.flags.length = 0;
+    this.fields.length = 0;
     this.count = 0;
   }
 }

@@ -25,9 +25,10 @@ export function describeRecordFlags(flags: number): string {
 /**
  * Receives each record as soon as its end is seen. `line` is the physical line (1-based) where the record
  * starts; `start` and `end` are absolute byte offsets, `end` exclusive and just past the record's line
- * ending (or the end of the data for a final record without one).
+ * ending (or the end of the data for a final record without one); `fields` counts the record's fields
+ * (delimiters outside quotes, plus one).
  */
-export type RecordSink = (line: number, start: number, end: number, flags: number) => void;
+export type RecordSink = (line: number, start: number, end: number, flags: number, fields: number) => void;
 
 /** Options of a {@link RecordScanner}. */
 export interface RecordScannerOptions {
@@ -82,6 +83,8 @@ export class RecordScanner {
   #recordStart: number;
   #recordLine: number;
   #flags = 0;
+  /** Delimiters outside quotes seen so far in the record in progress. */
+  #commas = 0;
   /** Last byte of the previous chunk, -1 before any. */
   #lastByte = -1;
   #records = 0;
@@ -157,6 +160,7 @@ export class RecordScanner {
     let recordStart = this.#recordStart;
     let recordLine = this.#recordLine;
     let flags = this.#flags;
+    let commas = this.#commas;
     let records = this.#records;
     let i = 0;
 
@@ -197,9 +201,10 @@ export class RecordScanner {
             } else {
               if (length > max) this.#tooLarge(recordLine, length);
               records++;
-              onRecord(recordLine, recordStart, at + 1, flags);
+              onRecord(recordLine, recordStart, at + 1, flags, commas + 1);
               flags = 0;
             }
+            commas = 0;
             line++;
             recordStart = at + 1;
             recordLine = line;
@@ -211,6 +216,8 @@ export class RecordScanner {
               break;
             }
             flags |= RecordFlag.STRAY_QUOTE;
+          } else if (b === COMMA) {
+            commas++;
           }
         }
       } else {
@@ -245,6 +252,7 @@ export class RecordScanner {
     this.#recordStart = recordStart;
     this.#recordLine = recordLine;
     this.#flags = flags;
+    this.#commas = commas;
     this.#records = records;
     this.#offset = end;
     this.#lastByte = chunk[n - 1]!;
@@ -263,10 +271,11 @@ export class RecordScanner {
     const length = this.#offset - this.#recordStart;
     if (length > 0) {
       this.#records++;
-      onRecord(this.#recordLine, this.#recordStart, this.#offset, flags);
+      onRecord(this.#recordLine, this.#recordStart, this.#offset, flags, this.#commas + 1);
       this.#recordStart = this.#offset;
     }
     this.#flags = 0;
+    this.#commas = 0;
   }
 
   #tooLarge(line: number, bytes: number): never {

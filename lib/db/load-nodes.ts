@@ -1,9 +1,9 @@
-import { randomFillSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { ParsedRow } from '../csv/parse-range.ts';
+import { MAX_REFERENCE_LENGTH, NUL_CHARACTER, type ParsedRow, type StagedBlock } from '../csv/parse-range.ts';
 import { DeadlineExceededError } from '../errors.ts';
 import type { JobRef, RowRejection } from '../jobs/types.ts';
 import { mapDatabaseError } from './errors.ts';
@@ -40,8 +40,7 @@ export interface LoadNodesOptions {
   readonly onCommitted?: (chunk: CommittedChunk) => Promise<void> | void;
 }
 
-/** Rejection code for a row holding a NUL character, which PostgreSQL text and jsonb cannot store. */
-export const NUL_CHARACTER = 'NUL_CHARACTER';
+export { NUL_CHARACTER };
 
 /**
  * Sort and hash space for the upsert's sort and joins, so that a DB batch never spills to disk. The temp
@@ -53,41 +52,101 @@ const WORK_MEM = '64MB';
 const IDLE_IN_TRANSACTION_TIMEOUT = '60s';
 /** How long a cancelled statement may take to stop before its connection is closed instead. */
 const CANCEL_GRACE_MS = 3_000;
-/** Size of the pieces the COPY payload is sent in. */
-const COPY_CHUNK_CHARS = 64 * 1024;
 
 /**
- * Opens the DB batch: temp table, COPY target. Temp table, COPY and upsert stay in one transaction (RDS
- * Proxy pins a session that creates a temp table; ON COMMIT DROP ends that with the transaction).
+ * How staged rows map to nodes: the temp table's columns after `line`, and the SQL expressions of the
+ * reference and of the metadata over them.
  */
-const BEGIN_SQL = `BEGIN;
+export interface StageLayout {
+  readonly columns: string;
+  readonly reference: string;
+  readonly metadata: string;
+}
+
+const quoteLiteral = (value: string) => `'${value.replaceAll("'", "''")}'`;
+
+/**
+ * The layout of CSV records staged as they are (see `stageCsvRange`): one text column per header column;
+ * the metadata object is built in SQL from the non-empty cells (COPY reads an unquoted empty cell as NULL,
+ * a quoted one as '').
+ */
+export function csvStageLayout(header: readonly string[], referenceColumn: number): StageLayout {
+  const pairs = header
+    .map((name, c) => (c === referenceColumn ? '' : `${quoteLiteral(name)}, nullif(c${c}, '')`))
+    .filter((pair) => pair !== '');
+  return {
+    columns: header.map((_, c) => `c${c} text`).join(', '),
+    reference: `c${referenceColumn}`,
+    metadata: pairs.length > 0 ? `jsonb_strip_nulls(jsonb_build_object(${pairs.join(', ')}))` : `'{}'::jsonb`,
+  };
+}
+
+/** The layout of parsed rows: the reference and the metadata already serialised as JSON. */
+const PARSED_ROW_LAYOUT: StageLayout = {
+  columns: 'reference_id text, metadata jsonb',
+  reference: 'reference_id',
+  metadata: 'metadata',
+};
+
+// The reference rules of parseCsvRange, in SQL: blank means only the characters JavaScript's trim()
+// removes; the length counts code points.
+const BLANK = String.raw`'^[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*$'`;
+const missing = (ref: string) => `(${ref} IS NULL OR ${ref} ~ ${BLANK})`;
+const tooLong = (ref: string) => `char_length(${ref}) > ${MAX_REFERENCE_LENGTH}`;
+
+/** The statements of one DB batch for a layout. */
+interface BatchSql {
+  readonly begin: string;
+  readonly copy: string;
+  readonly upsert: string;
+}
+
+function batchSql(layout: StageLayout): BatchSql {
+  const ref = `(${layout.reference}) COLLATE "C"`;
+  return {
+    /**
+     * Opens the DB batch: temp table, COPY target. Temp table, COPY and upsert stay in one transaction
+     * (RDS Proxy pins a session that creates a temp table; ON COMMIT DROP ends that with the transaction).
+     */
+    begin: `BEGIN;
 SET LOCAL work_mem = '${WORK_MEM}';
 SET LOCAL jit = off;
 SET LOCAL enable_mergejoin = off;
 SET LOCAL idle_in_transaction_session_timeout = '${IDLE_IN_TRANSACTION_TIMEOUT}';
-CREATE TEMP TABLE mb_stage (
-  id uuid NOT NULL,
-  line bigint NOT NULL,
-  reference_id text COLLATE "C" NOT NULL,
-  metadata jsonb NOT NULL
-) ON COMMIT DROP;
-SELECT pg_backend_pid() AS pid`;
-
-const COPY_SQL = 'COPY mb_stage (id, line, reference_id, metadata) FROM STDIN WITH (FREEZE)';
-
-/**
- * One statement writes nodes and their metadata. Rows arrive de-duplicated and are fed in reference order,
- * so concurrent batches lock rows in the same order and cannot deadlock. The DO UPDATE applies only when
- * the row was last written by another job or by an earlier (or the same) line of this job; `job_writes`
- * counts the distinct lines of this job that wrote the node. A node skipped by that WHERE, or returned with
- * job_writes > 1, was already written by this job from another line: a duplicate. Metadata is written only
- * for the nodes actually written: a plain insert for new nodes (nobody else can reference a node created by
- * this uncommitted statement, so no conflict check is needed), an upsert skipping unchanged metadata for
- * the others.
- */
-const UPSERT_SQL = `WITH up AS (
+CREATE TEMP TABLE mb_stage (line bigint NOT NULL, ${layout.columns}) ON COMMIT DROP;
+SELECT pg_backend_pid() AS pid`,
+    copy: 'COPY mb_stage FROM STDIN WITH (FORMAT csv, FREEZE)',
+    /**
+     * One statement checks the references, de-duplicates (last line wins) and writes nodes and their
+     * metadata. Rows are fed in reference order, so concurrent batches lock rows in the same order and
+     * cannot deadlock. The DO UPDATE applies only when the row was last written by another job or by an
+     * earlier (or the same) line of this job; `job_writes` counts the distinct lines of this job that wrote
+     * the node. A node skipped by that WHERE, or returned with job_writes > 1, was already written by this
+     * job from another line: a duplicate. New nodes get time-ordered ids ($4 is a per-batch UUIDv7 prefix,
+     * the line fills the rest), so primary-key inserts stay local. Metadata is written only for the nodes
+     * actually written: a plain insert for new nodes (no conflict is possible), an upsert skipping unchanged
+     * metadata for the others.
+     */
+    upsert: `WITH staged AS MATERIALIZED (
+  SELECT line, ${ref} AS reference_id FROM mb_stage
+), src AS MATERIALIZED (
+  SELECT DISTINCT ON (${ref}) ${ref} AS reference_id, line, (${layout.metadata}) AS metadata
+  FROM mb_stage
+  WHERE NOT ${missing(ref)} AND NOT ${tooLong(ref)}
+  ORDER BY ${ref}, line DESC
+), bad AS (
+  INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason)
+  SELECT $3, $2, line, NULL,
+    CASE WHEN ${missing('reference_id')} THEN 'MISSING_REFERENCE' ELSE 'REFERENCE_TOO_LONG' END,
+    CASE WHEN ${missing('reference_id')} THEN 'reference_id is empty'
+      ELSE format('reference_id has %s characters, more than ${MAX_REFERENCE_LENGTH}', char_length(reference_id)) END
+  FROM staged WHERE ${missing('reference_id')} OR ${tooLong('reference_id')}
+  ON CONFLICT (job_id, line) DO NOTHING
+  RETURNING line
+), up AS (
   INSERT INTO nodes AS n (id, reference_id, group_id, domain_id, last_job_id, last_line)
-  SELECT s.id, s.reference_id, $1, $2, $3, s.line FROM mb_stage s ORDER BY s.reference_id
+  SELECT ($4 || lpad(to_hex(s.line % 4294967296), 8, '0'))::uuid, s.reference_id, $1, $2, $3, s.line
+  FROM src s ORDER BY s.reference_id
   ON CONFLICT (domain_id, group_id, reference_id) DO UPDATE SET
     updated_at = now(),
     last_job_id = excluded.last_job_id,
@@ -101,17 +160,21 @@ const UPSERT_SQL = `WITH up AS (
   RETURNING n.id, n.reference_id, n.job_writes, n.xmax = 0 AS inserted
 ), meta_new AS (
   INSERT INTO node_metadata (node_id, domain_id, metadata)
-  SELECT up.id, $2, s.metadata FROM up JOIN mb_stage s ON s.reference_id = up.reference_id WHERE up.inserted
+  SELECT up.id, $2, s.metadata FROM up JOIN src s ON s.reference_id = up.reference_id WHERE up.inserted
 ), meta AS (
   INSERT INTO node_metadata AS m (node_id, domain_id, metadata)
-  SELECT up.id, $2, s.metadata FROM up JOIN mb_stage s ON s.reference_id = up.reference_id WHERE NOT up.inserted
+  SELECT up.id, $2, s.metadata FROM up JOIN src s ON s.reference_id = up.reference_id WHERE NOT up.inserted
   ON CONFLICT (node_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now()
   WHERE m.metadata IS DISTINCT FROM excluded.metadata
 )
-SELECT count(*) FILTER (WHERE inserted) AS inserted,
+SELECT (SELECT count(*) FROM staged) AS staged,
+       (SELECT count(*) FROM staged WHERE ${missing('reference_id')} OR ${tooLong('reference_id')}) AS bad,
+       count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated,
        coalesce(array_agg(reference_id) FILTER (WHERE job_writes = 1), '{}') AS refs
-FROM up`;
+FROM up`,
+  };
+}
 
 const REJECTIONS_SQL = `INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason)
 SELECT $1, $2, r.line, r.reference, r.code, r.reason
@@ -119,21 +182,82 @@ FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) AS r (line, refere
 ON CONFLICT (job_id, line) DO NOTHING`;
 
 /**
- * Loads parsed node rows into `nodes` and `node_metadata` and rejections into `import_job_errors`.
- * Rows are grouped into DB batches of `dbBatchRows`; each is one transaction (COPY into a temp table, then
- * one upsert statement), committed before `onCommitted` is called. While one DB batch is being written the
- * next one is gathered, so parsing and the database work overlap and memory stays bounded.
+ * Loads parsed node rows into `nodes` and `node_metadata` and rejections into `import_job_errors`: the
+ * general path (any source of rows). Files take {@link loadStagedNodes} with `stageCsvRange`, which leaves
+ * field parsing to COPY.
+ *
+ * @throws DeadlineExceededError when `signal` aborts (the open DB batch is rolled back);
+ *   DatabaseUnavailableError when the connection fails; errors of `rows` as they are.
+ */
+export function loadNodes(
+  pool: pg.Pool,
+  job: JobRef,
+  rows: AsyncIterable<ParsedRow | RowRejection>,
+  opts: LoadNodesOptions,
+): Promise<LoadCounts> {
+  return loadStagedNodes(
+    pool,
+    job,
+    stageParsedRows(rows, Math.min(PARSED_BLOCK_ROWS, opts.dbBatchRows)),
+    PARSED_ROW_LAYOUT,
+    opts,
+  );
+}
+
+/** Rows per block when staging parsed rows (fewer when a DB batch is smaller). */
+const PARSED_BLOCK_ROWS = 1000;
+
+/** Encodes parsed rows as CSV lines `line,"reference","metadata JSON"` for {@link PARSED_ROW_LAYOUT}. */
+async function* stageParsedRows(
+  rows: AsyncIterable<ParsedRow | RowRejection>,
+  blockRows: number,
+): AsyncGenerator<StagedBlock> {
+  let text = '';
+  let records = 0;
+  let rejections: RowRejection[] = [];
+  const quote = (value: string) => `"${value.replaceAll('"', '""')}"`;
+  for await (const item of rows) {
+    if ('code' in item) {
+      rejections.push(item);
+    } else if (hasNul(item)) {
+      rejections.push({
+        line: item.line,
+        reference: item.reference.replaceAll('\0', '\uFFFD'),
+        code: NUL_CHARACTER,
+        reason: 'the row contains a NUL character, which cannot be stored',
+      });
+    } else {
+      text += `${item.line},${quote(item.reference)},${quote(JSON.stringify(item.metadata))}\n`;
+      records += 1;
+    }
+    if (records + rejections.length >= blockRows) {
+      yield { csv: Buffer.from(text), records, rejections };
+      text = '';
+      records = 0;
+      rejections = [];
+    }
+  }
+  if (records + rejections.length > 0) yield { csv: Buffer.from(text), records, rejections };
+}
+
+/**
+ * Loads staged rows (CSV lines `line,<columns of the layout>`) into `nodes` and `node_metadata`, and
+ * rejections into `import_job_errors`. Blocks are grouped into DB batches of about `dbBatchRows` rows;
+ * each is one transaction (COPY into a temp table, then one statement that checks references,
+ * de-duplicates and upserts), committed before `onCommitted` is called. While one DB batch is being
+ * written the next one is gathered, so reading and the database work overlap and memory stays bounded.
  *
  * Duplicate references are resolved last-line-wins, within a DB batch and across the batches of the same
  * job however they interleave, and counted once. Re-loading a batch of the same job is idempotent.
  *
  * @throws DeadlineExceededError when `signal` aborts (the open DB batch is rolled back);
- *   DatabaseUnavailableError when the connection fails; errors of `rows` as they are.
+ *   DatabaseUnavailableError when the connection fails; errors of `blocks` as they are.
  */
-export async function loadNodes(
+export async function loadStagedNodes(
   pool: pg.Pool,
   job: JobRef,
-  rows: AsyncIterable<ParsedRow | RowRejection>,
+  blocks: AsyncIterable<StagedBlock>,
+  layout: StageLayout,
   opts: LoadNodesOptions,
 ): Promise<LoadCounts> {
   const { dbBatchRows, signal, onCommitted } = opts;
@@ -141,53 +265,38 @@ export async function loadNodes(
     throw new RangeError(`dbBatchRows must be a positive integer, got ${dbBatchRows}`);
   }
   if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
+  const sql = batchSql(layout);
   const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0 };
-  const ids = new UuidV7Source();
   let batch = new DbBatch();
   let writing: Promise<void> | undefined;
   let writeFailed = false;
 
-  const writeAndReport = async (full: DbBatch, payload: Buffer[]): Promise<void> => {
-    const written = await writeBatch(pool, job, full.distinct, full.rejections, payload, signal);
+  const writeAndReport = async (full: DbBatch): Promise<void> => {
+    const written = await writeBatch(pool, job, sql, full, signal);
+    counts.rows += full.records - written.bad;
+    counts.failed += full.rejections.length + written.bad;
     counts.inserted += written.inserted;
     counts.updated += written.updated;
-    counts.duplicates += full.duplicates + written.skipped;
+    counts.duplicates += full.records - written.bad - written.inserted - written.updated;
     await onCommitted?.({ references: written.references, rejections: full.rejections });
   };
   const submit = async (full: DbBatch): Promise<void> => {
-    // Encoding overlaps the previous batch's database work; then one batch at a time is written.
-    const payload = full.encode(ids);
     if (writing) await writing;
     if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
-    writing = writeAndReport(full, payload);
+    writing = writeAndReport(full);
     // Awaited later; meanwhile a failure stops the reading early and is not reported as unhandled.
     writing.catch(() => {
       writeFailed = true;
     });
   };
 
-  const source = abortableSource(rows, signal, job);
+  const source = abortableSource(blocks, signal, job);
   try {
     while (true) {
       if (writeFailed) await writing;
       const step = await source.next();
       if (step.done) break;
-      const item = step.value;
-      if ('code' in item) {
-        batch.reject(item);
-        counts.failed += 1;
-      } else if (hasNul(item)) {
-        batch.reject({
-          line: item.line,
-          reference: item.reference.replaceAll('\0', '\uFFFD'),
-          code: NUL_CHARACTER,
-          reason: 'the row contains a NUL character, which cannot be stored',
-        });
-        counts.failed += 1;
-      } else {
-        batch.add(item);
-        counts.rows += 1;
-      }
+      batch.add(step.value);
       if (batch.size >= dbBatchRows) {
         await submit(batch);
         batch = new DbBatch();
@@ -207,56 +316,18 @@ export async function loadNodes(
   return counts;
 }
 
-/** A row as a DB batch keeps it: metadata already serialised (smaller than the object). */
-interface StagedRow {
-  readonly line: number;
-  readonly reference: string;
-  readonly json: string;
-}
-
-/** The rows of one DB batch, de-duplicated (last line wins), and its rejections. */
+/** The staged rows and rejections of one DB batch. */
 class DbBatch {
-  readonly rows = new Map<string, StagedRow>();
+  readonly payload: Buffer[] = [];
   readonly rejections: RowRejection[] = [];
+  records = 0;
   size = 0;
-  duplicates = 0;
-  /** Distinct references, still known once the rows are encoded and dropped. */
-  distinct = 0;
 
-  add(row: ParsedRow): void {
-    this.size += 1;
-    const seen = this.rows.get(row.reference);
-    if (seen !== undefined) {
-      this.duplicates += 1;
-      if (row.line < seen.line) return;
-    }
-    this.rows.set(row.reference, {
-      line: row.line,
-      reference: row.reference,
-      json: JSON.stringify(row.metadata),
-    });
-  }
-
-  reject(rejection: RowRejection): void {
-    this.size += 1;
-    this.rejections.push(rejection);
-  }
-
-  /** The COPY payload (text format): id, line, reference, metadata as JSON. The rows are dropped. */
-  encode(ids: UuidV7Source): Buffer[] {
-    this.distinct = this.rows.size;
-    const chunks: Buffer[] = [];
-    let text = '';
-    for (const row of this.rows.values()) {
-      text += `${ids.next()}\t${row.line}\t${copyEscape(row.reference)}\t${copyEscapeJson(row.json)}\n`;
-      if (text.length >= COPY_CHUNK_CHARS) {
-        chunks.push(Buffer.from(text, 'utf8'));
-        text = '';
-      }
-    }
-    if (text.length > 0) chunks.push(Buffer.from(text, 'utf8'));
-    this.rows.clear();
-    return chunks;
+  add(block: StagedBlock): void {
+    if (block.records > 0) this.payload.push(block.csv);
+    this.records += block.records;
+    for (const rejection of block.rejections) this.rejections.push(rejection);
+    this.size += block.records + block.rejections.length;
   }
 }
 
@@ -268,41 +339,37 @@ function hasNul(row: ParsedRow): boolean {
   return false;
 }
 
-const COPY_SPECIAL = /[\\\t\n\r]/;
-const COPY_SPECIAL_ALL = /[\\\t\n\r]/g;
-const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-
-/** Escapes a value for COPY text format (backslash, tab, newline, carriage return). */
-function copyEscape(value: string): string {
-  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c] ?? c) : value;
-}
-
-/** JSON text never holds raw tabs or newlines (JSON.stringify escapes them): only backslashes need doubling. */
-function copyEscapeJson(json: string): string {
-  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
-}
-
 interface WrittenBatch {
   readonly inserted: number;
   readonly updated: number;
-  /** Distinct references of the batch the job had already written from another line. */
-  readonly skipped: number;
+  /** Staged rows whose reference failed the checks (recorded as rejections by the statement). */
+  readonly bad: number;
   readonly references: string[];
 }
 
 interface UpsertResult {
+  bad: string;
   inserted: string;
   updated: string;
   refs: string[];
+}
+
+/** A per-batch prefix of time-ordered ids (UUIDv7: 48-bit milliseconds, version, variant, random bits). */
+function uuidV7Prefix(): string {
+  const random = randomBytes(6);
+  const time = Date.now().toString(16).padStart(12, '0');
+  const variant = (0x8 | (random[0]! & 0x3)).toString(16);
+  const rest = random.subarray(1).toString('hex');
+  // 12 time + '7' + 3 random + variant + 7 random = 24 hex digits; the line fills the last 8.
+  return `${time}7${rest.slice(0, 3)}${variant}${rest.slice(3, 10)}`;
 }
 
 /** Writes one DB batch in one transaction on one checked-out client. */
 async function writeBatch(
   pool: pg.Pool,
   job: JobRef,
-  distinct: number,
-  rejections: readonly RowRejection[],
-  payload: Buffer[],
+  sql: BatchSql,
+  batch: DbBatch,
   signal: AbortSignal | undefined,
 ): Promise<WrittenBatch> {
   const client = await checkoutClient(pool);
@@ -313,33 +380,37 @@ async function writeBatch(
   };
   try {
     throwIfAborted(signal, job);
-    let written: WrittenBatch = { inserted: 0, updated: 0, skipped: 0, references: [] };
-    const begin = client.query(distinct > 0 ? BEGIN_SQL : 'BEGIN');
+    let written: WrittenBatch = { inserted: 0, updated: 0, bad: 0, references: [] };
+    const staged = batch.records > 0;
+    const begin = client.query(staged ? sql.begin : 'BEGIN');
     const opened: unknown = await abortable(signal, begin, guard(begin, undefined));
-    if (distinct > 0) {
+    if (staged) {
       // A multi-statement query resolves to one result per statement; the last one holds the backend pid.
       const pid = ((opened as pg.QueryResult[]).at(-1)?.rows[0] as { pid?: number } | undefined)?.pid;
       throwIfAborted(signal, job);
-      const copy = client.query(copyFrom(COPY_SQL));
-      await pipeline(Readable.from(payload), copy, ...(signal ? [{ signal }] : []));
+      const copy = client.query(copyFrom(sql.copy));
+      await pipeline(Readable.from(batch.payload), copy, ...(signal ? [{ signal }] : []));
       throwIfAborted(signal, job);
-      const upsert = client.query<UpsertResult>(UPSERT_SQL, [job.groupId, job.domainId, job.jobId]);
+      const upsert = client.query<UpsertResult>(sql.upsert, [
+        job.groupId,
+        job.domainId,
+        job.jobId,
+        uuidV7Prefix(),
+      ]);
       const result = await abortable(signal, upsert, guard(upsert, pid));
       const row = result.rows[0];
       if (!row) throw new Error('the upsert returned no summary row');
-      const inserted = Number(row.inserted);
-      const updated = Number(row.updated);
       written = {
-        inserted,
-        updated,
-        skipped: distinct - inserted - updated,
+        inserted: Number(row.inserted),
+        updated: Number(row.updated),
+        bad: Number(row.bad),
         // RETURNING follows the sorted input, so this sort is a near no-op pass that guarantees the order.
         references: row.refs.sort(),
       };
       throwIfAborted(signal, job);
     }
-    if (rejections.length > 0) {
-      const recorded = client.query(REJECTIONS_SQL, rejectionParams(job, rejections));
+    if (batch.rejections.length > 0) {
+      const recorded = client.query(REJECTIONS_SQL, rejectionParams(job, batch.rejections));
       await abortable(signal, recorded, guard(recorded, undefined));
       throwIfAborted(signal, job);
     }
@@ -465,42 +536,3 @@ function throwIfAborted(signal: AbortSignal | undefined, job: JobRef): void {
 function deadlineExceeded(job: JobRef, cause: unknown): DeadlineExceededError {
   return new DeadlineExceededError('node load stopped: deadline reached', { jobId: job.jobId }, { cause });
 }
-
-/**
- * Time-ordered UUIDs (RFC 9562 version 7) for new nodes: consecutive ids land on the same primary-key
- * index pages instead of random ones. Monotonic within a process (a 12-bit counter per millisecond).
- */
-class UuidV7Source {
-  private random = Buffer.alloc(0);
-  private offset = 0;
-  private lastMs = 0;
-  private counter = 0;
-
-  next(): string {
-    let ms = Date.now();
-    if (ms <= this.lastMs) {
-      ms = this.lastMs;
-      this.counter += 1;
-      if (this.counter > 0xfff) {
-        ms += 1;
-        this.counter = 0;
-      }
-    } else {
-      this.counter = 0;
-    }
-    this.lastMs = ms;
-    if (this.offset + 8 > this.random.length) {
-      this.random = randomFillSync(Buffer.allocUnsafe(8 * 4096));
-      this.offset = 0;
-    }
-    const r = this.random;
-    const o = this.offset;
-    this.offset += 8;
-    const time = ms.toString(16).padStart(12, '0');
-    return `${time.slice(0, 8)}-${time.slice(8)}-${HEX[0x70 | (this.counter >> 8)]}${HEX[this.counter & 0xff]}-${
-      HEX[0x80 | (r[o]! & 0x3f)]
-    }${HEX[r[o + 1]!]}-${HEX[r[o + 2]!]}${HEX[r[o + 3]!]}${HEX[r[o + 4]!]}${HEX[r[o + 5]!]}${HEX[r[o + 6]!]}${HEX[r[o + 7]!]}`;
-  }
-}
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { parseCsvRange } from '../csv/parse-range.ts';
-import { loadNodes } from '../db/load-nodes.ts';
+import { stageCsvRange } from '../csv/parse-range.ts';
+import { csvStageLayout, type LoadCounts, loadStagedNodes } from '../db/load-nodes.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
@@ -41,7 +41,7 @@ export async function loadBatch(
   const log = logJob(input);
   const started = Date.now();
   const bytes = await store.read(batch.uri, { start: batch.start, end: batch.end });
-  const rows = parseCsvRange(bytes, {
+  const rows = stageCsvRange(bytes, {
     header: input.header,
     referenceColumn: input.referenceColumn,
     firstLine: batch.firstLine,
@@ -51,9 +51,9 @@ export async function loadBatch(
   const written = store.write(batchSuccessUri(deps, input.jobId, batch.index), successes, {
     contentType: 'text/plain',
   });
-  let counts: Awaited<ReturnType<typeof loadNodes>>;
+  let counts: LoadCounts;
   try {
-    counts = await loadNodes(pool, input, rows, {
+    counts = await loadStagedNodes(pool, input, rows, csvStageLayout(input.header, input.referenceColumn), {
       dbBatchRows: config.dbBatchRows,
       signal,
       onCommitted: async ({ references }) => {
