@@ -4,9 +4,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pipeline as pipelineStreams } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import pg from 'pg';
@@ -57,28 +58,45 @@ async function truncate(url: string): Promise<void> {
   await client.end();
 }
 
-async function pipelineRun(url: string, group: string): Promise<Figures> {
-  const child = spawn(
-    process.execPath,
-    ['bench/run-pipeline.ts', FILE, url, resolve(DATA, 'home'), DOMAIN, group],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN' } },
-  );
+/** Runs a bench child script and returns the JSON object it prints. */
+async function child<T>(script: string, args: string[]): Promise<T> {
+  const proc = spawn(process.execPath, [script, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' },
+  });
   let out = '';
-  child.stdout.on('data', (chunk: Buffer) => {
+  proc.stdout.on('data', (chunk: Buffer) => {
     out += chunk.toString();
   });
-  const code = await new Promise<number | null>((done) => child.on('close', done));
-  if (code !== 0) throw new Error(`pipeline run exited with ${code}`);
-  const result = JSON.parse(out) as {
-    status: string;
-    processed: number;
-    seconds: number;
-    maxRssBytes: number;
-  };
+  const code = await new Promise<number | null>((done) => proc.on('close', done));
+  if (code !== 0) throw new Error(`${script} exited with ${code}`);
+  return JSON.parse(out) as T;
+}
+
+async function pipelineRun(url: string, group: string): Promise<Figures> {
+  const result = await child<{ status: string; processed: number; seconds: number; maxRssBytes: number }>(
+    'bench/run-pipeline.ts',
+    [FILE, url, resolve(DATA, 'home'), DOMAIN, group],
+  );
   if (result.status !== 'COMPLETED' || result.processed !== ROWS) {
-    throw new Error(`pipeline did not load every row: ${out}`);
+    throw new Error(`pipeline did not load every row: ${JSON.stringify(result)}`);
   }
   return { path: 'matchbridge local pipeline', rows: result.processed, ...result };
+}
+
+/** One batch worker loading the whole file as a single range: memory must stay flat in the range size. */
+async function singleWorkerRun(url: string, group: string): Promise<Figures> {
+  const plain = resolve(DATA, `nodes-${ROWS}.csv`);
+  if (!existsSync(plain))
+    await pipelineStreams(createReadStream(FILE), createGunzip(), createWriteStream(plain));
+  const result = await child<{ rows: number; seconds: number; maxRssBytes: number }>('bench/run-batch.ts', [
+    plain,
+    url,
+    resolve(DATA, 'home'),
+    DOMAIN,
+    group,
+  ]);
+  return { path: 'one batch worker, whole file as one range', ...result };
 }
 
 /** Splits the decompressed data rows round-robin into one plain CSV per connection (not timed). */
@@ -121,14 +139,17 @@ COMMIT;
 
 async function referenceRun(url: string, group: string): Promise<Figures> {
   const parts = await splitForReference(PARALLELISM);
-  const started = process.hrtime.bigint();
-  await Promise.all(
-    parts.map((path) =>
-      run('psql', [url, '-v', 'ON_ERROR_STOP=1', '-q', '-c', referenceScript(path, group)]),
-    ),
+  const scripts = await Promise.all(
+    parts.map(async (path) => {
+      const script = `${path}.sql`;
+      await writeFile(script, referenceScript(path, group));
+      return script;
+    }),
   );
+  const started = process.hrtime.bigint();
+  await Promise.all(scripts.map((script) => run('psql', [url, '-v', 'ON_ERROR_STOP=1', '-q', '-f', script])));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await Promise.all(parts.map((path) => rm(path)));
+  await Promise.all([...parts, ...scripts].map((path) => rm(path)));
   return { path: `psql \\copy + INSERT … ON CONFLICT … RETURNING`, rows: ROWS, seconds };
 }
 
@@ -160,7 +181,12 @@ try {
   const pipeline = await pipelineRun(db.url, 'bench-pipeline');
   await truncate(db.url);
   const reference = await referenceRun(db.url, 'bench-reference');
-  table([reference, pipeline], reference);
+  await truncate(db.url);
+  const worker = await singleWorkerRun(db.url, 'bench-worker');
+  table([reference, pipeline, worker], reference);
+  process.stdout.write(
+    `(the pipeline runs every batch worker in one process; "one batch worker" uses one connection)\n`,
+  );
 } finally {
   await db.stop();
 }
