@@ -40,6 +40,8 @@ const ConfigSchema = z.object({
   maxBatches: positiveInt(400),
   /** Rows per database transaction (COPY into a temp table + upsert) inside a batch. */
   dbBatchRows: positiveInt(20_000),
+  /** Rows per database transaction for reference-list imports (ids only: many small rows). */
+  referenceBatchRows: positiveInt(1000),
   /** Longest CSV record accepted, in bytes (bounds memory against a runaway quote). */
   maxRecordBytes: positiveInt(1024 * 1024),
   /** Entries of the success and failed lists carried inside the status message (full lists are in S3). */
@@ -48,6 +50,15 @@ const ConfigSchema = z.object({
   toleratedFailurePercent: z.coerce.number().min(0).max(100).default(0),
   importStateMachineArn: z.string().min(1).optional(),
   ingestDlqUrl: z.url().optional(),
+  /**
+   * DynamoDB table of the Powertools idempotency records that make a job start once per job id; unset means
+   * de-duplication by execution name only (local mode without an emulator).
+   */
+  idempotencyTable: z.string().min(3).max(255).optional(),
+  /** How long a started job id is remembered by the idempotency table (Step Functions names last 90 days). */
+  idempotencyTtlSeconds: positiveInt(24 * 60 * 60),
+  /** DynamoDB-compatible endpoint (dynalite, DynamoDB Local, tests); unset means AWS DynamoDB. */
+  dynamodbEndpoint: z.url().optional(),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -69,11 +80,15 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   splitBytes: 'SPLIT_BYTES',
   maxBatches: 'MAX_BATCHES',
   dbBatchRows: 'DB_BATCH_ROWS',
+  referenceBatchRows: 'REFERENCE_BATCH_ROWS',
   maxRecordBytes: 'MAX_RECORD_BYTES',
   statusListCap: 'STATUS_LIST_CAP',
   toleratedFailurePercent: 'TOLERATED_FAILURE_PERCENT',
   importStateMachineArn: 'IMPORT_STATE_MACHINE_ARN',
   ingestDlqUrl: 'INGEST_DLQ_URL',
+  idempotencyTable: 'IDEMPOTENCY_TABLE',
+  idempotencyTtlSeconds: 'IDEMPOTENCY_TTL_SECONDS',
+  dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
 };
 
 /** Environment variable names, for infra code that sets them (one source of truth). */

@@ -40,7 +40,7 @@ export const TASK_RETRY: sfn.RetryProps = {
 };
 
 export interface ImportStateMachineProps {
-  /** Claims the job and cuts the file into batches: returns `{ header, referenceColumn, total, batches }`. */
+  /** Claims the job and cuts the file into batches: returns `{ header, referenceColumn, total, batches, dbBatchRows }`. */
   readonly plan: lambda.IFunction;
   /** Loads one batch (byte range) and returns its counts. */
   readonly loadBatch: lambda.IFunction;
@@ -126,6 +126,7 @@ export class ImportStateMachine extends Construct {
         groupId: sfn.JsonPath.stringAt('$.groupId'),
         header: sfn.JsonPath.listAt('$.plan.header'),
         referenceColumn: sfn.JsonPath.numberAt('$.plan.referenceColumn'),
+        dbBatchRows: sfn.JsonPath.numberAt('$.plan.dbBatchRows'),
         batch: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
       },
       resultPath: '$.results',

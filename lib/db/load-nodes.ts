@@ -77,7 +77,9 @@ export function csvStageLayout(header: readonly string[], referenceColumn: numbe
   return {
     columns: header.map((_, c) => `c${c} text`).join(', '),
     reference: `c${referenceColumn}`,
-    metadata: pairs.length > 0 ? `jsonb_strip_nulls(jsonb_build_object(${pairs.join(', ')}))` : `'{}'::jsonb`,
+    // With no column but the reference (a reference list), nodes get no metadata row, and existing
+    // metadata is left as it is.
+    metadata: pairs.length > 0 ? `jsonb_strip_nulls(jsonb_build_object(${pairs.join(', ')}))` : 'NULL::jsonb',
   };
 }
 
@@ -160,10 +162,10 @@ SELECT pg_backend_pid() AS pid`,
   RETURNING n.id, n.reference_id, n.job_writes, n.xmax = 0 AS inserted
 ), meta_new AS (
   INSERT INTO node_metadata (node_id, domain_id, metadata)
-  SELECT up.id, $2, s.metadata FROM up JOIN src s ON s.reference_id = up.reference_id WHERE up.inserted
+  SELECT up.id, $2, s.metadata FROM up JOIN src s ON s.reference_id = up.reference_id WHERE up.inserted AND s.metadata IS NOT NULL
 ), meta AS (
   INSERT INTO node_metadata AS m (node_id, domain_id, metadata)
-  SELECT up.id, $2, s.metadata FROM up JOIN src s ON s.reference_id = up.reference_id WHERE NOT up.inserted
+  SELECT up.id, $2, s.metadata FROM up JOIN src s ON s.reference_id = up.reference_id WHERE NOT up.inserted AND s.metadata IS NOT NULL
   ON CONFLICT (node_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now()
   WHERE m.metadata IS DISTINCT FROM excluded.metadata
 )

@@ -4,11 +4,11 @@ import type { RuntimeDeps } from '../runtime/deps.ts';
 import { writeFailedReport, writeSuccessReport } from './job-reports.ts';
 import { completeJob, recordStatusEvent } from './job-repository.ts';
 import { buildStatusMessage } from './status-message.ts';
-import type { BatchResult, CsvPlan, ImportExecutionInput, JobStatusMessage } from './types.ts';
+import type { BatchResult, ImportExecutionInput, ImportPlan, JobStatusMessage } from './types.ts';
 
 /** Input of the finalize step: the execution input with the plan and every batch's result. */
 export interface FinalizeInput extends ImportExecutionInput {
-  readonly plan: CsvPlan;
+  readonly plan: ImportPlan;
   readonly results: readonly BatchResult[];
 }
 

@@ -12,6 +12,8 @@ import type { BatchResult, CsvBatch, JobRef } from './types.ts';
 export interface LoadBatchInput extends JobRef {
   readonly header: readonly string[];
   readonly referenceColumn: number;
+  /** Rows per database transaction, chosen by the plan. */
+  readonly dbBatchRows: number;
   readonly batch: CsvBatch;
 }
 
@@ -54,7 +56,7 @@ export async function loadBatch(
   let counts: LoadCounts;
   try {
     counts = await loadStagedNodes(pool, input, rows, csvStageLayout(input.header, input.referenceColumn), {
-      dbBatchRows: config.dbBatchRows,
+      dbBatchRows: input.dbBatchRows,
       signal,
       onCommitted: async ({ references }) => {
         if (references.length === 0) return;

@@ -6,7 +6,7 @@ import { logJob } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import { createOrClaimJob, setJobTotal } from './job-repository.ts';
-import type { CsvPlan, ImportExecutionInput } from './types.ts';
+import type { ImportExecutionInput, ImportPlan } from './types.ts';
 
 const PART_NAME_DIGITS = 5;
 
@@ -19,7 +19,7 @@ export async function planImport(
   deps: RuntimeDeps,
   input: ImportExecutionInput,
   executionId?: string,
-): Promise<CsvPlan> {
+): Promise<ImportPlan> {
   const log = logJob(input);
   const { pool, store, config } = deps;
   await createOrClaimJob(pool, {
@@ -51,6 +51,7 @@ export async function planImport(
         ...splitOptions(config),
       });
   await setJobTotal(pool, input.jobId, plan.total);
+  const dbBatchRows = input.source.kind === 'references' ? config.referenceBatchRows : config.dbBatchRows;
   log.info('planned import', {
     source: info.uri,
     bytes: info.size,
@@ -59,7 +60,7 @@ export async function planImport(
     batches: plan.batches.length,
     durationMs: Date.now() - started,
   });
-  return plan;
+  return { ...plan, dbBatchRows };
 }
 
 function splitOptions(config: Config) {

@@ -16,6 +16,11 @@ export interface ImportSource {
   readonly uri: string;
   readonly fileName?: string;
   readonly contentType?: string;
+  /**
+   * `references`: a list of reference ids that Matchbridge staged itself (a one-column CSV, from a request's
+   * `referenceIds`); `file` (the default): a nodes CSV or CSV.gz as given.
+   */
+  readonly kind?: 'file' | 'references';
 }
 
 /** Input of the import state machine (one execution per job, named by `jobId`). */
@@ -44,6 +49,11 @@ export interface CsvPlan {
   readonly referenceColumn: number;
   readonly total: number;
   readonly batches: readonly CsvBatch[];
+}
+
+/** What the plan step returns: the CSV plan and the rows per database transaction for its batches. */
+export interface ImportPlan extends CsvPlan {
+  readonly dbBatchRows: number;
 }
 
 /** A row that could not be loaded. `line` is the physical line where its record starts. */

@@ -109,6 +109,7 @@ describe('import state machine definition', () => {
       'groupId.$': '$.groupId',
       'header.$': '$.plan.header',
       'referenceColumn.$': '$.plan.referenceColumn',
+      'dbBatchRows.$': '$.plan.dbBatchRows',
       'batch.$': '$$.Map.Item.Value',
     });
     for (const unsupported of [

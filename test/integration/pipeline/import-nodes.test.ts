@@ -8,9 +8,10 @@ import { gzipSync } from 'node:zlib';
 import type pg from 'pg';
 import { writeNodeCsv } from '../../../bench/generate-nodes.ts';
 import { initConfig } from '../../../lib/config.ts';
+import { writeReferenceList } from '../../../lib/jobs/reference-list.ts';
 import type { ImportExecutionInput, JobStatusMessage } from '../../../lib/jobs/types.ts';
 import { runImportLocally } from '../../../lib/local/run-import.ts';
-import { closeRuntimeDeps } from '../../../lib/runtime/deps.ts';
+import { closeRuntimeDeps, runtimeDeps } from '../../../lib/runtime/deps.ts';
 import { testDatabase } from '../../support/database.ts';
 
 const DOMAIN = '0b6c1c9e-8a51-4c57-9d0f-6d7a1f4c2e10';
@@ -41,13 +42,17 @@ describe('node import through the synthesized state machine, locally', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const run = (file: string, groupId: string): Promise<JobStatusMessage> => {
+  const run = (
+    file: string,
+    groupId: string,
+    kind: 'file' | 'references' = 'file',
+  ): Promise<JobStatusMessage> => {
     const input: ImportExecutionInput = {
       jobId: randomUUID(),
       kind: 'nodes',
       domainId: DOMAIN,
       groupId,
-      source: { uri: file },
+      source: { uri: file, kind },
       origin: 'test',
     };
     return runImportLocally(input);
@@ -128,12 +133,7 @@ describe('node import through the synthesized state machine, locally', () => {
     assert.deepEqual(
       report.map((line) => line.split(',').slice(0, 3).join(',')),
       // An over-long reference is not repeated in the report: it is not a usable reference.
-      [
-        '3,,MISSING_REFERENCE',
-        '6,,REFERENCE_TOO_LONG',
-        '7,good-3,WRONG_FIELD_COUNT',
-        '9,bad,INVALID_UTF8',
-      ],
+      ['3,,MISSING_REFERENCE', '6,,REFERENCE_TOO_LONG', '7,good-3,WRONG_FIELD_COUNT', '9,bad,INVALID_UTF8'],
     );
     assert.deepEqual(message.failedList, ['line:3', 'line:6', 'good-3', 'bad']);
     const job = (
@@ -193,6 +193,39 @@ describe('node import through the synthesized state machine, locally', () => {
     const noReference = await run(file, 'no-reference');
     assert.equal(noReference.status, 'FAILED');
     assert.match(noReference.failureReason ?? '', /reference/i);
+  });
+
+  it('imports a staged reference list as nodes without metadata, leaving existing metadata alone', async () => {
+    const existing = join(dir, 'existing.csv');
+    await writeFile(existing, 'reference_id,city\nref-1,Pune\n');
+    assert.equal((await run(existing, 'refs')).status, 'COMPLETED');
+    const list = join(dir, 'references.csv');
+    const ids = [
+      'ref-1',
+      ...Array.from({ length: 4_999 }, (_, i) => `ref-${i + 2}`),
+      '',
+      'ref-7',
+      'r'.repeat(300),
+    ];
+    const { store } = await runtimeDeps();
+    await writeReferenceList(store, list, ids);
+
+    const message = await run(list, 'refs', 'references');
+
+    assert.equal(message.status, 'FAILED');
+    assert.equal(message.total, 5_003);
+    assert.equal(message.processed, 5_000);
+    assert.deepEqual(message.failedList, ['line:5002', 'line:5004']);
+    assert.equal(await nodesIn('refs'), 5_000);
+    const metadata = await pool.query(
+      `SELECT n.reference_id, m.metadata FROM nodes n LEFT JOIN node_metadata m ON m.node_id = n.id
+       WHERE n.domain_id = $1 AND n.group_id = 'refs' AND n.reference_id IN ('ref-1', 'ref-2') ORDER BY 1`,
+      [DOMAIN],
+    );
+    assert.deepEqual(metadata.rows, [
+      { reference_id: 'ref-1', metadata: { city: 'Pune' } },
+      { reference_id: 'ref-2', metadata: null },
+    ]);
   });
 
   it('completes a header-only file with nothing to load', async () => {

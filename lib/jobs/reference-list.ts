@@ -1,0 +1,33 @@
+import { stringify } from 'csv-stringify/sync';
+import type { ObjectStore } from '../storage/object-store.ts';
+
+/** Ids per CSV chunk written while staging a list. */
+const CHUNK_IDS = 1000;
+
+/**
+ * Stages a list of reference ids as a one-column CSV (`reference_id`, one id per record, quoted when
+ * needed), so a reference import goes through the same plan and load as a file: the list is read and
+ * written as a stream and never travels in a state payload. Returns the number of ids written.
+ */
+export async function writeReferenceList(
+  store: ObjectStore,
+  uri: string,
+  ids: AsyncIterable<string> | Iterable<string>,
+): Promise<{ uri: string; count: number }> {
+  let count = 0;
+  async function* lines(): AsyncGenerator<string> {
+    yield 'reference_id\n';
+    let chunk: string[][] = [];
+    for await (const id of ids) {
+      chunk.push([id]);
+      count += 1;
+      if (chunk.length >= CHUNK_IDS) {
+        yield stringify(chunk, { quoted_match: /^$/ });
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield stringify(chunk, { quoted_match: /^$/ });
+  }
+  const written = await store.write(uri, lines(), { contentType: 'text/csv' });
+  return { uri: written.uri, count };
+}
