@@ -24,7 +24,13 @@ if (!batch || plan.batches.length !== 1) throw new Error(`expected one batch, go
 const started = process.hrtime.bigint();
 const result = await loadBatch(
   deps,
-  { ...job, header: plan.header, referenceColumn: plan.referenceColumn, dbBatchRows: plan.dbBatchRows, batch },
+  {
+    ...job,
+    header: plan.header,
+    referenceColumn: plan.referenceColumn,
+    dbBatchRows: plan.dbBatchRows,
+    batch,
+  },
   AbortSignal.timeout(3_600_000),
 );
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;

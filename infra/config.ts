@@ -9,13 +9,24 @@ import { ConfigurationError } from '../lib/errors.ts';
  */
 
 /** Names of the Lambda functions; each lives in `functions/<name>/handler.ts` and exports `handler`. */
-export const HANDLER_NAMES = ['ingest', 'plan', 'load-batch', 'finalize', 'fail-job', 'migrate'] as const;
+export const HANDLER_NAMES = [
+  'ingest',
+  'object-created',
+  'dlq-replay',
+  'plan',
+  'load-batch',
+  'finalize',
+  'fail-job',
+  'migrate',
+] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
 /** Retention periods CloudWatch Logs accepts (days). */
 const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
+
+const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 
 const numberFromString = (value: unknown): unknown =>
   typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
@@ -130,6 +141,9 @@ const fn = (timeoutSeconds: number, memoryMiB: number) =>
 const FunctionsSchema = object(
   z.strictObject({
     ingest: fn(60, 512),
+    'object-created': fn(30, 256),
+    // Replays up to 1000 letters per invocation, one start each.
+    'dlq-replay': fn(300, 512),
     plan: fn(300, 1024),
     // 1769 MiB is one full vCPU: parsing and COPY are CPU-bound.
     'load-batch': fn(900, 1769),
@@ -153,6 +167,29 @@ const InfraConfigSchema = z
       .string()
       .regex(/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+/, 'expected an MSK cluster ARN')
       .optional(),
+    /**
+     * Bootstrap brokers of that cluster for IAM access (`b-1.….kafka.<region>.amazonaws.com:9098,…`). With them,
+     * finalize and fail-job publish the status messages to Kafka; without them the messages are only recorded.
+     */
+    mskBootstrapBrokers: list(
+      z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port brokers'),
+      1,
+    ).optional(),
+    /** Topics of the status messages, by import kind. */
+    statusTopics: object(
+      z.strictObject({
+        nodes: z.string().regex(KAFKA_TOPIC, 'expected a Kafka topic name').default('nodes-import-status'),
+        matches: z
+          .string()
+          .regex(KAFKA_TOPIC, 'expected a Kafka topic name')
+          .default('matches-import-status'),
+      }),
+    ).prefault({}),
+    /** EventBridge bus receiving an `ImportJobFinished` event per finished job (`default`: the account's). */
+    eventBusName: z
+      .string()
+      .regex(/^[A-Za-z0-9._\-/]{1,256}$/, 'expected an event bus name')
+      .default('default'),
     /** Topics carrying node import requests: one event-source mapping each. */
     nodeImportTopics: list(
       z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected Kafka topic names'),
@@ -166,6 +203,11 @@ const InfraConfigSchema = z
     mapConcurrency: int(1, 10_000).default(8),
     statusListCap: int(1, 100_000).default(1000),
     toleratedFailurePercent: z.preprocess(numberFromString, z.number().min(0).max(100)).default(0),
+    /**
+     * How long the idempotency table remembers a started job id (IDEMPOTENCY_TTL_SECONDS). Execution names
+     * de-duplicate for 90 days anyway; this line answers duplicates without calling Step Functions.
+     */
+    idempotencyTtlSeconds: int(60, 90 * 24 * 60 * 60).default(24 * 60 * 60),
     functions: FunctionsSchema,
     /** TimeoutSeconds of the LoadBatch task; defaults to the load-batch Lambda timeout plus 60 s. */
     loadBatchTaskTimeoutSeconds: int(1, 86_400).optional(),
@@ -191,6 +233,10 @@ const InfraConfigSchema = z
   .refine((config) => config.loadBatchTaskTimeoutSeconds >= config.functions['load-batch'].timeoutSeconds, {
     path: ['loadBatchTaskTimeoutSeconds'],
     message: 'must be at least functions.load-batch.timeoutSeconds',
+  })
+  .refine((config) => config.mskBootstrapBrokers === undefined || config.mskClusterArn !== undefined, {
+    path: ['mskBootstrapBrokers'],
+    message: 'needs mskClusterArn (the IAM permissions are derived from it)',
   });
 
 /** The validated infrastructure configuration. */
@@ -205,6 +251,9 @@ export const CONTEXT_KEYS = [
   'vpc',
   'database',
   'mskClusterArn',
+  'mskBootstrapBrokers',
+  'statusTopics',
+  'eventBusName',
   'nodeImportTopics',
   'splitBytes',
   'dbBatchRows',
@@ -212,6 +261,7 @@ export const CONTEXT_KEYS = [
   'mapConcurrency',
   'statusListCap',
   'toleratedFailurePercent',
+  'idempotencyTtlSeconds',
   'functions',
   'loadBatchTaskTimeoutSeconds',
   'stateMachineTimeoutMinutes',

@@ -7,6 +7,20 @@ import { ConfigurationError } from './errors.ts';
  */
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+/** A comma-separated list of at least one item (blanks around items ignored). */
+const commaList = (item: z.ZodString) =>
+  z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== ''),
+    )
+    .pipe(z.array(item).min(1));
+
+const kafkaTopic = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name');
+
 const ConfigSchema = z.object({
   /** `postgres://…` (local, tests) — when absent on AWS the DB_* variables and the secret are used. */
   databaseUrl: z.string().min(1).optional(),
@@ -59,6 +73,30 @@ const ConfigSchema = z.object({
   idempotencyTtlSeconds: positiveInt(24 * 60 * 60),
   /** DynamoDB-compatible endpoint (dynalite, DynamoDB Local, tests); unset means AWS DynamoDB. */
   dynamodbEndpoint: z.url().optional(),
+  /** Kafka bootstrap brokers (`host:port,host:port`); unset means status messages are recorded, not published. */
+  kafkaBrokers: commaList(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port')).optional(),
+  /** `none`: plaintext (local broker); `iam`: TLS with SASL/OAUTHBEARER tokens signed for MSK IAM access control. */
+  kafkaAuth: z.enum(['none', 'iam']).default('none'),
+  /** Client id the Kafka clients announce (broker logs, quotas). */
+  kafkaClientId: z.string().min(1).max(255).default('matchbridge'),
+  /** Topics carrying node import requests: what the local Kafka bridge consumes. */
+  nodeImportTopics: commaList(kafkaTopic).default(['matchbridge-users']),
+  /** Topic of the status messages of node imports. */
+  nodesStatusTopic: kafkaTopic.default('nodes-import-status'),
+  /** Topic of the status messages of match imports. */
+  matchesStatusTopic: kafkaTopic.default('matches-import-status'),
+  /** `__TypeId__` header of node status messages: the class Spring's JsonDeserializer maps the value to. */
+  nodesStatusTypeId: z.string().min(1).default('com.matchbridge.imports.NodesImportStatus'),
+  /** `__TypeId__` header of match status messages. */
+  matchesStatusTypeId: z.string().min(1).default('com.matchbridge.imports.MatchesImportStatus'),
+  /** EventBridge bus that also receives an `ImportJobFinished` event per finished job; unset means none. */
+  eventBusName: z.string().min(1).max(1600).optional(),
+  /** SQS queue of status messages that could not be delivered; unset means `<MATCHBRIDGE_HOME>/dlq/status.jsonl`. */
+  statusDlqUrl: z.url().optional(),
+  /** Attempts at delivering one status message before it is dead-lettered. */
+  statusPublishAttempts: z.coerce.number().int().min(1).max(10).default(3),
+  /** Wait before the second delivery attempt; doubled for each further one, at most 10 s. */
+  statusPublishBackoffMs: z.coerce.number().int().min(0).max(10_000).default(1000),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -89,6 +127,18 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   idempotencyTable: 'IDEMPOTENCY_TABLE',
   idempotencyTtlSeconds: 'IDEMPOTENCY_TTL_SECONDS',
   dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
+  kafkaBrokers: 'KAFKA_BROKERS',
+  kafkaAuth: 'KAFKA_AUTH',
+  kafkaClientId: 'KAFKA_CLIENT_ID',
+  nodeImportTopics: 'NODE_IMPORT_TOPICS',
+  nodesStatusTopic: 'NODES_STATUS_TOPIC',
+  matchesStatusTopic: 'MATCHES_STATUS_TOPIC',
+  nodesStatusTypeId: 'NODES_STATUS_TYPE_ID',
+  matchesStatusTypeId: 'MATCHES_STATUS_TYPE_ID',
+  eventBusName: 'EVENT_BUS_NAME',
+  statusDlqUrl: 'STATUS_DLQ_URL',
+  statusPublishAttempts: 'STATUS_PUBLISH_ATTEMPTS',
+  statusPublishBackoffMs: 'STATUS_PUBLISH_BACKOFF_MS',
 };
 
 /** Environment variable names, for infra code that sets them (one source of truth). */

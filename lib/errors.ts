@@ -55,6 +55,16 @@ export class DeadlineExceededError extends MatchbridgeError {
   override readonly transient = true;
 }
 
+/**
+ * A status message could neither be delivered nor dead-lettered. The job is final and the message recorded
+ * as FAILED in `job_status_events`; retrying the step publishes it again.
+ */
+export class StatusDeliveryError extends MatchbridgeError {
+  readonly code = 'STATUS_UNDELIVERABLE';
+  override readonly expose = false;
+  override readonly transient = true;
+}
+
 /** No job with that id (in that domain). */
 export class JobNotFoundError extends MatchbridgeError {
   readonly code = 'JOB_NOT_FOUND';
@@ -70,4 +80,5 @@ export const TRANSIENT_ERROR_NAMES = [
   DatabaseUnavailableError.name,
   StorageUnavailableError.name,
   DeadlineExceededError.name,
+  StatusDeliveryError.name,
 ] as const;

@@ -8,10 +8,12 @@ const RETENTION = Duration.days(14);
 
 /**
  * Where ingest puts what it cannot process, in two queues because they hold two different shapes:
- * - `records`: requests the ingest handler rejected, written by the handler itself as
- *   `{reason, topic, partition, offset, key, headers, value}` — what `dlq list` / `dlq replay` read;
- * - `failures`: batches the MSK event-source mapping could not deliver — its on-failure invocation
- *   records (batch metadata: topic, partition, offsets; not the payload).
+ * - `records`: requests the ingest and object-created handlers rejected, written by the handlers themselves
+ *   as `{reason, code, topic, partition, offset, key, headers, value, valueEncoding}` — what the dlq-replay
+ *   function reads;
+ * - `failures`: what could not be delivered at all — the MSK event-source mapping's on-failure invocation
+ *   records (batch metadata: topic, partition, offsets; not the payload), and upload events EventBridge or
+ *   the object-created function's asynchronous invocation gave up on.
  * Mixing them would make every consumer of the records queue parse foreign shapes.
  */
 export class IngestDeadLetters extends Construct {
@@ -33,5 +35,11 @@ export class IngestDeadLetters extends Construct {
   bind(fn: lambda.Function): void {
     this.records.grantSendMessages(fn);
     fn.addEnvironment(CONFIG_ENV.ingestDlqUrl, this.records.queueUrl);
+  }
+
+  /** Lets a function replay the letters: receive and delete them, and dead-letter again what is still bad. */
+  bindReplayer(fn: lambda.Function): void {
+    this.bind(fn);
+    this.records.grantConsumeMessages(fn);
   }
 }

@@ -23,8 +23,17 @@ const POWERTOOLS_ENVIRONMENT = {
   POWERTOOLS_METRICS_NAMESPACE: 'Matchbridge',
 } as const;
 
+/**
+ * Packages replaced in every bundle. The Kafka client's compression and CRC code (`@platformatic/wasm-utils`)
+ * reads `native.wasm` next to its module when loaded, a file a bundle does not carry; its `bundled` entry
+ * inlines the module.
+ */
+export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
+  '@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled',
+};
+
 // An ESM bundle has no `require`; CommonJS dependencies (pg, csv-parse's CJS paths) call it for built-ins.
-const REQUIRE_SHIM =
+export const REQUIRE_SHIM =
   "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
 export interface MatchbridgeFunctionProps {
@@ -85,6 +94,9 @@ export class MatchbridgeFunction extends NodejsFunction {
         sourcesContent: false,
         // pg loads its optional native binding lazily; it is not installed and never used.
         externalModules: ['pg-native'],
+        esbuildArgs: Object.fromEntries(
+          Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
+        ),
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],

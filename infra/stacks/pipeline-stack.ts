@@ -3,15 +3,19 @@ import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
+import { NODE_UPLOAD_PREFIX } from '../../lib/ingest/object-created.ts';
 import type { HandlerName, InfraConfig } from '../config.ts';
 import type { Database } from '../constructs/database.ts';
 import { DatabaseMigrations } from '../constructs/database-migrations.ts';
+import { IdempotencyTable } from '../constructs/idempotency-table.ts';
 import { ImportStateMachine } from '../constructs/import-state-machine.ts';
 import { IngestDeadLetters } from '../constructs/ingest-dead-letters.ts';
 import { IngestTriggers } from '../constructs/ingest-triggers.ts';
 import { MatchbridgeFunction, PROJECT_ROOT } from '../constructs/matchbridge-function.ts';
 import { SourceBuckets } from '../constructs/source-buckets.ts';
 import type { StagingBucket } from '../constructs/staging-bucket.ts';
+import { StatusPublishing } from '../constructs/status-publishing.ts';
+import { UploadTrigger } from '../constructs/upload-trigger.ts';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -23,12 +27,17 @@ export interface PipelineStackProps extends StackProps {
 /** Construct ids of the functions, by handler name. */
 const FUNCTION_IDS: Record<HandlerName, string> = {
   ingest: 'Ingest',
+  'object-created': 'ObjectCreated',
+  'dlq-replay': 'DlqReplay',
   plan: 'Plan',
   'load-batch': 'LoadBatch',
   finalize: 'Finalize',
   'fail-job': 'FailJob',
   migrate: 'Migrate',
 };
+
+/** Functions that never touch the database: no credentials, no way in through its security group. */
+const WITHOUT_DATABASE: ReadonlySet<HandlerName> = new Set(['object-created', 'dlq-replay']);
 
 /** The pipeline's tuning, set on every function (names from `lib/config.ts`). */
 function pipelineEnvironment(config: InfraConfig): Record<string, string> {
@@ -43,13 +52,16 @@ function pipelineEnvironment(config: InfraConfig): Record<string, string> {
 
 /**
  * The stateless half: the functions, the migrations run on deploy, the import state machine, and ingest
- * (MSK event sources and dead-letter queues).
+ * (MSK event sources, S3 upload events, the idempotency table and the dead-letter queues).
  */
 export class PipelineStack extends Stack {
   readonly functions: Readonly<Record<HandlerName, MatchbridgeFunction>>;
   readonly importStateMachine: ImportStateMachine;
   readonly migrations: DatabaseMigrations;
   readonly deadLetters: IngestDeadLetters;
+  readonly idempotency: IdempotencyTable;
+  readonly uploads: UploadTrigger;
+  readonly statusPublishing: StatusPublishing;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -65,7 +77,7 @@ export class PipelineStack extends Stack {
         environment: pipelineEnvironment(config),
         bundledFolders,
       });
-      database.bind(fn);
+      if (!WITHOUT_DATABASE.has(handlerName)) database.bind(fn);
       return fn;
     };
 
@@ -82,6 +94,13 @@ export class PipelineStack extends Stack {
     const finalize = create('finalize');
     const failJob = create('fail-job');
     for (const fn of [plan, loadBatch, finalize, failJob]) staging.bind(fn);
+    this.statusPublishing = new StatusPublishing(this, 'StatusPublishing', {
+      ...(config.mskClusterArn ? { mskClusterArn: config.mskClusterArn } : {}),
+      ...(config.mskBootstrapBrokers ? { mskBootstrapBrokers: config.mskBootstrapBrokers } : {}),
+      topics: config.statusTopics,
+      eventBusName: config.eventBusName,
+    });
+    for (const fn of [finalize, failJob]) this.statusPublishing.bind(fn);
 
     this.importStateMachine = new ImportStateMachine(this, 'Import', {
       plan,
@@ -95,9 +114,29 @@ export class PipelineStack extends Stack {
     });
 
     const ingest = create('ingest');
+    const objectCreated = create('object-created');
+    const dlqReplay = create('dlq-replay');
     this.deadLetters = new IngestDeadLetters(this, 'IngestDeadLetters');
+    this.idempotency = new IdempotencyTable(this, 'Idempotency', {
+      ttl: Duration.seconds(config.idempotencyTtlSeconds),
+    });
+    // Every function that starts imports shares the idempotency records: a job id started by one is a
+    // duplicate for the others (an upload event replayed from the dead letters, say).
+    for (const fn of [ingest, objectCreated, dlqReplay]) {
+      this.importStateMachine.bindStarter(fn);
+      this.idempotency.bind(fn);
+    }
+    // Reference requests (from a message or a replayed letter) stage their list before the job starts.
+    for (const fn of [ingest, dlqReplay]) staging.bind(fn);
     this.deadLetters.bind(ingest);
-    this.importStateMachine.bindStarter(ingest);
+    this.deadLetters.bind(objectCreated);
+    this.deadLetters.bindReplayer(dlqReplay);
+    this.uploads = new UploadTrigger(this, 'Uploads', {
+      bucket: staging.bucket,
+      prefix: NODE_UPLOAD_PREFIX,
+      handler: objectCreated,
+      failures: this.deadLetters.failures,
+    });
     new IngestTriggers(this, 'IngestTriggers', {
       ingest,
       failures: this.deadLetters.failures,
@@ -108,8 +147,17 @@ export class PipelineStack extends Stack {
 
     // Nothing may run against an old schema: imports start only once the migrations of this deploy ran.
     this.importStateMachine.stateMachine.node.addDependency(this.migrations.resource);
-    ingest.node.addDependency(this.migrations.resource);
+    for (const fn of [ingest, objectCreated, dlqReplay]) fn.node.addDependency(this.migrations.resource);
 
-    this.functions = { ingest, plan, 'load-batch': loadBatch, finalize, 'fail-job': failJob, migrate };
+    this.functions = {
+      ingest,
+      'object-created': objectCreated,
+      'dlq-replay': dlqReplay,
+      plan,
+      'load-batch': loadBatch,
+      finalize,
+      'fail-job': failJob,
+      migrate,
+    };
   }
 }

@@ -1,25 +1,31 @@
 import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { InvalidFileError, InvalidRequestError, MatchbridgeError } from '../errors.ts';
+import { ConfigurationError, InvalidFileError, InvalidRequestError, MatchbridgeError } from '../errors.ts';
 import { getJob, getLatestStatusEvent, listJobs } from '../jobs/job-repository.ts';
+import { referenceListUri, writeReferenceList } from '../jobs/reference-list.ts';
 import { canonicalStatusMessage } from '../jobs/status-message.ts';
-import type { JobStatusMessage } from '../jobs/types.ts';
+import type { ImportSource, JobStatusMessage } from '../jobs/types.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runImportLocally } from '../local/run-import.ts';
 import { logger } from '../observability/logger.ts';
-import { runtimeDeps } from '../runtime/deps.ts';
+import { type RuntimeDeps, runtimeDeps } from '../runtime/deps.ts';
+import { dlqCommand, ingestCommand } from './ingest-commands.ts';
+import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
 import { progressReporter } from './progress.ts';
-import { USAGE, UsageError } from './usage.ts';
+import { EXIT, USAGE, UsageError } from './usage.ts';
 
-/** Exit codes of every command (the design's contract). */
-export const EXIT = { completed: 0, failed: 1, usage: 2 } as const;
+export { EXIT } from './usage.ts';
 
 const OPTIONS = {
   domain: { type: 'string' },
   group: { type: 'string' },
   json: { type: 'boolean', default: false },
   limit: { type: 'string' },
+  ids: { type: 'string' },
+  'ids-file': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -51,29 +57,33 @@ function printStatus(message: JobStatusMessage | Record<string, unknown>, json: 
   if (m.failedListUri) write(`Failed list: ${m.failedListUri}`);
 }
 
-async function importNodes(positionals: string[], options: Options): Promise<number> {
-  const [file, ...extra] = positionals;
-  if (!file || extra.length > 0) throw new UsageError('import nodes takes exactly one file or s3 URI');
+/** The domain and group every import names, validated. */
+function jobTarget(options: Options): { domainId: string; groupId: string } {
   const domainId = z.uuid().safeParse(options.domain);
   if (!domainId.success) throw new UsageError('--domain <uuid> is required and must be a UUID');
   const groupId = options.group?.trim();
-  if (!groupId || groupId.length > 255)
+  if (!groupId || groupId.length > 255) {
     throw new UsageError('--group <id> is required (1 to 255 characters)');
+  }
+  return { domainId: domainId.data, groupId };
+}
+
+/**
+ * Runs one import job locally, from a source that `locate` finds (or stages) once the local environment is
+ * open, and prints its status message.
+ */
+async function runImport(
+  options: Options,
+  locate: (jobId: string, deps: RuntimeDeps) => Promise<ImportSource>,
+): Promise<number> {
+  const target = jobTarget(options);
   const env = await openLocalEnvironment();
   try {
-    const { store } = await runtimeDeps();
-    const info = await store.head(file);
     const jobId = randomUUID();
+    const source = await locate(jobId, await runtimeDeps());
     const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
     const message = await runImportLocally(
-      {
-        jobId,
-        kind: 'nodes',
-        domainId: domainId.data,
-        groupId,
-        source: { uri: info.uri, fileName: file },
-        origin: 'cli',
-      },
+      { jobId, kind: 'nodes', ...target, source, origin: 'cli' },
       progress ? { observe: progress.observe } : {},
     );
     progress?.finish();
@@ -82,6 +92,41 @@ async function importNodes(positionals: string[], options: Options): Promise<num
   } finally {
     await env.close();
   }
+}
+
+function importNodes(positionals: string[], options: Options): Promise<number> {
+  const [file, ...extra] = positionals;
+  if (!file || extra.length > 0) throw new UsageError('import nodes takes exactly one file or s3 URI');
+  return runImport(options, async (_jobId, { store }) => {
+    const info = await store.head(file);
+    return { uri: info.uri, fileName: file };
+  });
+}
+
+/** Ids from `--ids a,b,c`, or streamed from `--ids-file` (one per line; blank lines are not ids). */
+async function* referenceIds(options: Options): AsyncGenerator<string> {
+  if (options.ids !== undefined) {
+    yield* options.ids.split(',');
+    return;
+  }
+  const path = options['ids-file'] ?? '';
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) if (line.trim() !== '') yield line;
+}
+
+function importReferences(positionals: string[], options: Options): Promise<number> {
+  if (positionals.length > 0) throw new UsageError('import references takes no file argument');
+  if ((options.ids === undefined) === (options['ids-file'] === undefined)) {
+    throw new UsageError('import references needs exactly one of --ids a,b,c or --ids-file <file>');
+  }
+  return runImport(options, async (jobId, { store, config }) => {
+    const idsFile = options['ids-file'];
+    if (idsFile !== undefined && !(await store.exists(idsFile))) {
+      throw new InvalidFileError('FILE_NOT_FOUND', `file not found: ${idsFile}`);
+    }
+    const staged = await writeReferenceList(store, referenceListUri(config, jobId), referenceIds(options));
+    return { uri: staged.uri, kind: 'references' };
+  });
 }
 
 async function jobs(positionals: string[], options: Options): Promise<number> {
@@ -155,6 +200,7 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
 /** Runs the command line; returns the exit code. Output contract: stdout for results, stderr for the rest. */
 export async function main(argv: string[]): Promise<number> {
   try {
+    if (argv[0] === 'kafka-bridge') return await kafkaBridgeCommand(argv.slice(1));
     let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
     try {
       parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -168,13 +214,17 @@ export async function main(argv: string[]): Promise<number> {
       return values.help ? EXIT.completed : EXIT.usage;
     }
     if (command === 'import' && sub === 'nodes') return await importNodes(rest, values);
+    if (command === 'import' && sub === 'references') return await importReferences(rest, values);
     if (command === 'jobs') return await jobs(sub === undefined ? [] : [sub, ...rest], values);
+    if (command === 'ingest') return await ingestCommand(sub === undefined ? [] : [sub, ...rest], values);
+    if (command === 'dlq') return await dlqCommand(sub === undefined ? [] : [sub, ...rest], values);
     throw new UsageError(`unknown command: ${positionals.slice(0, 2).join(' ')}`);
   } catch (error) {
     if (
       error instanceof UsageError ||
       error instanceof InvalidRequestError ||
-      error instanceof InvalidFileError
+      error instanceof InvalidFileError ||
+      error instanceof ConfigurationError
     ) {
       process.stderr.write(`matchbridge: ${error.message}\n`);
       if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);

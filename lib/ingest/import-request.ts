@@ -19,8 +19,10 @@ export const NodeImportRequestSchema = z
     filePath: z.string().min(1).max(2048).optional(),
     fileName: z.string().min(1).max(1024).optional(),
     contentType: z.enum(CONTENT_TYPES).optional(),
-    referenceIds: z.array(z.string().min(1).max(255)).optional(),
-    usernames: z.array(z.string().min(1).max(255)).optional(),
+    // Each id is checked like a file's reference column: an empty or over-long id is a failed row of the
+    // job, not a reason to refuse the whole list. The bound only keeps a value from being absurd.
+    referenceIds: z.array(z.string().max(4096)).min(1).optional(),
+    usernames: z.array(z.string().max(4096)).min(1).optional(),
   })
   .refine((r) => !(r.referenceIds && r.usernames), {
     message: 'give referenceIds or its alias usernames, not both',
@@ -57,6 +59,28 @@ export function deterministicJobId(name: string): string {
   hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** The ids of a reference request (`referenceIds`, or its alias `usernames`), if it is one. */
+export function requestedReferences(request: NodeImportRequest): readonly string[] | undefined {
+  return request.referenceIds ?? request.usernames;
+}
+
+/** The execution input for a reference request whose list was staged at `uri`. */
+export function referenceImportInput(
+  request: NodeImportRequest,
+  jobId: string,
+  origin: string,
+  uri: string,
+): ImportExecutionInput {
+  return {
+    jobId,
+    kind: 'nodes',
+    domainId: request.domainId,
+    groupId: request.groupId,
+    source: { uri, kind: 'references' },
+    origin,
+  };
 }
 
 /** The execution input for a file request; the path must be an S3 location (or a local path in local mode). */

@@ -1,8 +1,15 @@
 import { isUtf8 } from 'node:buffer';
+import { z } from 'zod';
 import { InvalidRequestError, MatchbridgeError } from '../errors.ts';
 import type { ImportExecutionInput } from '../jobs/types.ts';
 import { logger } from '../observability/logger.ts';
-import { deterministicJobId, fileImportInput, parseNodeImportRequest } from './import-request.ts';
+import {
+  deterministicJobId,
+  fileImportInput,
+  parseNodeImportRequest,
+  referenceImportInput,
+  requestedReferences,
+} from './import-request.ts';
 
 /** A Kafka record as the MSK event-source mapping delivers it (base64 key/value, headers as byte arrays). */
 export interface MskRecord {
@@ -46,6 +53,20 @@ export interface DeadLetterSink {
   send(letter: DeadLetter): Promise<void>;
 }
 
+/** What ingest works with: where jobs start, where bad requests go, and whether local paths are accepted. */
+export interface IngestDeps {
+  readonly starter: ExecutionStarter;
+  readonly deadLetters: DeadLetterSink;
+  /** Local mode: a request's `filePath` may be a filesystem path. */
+  readonly allowLocalFiles: boolean;
+  /**
+   * Stages the ids of a reference request under the job's staging prefix and returns where; a list never
+   * travels in a state payload. Without it, reference requests are dead-lettered as unsupported.
+   */
+  readonly stageReferences?: (jobId: string, ids: readonly string[]) => Promise<string>;
+}
+
+/** What one ingest call did: jobs started, records dead-lettered, and duplicates of jobs already started. */
 export interface IngestOutcome {
   readonly started: Array<{ jobId: string; topic: string; partition: number; offset: number }>;
   readonly deadLettered: Array<{ topic: string; partition: number; offset: number; reason: string }>;
@@ -54,6 +75,39 @@ export interface IngestOutcome {
 
 /** Largest request value accepted; a bigger one is not an import request. */
 export const MAX_REQUEST_BYTES = 256 * 1024;
+
+const MskRecordSchema = z.object({
+  topic: z.string().min(1),
+  partition: z.number().int().nonnegative(),
+  offset: z.number().int().nonnegative(),
+  timestamp: z.number().optional(),
+  timestampType: z.string().optional(),
+  key: z.string().nullish(),
+  value: z.string().nullish(),
+  headers: z.array(z.record(z.string(), z.array(z.number().int().min(0).max(255)))).optional(),
+});
+
+const MskEventSchema = z.object({
+  eventSource: z.string().optional(),
+  records: z.record(z.string(), z.array(MskRecordSchema)),
+});
+
+/**
+ * Checks that a parsed JSON document has the shape of an MSK (or self-managed Kafka) event, as a captured
+ * Lambda event would.
+ *
+ * @throws InvalidRequestError `NOT_MSK_EVENT` naming what does not fit.
+ */
+export function parseMskEvent(json: unknown): MskEvent {
+  const parsed = MskEventSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'event'}: ${i.message}`);
+    throw new InvalidRequestError('NOT_MSK_EVENT', `not an MSK event: ${problems.slice(0, 3).join('; ')}`, {
+      problems,
+    });
+  }
+  return parsed.data;
+}
 
 function decodeText(base64: string | null | undefined): { text: string | null; bytes: Buffer | null } {
   if (base64 === null || base64 === undefined) return { text: null, bytes: null };
@@ -73,10 +127,7 @@ function decodeHeaders(headers: MskRecord['headers']): Record<string, string> {
  * Turns each record into a started job or a dead letter. Invalid records never fail the batch (that would
  * block the partition); infrastructure errors do, so the event-source mapping retries the batch.
  */
-export async function ingestRecords(
-  event: MskEvent,
-  deps: { starter: ExecutionStarter; deadLetters: DeadLetterSink; allowLocalFiles: boolean },
-): Promise<IngestOutcome> {
+export async function ingestRecords(event: MskEvent, deps: IngestDeps): Promise<IngestOutcome> {
   const outcome: IngestOutcome = { started: [], deadLettered: [], duplicates: 0 };
   let duplicates = 0;
   for (const records of Object.values(event.records)) {
@@ -103,14 +154,15 @@ export async function ingestRecords(
             ? `key:${idempotencyKey}`
             : `kafka:${record.topic}/${record.partition}/${record.offset}`,
         );
-        input = fileImportInput(
-          request,
-          jobId,
-          `kafka:${record.topic}/${record.partition}/${record.offset}`,
-          {
-            allowLocalFiles: deps.allowLocalFiles,
-          },
-        );
+        const origin = `kafka:${record.topic}/${record.partition}/${record.offset}`;
+        const references = requestedReferences(request);
+        if (references && !deps.stageReferences) {
+          throw new InvalidRequestError('UNSUPPORTED_REQUEST', 'reference imports are not enabled here');
+        }
+        input =
+          references && deps.stageReferences
+            ? referenceImportInput(request, jobId, origin, await deps.stageReferences(jobId, references))
+            : fileImportInput(request, jobId, origin, { allowLocalFiles: deps.allowLocalFiles });
       } catch (error) {
         if (!(error instanceof MatchbridgeError) || error.transient) throw error;
         const letter: DeadLetter = {

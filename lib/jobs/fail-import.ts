@@ -1,8 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
-import { causeMessage, NODES_STATUS_TOPIC } from './finalize-import.ts';
-import { failJob, recordStatusEvent } from './job-repository.ts';
+import { causeMessage, statusRecorder } from './finalize-import.ts';
+import { failJob } from './job-repository.ts';
+import { publishStatus } from './publish-status.ts';
 import { buildStatusMessage } from './status-message.ts';
 import type { ImportExecutionInput, JobStatusMessage } from './types.ts';
 
@@ -13,13 +14,13 @@ export interface FailImportInput extends ImportExecutionInput {
 
 /**
  * Marks the job FAILED with the reason of the error that ended its execution, unless it already reached a
- * final state, and records the status message.
+ * final state, then publishes the status message and records its delivery (as finalize does).
  */
 export async function failImport(deps: RuntimeDeps, input: FailImportInput): Promise<JobStatusMessage> {
   const reason = `${input.error?.Error ?? 'Error'}: ${causeMessage(input.error?.Cause)}`;
   const job = await failJob(deps.pool, input.jobId, reason, input);
   const message = buildStatusMessage(job, { successList: [], failedList: [] });
-  await recordStatusEvent(deps.pool, input.jobId, NODES_STATUS_TOPIC, message);
+  await publishStatus(deps.status, statusRecorder(deps.pool, input.jobId), message);
   metrics.addMetric('node_import_jobs_failed', MetricUnit.Count, 1);
   logJob(input).error('import failed', { reason });
   return message;

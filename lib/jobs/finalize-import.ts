@@ -1,8 +1,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type pg from 'pg';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { writeFailedReport, writeSuccessReport } from './job-reports.ts';
 import { completeJob, recordStatusEvent } from './job-repository.ts';
+import { publishStatus, type StatusRecorder } from './publish-status.ts';
 import { buildStatusMessage } from './status-message.ts';
 import type { BatchResult, ImportExecutionInput, ImportPlan, JobStatusMessage } from './types.ts';
 
@@ -12,13 +14,18 @@ export interface FinalizeInput extends ImportExecutionInput {
   readonly results: readonly BatchResult[];
 }
 
-/** Default topic of node import status messages (configurable once Kafka publishing is wired). */
-export const NODES_STATUS_TOPIC = 'nodes-import-status';
+/** Records each delivery of a job's status message in `job_status_events`. */
+export function statusRecorder(pool: pg.Pool, jobId: string): StatusRecorder {
+  return async (destination, message, delivery) => {
+    await recordStatusEvent(pool, jobId, destination, message, delivery);
+  };
+}
 
 /**
- * Aggregates the batches, writes the complete success and failed lists, marks the job COMPLETED or FAILED
- * and records the status message. COMPLETED needs every batch loaded and failed rows within the tolerated
- * percentage (0 by default: every row).
+ * Aggregates the batches, writes the complete success and failed lists, marks the job COMPLETED or FAILED,
+ * then publishes the status message (Kafka, EventBridge) and records its delivery. COMPLETED needs every
+ * batch loaded and failed rows within the tolerated percentage (0 by default: every row). The job is final
+ * before anything is published: a message that cannot be delivered is dead-lettered, and the step succeeds.
  */
 export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): Promise<JobStatusMessage> {
   const { config, pool } = deps;
@@ -75,7 +82,7 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
     successListUri: success.uri,
     ...(failed ? { failedListUri: failed.uri } : {}),
   });
-  await recordStatusEvent(pool, input.jobId, NODES_STATUS_TOPIC, message);
+  await publishStatus(deps.status, statusRecorder(pool, input.jobId), message);
   const seconds = (Date.parse(message.finishedAt) - Date.parse(message.startedAt)) / 1000;
   metrics.addMetric('node_import_total_duration', MetricUnit.Milliseconds, seconds * 1000);
   metrics.addMetric('import_job_duration_seconds', MetricUnit.Seconds, seconds);

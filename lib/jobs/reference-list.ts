@@ -1,5 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
+import type { Config } from '../config.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { pipelineObjectUri } from '../storage/staging.ts';
 
 /** Ids per CSV chunk written while staging a list. */
 const CHUNK_IDS = 1000;
@@ -30,4 +32,17 @@ export async function writeReferenceList(
   }
   const written = await store.write(uri, lines(), { contentType: 'text/csv' });
   return { uri: written.uri, count };
+}
+
+/** Where a job's reference list is staged. */
+export function referenceListUri(config: Pick<Config, 'stagingBucket' | 'localHome'>, jobId: string): string {
+  return pipelineObjectUri(config, 'staging', jobId, 'references.csv');
+}
+
+/** Stages reference lists of ingested requests under each job's staging prefix. */
+export function referenceStager(
+  store: ObjectStore,
+  config: Pick<Config, 'stagingBucket' | 'localHome'>,
+): (jobId: string, ids: readonly string[]) => Promise<string> {
+  return async (jobId, ids) => (await writeReferenceList(store, referenceListUri(config, jobId), ids)).uri;
 }

@@ -1,4 +1,26 @@
+import { z } from 'zod';
 import type { ImportKind, JobStatusMessage } from './types.ts';
+
+/**
+ * The status message contract (DESIGN.md, "Status message") as a schema, for consumers and tests: exactly
+ * these fields, the lists of strings, the counts non-negative integers, the times ISO 8601 with an offset.
+ */
+export const JobStatusMessageSchema = z.strictObject({
+  jobId: z.uuid(),
+  kind: z.enum(['nodes', 'matches']),
+  groupId: z.string().min(1).max(255),
+  domainId: z.uuid(),
+  status: z.enum(['COMPLETED', 'FAILED']),
+  processed: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative(),
+  successList: z.array(z.string()),
+  failedList: z.array(z.string()),
+  successListUri: z.string().min(1).optional(),
+  failedListUri: z.string().min(1).optional(),
+  failureReason: z.string().min(1).optional(),
+  startedAt: z.iso.datetime({ offset: true }),
+  finishedAt: z.iso.datetime({ offset: true }),
+}) satisfies z.ZodType<JobStatusMessage>;
 
 /** The final state of a job as the status message reports it. */
 export interface FinalJobState {

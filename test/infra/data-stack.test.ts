@@ -61,7 +61,10 @@ describe('data stack', () => {
     });
 
     it('points the functions at the given endpoint and opens its security group to them', () => {
-      const functions = Object.values(functionsByHandler(pipeline));
+      // object-created and dlq-replay only start imports and move dead letters: no database for them.
+      const functions = Object.entries(functionsByHandler(pipeline))
+        .filter(([handler]) => handler !== 'object-created' && handler !== 'dlq-replay')
+        .map(([, fn]) => fn);
       assert.equal(functions.length, 6);
       for (const { properties } of functions) {
         assert.deepEqual(properties.VpcConfig?.SubnetIds, EXISTING_VPC.privateSubnetIds);

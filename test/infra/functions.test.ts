@@ -7,6 +7,9 @@ import { functionsByHandler, synth } from './support/synth.ts';
 const { pipeline, config } = synth();
 const functions = functionsByHandler(pipeline);
 
+/** Functions that only start imports or move dead letters: they get no database access. */
+const WITHOUT_DATABASE: readonly string[] = ['object-created', 'dlq-replay'];
+
 /** `nodejs24.x` → 24. */
 const nodeMajor = (runtime: string): number => Number(/^nodejs(\d+)\.x$/.exec(runtime)?.[1] ?? Number.NaN);
 
@@ -39,6 +42,10 @@ describe('pipeline functions', () => {
         assert.equal(env[CONFIG_ENV.dbBatchRows], '20000');
         assert.equal(env[CONFIG_ENV.statusListCap], '1000');
         assert.equal(env[CONFIG_ENV.toleratedFailurePercent], '0');
+        if (WITHOUT_DATABASE.includes(name)) {
+          for (const key of [CONFIG_ENV.dbHost, CONFIG_ENV.dbSecretArn]) assert.equal(env[key], undefined);
+          return;
+        }
         for (const key of [CONFIG_ENV.dbHost, CONFIG_ENV.dbSecretArn]) assert.ok(env[key], `${key} is set`);
         assert.equal(env[CONFIG_ENV.dbPort], '5432');
         assert.equal(env[CONFIG_ENV.dbName], 'matchbridge');
@@ -47,12 +54,19 @@ describe('pipeline functions', () => {
     });
   }
 
-  it('gives the staging bucket to the functions that read or write files, and only to them', () => {
+  it('gives the staging bucket to the functions that read or write files (or stage lists), and only to them', () => {
     const withBucket = HANDLER_NAMES.filter(
       (name) => functions[name]?.properties.Environment?.Variables[CONFIG_ENV.stagingBucket],
     );
 
-    assert.deepEqual(withBucket.sort(), ['fail-job', 'finalize', 'load-batch', 'plan']);
+    assert.deepEqual(withBucket.sort(), [
+      'dlq-replay',
+      'fail-job',
+      'finalize',
+      'ingest',
+      'load-batch',
+      'plan',
+    ]);
   });
 
   it('lets ingest start imports and dead-letter requests', () => {
@@ -60,6 +74,20 @@ describe('pipeline functions', () => {
 
     assert.ok(env[CONFIG_ENV.importStateMachineArn]);
     assert.ok(env[CONFIG_ENV.ingestDlqUrl]);
+  });
+
+  it('gives the import starters, and only them, the state machine, the dead letters and the idempotency table', () => {
+    const withStarter = HANDLER_NAMES.filter((name) => {
+      const env = functions[name]?.properties.Environment?.Variables ?? {};
+      return (
+        env[CONFIG_ENV.importStateMachineArn] &&
+        env[CONFIG_ENV.ingestDlqUrl] &&
+        env[CONFIG_ENV.idempotencyTable] &&
+        env[CONFIG_ENV.idempotencyTtlSeconds] === String(24 * 60 * 60)
+      );
+    });
+
+    assert.deepEqual(withStarter.sort(), ['dlq-replay', 'ingest', 'object-created']);
   });
 
   it('sets the pipeline tuning from context', () => {

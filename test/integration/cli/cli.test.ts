@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { testDatabase } from '../../support/database.ts';
+import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 
 const DOMAIN = '3f1d2c4b-6a5e-4d7c-8b9a-0e1f2a3b4c5d';
 const BIN = join(import.meta.dirname, '..', '..', '..', 'bin', 'matchbridge.js');
@@ -78,6 +79,57 @@ describe('matchbridge command line', () => {
 
     assert.equal(run.code, 0, run.stderr);
     assert.equal(JSON.parse(run.stdout).processed, 12);
+  });
+
+  it('imports references from --ids and from an --ids-file', async () => {
+    const inline = await cli(
+      ['import', 'references', '--ids', 'a,b,c', '--domain', DOMAIN, '--group', 'cli-refs', '--json'],
+      env,
+    );
+    assert.equal(inline.code, 0, inline.stderr);
+    assert.equal(JSON.parse(inline.stdout).processed, 3);
+
+    const file = join(dir, 'ids.txt');
+    await writeFile(file, `${Array.from({ length: 2_500 }, (_, i) => `user-${i}`).join('\n')}\n\n`);
+    const fromFile = await cli(
+      ['import', 'references', '--ids-file', file, '--domain', DOMAIN, '--group', 'cli-refs', '--json'],
+      env,
+    );
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    const message = JSON.parse(fromFile.stdout);
+    assert.equal(message.total, 2_500);
+    assert.equal(message.processed, 2_500);
+
+    const both = await cli(['import', 'references', '--domain', DOMAIN, '--group', 'g'], env);
+    assert.equal(both.code, 2);
+  });
+
+  it('ingests an MSK event carrying a reference list and runs its job', async () => {
+    const event = join(dir, 'event.json');
+    await writeFile(
+      event,
+      JSON.stringify(
+        mskEvent([
+          mskRecord(
+            JSON.stringify({ domainId: DOMAIN, groupId: 'cli-ingest-refs', usernames: ['u1', 'u2', ''] }),
+            {
+              offset: 5,
+            },
+          ),
+        ]),
+      ),
+    );
+
+    const run = await cli(['ingest', event, '--json'], env);
+
+    assert.equal(run.code, 1, run.stderr);
+    const outcome = JSON.parse(run.stdout);
+    assert.equal(outcome.started.length, 1);
+    const shown = await cli(['jobs', 'show', outcome.started[0].jobId, '--json'], env);
+    const message = JSON.parse(shown.stdout);
+    assert.equal(message.status, 'FAILED');
+    assert.equal(message.processed, 2);
+    assert.deepEqual(message.failedList, ['line:4']);
   });
 
   it('exits 1 when the job FAILED', async () => {

@@ -1,0 +1,73 @@
+import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { CONFIG_ENV } from '../../lib/config.ts';
+
+export interface StatusPublishingProps {
+  /** MSK cluster the status topics live on; the IAM permissions are derived from its ARN. */
+  readonly mskClusterArn?: string;
+  /** Its bootstrap brokers for IAM access (`b-1…:9098,…`); without them status messages are only recorded. */
+  readonly mskBootstrapBrokers?: readonly string[];
+  /** Status topics by import kind. */
+  readonly topics: { readonly nodes: string; readonly matches: string };
+  /** EventBridge bus receiving an `ImportJobFinished` event per finished job (`default`: the account's). */
+  readonly eventBusName: string;
+}
+
+/** A dead letter is worth keeping longer than an ingest one: nothing else holds the message. */
+const DLQ_RETENTION = Duration.days(14);
+
+/**
+ * Where the status message of a finished job goes: the status topics on MSK (IAM auth), an event on
+ * EventBridge, and a dead-letter queue for what neither accepted after its retries.
+ */
+export class StatusPublishing extends Construct {
+  /** Status messages that could not be delivered: `{reason, error, destination, attempts, topic, key, headers, message}`. */
+  readonly deadLetters: sqs.Queue;
+  private readonly bus: events.IEventBus;
+  private readonly props: StatusPublishingProps;
+
+  constructor(scope: Construct, id: string, props: StatusPublishingProps) {
+    super(scope, id);
+    this.props = props;
+    this.deadLetters = new sqs.Queue(this, 'DeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: DLQ_RETENTION,
+    });
+    this.bus = events.EventBus.fromEventBusName(this, 'Bus', props.eventBusName);
+  }
+
+  /**
+   * Lets a function publish status messages: the dead-letter queue (STATUS_DLQ_URL), the event bus
+   * (EVENT_BUS_NAME), and with brokers the status topics (KAFKA_BROKERS, KAFKA_AUTH=iam, the topic names)
+   * with the MSK data-plane permissions to connect, describe and write them.
+   */
+  bind(fn: lambda.Function): void {
+    const { mskClusterArn, mskBootstrapBrokers, topics } = this.props;
+    this.deadLetters.grantSendMessages(fn);
+    fn.addEnvironment(CONFIG_ENV.statusDlqUrl, this.deadLetters.queueUrl);
+    this.bus.grantPutEventsTo(fn);
+    fn.addEnvironment(CONFIG_ENV.eventBusName, this.bus.eventBusName);
+    fn.addEnvironment(CONFIG_ENV.nodesStatusTopic, topics.nodes);
+    fn.addEnvironment(CONFIG_ENV.matchesStatusTopic, topics.matches);
+    if (!mskClusterArn || !mskBootstrapBrokers?.length) return;
+    fn.addEnvironment(CONFIG_ENV.kafkaBrokers, mskBootstrapBrokers.join(','));
+    fn.addEnvironment(CONFIG_ENV.kafkaAuth, 'iam');
+    fn.addEnvironment(CONFIG_ENV.kafkaClientId, `matchbridge-${fn.node.id.toLowerCase()}`);
+    // Topic ARNs share the cluster's `<name>/<uuid>` path: arn:…:topic/<cluster>/<uuid>/<topic>.
+    const topicArn = (topic: string) => `${mskClusterArn.replace(':cluster/', ':topic/')}/${topic}`;
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['kafka-cluster:Connect'], resources: [mskClusterArn] }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
+        resources: [topicArn(topics.nodes), topicArn(topics.matches)],
+      }),
+    );
+  }
+}

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { InvalidRequestError } from '../errors.ts';
+import {
+  type DeadLetter,
+  type IngestDeps,
+  type IngestOutcome,
+  ingestRecords,
+  type MskRecord,
+} from './ingest-records.ts';
+import { ingestObjectCreated } from './object-created.ts';
+
+/** The dead letter of the design, as read back from a queue or a file (extra fields are kept by callers). */
+export const DeadLetterSchema = z.object({
+  reason: z.string(),
+  code: z.string(),
+  topic: z.string().min(1),
+  partition: z.number().int().nonnegative(),
+  offset: z.number().int().nonnegative(),
+  key: z.string().nullable(),
+  headers: z.record(z.string(), z.string()),
+  value: z.string().nullable(),
+  valueEncoding: z.enum(['utf8', 'base64']),
+});
+
+/**
+ * Reads a dead letter from parsed JSON.
+ *
+ * @throws InvalidRequestError `NOT_A_DEAD_LETTER`.
+ */
+export function parseDeadLetter(json: unknown): DeadLetter {
+  const parsed = DeadLetterSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new InvalidRequestError('NOT_A_DEAD_LETTER', 'not a dead letter of the ingest queue', {
+      problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    });
+  }
+  return parsed.data;
+}
+
+/** Upload letters carry `s3:<bucket>` as their topic; every other letter is a Kafka record. */
+export const UPLOAD_TOPIC_PREFIX = 's3:';
+
+/**
+ * The Kafka record a letter was made from, in the shape the MSK event-source mapping delivers: the same
+ * topic, partition, offset, key, headers and value bytes — so it derives the same job id.
+ */
+export function recordOfLetter(letter: DeadLetter): MskRecord {
+  const value =
+    letter.value === null
+      ? null
+      : letter.valueEncoding === 'base64'
+        ? letter.value
+        : Buffer.from(letter.value, 'utf8').toString('base64');
+  return {
+    topic: letter.topic,
+    partition: letter.partition,
+    offset: letter.offset,
+    key: letter.key === null ? null : Buffer.from(letter.key, 'utf8').toString('base64'),
+    value,
+    headers: Object.entries(letter.headers).map(([name, text]) => ({
+      [name]: [...Buffer.from(text, 'utf8')],
+    })),
+  };
+}
+
+/** What became of one replayed letter. */
+export type ReplayOutcome =
+  | { readonly outcome: 'started'; readonly jobId: string }
+  | { readonly outcome: 'duplicate' }
+  | { readonly outcome: 'dead-lettered'; readonly reason: string };
+
+function single(outcome: IngestOutcome): ReplayOutcome {
+  const started = outcome.started[0];
+  if (started) return { outcome: 'started', jobId: started.jobId };
+  const letter = outcome.deadLettered[0];
+  if (letter) return { outcome: 'dead-lettered', reason: letter.reason };
+  return { outcome: 'duplicate' };
+}
+
+/**
+ * Re-submits a letter's original request through the path it first took: a Kafka record through
+ * {@link ingestRecords}, an upload event through {@link ingestObjectCreated}. A request that is valid now
+ * starts its job (or is a duplicate of one already started); one that is still invalid is dead-lettered
+ * again, with the reason of today's rules. Infrastructure errors propagate.
+ */
+export async function replayDeadLetter(letter: DeadLetter, deps: IngestDeps): Promise<ReplayOutcome> {
+  if (letter.topic.startsWith(UPLOAD_TOPIC_PREFIX)) {
+    let event: unknown = letter.value;
+    try {
+      event = letter.value === null ? null : JSON.parse(letter.value);
+    } catch {
+      // Left as text: the upload path dead-letters it as not being an Object Created event.
+    }
+    return single(await ingestObjectCreated(event, deps));
+  }
+  const record = recordOfLetter(letter);
+  return single(
+    await ingestRecords({ records: { [`${record.topic}-${record.partition}`]: [record] } }, deps),
+  );
+}
