@@ -47,7 +47,8 @@ export interface JobReports {
 
 /** Builds the status message of the design from a final job and its reports. */
 export function buildStatusMessage(job: FinalJobState, reports: JobReports): JobStatusMessage {
-  return {
+  return canonicalStatusMessage({
+    ...reports,
     jobId: job.jobId,
     kind: job.kind,
     groupId: job.groupId,
@@ -55,14 +56,10 @@ export function buildStatusMessage(job: FinalJobState, reports: JobReports): Job
     status: job.status,
     processed: job.processed,
     total: job.total,
-    successList: reports.successList,
-    failedList: reports.failedList,
-    ...(reports.successListUri ? { successListUri: reports.successListUri } : {}),
-    ...(reports.failedListUri ? { failedListUri: reports.failedListUri } : {}),
     ...(job.failureReason ? { failureReason: job.failureReason } : {}),
     startedAt: (job.startedAt ?? job.createdAt).toISOString(),
     finishedAt: (job.finishedAt ?? new Date()).toISOString(),
-  };
+  });
 }
 
 /** The message with its fields in the contract's order (a jsonb round trip reorders keys). */

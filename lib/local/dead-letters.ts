@@ -55,7 +55,7 @@ export interface LocalDeadLetters extends DeadLetterSink {
  * Appends one line with a single `write` on a file opened for appending: the kernel places each write at
  * the end of the file whole, so lines written by concurrent processes never interleave.
  */
-async function appendLine(file: string, value: unknown): Promise<void> {
+export async function appendLine(file: string, value: unknown): Promise<void> {
   const line = Buffer.from(`${JSON.stringify(value)}\n`, 'utf8');
   const handle = await open(file, 'a');
   try {

@@ -1,6 +1,7 @@
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { StatusDeadLetter, StatusDeadLetterSink } from '../jobs/publish-status.ts';
+import { appendLine } from './dead-letters.ts';
 
 /** The local status dead-letter queue: an append-only JSON-lines file. */
 export interface LocalStatusDeadLetters extends StatusDeadLetterSink {
@@ -19,19 +20,7 @@ export function localStatusDeadLetters(home: string): LocalStatusDeadLetters {
     file,
     async send(letter: StatusDeadLetter) {
       await mkdir(dirname(file), { recursive: true });
-      const line = Buffer.from(
-        `${JSON.stringify({ ...letter, deadLetteredAt: new Date().toISOString() })}\n`,
-      );
-      const handle = await open(file, 'a');
-      try {
-        const { bytesWritten } = await handle.write(line);
-        if (bytesWritten !== line.length) {
-          throw new Error(`short write to ${file}: ${bytesWritten} of ${line.length} bytes`);
-        }
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
+      await appendLine(file, { ...letter, deadLetteredAt: new Date().toISOString() });
     },
   };
 }

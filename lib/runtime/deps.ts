@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { readDatabaseCredentials } from '../aws/database-credentials.ts';
 import { eventBridgeStatusPublisher } from '../aws/eventbridge.ts';
@@ -11,9 +10,8 @@ import { noStatusPublisher, type StatusDelivery, type StatusPublisher } from '..
 import { kafkaSettings } from '../kafka/client-options.ts';
 import { kafkaStatusPublisher } from '../kafka/status-publisher.ts';
 import { localStatusDeadLetters } from '../local/status-dead-letters.ts';
+import { configuredObjectStore } from '../storage/configured-store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { createS3Client } from '../storage/s3-client.ts';
-import { createObjectStore } from '../storage/store.ts';
 
 /** What every handler works with: configuration, one database pool and one object store per process. */
 export interface RuntimeDeps {
@@ -84,18 +82,7 @@ let closeStatus: (() => Promise<void>) | undefined;
 export function runtimeDeps(): Promise<RuntimeDeps> {
   deps ??= (async () => {
     const cfg = config();
-    let s3: S3Client | undefined;
-    const store = createObjectStore({
-      s3: () => {
-        s3 ??= createS3Client({
-          region: cfg.awsRegion,
-          ...(cfg.s3Endpoint ? { endpoint: cfg.s3Endpoint } : {}),
-          ...(cfg.s3ForcePathStyle !== undefined ? { forcePathStyle: cfg.s3ForcePathStyle } : {}),
-        });
-        return s3;
-      },
-      allowLocalFiles: cfg.localMode,
-    });
+    const store = configuredObjectStore(cfg);
     const pool = createPool({ connectionString: await resolveDatabaseUrl(cfg), max: cfg.dbPoolSize });
     const status = createStatusDelivery(cfg);
     closeStatus = status.close;

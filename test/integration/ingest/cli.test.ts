@@ -1,39 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { localDeadLetters } from '../../../lib/local/dead-letters.ts';
+import { cli, ROOT } from '../../support/cli.ts';
 import { testDatabase } from '../../support/database.ts';
 import { DYNALITE_CREDENTIALS, DYNALITE_REGION, startDynalite } from '../../support/dynalite.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 
 const DOMAIN = '3f1d2c4b-6a5e-4d7c-8b9a-0e1f2a3b4c5d';
-const ROOT = join(import.meta.dirname, '..', '..', '..');
-const BIN = join(ROOT, 'bin', 'matchbridge.js');
 const SAMPLE = join(ROOT, 'samples', 'nodes.csv');
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string | undefined>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, ...env }, timeout: 180_000, cwd: ROOT },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 const request = (groupId: string, filePath = SAMPLE) =>
   JSON.stringify({ domainId: DOMAIN, groupId, filePath });

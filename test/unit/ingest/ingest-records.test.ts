@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DatabaseUnavailableError } from '../../../lib/errors.ts';
 import {
-  type DeadLetter,
   type ExecutionStarter,
   ingestRecords,
   MAX_REQUEST_BYTES,
 } from '../../../lib/ingest/ingest-records.ts';
-import type { ImportExecutionInput } from '../../../lib/jobs/types.ts';
+import { fakeSink, fakeStarter } from '../../support/ingest-fakes.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 
 const DOMAIN = 'a4f5e6d7-8c9b-4a1e-9f2d-3c4b5a6e7f80';
@@ -20,29 +19,6 @@ const valid = (extra: Record<string, unknown> = {}) =>
     contentType: 'application/gzip',
     ...extra,
   });
-
-/** A starter that behaves like Step Functions: an execution name can start once. */
-function fakeStarter(): ExecutionStarter & { inputs: ImportExecutionInput[] } {
-  const inputs: ImportExecutionInput[] = [];
-  return {
-    inputs,
-    async start(input) {
-      if (inputs.some((i) => i.jobId === input.jobId)) return 'duplicate';
-      inputs.push(input);
-      return 'started';
-    },
-  };
-}
-
-function fakeSink(): { send(letter: DeadLetter): Promise<void>; letters: DeadLetter[] } {
-  const letters: DeadLetter[] = [];
-  return {
-    letters,
-    async send(letter) {
-      letters.push(letter);
-    },
-  };
-}
 
 describe('ingest of MSK import requests', () => {
   it('starts one execution per valid file request, named by a job id derived from the record', async () => {

@@ -1,36 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DatabaseUnavailableError } from '../../../lib/errors.ts';
-import type { DeadLetter, ExecutionStarter } from '../../../lib/ingest/ingest-records.ts';
+import type { ExecutionStarter } from '../../../lib/ingest/ingest-records.ts';
 import { ingestObjectCreated, parseNodeUploadKey } from '../../../lib/ingest/object-created.ts';
-import type { ImportExecutionInput } from '../../../lib/jobs/types.ts';
+import { fakeSink, fakeStarter } from '../../support/ingest-fakes.ts';
 import { objectCreatedEvent } from '../../support/s3-events.ts';
 
 const DOMAIN = 'a4f5e6d7-8c9b-4a1e-9f2d-3c4b5a6e7f80';
 const BUCKET = 'matchbridge-uploads';
-
-/** Step Functions' naming rule: an execution name starts once. */
-function fakeStarter(): ExecutionStarter & { inputs: ImportExecutionInput[] } {
-  const inputs: ImportExecutionInput[] = [];
-  return {
-    inputs,
-    async start(input) {
-      if (inputs.some((i) => i.jobId === input.jobId)) return 'duplicate';
-      inputs.push(input);
-      return 'started';
-    },
-  };
-}
-
-function fakeSink(): { send(letter: DeadLetter): Promise<void>; letters: DeadLetter[] } {
-  const letters: DeadLetter[] = [];
-  return {
-    letters,
-    async send(letter) {
-      letters.push(letter);
-    },
-  };
-}
 
 describe('S3 upload trigger (EventBridge Object Created)', () => {
   it('starts an import of the uploaded file for the domain and group its key names', async () => {

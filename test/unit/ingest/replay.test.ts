@@ -1,36 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DeadLetter, ExecutionStarter } from '../../../lib/ingest/ingest-records.ts';
+import type { DeadLetter } from '../../../lib/ingest/ingest-records.ts';
 import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
 import { ingestObjectCreated } from '../../../lib/ingest/object-created.ts';
 import { recordOfLetter, replayDeadLetter } from '../../../lib/ingest/replay.ts';
-import type { ImportExecutionInput } from '../../../lib/jobs/types.ts';
+import { fakeSink, fakeStarter } from '../../support/ingest-fakes.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 import { objectCreatedEvent } from '../../support/s3-events.ts';
 
 const DOMAIN = 'a4f5e6d7-8c9b-4a1e-9f2d-3c4b5a6e7f80';
-
-function fakeStarter(): ExecutionStarter & { inputs: ImportExecutionInput[] } {
-  const inputs: ImportExecutionInput[] = [];
-  return {
-    inputs,
-    async start(input) {
-      if (inputs.some((i) => i.jobId === input.jobId)) return 'duplicate';
-      inputs.push(input);
-      return 'started';
-    },
-  };
-}
-
-function fakeSink(): { send(letter: DeadLetter): Promise<void>; letters: DeadLetter[] } {
-  const letters: DeadLetter[] = [];
-  return {
-    letters,
-    async send(letter) {
-      letters.push(letter);
-    },
-  };
-}
 
 /** Dead-letters one record through the real ingest path and returns its letter. */
 async function letterOf(record: ReturnType<typeof mskRecord>, allowLocalFiles = false): Promise<DeadLetter> {

@@ -5,7 +5,7 @@ import { StorageUnavailableError } from '../../../lib/errors.ts';
 import type { DeadLetter, ExecutionStarter } from '../../../lib/ingest/ingest-records.ts';
 import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
 import { replayDeadLetter } from '../../../lib/ingest/replay.ts';
-import type { ImportExecutionInput } from '../../../lib/jobs/types.ts';
+import { fakeStarter } from '../../support/ingest-fakes.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 
 const DOMAIN = 'a4f5e6d7-8c9b-4a1e-9f2d-3c4b5a6e7f80';
@@ -48,18 +48,6 @@ function memoryQueue(): ReplayQueue & {
     async release(message) {
       const found = messages.find((m) => m.receiptHandle === message.receiptHandle);
       if (found) found.hidden = false;
-    },
-  };
-}
-
-function fakeStarter(): ExecutionStarter & { inputs: ImportExecutionInput[] } {
-  const inputs: ImportExecutionInput[] = [];
-  return {
-    inputs,
-    async start(input) {
-      if (inputs.some((i) => i.jobId === input.jobId)) return 'duplicate';
-      inputs.push(input);
-      return 'started';
     },
   };
 }

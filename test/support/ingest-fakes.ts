@@ -1,0 +1,26 @@
+import type { DeadLetter, ExecutionStarter } from '../../lib/ingest/ingest-records.ts';
+import type { ImportExecutionInput } from '../../lib/jobs/types.ts';
+
+/** A starter that behaves like Step Functions' naming rule: an execution name starts once. */
+export function fakeStarter(): ExecutionStarter & { inputs: ImportExecutionInput[] } {
+  const inputs: ImportExecutionInput[] = [];
+  return {
+    inputs,
+    async start(input) {
+      if (inputs.some((i) => i.jobId === input.jobId)) return 'duplicate';
+      inputs.push(input);
+      return 'started';
+    },
+  };
+}
+
+/** A dead-letter sink that keeps what it receives. */
+export function fakeSink(): { send(letter: DeadLetter): Promise<void>; letters: DeadLetter[] } {
+  const letters: DeadLetter[] = [];
+  return {
+    letters,
+    async send(letter) {
+      letters.push(letter);
+    },
+  };
+}
