@@ -1,0 +1,371 @@
+import { type ColumnData, type FileMetaData, parquetRead, parquetSchema } from 'hyparquet';
+import { InvalidFileError, MatchbridgeError } from '../errors.ts';
+import type { ByteRange, ObjectStore } from '../storage/object-store.ts';
+import { parquetDecompressors } from './decompressors.ts';
+import { type RowGroupLayout, readParquetFooter } from './footer.ts';
+import { timeParsers } from './iso-time.ts';
+import { toJsonValue } from './json-value.ts';
+import { isKnownMatchColumn, MatchColumnName, resolveMatchColumns } from './match-columns.ts';
+import { openRangeBuffer, type RangeBuffer } from './range-buffer.ts';
+import type { JsonValue, MatchBatch, MatchColumn, MatchRow, MatchRowRejection } from './types.ts';
+
+/** Longest participant id, in characters (Unicode code points), as the `match_suggestions` columns. */
+export const MAX_PARTICIPANT_ID_LENGTH = 255;
+
+/** The `code` of each kind of {@link MatchRowRejection} produced by {@link readMatchRows}. */
+export const MatchRejectionCode = {
+  MISSING_PARTICIPANT: 'MISSING_PARTICIPANT',
+  PARTICIPANT_ID_TOO_LONG: 'PARTICIPANT_ID_TOO_LONG',
+  INVALID_SCORE: 'INVALID_SCORE',
+  SELF_MATCH: 'SELF_MATCH',
+  INVALID_RANK: 'INVALID_RANK',
+} as const;
+
+/** Options of {@link readMatchRows}. */
+export interface ReadMatchRowsOptions {
+  /** Called after each range read (metrics, tests). */
+  readonly onRead?: (range: ByteRange) => void;
+  /**
+   * Most rows decoded at once when a row group can be read page by page (every column chunk has an offset
+   * index, or is small); otherwise a whole row group (its part in the batch) is decoded at once.
+   * Default {@link DEFAULT_MAX_ROWS_PER_READ}.
+   */
+  readonly maxRowsPerRead?: number;
+}
+
+/** Default {@link ReadMatchRowsOptions.maxRowsPerRead}. */
+export const DEFAULT_MAX_ROWS_PER_READ = 1_048_576;
+
+/** A column chunk without an offset index is read whole for each part; up to this size that is acceptable. */
+const SMALL_CHUNK_BYTES = 1024 * 1024;
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** Tells a failed row from a valid one. */
+export function isMatchRejection(item: MatchRow | MatchRowRejection): item is MatchRowRejection {
+  return 'code' in item;
+}
+
+/**
+ * Streams the rows of one batch of a match file, in file order, each as a {@link MatchRow} or, when it
+ * cannot be loaded, a {@link MatchRowRejection} (`line` = row index + 1):
+ * - `MISSING_PARTICIPANT`: `participant_id` or `matched_participant_id` is null, empty or only whitespace;
+ * - `PARTICIPANT_ID_TOO_LONG`: either id has more than {@link MAX_PARTICIPANT_ID_LENGTH} characters;
+ * - `INVALID_SCORE`: `compatibility_score` is null, NaN or infinite;
+ * - `SELF_MATCH`: the two ids are equal;
+ * - `INVALID_RANK`: `rank` is outside the 32-bit integer range of the table.
+ *
+ * Reads the footer again (two range reads), then only the batch's row groups: a whole row group as one
+ * read of its column chunks, or, for a part of a row group, the pages holding its rows when the file has
+ * offset indexes (else the whole chunks, decoding only up to the part's last row).
+ *
+ * Memory: the decoded columns of one read at a time, i.e. of at most one row group's rows in the batch,
+ * and of at most `maxRowsPerRead` rows when the row group can be read page by page; plus that read's
+ * compressed column chunks. Rows are built one at a time as the consumer pulls them.
+ *
+ * @param columns the plan's columns: the file must still have exactly these, and the batch's row groups.
+ * @throws InvalidFileError the footer's errors, `FILE_CHANGED` (the file no longer matches the plan),
+ *   `CORRUPT_DATA` (a page cannot be decoded, or a column has too few values); the store's errors.
+ */
+export async function* readMatchRows(
+  store: ObjectStore,
+  uri: string,
+  batch: MatchBatch,
+  columns: readonly MatchColumn[],
+  options: ReadMatchRowsOptions = {},
+): AsyncGenerator<MatchRow | MatchRowRejection> {
+  checkBatch(batch);
+  const maxRowsPerRead = options.maxRowsPerRead ?? DEFAULT_MAX_ROWS_PER_READ;
+  if (!Number.isSafeInteger(maxRowsPerRead) || maxRowsPerRead < 1) {
+    throw new RangeError(`maxRowsPerRead must be an integer ≥ 1, got ${maxRowsPerRead}`);
+  }
+  const buffer = await openRangeBuffer(store, uri, options.onRead ? { onRead: options.onRead } : {});
+  const footer = await readParquetFooter(buffer);
+  const groups = batchRowGroups(
+    batch,
+    columns,
+    footer.rowGroups,
+    resolveMatchColumns(footer.metadata, uri),
+    uri,
+  );
+  const shape = rowShape(footer.metadata);
+  for (const group of groups) {
+    const from = Math.max(batch.rowStart, group.rowStart);
+    const to = Math.min(batch.rowEnd, group.rowStart + group.rows);
+    for (const [readStart, readEnd] of readRanges(footer.metadata, group, from, to, maxRowsPerRead)) {
+      const columnValues = await readColumns(buffer, footer.metadata, group.index, readStart, readEnd);
+      for (const item of buildRows(shape, columnValues, readStart, readEnd)) yield item;
+    }
+  }
+}
+
+/**
+ * The values of one column for a read, row by row across the arrays (pages or chunks) hyparquet decoded,
+ * without copying them into one. Rows must be asked for in ascending order.
+ */
+class ColumnCursor {
+  readonly #pieces: readonly ColumnData[];
+  #next = 0;
+  #data: ArrayLike<unknown> = [];
+  #start = 0;
+  #end = 0;
+
+  /** `pieces`: contiguous, ascending, covering every row that will be asked for. */
+  constructor(pieces: readonly ColumnData[]) {
+    this.#pieces = pieces;
+  }
+
+  at(row: number): unknown {
+    while (row >= this.#end) {
+      const piece = this.#pieces[this.#next++]!;
+      this.#data = piece.columnData;
+      this.#start = piece.rowStart;
+      this.#end = piece.rowStart + piece.columnData.length;
+    }
+    return this.#data[row - this.#start];
+  }
+}
+
+interface RowShape {
+  /** Names of the columns that go to `details`, in file order. */
+  readonly details: readonly string[];
+  readonly hasRank: boolean;
+}
+
+function rowShape(metadata: FileMetaData): RowShape {
+  const names = parquetSchema(metadata).children.map((node) => node.element.name);
+  return {
+    details: names.filter((name) => !isKnownMatchColumn(name)),
+    hasRank: names.includes(MatchColumnName.RANK),
+  };
+}
+
+function checkBatch(batch: MatchBatch): void {
+  const ok =
+    Number.isSafeInteger(batch.rowStart) &&
+    Number.isSafeInteger(batch.rowEnd) &&
+    batch.rowStart >= 0 &&
+    batch.rowEnd > batch.rowStart &&
+    batch.rowGroups.length > 0 &&
+    batch.rowGroups.every((g, i) => Number.isSafeInteger(g) && (i === 0 || g > batch.rowGroups[i - 1]!));
+  if (!ok) throw new RangeError(`invalid match batch ${JSON.stringify(batch)}`);
+}
+
+/** The batch's row groups, checking that the file still matches the plan the batch comes from. */
+function batchRowGroups(
+  batch: MatchBatch,
+  planned: readonly MatchColumn[],
+  layouts: readonly RowGroupLayout[],
+  actual: readonly MatchColumn[],
+  uri: string,
+): RowGroupLayout[] {
+  const changed = (what: string): InvalidFileError =>
+    new InvalidFileError('FILE_CHANGED', `${uri} changed since it was planned: ${what}`, {
+      uri,
+      batch: batch.index,
+    });
+  const sameColumns =
+    planned.length === actual.length &&
+    planned.every((column, i) => column.name === actual[i]!.name && column.type === actual[i]!.type);
+  if (!sameColumns) throw changed('its columns differ');
+  const byIndex = new Map(layouts.map((layout) => [layout.index, layout]));
+  const groups = batch.rowGroups.map((index) => byIndex.get(index));
+  const first = groups[0];
+  const last = groups[groups.length - 1];
+  const present = groups.filter((group) => group !== undefined);
+  if (!first || !last || present.length !== groups.length) throw changed('a row group is missing');
+  if (batch.rowStart < first.rowStart || batch.rowEnd > last.rowStart + last.rows) {
+    throw changed(
+      `rows ${batch.rowStart}-${batch.rowEnd} are not in row groups ${batch.rowGroups.join(',')}`,
+    );
+  }
+  return present;
+}
+
+/** Row ranges `[start, end)` decoded at once: the whole range, or parts when pages can be read alone. */
+function readRanges(
+  metadata: FileMetaData,
+  group: RowGroupLayout,
+  from: number,
+  to: number,
+  maxRows: number,
+): [number, number][] {
+  const rows = to - from;
+  if (rows <= maxRows || !readsByPage(metadata, group)) return rows > 0 ? [[from, to]] : [];
+  const parts = Math.ceil(rows / maxRows);
+  const ranges: [number, number][] = [];
+  for (let part = 0; part < parts; part++) {
+    ranges.push([from + Math.floor((rows * part) / parts), from + Math.floor((rows * (part + 1)) / parts)]);
+  }
+  return ranges;
+}
+
+function readsByPage(metadata: FileMetaData, group: RowGroupLayout): boolean {
+  const chunks = metadata.row_groups[group.index]?.columns ?? [];
+  return chunks.every(
+    (chunk) =>
+      (chunk.offset_index_offset !== undefined && Boolean(chunk.offset_index_length)) ||
+      Number(chunk.meta_data?.total_compressed_size ?? 0) <= SMALL_CHUNK_BYTES,
+  );
+}
+
+/** Decodes every column for the rows `[rowStart, rowEnd)` of one row group. */
+async function readColumns(
+  buffer: RangeBuffer,
+  metadata: FileMetaData,
+  rowGroup: number,
+  rowStart: number,
+  rowEnd: number,
+): Promise<Map<string, ColumnCursor>> {
+  const pieces = new Map<string, ColumnData[]>();
+  try {
+    await parquetRead({
+      file: buffer,
+      metadata,
+      rowStart,
+      rowEnd,
+      compressors: parquetDecompressors,
+      parsers: timeParsers,
+      useOffsetIndex: true,
+      onChunk: (chunk) => {
+        const list = pieces.get(chunk.columnName);
+        if (list) list.push(chunk);
+        else pieces.set(chunk.columnName, [chunk]);
+      },
+    });
+  } catch (error) {
+    if (error instanceof MatchbridgeError) throw error;
+    throw new InvalidFileError(
+      'CORRUPT_DATA',
+      `${buffer.uri}: row group ${rowGroup} cannot be decoded`,
+      { uri: buffer.uri, rowGroup, rowStart, rowEnd },
+      { cause: error },
+    );
+  }
+  const cursors = new Map<string, ColumnCursor>();
+  for (const node of parquetSchema(metadata).children) {
+    const name = node.element.name;
+    const columnPieces = (pieces.get(name) ?? []).sort((x, y) => x.rowStart - y.rowStart);
+    if (!covers(columnPieces, rowStart, rowEnd)) {
+      throw new InvalidFileError(
+        'CORRUPT_DATA',
+        `${buffer.uri}: column ${name} of row group ${rowGroup} has too few values`,
+        { uri: buffer.uri, rowGroup, column: name, rowStart, rowEnd },
+      );
+    }
+    cursors.set(name, new ColumnCursor(columnPieces));
+  }
+  return cursors;
+}
+
+/** True when the pieces follow each other without gaps from `rowStart` or before to `rowEnd` or after. */
+function covers(pieces: readonly ColumnData[], rowStart: number, rowEnd: number): boolean {
+  const first = pieces[0];
+  if (!first || first.rowStart > rowStart) return false;
+  let next = first.rowStart;
+  for (const piece of pieces) {
+    if (piece.rowStart !== next) return false;
+    next += piece.columnData.length;
+  }
+  return next >= rowEnd;
+}
+
+function* buildRows(
+  shape: RowShape,
+  columns: Map<string, ColumnCursor>,
+  from: number,
+  to: number,
+): Generator<MatchRow | MatchRowRejection> {
+  const participants = columns.get(MatchColumnName.PARTICIPANT_ID)!;
+  const matched = columns.get(MatchColumnName.MATCHED_PARTICIPANT_ID)!;
+  const scores = columns.get(MatchColumnName.COMPATIBILITY_SCORE)!;
+  const ranks = shape.hasRank ? columns.get(MatchColumnName.RANK) : undefined;
+  const details = shape.details.map((name) => ({ name, values: columns.get(name)! }));
+  for (let row = from; row < to; row++) {
+    const participantId = participants.at(row);
+    const matchedParticipantId = matched.at(row);
+    const score = scores.at(row);
+    const rank = ranks?.at(row);
+    const reference = isId(participantId) ? participantId : null;
+    if (!isId(participantId) || !isId(matchedParticipantId)) {
+      const column = isId(participantId)
+        ? MatchColumnName.MATCHED_PARTICIPANT_ID
+        : MatchColumnName.PARTICIPANT_ID;
+      yield reject(row, reference, MatchRejectionCode.MISSING_PARTICIPANT, `${column} is null or blank`);
+    } else if (isTooLong(participantId) || isTooLong(matchedParticipantId)) {
+      const column = isTooLong(participantId)
+        ? MatchColumnName.PARTICIPANT_ID
+        : MatchColumnName.MATCHED_PARTICIPANT_ID;
+      yield reject(
+        row,
+        reference,
+        MatchRejectionCode.PARTICIPANT_ID_TOO_LONG,
+        `${column} has more than ${MAX_PARTICIPANT_ID_LENGTH} characters`,
+      );
+    } else if (typeof score !== 'number' || !Number.isFinite(score)) {
+      yield reject(
+        row,
+        reference,
+        MatchRejectionCode.INVALID_SCORE,
+        `compatibility_score is ${score == null ? 'empty' : String(score)}`,
+      );
+    } else if (participantId === matchedParticipantId) {
+      yield reject(
+        row,
+        reference,
+        MatchRejectionCode.SELF_MATCH,
+        'participant_id equals matched_participant_id',
+      );
+    } else {
+      const rankValue = toRank(rank);
+      if (rankValue === undefined) {
+        yield reject(
+          row,
+          reference,
+          MatchRejectionCode.INVALID_RANK,
+          `rank ${String(rank)} is not a 32-bit integer`,
+        );
+        continue;
+      }
+      const values: Record<string, JsonValue> = {};
+      for (const column of details) {
+        const value = column.values.at(row);
+        if (value !== undefined && value !== null) values[column.name] = toJsonValue(value);
+      }
+      yield {
+        row,
+        participantId,
+        matchedParticipantId,
+        compatibilityScore: score,
+        rank: rankValue,
+        details: values,
+      };
+    }
+  }
+}
+
+function reject(row: number, reference: string | null, code: string, reason: string): MatchRowRejection {
+  return { row, line: row + 1, reference, reason, code };
+}
+
+/** True for a string that is not empty nor only whitespace. */
+function isId(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length === 0) return false;
+  const first = value.charCodeAt(0);
+  // Most ids start with a printable ASCII character, which is never whitespace: skip the trim.
+  return (first > 32 && first <= 126) || value.trim().length > 0;
+}
+
+function isTooLong(value: string): boolean {
+  if (value.length <= MAX_PARTICIPANT_ID_LENGTH) return false;
+  let count = 0;
+  for (const _ of value) if (++count > MAX_PARTICIPANT_ID_LENGTH) return true;
+  return false;
+}
+
+/** The rank as a number: null when absent, undefined when outside the int32 range of the table. */
+function toRank(value: unknown): number | null | undefined {
+  if (value === undefined || value === null) return null;
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  return typeof n === 'number' && Number.isInteger(n) && n >= INT32_MIN && n <= INT32_MAX ? n : undefined;
+}
