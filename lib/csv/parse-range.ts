@@ -22,6 +22,8 @@ export interface ParseCsvRangeOptions {
   readonly firstLine: number;
   /** Longest record accepted, in bytes (as in the plan). */
   readonly maxRecordBytes: number;
+  /** Most records handed on at once (a DB batch's rows, so that short records still make small batches). */
+  readonly maxBlockRecords?: number;
 }
 
 /** Longest reference id, in characters (Unicode code points), as the `nodes.reference_id` column. */
@@ -118,7 +120,7 @@ async function* recordBlocks<T>(
     if (chunk.length === 0) continue;
     carry.push(chunk);
     scanner.write(chunk, found.sink);
-    yield* foundBlocks(carry, carryStart, found, handle);
+    yield* foundBlocks(carry, carryStart, found, opts.maxBlockRecords ?? Number.MAX_SAFE_INTEGER, handle);
     found.clear();
     if (scanner.openStart > carryStart) {
       carry = sliceChunks(carry, carryStart, scanner.openStart, scanner.offset);
@@ -126,7 +128,7 @@ async function* recordBlocks<T>(
     }
   }
   scanner.end(found.sink);
-  yield* foundBlocks(carry, carryStart, found, handle);
+  yield* foundBlocks(carry, carryStart, found, opts.maxBlockRecords ?? Number.MAX_SAFE_INTEGER, handle);
 }
 
 /**
@@ -137,13 +139,14 @@ function* foundBlocks<T>(
   chunks: readonly Uint8Array[],
   chunksStart: number,
   found: FoundRecords,
+  maxRecords: number,
   handle: (block: Buffer, found: FoundRecords, from: number, to: number) => T,
 ): Generator<T> {
   let from = 0;
   while (from < found.count) {
     const blockStart = found.starts[from]!;
     let to = from + 1;
-    while (to < found.count && found.ends[to]! - blockStart <= BLOCK_BYTES) to++;
+    while (to < found.count && to - from < maxRecords && found.ends[to]! - blockStart <= BLOCK_BYTES) to++;
     yield handle(joinChunks(chunks, chunksStart, blockStart, found.ends[to - 1]!), found, from, to);
     from = to;
   }

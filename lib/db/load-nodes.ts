@@ -47,9 +47,9 @@ export { NUL_CHARACTER };
  * table has no statistics and the planner overestimates it: it would JIT-compile the statement (which costs
  * more than it saves) and sort both sides of each join for a merge join, where hashing is cheaper.
  */
-const WORK_MEM = '64MB';
+export const WORK_MEM = '64MB';
 /** Kills a session left idle inside a load transaction (a frozen Lambda holding row locks). */
-const IDLE_IN_TRANSACTION_TIMEOUT = '60s';
+export const IDLE_IN_TRANSACTION_TIMEOUT = '60s';
 /** How long a cancelled statement may take to stop before its connection is closed instead. */
 const CANCEL_GRACE_MS = 3_000;
 
@@ -178,7 +178,8 @@ FROM up`,
   };
 }
 
-const REJECTIONS_SQL = `INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason)
+/** Records rejections: `$1` job, `$2` domain, then the arrays of {@link rejectionParams}. */
+export const REJECTIONS_SQL = `INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason)
 SELECT $1, $2, r.line, r.reference, r.code, r.reason
 FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) AS r (line, reference, code, reason)
 ON CONFLICT (job_id, line) DO NOTHING`;
@@ -298,7 +299,13 @@ export async function loadStagedNodes(
       if (writeFailed) await writing;
       const step = await source.next();
       if (step.done) break;
-      batch.add(step.value);
+      const block = step.value;
+      // A DB batch never grows past dbBatchRows because of a block (a block alone may be larger).
+      if (batch.size > 0 && batch.size + block.records + block.rejections.length > dbBatchRows) {
+        await submit(batch);
+        batch = new DbBatch();
+      }
+      batch.add(block);
       if (batch.size >= dbBatchRows) {
         await submit(batch);
         batch = new DbBatch();
@@ -428,7 +435,8 @@ async function writeBatch(
   }
 }
 
-function rejectionParams(job: JobRef, rejections: readonly RowRejection[]): unknown[] {
+/** The parameters of {@link REJECTIONS_SQL} (NUL characters, which text cannot hold, replaced). */
+export function rejectionParams(job: JobRef, rejections: readonly RowRejection[]): unknown[] {
   const clean = (value: string) => (value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value);
   return [
     job.jobId,
@@ -441,7 +449,7 @@ function rejectionParams(job: JobRef, rejections: readonly RowRejection[]): unkn
 }
 
 /** Awaits `work`, calling `onAbort` if the signal fires meanwhile (the work then settles with an error). */
-async function abortable<T>(
+export async function abortable<T>(
   signal: AbortSignal | undefined,
   work: Promise<T>,
   onAbort: () => void,
@@ -461,7 +469,7 @@ async function abortable<T>(
  * after a grace period, the connection is closed, which ends the transaction on the server too.
  * Resolves once the cancel was delivered, so a late cancel cannot hit a later statement.
  */
-async function cancelStatement(
+export async function cancelStatement(
   pool: pg.Pool,
   client: pg.PoolClient,
   pid: number | undefined,
@@ -499,7 +507,7 @@ function destroyConnection(client: pg.PoolClient): void {
  * aborts, even when the source is stalled on its input. (One listener for the whole read, not a
  * Promise.race per item: racing against one long-lived promise leaks a reaction per call.)
  */
-function abortableSource<T>(
+export function abortableSource<T>(
   rows: AsyncIterable<T>,
   signal: AbortSignal | undefined,
   job: JobRef,

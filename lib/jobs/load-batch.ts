@@ -48,6 +48,7 @@ export async function loadBatch(
     referenceColumn: input.referenceColumn,
     firstLine: batch.firstLine,
     maxRecordBytes: config.maxRecordBytes,
+    maxBlockRecords: input.dbBatchRows,
   });
   const successes = new PassThrough();
   const written = store.write(batchSuccessUri(deps, input.jobId, batch.index), successes, {

@@ -72,4 +72,37 @@ describe('staging CSV records for COPY', () => {
       { numRuns: 80 },
     );
   });
+
+  it('keeps DB batches within the requested rows even when records are short', async () => {
+    const ids = Array.from({ length: 5_000 }, (_, i) => `id-${i}`);
+    const data = Buffer.from(`${ids.join('\n')}\n`);
+    const job: JobRef = { jobId: randomUUID(), kind: 'nodes', domainId: DOMAIN, groupId: randomUUID() };
+    await createOrClaimJob(pool, { ...job, source: 'property', origin: 'test' });
+    const sizes: number[] = [];
+
+    const counts = await loadStagedNodes(
+      pool,
+      job,
+      stageCsvRange(chunked(data, [4096]), {
+        header: ['reference_id'],
+        referenceColumn: 0,
+        firstLine: 2,
+        maxRecordBytes: MAX_RECORD_BYTES,
+        maxBlockRecords: 1000,
+      }),
+      csvStageLayout(['reference_id'], 0),
+      { dbBatchRows: 1000, onCommitted: ({ references }) => void sizes.push(references.length) },
+    );
+
+    assert.equal(counts.inserted, 5_000);
+    assert.equal(
+      sizes.reduce((sum, size) => sum + size, 0),
+      5_000,
+    );
+    assert.ok(
+      sizes.every((size) => size <= 1000),
+      `DB batches of ${sizes.join(', ')} rows`,
+    );
+    assert.ok(sizes.length <= 10, `${sizes.length} DB batches`);
+  });
 });
