@@ -5,16 +5,16 @@ import { initConfig } from '../lib/config.ts';
 import { runImportLocally, synthesizedMachines } from '../lib/local/run-import.ts';
 import { closeRuntimeDeps } from '../lib/runtime/deps.ts';
 
-const [file, databaseUrl, home, domainId, groupId] = process.argv.slice(2);
-if (!file || !databaseUrl || !home || !domainId || !groupId) {
-  throw new Error('usage: run-pipeline.ts <file> <databaseUrl> <home> <domainId> <groupId>');
+const [file, databaseUrl, home, domainId, groupId, kind = 'nodes'] = process.argv.slice(2);
+if (!file || !databaseUrl || !home || !domainId || !groupId || (kind !== 'nodes' && kind !== 'matches')) {
+  throw new Error('usage: run-pipeline.ts <file> <databaseUrl> <home> <domainId> <groupId> [nodes|matches]');
 }
 initConfig({ DATABASE_URL: databaseUrl, MATCHBRIDGE_LOCAL: 'true', MATCHBRIDGE_HOME: home });
 await synthesizedMachines();
 const started = process.hrtime.bigint();
 const message = await runImportLocally({
   jobId: randomUUID(),
-  kind: 'nodes',
+  kind,
   domainId,
   groupId,
   source: { uri: file },

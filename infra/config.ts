@@ -15,6 +15,8 @@ export const HANDLER_NAMES = [
   'dlq-replay',
   'plan',
   'load-batch',
+  'plan-matches',
+  'load-match-batch',
   'finalize',
   'fail-job',
   'migrate',
@@ -147,6 +149,11 @@ const FunctionsSchema = object(
     plan: fn(300, 1024),
     // 1769 MiB is one full vCPU: parsing and COPY are CPU-bound.
     'load-batch': fn(900, 1769),
+    // Footer-only planning: two small range reads.
+    'plan-matches': fn(120, 512),
+    // Decodes one row group's columns at a time (Parquet pages, then COPY): CPU-bound, memory for the
+    // decoded columns of a row group.
+    'load-match-batch': fn(900, 2048),
     finalize: fn(300, 1024),
     'fail-job': fn(120, 512),
     migrate: fn(600, 512),
@@ -195,8 +202,15 @@ const InfraConfigSchema = z
       z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected Kafka topic names'),
       1,
     ).default(['matchbridge-users']),
+    /** Topics carrying match import requests (Parquet files): one event-source mapping each. */
+    matchImportTopics: list(
+      z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected Kafka topic names'),
+      1,
+    ).default(['matchbridge-matches']),
     splitBytes: int(1024 * 1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
     dbBatchRows: int(1, 1_000_000).default(20_000),
+    /** Target rows per batch of a match import (whole row groups packed up to it). */
+    matchBatchRows: int(1, 100_000_000).default(250_000),
     /** At most 600: the planned batches and their results travel in the state, under its 256 KiB limit. */
     maxBatches: int(1, 600).default(400),
     /** Batch Lambdas running at once per job (Distributed Map MaxConcurrency). */
@@ -255,8 +269,10 @@ export const CONTEXT_KEYS = [
   'statusTopics',
   'eventBusName',
   'nodeImportTopics',
+  'matchImportTopics',
   'splitBytes',
   'dbBatchRows',
+  'matchBatchRows',
   'maxBatches',
   'mapConcurrency',
   'statusListCap',

@@ -54,6 +54,11 @@ const ConfigSchema = z.object({
   maxBatches: positiveInt(400),
   /** Rows per database transaction (COPY into a temp table + upsert) inside a batch. */
   dbBatchRows: positiveInt(20_000),
+  /**
+   * Target rows per batch of a match (Parquet) import: whole row groups are packed up to it; a larger row
+   * group is split into parts of about this size.
+   */
+  matchBatchRows: positiveInt(250_000),
   /** Rows per database transaction for reference-list imports (ids only: many small rows). */
   referenceBatchRows: positiveInt(1000),
   /** Longest CSV record accepted, in bytes (bounds memory against a runaway quote). */
@@ -63,6 +68,8 @@ const ConfigSchema = z.object({
   /** Percentage of failed rows that still lets a job end COMPLETED (0: every row must load). */
   toleratedFailurePercent: z.coerce.number().min(0).max(100).default(0),
   importStateMachineArn: z.string().min(1).optional(),
+  /** The match import state machine (`match-import`); match requests need it. */
+  matchImportStateMachineArn: z.string().min(1).optional(),
   ingestDlqUrl: z.url().optional(),
   /**
    * DynamoDB table of the Powertools idempotency records that make a job start once per job id; unset means
@@ -81,6 +88,8 @@ const ConfigSchema = z.object({
   kafkaClientId: z.string().min(1).max(255).default('matchbridge'),
   /** Topics carrying node import requests: what the local Kafka bridge consumes. */
   nodeImportTopics: commaList(kafkaTopic).default(['matchbridge-users']),
+  /** Topics carrying match import requests (Parquet files): ingest starts match imports for their records. */
+  matchImportTopics: commaList(kafkaTopic).default(['matchbridge-matches']),
   /** Topic of the status messages of node imports. */
   nodesStatusTopic: kafkaTopic.default('nodes-import-status'),
   /** Topic of the status messages of match imports. */
@@ -118,11 +127,13 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   splitBytes: 'SPLIT_BYTES',
   maxBatches: 'MAX_BATCHES',
   dbBatchRows: 'DB_BATCH_ROWS',
+  matchBatchRows: 'MATCH_BATCH_ROWS',
   referenceBatchRows: 'REFERENCE_BATCH_ROWS',
   maxRecordBytes: 'MAX_RECORD_BYTES',
   statusListCap: 'STATUS_LIST_CAP',
   toleratedFailurePercent: 'TOLERATED_FAILURE_PERCENT',
   importStateMachineArn: 'IMPORT_STATE_MACHINE_ARN',
+  matchImportStateMachineArn: 'MATCH_IMPORT_STATE_MACHINE_ARN',
   ingestDlqUrl: 'INGEST_DLQ_URL',
   idempotencyTable: 'IDEMPOTENCY_TABLE',
   idempotencyTtlSeconds: 'IDEMPOTENCY_TTL_SECONDS',
@@ -131,6 +142,7 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   kafkaAuth: 'KAFKA_AUTH',
   kafkaClientId: 'KAFKA_CLIENT_ID',
   nodeImportTopics: 'NODE_IMPORT_TOPICS',
+  matchImportTopics: 'MATCH_IMPORT_TOPICS',
   nodesStatusTopic: 'NODES_STATUS_TOPIC',
   matchesStatusTopic: 'MATCHES_STATUS_TOPIC',
   nodesStatusTypeId: 'NODES_STATUS_TYPE_ID',

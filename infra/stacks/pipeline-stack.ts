@@ -11,6 +11,7 @@ import { IdempotencyTable } from '../constructs/idempotency-table.ts';
 import { ImportStateMachine } from '../constructs/import-state-machine.ts';
 import { IngestDeadLetters } from '../constructs/ingest-dead-letters.ts';
 import { IngestTriggers } from '../constructs/ingest-triggers.ts';
+import { MatchImportStateMachine } from '../constructs/match-import-state-machine.ts';
 import { MatchbridgeFunction, PROJECT_ROOT } from '../constructs/matchbridge-function.ts';
 import { SourceBuckets } from '../constructs/source-buckets.ts';
 import type { StagingBucket } from '../constructs/staging-bucket.ts';
@@ -31,6 +32,8 @@ const FUNCTION_IDS: Record<HandlerName, string> = {
   'dlq-replay': 'DlqReplay',
   plan: 'Plan',
   'load-batch': 'LoadBatch',
+  'plan-matches': 'PlanMatches',
+  'load-match-batch': 'LoadMatchBatch',
   finalize: 'Finalize',
   'fail-job': 'FailJob',
   migrate: 'Migrate',
@@ -45,6 +48,7 @@ function pipelineEnvironment(config: InfraConfig): Record<string, string> {
     [CONFIG_ENV.splitBytes]: String(config.splitBytes),
     [CONFIG_ENV.maxBatches]: String(config.maxBatches),
     [CONFIG_ENV.dbBatchRows]: String(config.dbBatchRows),
+    [CONFIG_ENV.matchBatchRows]: String(config.matchBatchRows),
     [CONFIG_ENV.statusListCap]: String(config.statusListCap),
     [CONFIG_ENV.toleratedFailurePercent]: String(config.toleratedFailurePercent),
   };
@@ -57,6 +61,7 @@ function pipelineEnvironment(config: InfraConfig): Record<string, string> {
 export class PipelineStack extends Stack {
   readonly functions: Readonly<Record<HandlerName, MatchbridgeFunction>>;
   readonly importStateMachine: ImportStateMachine;
+  readonly matchImportStateMachine: MatchImportStateMachine;
   readonly migrations: DatabaseMigrations;
   readonly deadLetters: IngestDeadLetters;
   readonly idempotency: IdempotencyTable;
@@ -91,9 +96,12 @@ export class PipelineStack extends Stack {
     const plan = create('plan');
     const loadBatch = create('load-batch');
     for (const fn of [plan, loadBatch]) sources.grantRead(fn);
+    const planMatches = create('plan-matches');
+    const loadMatchBatch = create('load-match-batch');
+    for (const fn of [planMatches, loadMatchBatch]) sources.grantRead(fn);
     const finalize = create('finalize');
     const failJob = create('fail-job');
-    for (const fn of [plan, loadBatch, finalize, failJob]) staging.bind(fn);
+    for (const fn of [plan, loadBatch, planMatches, loadMatchBatch, finalize, failJob]) staging.bind(fn);
     this.statusPublishing = new StatusPublishing(this, 'StatusPublishing', {
       ...(config.mskClusterArn ? { mskClusterArn: config.mskClusterArn } : {}),
       ...(config.mskBootstrapBrokers ? { mskBootstrapBrokers: config.mskBootstrapBrokers } : {}),
@@ -112,6 +120,16 @@ export class PipelineStack extends Stack {
       timeout: Duration.minutes(config.stateMachineTimeoutMinutes),
       logRetention: config.logRetentionDays,
     });
+    this.matchImportStateMachine = new MatchImportStateMachine(this, 'MatchImport', {
+      plan: planMatches,
+      loadBatch: loadMatchBatch,
+      finalize,
+      failJob,
+      mapConcurrency: config.mapConcurrency,
+      loadBatchTimeout: Duration.seconds(config.functions['load-match-batch'].timeoutSeconds + 60),
+      timeout: Duration.minutes(config.stateMachineTimeoutMinutes),
+      logRetention: config.logRetentionDays,
+    });
 
     const ingest = create('ingest');
     const objectCreated = create('object-created');
@@ -124,6 +142,7 @@ export class PipelineStack extends Stack {
     // duplicate for the others (an upload event replayed from the dead letters, say).
     for (const fn of [ingest, objectCreated, dlqReplay]) {
       this.importStateMachine.bindStarter(fn);
+      this.matchImportStateMachine.bindStarter(fn);
       this.idempotency.bind(fn);
     }
     // Reference requests (from a message or a replayed letter) stage their list before the job starts.
@@ -141,12 +160,17 @@ export class PipelineStack extends Stack {
       ingest,
       failures: this.deadLetters.failures,
       mskClusterArn: config.mskClusterArn,
-      topics: config.nodeImportTopics,
+      topics: [...config.nodeImportTopics, ...config.matchImportTopics],
       consumerGroupPrefix: this.stackName,
     });
+    // Ingest (and replay) tell a match request from a node request by the topic it arrived on.
+    for (const fn of [ingest, dlqReplay]) {
+      fn.addEnvironment(CONFIG_ENV.matchImportTopics, config.matchImportTopics.join(','));
+    }
 
     // Nothing may run against an old schema: imports start only once the migrations of this deploy ran.
     this.importStateMachine.stateMachine.node.addDependency(this.migrations.resource);
+    this.matchImportStateMachine.stateMachine.node.addDependency(this.migrations.resource);
     for (const fn of [ingest, objectCreated, dlqReplay]) fn.node.addDependency(this.migrations.resource);
 
     this.functions = {
@@ -155,6 +179,8 @@ export class PipelineStack extends Stack {
       'dlq-replay': dlqReplay,
       plan,
       'load-batch': loadBatch,
+      'plan-matches': planMatches,
+      'load-match-batch': loadMatchBatch,
       finalize,
       'fail-job': failJob,
       migrate,

@@ -23,11 +23,18 @@ export function awsIngestDeps(cfg: Config): AwsIngestDeps {
   }
   return {
     starter: withIdempotency(
-      stepFunctionsStarter(cfg.importStateMachineArn, cfg.awsRegion),
+      stepFunctionsStarter(
+        {
+          nodes: cfg.importStateMachineArn,
+          ...(cfg.matchImportStateMachineArn ? { matches: cfg.matchImportStateMachineArn } : {}),
+        },
+        cfg.awsRegion,
+      ),
       idempotencyOptions(cfg),
     ),
     deadLetters: sqsDeadLetters(cfg.ingestDlqUrl, cfg.awsRegion),
     allowLocalFiles: false,
+    matchTopics: new Set(cfg.matchImportTopics),
     ...(cfg.stagingBucket ? { stageReferences: referenceStager(configuredObjectStore(cfg), cfg) } : {}),
     dlqUrl: cfg.ingestDlqUrl,
   };

@@ -108,7 +108,7 @@ export async function kafkaBridgeCommand(argv: string[]): Promise<number> {
     const local = openLocalIngest(cfg);
     const summary = await runKafkaBridge({
       brokers,
-      topics: topics ?? cfg.nodeImportTopics,
+      topics: topics ?? [...cfg.nodeImportTopics, ...cfg.matchImportTopics],
       groupId,
       signal: controller.signal,
       ingest: (event) => ingestRecords(event, local.deps),

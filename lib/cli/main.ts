@@ -7,7 +7,7 @@ import { ConfigurationError, InvalidFileError, InvalidRequestError, MatchbridgeE
 import { getJob, getLatestStatusEvent, listJobs } from '../jobs/job-repository.ts';
 import { referenceListUri, writeReferenceList } from '../jobs/reference-list.ts';
 import { canonicalStatusMessage } from '../jobs/status-message.ts';
-import type { ImportSource, JobStatusMessage } from '../jobs/types.ts';
+import type { ImportKind, ImportSource, JobStatusMessage } from '../jobs/types.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runImportLocally } from '../local/run-import.ts';
 import { logger } from '../observability/logger.ts';
@@ -74,6 +74,7 @@ function jobTarget(options: Options): { domainId: string; groupId: string } {
  */
 async function runImport(
   options: Options,
+  kind: ImportKind,
   locate: (jobId: string, deps: RuntimeDeps) => Promise<ImportSource>,
 ): Promise<number> {
   const target = jobTarget(options);
@@ -83,7 +84,7 @@ async function runImport(
     const source = await locate(jobId, await runtimeDeps());
     const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
     const message = await runImportLocally(
-      { jobId, kind: 'nodes', ...target, source, origin: 'cli' },
+      { jobId, kind, ...target, source, origin: 'cli' },
       progress ? { observe: progress.observe } : {},
     );
     progress?.finish();
@@ -97,9 +98,19 @@ async function runImport(
 function importNodes(positionals: string[], options: Options): Promise<number> {
   const [file, ...extra] = positionals;
   if (!file || extra.length > 0) throw new UsageError('import nodes takes exactly one file or s3 URI');
-  return runImport(options, async (_jobId, { store }) => {
+  return runImport(options, 'nodes', async (_jobId, { store }) => {
     const info = await store.head(file);
     return { uri: info.uri, fileName: file };
+  });
+}
+
+/** `import matches <file.parquet|s3-uri>`: a Parquet file of match suggestions, through the match machine. */
+function importMatches(positionals: string[], options: Options): Promise<number> {
+  const [file, ...extra] = positionals;
+  if (!file || extra.length > 0) throw new UsageError('import matches takes exactly one file or s3 URI');
+  return runImport(options, 'matches', async (_jobId, { store }) => {
+    const info = await store.head(file);
+    return { uri: info.uri, fileName: file, contentType: 'application/vnd.apache.parquet' };
   });
 }
 
@@ -119,7 +130,7 @@ function importReferences(positionals: string[], options: Options): Promise<numb
   if ((options.ids === undefined) === (options['ids-file'] === undefined)) {
     throw new UsageError('import references needs exactly one of --ids a,b,c or --ids-file <file>');
   }
-  return runImport(options, async (jobId, { store, config }) => {
+  return runImport(options, 'nodes', async (jobId, { store, config }) => {
     const idsFile = options['ids-file'];
     if (idsFile !== undefined && !(await store.exists(idsFile))) {
       throw new InvalidFileError('FILE_NOT_FOUND', `file not found: ${idsFile}`);
@@ -215,6 +226,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'import' && sub === 'nodes') return await importNodes(rest, values);
     if (command === 'import' && sub === 'references') return await importReferences(rest, values);
+    if (command === 'import' && sub === 'matches') return await importMatches(rest, values);
     if (command === 'jobs') return await jobs(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'ingest') return await ingestCommand(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'dlq') return await dlqCommand(sub === undefined ? [] : [sub, ...rest], values);

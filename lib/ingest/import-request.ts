@@ -35,13 +35,65 @@ export type NodeImportRequest = z.infer<typeof NodeImportRequestSchema>;
 
 /** Decodes and validates a request; every problem becomes an InvalidRequestError with a specific code. */
 export function parseNodeImportRequest(value: string): NodeImportRequest {
+  return parseRequest(value, NodeImportRequestSchema);
+}
+
+const MATCH_CONTENT_TYPES = [
+  'application/vnd.apache.parquet',
+  'application/x-parquet',
+  'application/parquet',
+  'application/octet-stream',
+] as const;
+
+/**
+ * The match import request of the design (Kafka value on a match topic): the node request's envelope with
+ * `filePath` to a Parquet file, required. Unknown fields are ignored.
+ */
+export const MatchImportRequestSchema = z.object({
+  domainId: z.uuid(),
+  groupId: z.string().trim().min(1).max(255),
+  filePath: z.string().min(1).max(2048),
+  fileName: z.string().min(1).max(1024).optional(),
+  contentType: z.enum(MATCH_CONTENT_TYPES).optional(),
+});
+
+export type MatchImportRequest = z.infer<typeof MatchImportRequestSchema>;
+
+/** Decodes and validates a match request; every problem becomes an InvalidRequestError with a specific code. */
+export function parseMatchImportRequest(value: string): MatchImportRequest {
+  return parseRequest(value, MatchImportRequestSchema);
+}
+
+/** The execution input of a match request; the path must be an S3 location (or a local path in local mode). */
+export function matchImportInput(
+  request: MatchImportRequest,
+  jobId: string,
+  origin: string,
+  options: { allowLocalFiles: boolean },
+): ImportExecutionInput {
+  parseObjectUri(request.filePath, { allowLocal: options.allowLocalFiles });
+  return {
+    jobId,
+    kind: 'matches',
+    domainId: request.domainId,
+    groupId: request.groupId,
+    source: {
+      uri: request.filePath,
+      ...(request.fileName ? { fileName: request.fileName } : {}),
+      ...(request.contentType ? { contentType: request.contentType } : {}),
+    },
+    origin,
+  };
+}
+
+function parseRequest<T>(value: string, schema: z.ZodType<T>): T {
   let json: unknown;
   try {
     json = JSON.parse(value);
   } catch {
     throw new InvalidRequestError('NOT_JSON', 'value is not JSON');
   }
-  const parsed = NodeImportRequestSchema.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`);
     throw new InvalidRequestError('SCHEMA_VIOLATION', problems.join('; '), { problems });

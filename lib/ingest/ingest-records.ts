@@ -6,6 +6,8 @@ import { logger } from '../observability/logger.ts';
 import {
   deterministicJobId,
   fileImportInput,
+  matchImportInput,
+  parseMatchImportRequest,
   parseNodeImportRequest,
   referenceImportInput,
   requestedReferences,
@@ -64,6 +66,8 @@ export interface IngestDeps {
    * travels in a state payload. Without it, reference requests are dead-lettered as unsupported.
    */
   readonly stageReferences?: (jobId: string, ids: readonly string[]) => Promise<string>;
+  /** Topics whose records are match import requests (Parquet files); every other topic carries node requests. */
+  readonly matchTopics?: ReadonlySet<string>;
 }
 
 /** What one ingest call did: jobs started, records dead-lettered, and duplicates of jobs already started. */
@@ -147,7 +151,6 @@ export async function ingestRecords(event: MskEvent, deps: IngestDeps): Promise<
           );
         }
         if (value.text === null) throw new InvalidRequestError('NOT_UTF8', 'value is not UTF-8 text');
-        const request = parseNodeImportRequest(value.text);
         const idempotencyKey = headers['idempotency-key'];
         const jobId = deterministicJobId(
           idempotencyKey
@@ -155,14 +158,21 @@ export async function ingestRecords(event: MskEvent, deps: IngestDeps): Promise<
             : `kafka:${record.topic}/${record.partition}/${record.offset}`,
         );
         const origin = `kafka:${record.topic}/${record.partition}/${record.offset}`;
-        const references = requestedReferences(request);
-        if (references && !deps.stageReferences) {
-          throw new InvalidRequestError('UNSUPPORTED_REQUEST', 'reference imports are not enabled here');
+        if (deps.matchTopics?.has(record.topic)) {
+          input = matchImportInput(parseMatchImportRequest(value.text), jobId, origin, {
+            allowLocalFiles: deps.allowLocalFiles,
+          });
+        } else {
+          const request = parseNodeImportRequest(value.text);
+          const references = requestedReferences(request);
+          if (references && !deps.stageReferences) {
+            throw new InvalidRequestError('UNSUPPORTED_REQUEST', 'reference imports are not enabled here');
+          }
+          input =
+            references && deps.stageReferences
+              ? referenceImportInput(request, jobId, origin, await deps.stageReferences(jobId, references))
+              : fileImportInput(request, jobId, origin, { allowLocalFiles: deps.allowLocalFiles });
         }
-        input =
-          references && deps.stageReferences
-            ? referenceImportInput(request, jobId, origin, await deps.stageReferences(jobId, references))
-            : fileImportInput(request, jobId, origin, { allowLocalFiles: deps.allowLocalFiles });
       } catch (error) {
         if (!(error instanceof MatchbridgeError) || error.transient) throw error;
         const letter: DeadLetter = {

@@ -2,15 +2,16 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type pg from 'pg';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
-import { writeFailedReport, writeSuccessReport } from './job-reports.ts';
+import { type BatchFailure, type WrittenList, writeFailedReport, writeSuccessReport } from './job-reports.ts';
 import { completeJob, recordStatusEvent } from './job-repository.ts';
+import type { MatchImportPlan } from './plan-matches.ts';
 import { publishStatus, type StatusRecorder } from './publish-status.ts';
 import { buildStatusMessage } from './status-message.ts';
 import type { BatchResult, ImportExecutionInput, ImportPlan, JobStatusMessage } from './types.ts';
 
-/** Input of the finalize step: the execution input with the plan and every batch's result. */
+/** Input of the finalize step: the execution input with the plan (of its kind) and every batch's result. */
 export interface FinalizeInput extends ImportExecutionInput {
-  readonly plan: ImportPlan;
+  readonly plan: ImportPlan | MatchImportPlan;
   readonly results: readonly BatchResult[];
 }
 
@@ -26,14 +27,17 @@ export function statusRecorder(pool: pg.Pool, jobId: string): StatusRecorder {
  * then publishes the status message (Kafka, EventBridge) and records its delivery. COMPLETED needs every
  * batch loaded and failed rows within the tolerated percentage (0 by default: every row). The job is final
  * before anything is published: a message that cannot be delivered is dead-lettered, and the step succeeds.
+ *
+ * Match imports report counts only: no success list (a file of the matching engine's own pairs, up to
+ * millions, would cost a second copy of the table for no reader; `processed` counts them and the rows are
+ * in `match_suggestions` with `last_job_id`). Their failed list names rows as `row:<n>` (0-based index).
  */
 export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): Promise<JobStatusMessage> {
   const { config, pool } = deps;
   const log = logJob(input);
   const totals = { processed: 0, failed: 0, duplicates: 0 };
   const succeeded: number[] = [];
-  const batchFailures = [];
-  const byIndex = new Map(input.plan.batches.map((batch) => [batch.index, batch]));
+  const batchFailures: BatchFailure[] = [];
   for (const result of input.results) {
     if (result.status === 'SUCCEEDED') {
       succeeded.push(result.index);
@@ -41,20 +45,16 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
       totals.failed += result.failed;
       totals.duplicates += result.duplicates;
     } else {
-      const batch = byIndex.get(result.index);
-      batchFailures.push({
-        line: batch?.firstLine ?? 0,
-        code: 'BATCH_FAILED',
-        reason: `batch ${result.index} (${batch?.records ?? '?'} records from line ${batch?.firstLine ?? '?'}) failed: ${
-          result.error ?? 'error'
-        }: ${causeMessage(result.cause)}`,
-      });
+      batchFailures.push(batchFailure(input.plan, result));
     }
   }
-  const success = await writeSuccessReport(deps, input.jobId, succeeded, config.statusListCap);
+  const matches = input.kind === 'matches';
+  const success: WrittenList | undefined = matches
+    ? undefined
+    : await writeSuccessReport(deps, input.jobId, succeeded, config.statusListCap);
   const failed =
     totals.failed > 0 || batchFailures.length > 0
-      ? await writeFailedReport(deps, input.jobId, batchFailures, config.statusListCap)
+      ? await writeFailedReport(deps, input.jobId, batchFailures, config.statusListCap, input.kind)
       : undefined;
   const total = input.plan.total;
   const tolerated = total > 0 && (totals.failed / total) * 100 <= config.toleratedFailurePercent;
@@ -73,26 +73,53 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
     failedCount: totals.failed,
     duplicateCount: totals.duplicates,
     ...(failureReason ? { failureReason } : {}),
-    successListUri: success.uri,
+    ...(success ? { successListUri: success.uri } : {}),
     ...(failed ? { failedListUri: failed.uri } : {}),
   });
   const message = buildStatusMessage(job, {
-    successList: success.first,
+    successList: success?.first ?? [],
     failedList: failed?.first ?? [],
-    successListUri: success.uri,
+    ...(success ? { successListUri: success.uri } : {}),
     ...(failed ? { failedListUri: failed.uri } : {}),
   });
   await publishStatus(deps.status, statusRecorder(pool, input.jobId), message);
   const seconds = (Date.parse(message.finishedAt) - Date.parse(message.startedAt)) / 1000;
-  metrics.addMetric('node_import_total_duration', MetricUnit.Milliseconds, seconds * 1000);
   metrics.addMetric('import_job_duration_seconds', MetricUnit.Seconds, seconds);
-  metrics.addMetric(
-    status === 'COMPLETED' ? 'node_import_jobs_completed' : 'node_import_jobs_failed',
-    MetricUnit.Count,
-    1,
-  );
+  if (matches) {
+    metrics.addMetric('match_suggestions_storage_duration', MetricUnit.Milliseconds, seconds * 1000);
+    if (batchFailures.length > 0) {
+      metrics.addMetric('match_suggestions_storage_errors_total', MetricUnit.Count, batchFailures.length);
+    }
+  } else {
+    metrics.addMetric('node_import_total_duration', MetricUnit.Milliseconds, seconds * 1000);
+    metrics.addMetric(
+      status === 'COMPLETED' ? 'node_import_jobs_completed' : 'node_import_jobs_failed',
+      MetricUnit.Count,
+      1,
+    );
+  }
   log.info('finalized import', { status, total, ...totals, failedBatches: batchFailures.length });
   return message;
+}
+
+/** A batch that failed as a whole after its retries, located by its first line (CSV) or row (Parquet). */
+function batchFailure(plan: ImportPlan | MatchImportPlan, result: BatchResult): BatchFailure {
+  const why = `${result.error ?? 'error'}: ${causeMessage(result.cause)}`;
+  const batch = plan.batches.find((candidate) => candidate.index === result.index);
+  if (batch && 'rowStart' in batch) {
+    return {
+      line: batch.rowStart + 1,
+      code: 'BATCH_FAILED',
+      reason: `batch ${result.index} (rows ${batch.rowStart} to ${batch.rowEnd - 1}, row groups ${batch.rowGroups.join(
+        ' ',
+      )}) failed: ${why}`,
+    };
+  }
+  return {
+    line: batch?.firstLine ?? 0,
+    code: 'BATCH_FAILED',
+    reason: `batch ${result.index} (${batch?.records ?? '?'} records from line ${batch?.firstLine ?? '?'}) failed: ${why}`,
+  };
 }
 
 /**

@@ -3,6 +3,7 @@ import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import { streamJobErrors } from './job-repository.ts';
 import { batchSuccessUri } from './load-batch.ts';
+import type { ImportKind } from './types.ts';
 
 /** A list written to S3 (or the local folder) whole, with its first entries kept for the status message. */
 export interface WrittenList {
@@ -58,15 +59,21 @@ export async function writeSuccessReport(
 
 /**
  * Writes every failed row of the job (and whole-batch failures) to `reports/<jobId>/failed.csv`, ordered by
- * line, streaming from the database. The status message's failed list names references, or `line:<n>`
- * for rows that had none.
+ * line, streaming from the database. For node imports the status message's failed list names references,
+ * or `line:<n>` for rows that had none. For match imports (`kind` 'matches') every entry is `row:<n>`, the
+ * 0-based row index in the Parquet file (stored as line n + 1), and the report's first column is that `row`.
  */
 export async function writeFailedReport(
   deps: RuntimeDeps,
   jobId: string,
   batchFailures: readonly BatchFailure[],
   cap: number,
+  kind: ImportKind = 'nodes',
 ): Promise<WrittenList> {
+  const matches = kind === 'matches';
+  const position = (line: number) => (matches ? line - 1 : line);
+  const label = (line: number, reference: string | null) =>
+    matches ? `row:${line - 1}` : (reference ?? `line:${line}`);
   const first: string[] = [];
   let count = 0;
   const note = (label: string) => {
@@ -74,14 +81,14 @@ export async function writeFailedReport(
     if (first.length < cap) first.push(label);
   };
   async function* rows(): AsyncGenerator<string> {
-    yield 'line,reference,code,reason\n';
+    yield matches ? 'row,participant_id,code,reason\n' : 'line,reference,code,reason\n';
     for (const failure of batchFailures) {
-      note(`line:${failure.line}`);
-      yield stringify([[failure.line, '', failure.code, failure.reason]]);
+      note(matches ? label(failure.line, null) : `line:${failure.line}`);
+      yield stringify([[position(failure.line), '', failure.code, failure.reason]]);
     }
     for await (const error of streamJobErrors(deps.pool, jobId)) {
-      note(error.reference ?? `line:${error.line}`);
-      yield stringify([[error.line, error.reference ?? '', error.code, error.reason]]);
+      note(label(error.line, error.reference));
+      yield stringify([[position(error.line), error.reference ?? '', error.code, error.reason]]);
     }
   }
   const uri = pipelineObjectUri(deps.config, 'reports', jobId, 'failed.csv');

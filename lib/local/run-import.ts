@@ -30,7 +30,17 @@ async function machine(name: string): Promise<SynthesizedMachine> {
 }
 
 /**
- * Runs one import job through the synthesized import state machine and returns its status message.
+ * The synthesized state machine of each kind of import, by its `matchbridge:state-machine` name (see
+ * `infra/constructs/import-state-machine.ts` and `match-import-state-machine.ts`).
+ */
+const MACHINE_BY_KIND: Readonly<Record<ImportExecutionInput['kind'], string>> = {
+  nodes: 'import',
+  matches: 'match-import',
+};
+
+/**
+ * Runs one import job through the synthesized state machine of its kind (`input.kind`) and returns its
+ * status message.
  * If the execution itself failed without the job reaching a final state (its catch-all failed too), the
  * job is marked FAILED here, as the state-machine failure rule does on AWS: no job stays PROCESSING.
  */
@@ -38,7 +48,7 @@ export async function runImportLocally(
   input: ImportExecutionInput,
   options: { observe?: TaskObserver } = {},
 ): Promise<JobStatusMessage> {
-  const outcome = await runLocalExecution(await machine('import'), input, {
+  const outcome = await runLocalExecution(await machine(MACHINE_BY_KIND[input.kind]), input, {
     executionName: input.jobId,
     ...(options.observe ? { observe: options.observe } : {}),
   });

@@ -65,7 +65,9 @@ describe('pipeline functions', () => {
       'finalize',
       'ingest',
       'load-batch',
+      'load-match-batch',
       'plan',
+      'plan-matches',
     ]);
   });
 

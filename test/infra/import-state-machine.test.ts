@@ -175,7 +175,9 @@ describe('import state machine definition', () => {
 });
 
 describe('import state machine resource', () => {
-  const [machine, ...others] = Object.values(resourcesOf(built.pipeline, 'AWS::StepFunctions::StateMachine'));
+  const [machine, ...others] = Object.values(
+    resourcesOf(built.pipeline, 'AWS::StepFunctions::StateMachine'),
+  ).filter((resource) => resource.Metadata?.['matchbridge:state-machine'] === 'import');
 
   it('is one STANDARD state machine tagged matchbridge:state-machine=import', () => {
     assert.equal(others.length, 0);

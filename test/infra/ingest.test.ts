@@ -14,14 +14,18 @@ describe('ingest', () => {
   });
 
   it('creates one mapping per topic, from TRIM_HORIZON, with an SQS on-failure destination', () => {
-    const { pipeline } = synth({ mskClusterArn: CLUSTER_ARN, nodeImportTopics: ['eu-users', 'us-users'] });
+    const { pipeline } = synth({
+      mskClusterArn: CLUSTER_ARN,
+      nodeImportTopics: ['eu-users', 'us-users'],
+      matchImportTopics: ['eu-matches'],
+    });
     const ingest = functionsByHandler(pipeline).ingest;
     assert.ok(ingest);
 
     const mappings = Object.values(resourcesOf(pipeline, 'AWS::Lambda::EventSourceMapping')).map(
       (m) => m.Properties,
     );
-    assert.deepEqual(mappings.map((m) => m.Topics).sort(), [['eu-users'], ['us-users']]);
+    assert.deepEqual(mappings.map((m) => m.Topics).sort(), [['eu-matches'], ['eu-users'], ['us-users']]);
     for (const mapping of mappings) {
       assert.equal(mapping.EventSourceArn, CLUSTER_ARN);
       assert.equal(mapping.StartingPosition, 'TRIM_HORIZON');
@@ -37,8 +41,12 @@ describe('ingest', () => {
   });
 
   it('lets the mappings read their topics and commit their groups on an IAM-authenticated cluster', () => {
-    const { pipeline } = synth({ mskClusterArn: CLUSTER_ARN, nodeImportTopics: ['eu-users'] });
-    const topicArn = `${CLUSTER_ARN.replace(':cluster/', ':topic/')}/eu-users`;
+    const { pipeline } = synth({
+      mskClusterArn: CLUSTER_ARN,
+      nodeImportTopics: ['eu-users'],
+      matchImportTopics: ['eu-matches'],
+    });
+    const topicArn = (topic: string) => `${CLUSTER_ARN.replace(':cluster/', ':topic/')}/${topic}`;
 
     pipeline.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('^IngestServiceRole') }],
@@ -46,7 +54,7 @@ describe('ingest', () => {
         Statement: Match.arrayWith([
           Match.objectLike({
             Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
-            Resource: topicArn,
+            Resource: [topicArn('eu-matches'), topicArn('eu-users')],
           }),
         ]),
       },
@@ -80,15 +88,20 @@ describe('ingest', () => {
 
   it('lets ingest start executions of the import state machine and send to its dead-letter queue', () => {
     const { pipeline } = synth();
-    const machineId = Object.keys(resourcesOf(pipeline, 'AWS::StepFunctions::StateMachine'))[0];
+    const machineIds = Object.entries(resourcesOf(pipeline, 'AWS::StepFunctions::StateMachine'));
+    const machineId = machineIds.find(([, m]) => m.Metadata?.['matchbridge:state-machine'] === 'import')?.[0];
+    const matchMachineId = machineIds.find(
+      ([, m]) => m.Metadata?.['matchbridge:state-machine'] === 'match-import',
+    )?.[0];
     const recordsId = Object.keys(resourcesOf(pipeline, 'AWS::SQS::Queue')).find((id) =>
       id.includes('Records'),
     );
     const ingest = functionsByHandler(pipeline).ingest;
-    assert.ok(machineId && recordsId && ingest);
+    assert.ok(machineId && matchMachineId && recordsId && ingest);
 
     const env = ingest.properties.Environment?.Variables ?? {};
     assert.deepEqual(env.IMPORT_STATE_MACHINE_ARN, { Ref: machineId });
+    assert.deepEqual(env.MATCH_IMPORT_STATE_MACHINE_ARN, { Ref: matchMachineId });
     assert.deepEqual(env.INGEST_DLQ_URL, { Ref: recordsId });
     // arrayWith matches in order: one statement per assertion.
     const statementInIngestPolicy = (statement: Record<string, unknown>) =>
@@ -96,7 +109,10 @@ describe('ingest', () => {
         Roles: [{ Ref: Match.stringLikeRegexp('^IngestServiceRole') }],
         PolicyDocument: { Statement: Match.arrayWith([Match.objectLike(statement)]) },
       });
-    statementInIngestPolicy({ Action: 'states:StartExecution', Resource: { Ref: machineId } });
+    statementInIngestPolicy({
+      Action: 'states:StartExecution',
+      Resource: [{ Ref: machineId }, { Ref: matchMachineId }],
+    });
     statementInIngestPolicy({
       Action: Match.arrayWith(['sqs:SendMessage']),
       Resource: { 'Fn::GetAtt': [recordsId, 'Arn'] },

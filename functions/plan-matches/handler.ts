@@ -1,0 +1,9 @@
+import { planMatches } from '../../lib/jobs/plan-matches.ts';
+import type { ImportExecutionInput } from '../../lib/jobs/types.ts';
+import { runtimeDeps } from '../../lib/runtime/deps.ts';
+import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
+
+/** First state of a match import: claim the job, plan the Parquet file from its footer. */
+export const handler = lambdaHandler(async (event: ImportExecutionInput) =>
+  planMatches(await runtimeDeps(), event),
+);

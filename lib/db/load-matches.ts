@@ -1,0 +1,280 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { NUL_CHARACTER } from '../csv/parse-range.ts';
+import { DeadlineExceededError } from '../errors.ts';
+import type { JobRef, RowRejection } from '../jobs/types.ts';
+import type { MatchRow, MatchRowRejection } from '../parquet/types.ts';
+import { mapDatabaseError } from './errors.ts';
+import {
+  abortable,
+  abortableSource,
+  cancelStatement,
+  IDLE_IN_TRANSACTION_TIMEOUT,
+  type LoadCounts,
+  REJECTIONS_SQL,
+  rejectionParams,
+  WORK_MEM,
+} from './load-nodes.ts';
+import { checkoutClient, releaseClient, rollback } from './pool.ts';
+
+/** Options of {@link loadMatches}. */
+export interface LoadMatchesOptions {
+  /** Rows (valid or rejected) per database transaction. Memory is bounded by about twice this. */
+  readonly dbBatchRows: number;
+  /** Aborting stops the load: the open transaction is cancelled and rolled back. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Opens a DB batch: temp table and COPY target in one transaction (RDS Proxy pins a session that creates a
+ * temp table; ON COMMIT DROP ends that with the transaction). The id columns use COLLATE "C" like the table,
+ * so that de-duplication and the key order of the upsert are the index's order.
+ */
+const BEGIN_SQL = `BEGIN;
+SET LOCAL work_mem = '${WORK_MEM}';
+SET LOCAL jit = off;
+SET LOCAL enable_mergejoin = off;
+SET LOCAL idle_in_transaction_session_timeout = '${IDLE_IN_TRANSACTION_TIMEOUT}';
+CREATE TEMP TABLE mb_match_stage (
+  row bigint NOT NULL,
+  participant_id text COLLATE "C" NOT NULL,
+  matched_participant_id text COLLATE "C" NOT NULL,
+  compatibility_score double precision NOT NULL,
+  rank integer,
+  details jsonb NOT NULL
+) ON COMMIT DROP;
+SELECT pg_backend_pid() AS pid`;
+
+const COPY_SQL = 'COPY mb_match_stage FROM STDIN WITH (FORMAT csv, FREEZE)';
+
+/**
+ * One statement de-duplicates the staged rows (the last row of a key wins) and upserts them, fed in key
+ * order so that concurrent batches lock rows in the same order and cannot deadlock. The DO UPDATE applies
+ * only when the suggestion was last written by another job, or by an earlier (or the same) row of this job:
+ * a key repeated across batches of one file ends with the later row's values whatever order the batches
+ * commit in. `job_writes` counts the distinct rows of this job that wrote the key; a key skipped by the
+ * WHERE, or returned with job_writes > 1, was already written by this job from another row: a duplicate.
+ * $1 group, $2 domain, $3 job.
+ */
+const UPSERT_SQL = `WITH src AS MATERIALIZED (
+  SELECT DISTINCT ON (participant_id, matched_participant_id)
+    row, participant_id, matched_participant_id, compatibility_score, rank, details
+  FROM mb_match_stage
+  ORDER BY participant_id, matched_participant_id, row DESC
+), up AS (
+  INSERT INTO match_suggestions AS m (domain_id, group_id, participant_id, matched_participant_id,
+    compatibility_score, rank, details, last_job_id, last_row)
+  SELECT $2, $1, s.participant_id, s.matched_participant_id, s.compatibility_score, s.rank, s.details, $3, s.row
+  FROM src s ORDER BY s.participant_id, s.matched_participant_id
+  ON CONFLICT (domain_id, group_id, participant_id, matched_participant_id) DO UPDATE SET
+    compatibility_score = excluded.compatibility_score,
+    rank = excluded.rank,
+    details = excluded.details,
+    updated_at = now(),
+    last_job_id = excluded.last_job_id,
+    last_row = excluded.last_row,
+    job_writes = CASE
+      WHEN m.last_job_id = excluded.last_job_id AND m.last_row <> excluded.last_row THEN m.job_writes + 1
+      WHEN m.last_job_id = excluded.last_job_id THEN m.job_writes
+      ELSE 1
+    END
+  WHERE m.last_job_id IS DISTINCT FROM excluded.last_job_id OR m.last_row <= excluded.last_row
+  RETURNING m.job_writes, m.xmax = 0 AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) AS inserted,
+       count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated
+FROM up`;
+
+/**
+ * Loads match rows into `match_suggestions` and rejections into `import_job_errors` (`line` = row index + 1).
+ * Rows are grouped into DB batches of about `dbBatchRows`; each is one transaction: COPY into a temp table,
+ * then one upsert keyed on (domain, group, participant, matched participant), last row wins. While one DB
+ * batch is written the next one is gathered, so decoding and the database overlap and memory stays bounded.
+ * A row whose ids or details hold a NUL character (which PostgreSQL text and jsonb cannot store) is
+ * rejected with `NUL_CHARACTER`. Re-loading rows of the same job is idempotent.
+ *
+ * @returns the counts: for a job, inserted + updated + duplicates + failed = rows read.
+ * @throws DeadlineExceededError when `signal` aborts (the open DB batch is rolled back);
+ *   DatabaseUnavailableError when the connection fails; errors of `rows` as they are.
+ */
+export async function loadMatches(
+  pool: pg.Pool,
+  job: JobRef,
+  rows: AsyncIterable<MatchRow | MatchRowRejection>,
+  opts: LoadMatchesOptions,
+): Promise<LoadCounts> {
+  const { dbBatchRows, signal } = opts;
+  if (!Number.isSafeInteger(dbBatchRows) || dbBatchRows < 1) {
+    throw new RangeError(`dbBatchRows must be a positive integer, got ${dbBatchRows}`);
+  }
+  if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
+  const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0 };
+  let batch = new MatchDbBatch();
+  let writing: Promise<void> | undefined;
+  let writeFailed = false;
+
+  const writeAndCount = async (full: MatchDbBatch): Promise<void> => {
+    const written = await writeBatch(pool, job, full, signal);
+    counts.rows += full.records;
+    counts.failed += full.rejections.length;
+    counts.inserted += written.inserted;
+    counts.updated += written.updated;
+    counts.duplicates += full.records - written.inserted - written.updated;
+  };
+  const submit = async (full: MatchDbBatch): Promise<void> => {
+    if (writing) await writing;
+    if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
+    writing = writeAndCount(full);
+    // Awaited later; meanwhile a failure stops the reading early and is not reported as unhandled.
+    writing.catch(() => {
+      writeFailed = true;
+    });
+  };
+
+  const source = abortableSource(rows, signal, job);
+  try {
+    while (true) {
+      if (writeFailed) await writing;
+      const step = await source.next();
+      if (step.done) break;
+      batch.add(step.value);
+      if (batch.size >= dbBatchRows) {
+        await submit(batch);
+        batch = new MatchDbBatch();
+      }
+    }
+    if (batch.size > 0) await submit(batch);
+    if (writing) await writing;
+  } catch (err) {
+    source.close();
+    // Never leave a transaction running behind the caller's back.
+    if (writing) await writing.catch(() => {});
+    if (signal?.aborted && !(err instanceof DeadlineExceededError)) throw deadlineExceeded(job, err);
+    throw err;
+  } finally {
+    source.release();
+  }
+  return counts;
+}
+
+/** Rows per staged text block (a block is one chunk of the COPY stream). */
+const BLOCK_ROWS = 1000;
+
+/** The staged rows (CSV text for COPY) and rejections of one DB batch. */
+class MatchDbBatch {
+  readonly payload: string[] = [];
+  readonly rejections: RowRejection[] = [];
+  records = 0;
+  size = 0;
+  #text = '';
+  #blockRows = 0;
+
+  add(item: MatchRow | MatchRowRejection): void {
+    this.size += 1;
+    if ('code' in item) {
+      this.rejections.push(item);
+      return;
+    }
+    const details = JSON.stringify(item.details);
+    if (
+      item.participantId.includes('\0') ||
+      item.matchedParticipantId.includes('\0') ||
+      details.includes('\\u0000')
+    ) {
+      this.rejections.push({
+        line: item.row + 1,
+        reference: item.participantId.replaceAll('\0', '\uFFFD'),
+        code: NUL_CHARACTER,
+        reason: 'the row contains a NUL character, which cannot be stored',
+      });
+      return;
+    }
+    this.#text += `${item.row},${quote(item.participantId)},${quote(item.matchedParticipantId)},${item.compatibilityScore},${
+      item.rank ?? ''
+    },${quote(details)}\n`;
+    this.records += 1;
+    this.#blockRows += 1;
+    if (this.#blockRows >= BLOCK_ROWS) this.#flush();
+  }
+
+  /** The COPY payload, blocks in row order. */
+  blocks(): string[] {
+    this.#flush();
+    return this.payload;
+  }
+
+  #flush(): void {
+    if (this.#text === '') return;
+    this.payload.push(this.#text);
+    this.#text = '';
+    this.#blockRows = 0;
+  }
+}
+
+const quote = (value: string): string =>
+  value.includes('"') ? `"${value.replaceAll('"', '""')}"` : `"${value}"`;
+
+interface UpsertResult {
+  inserted: string;
+  updated: string;
+}
+
+/** Writes one DB batch in one transaction on one checked-out client. */
+async function writeBatch(
+  pool: pg.Pool,
+  job: JobRef,
+  batch: MatchDbBatch,
+  signal: AbortSignal | undefined,
+): Promise<{ inserted: number; updated: number }> {
+  const client = await checkoutClient(pool);
+  let broken: Error | undefined;
+  let cancelling: Promise<void> | undefined;
+  const guard = (work: Promise<unknown>, pid: number | undefined) => () => {
+    cancelling = cancelStatement(pool, client, pid, work);
+  };
+  try {
+    throwIfAborted(signal, job);
+    let written = { inserted: 0, updated: 0 };
+    const staged = batch.records > 0;
+    const begin = client.query(staged ? BEGIN_SQL : 'BEGIN');
+    const opened: unknown = await abortable(signal, begin, guard(begin, undefined));
+    if (staged) {
+      // A multi-statement query resolves to one result per statement; the last one holds the backend pid.
+      const pid = ((opened as pg.QueryResult[]).at(-1)?.rows[0] as { pid?: number } | undefined)?.pid;
+      throwIfAborted(signal, job);
+      const copy = client.query(copyFrom(COPY_SQL));
+      await pipeline(Readable.from(batch.blocks()), copy, ...(signal ? [{ signal }] : []));
+      throwIfAborted(signal, job);
+      const upsert = client.query<UpsertResult>(UPSERT_SQL, [job.groupId, job.domainId, job.jobId]);
+      const result = await abortable(signal, upsert, guard(upsert, pid));
+      const row = result.rows[0];
+      if (!row) throw new Error('the upsert returned no summary row');
+      written = { inserted: Number(row.inserted), updated: Number(row.updated) };
+      throwIfAborted(signal, job);
+    }
+    if (batch.rejections.length > 0) {
+      const recorded = client.query(REJECTIONS_SQL, rejectionParams(job, batch.rejections));
+      await abortable(signal, recorded, guard(recorded, undefined));
+      throwIfAborted(signal, job);
+    }
+    await client.query('COMMIT');
+    return written;
+  } catch (err) {
+    if (cancelling) await cancelling;
+    broken = await rollback(client);
+    if (signal?.aborted) throw deadlineExceeded(job, err);
+    throw mapDatabaseError(err);
+  } finally {
+    releaseClient(client, broken);
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, job: JobRef): void {
+  if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
+}
+
+function deadlineExceeded(job: JobRef, cause: unknown): DeadlineExceededError {
+  return new DeadlineExceededError('match load stopped: deadline reached', { jobId: job.jobId }, { cause });
+}

@@ -1,0 +1,64 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { loadMatches } from '../db/load-matches.ts';
+import { logJob, metrics } from '../observability/logger.ts';
+import { readMatchRows } from '../parquet/read-matches.ts';
+import type { MatchBatch, MatchColumn } from '../parquet/types.ts';
+import type { RuntimeDeps } from '../runtime/deps.ts';
+import type { BatchResult, JobRef } from './types.ts';
+
+/** Input of one Map iteration of a match import: the job, the file, the plan's columns and one batch. */
+export interface LoadMatchBatchInput extends JobRef {
+  readonly uri: string;
+  readonly columns: readonly MatchColumn[];
+  /** Rows per database transaction, chosen by the plan. */
+  readonly dbBatchRows: number;
+  readonly batch: MatchBatch;
+}
+
+/**
+ * Loads one batch of a match file: reads only its row groups' byte ranges (and the footer), streams the
+ * decoded rows into `match_suggestions` in DB batches, and records failed rows by row index. Re-running a
+ * batch is safe: the upsert is idempotent for the same job and row, and rejections are unique per row.
+ */
+export async function loadMatchBatch(
+  deps: RuntimeDeps,
+  input: LoadMatchBatchInput,
+  signal: AbortSignal,
+): Promise<BatchResult> {
+  const { pool, store } = deps;
+  const { batch } = input;
+  const started = Date.now();
+  const rows = readMatchRows(store, input.uri, batch, input.columns);
+  let counts: Awaited<ReturnType<typeof loadMatches>>;
+  try {
+    counts = await loadMatches(pool, input, rows, { dbBatchRows: input.dbBatchRows, signal });
+  } catch (error) {
+    metrics.addMetric('match_suggestions_storage_errors_total', MetricUnit.Count, 1);
+    throw error;
+  }
+  const durationMs = Date.now() - started;
+  metrics.addMetric('match_suggestions_storage_batch_duration', MetricUnit.Milliseconds, durationMs);
+  metrics.addMetric(
+    'match_suggestions_storage_matches_saved_total',
+    MetricUnit.Count,
+    counts.inserted + counts.updated,
+  );
+  if (counts.failed > 0) {
+    metrics.addMetric('match_suggestions_storage_errors_total', MetricUnit.Count, counts.failed);
+  }
+  logJob(input).info('loaded match batch', {
+    batch: batch.index,
+    rowGroups: batch.rowGroups,
+    ...counts,
+    durationMs,
+  });
+  return {
+    index: batch.index,
+    status: 'SUCCEEDED',
+    rows: counts.rows + counts.failed,
+    inserted: counts.inserted,
+    updated: counts.updated,
+    duplicates: counts.duplicates,
+    failed: counts.failed,
+  };
+}

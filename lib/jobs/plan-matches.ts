@@ -1,0 +1,56 @@
+import { InvalidRequestError } from '../errors.ts';
+import { logJob } from '../observability/logger.ts';
+import { planMatchFile } from '../parquet/plan-matches.ts';
+import type { MatchPlan } from '../parquet/types.ts';
+import type { RuntimeDeps } from '../runtime/deps.ts';
+import { createOrClaimJob, setJobTotal } from './job-repository.ts';
+import type { ImportExecutionInput } from './types.ts';
+
+/** What the plan step of a match import returns: the file's plan and the rows per database transaction. */
+export interface MatchImportPlan extends MatchPlan {
+  readonly dbBatchRows: number;
+}
+
+/**
+ * The plan step of a match import: claims the job row, then plans the Parquet file from its footer alone
+ * (one HEAD, two range reads): its columns are checked and its rows cut into batches of whole row groups
+ * (a row group over `matchBatchRows` rows is split into parts). Nothing else of the file is read.
+ *
+ * @throws InvalidRequestError `WRONG_KIND` when the input is not a match import; InvalidFileError from the
+ *   footer and the columns (`NOT_PARQUET`, `TRUNCATED_FOOTER`, `MISSING_COLUMN`…, see `planMatchFile`).
+ */
+export async function planMatches(
+  deps: RuntimeDeps,
+  input: ImportExecutionInput,
+  executionId?: string,
+): Promise<MatchImportPlan> {
+  if (input.kind !== 'matches') {
+    throw new InvalidRequestError('WRONG_KIND', `a match import got a ${input.kind} job`, {
+      kind: input.kind,
+    });
+  }
+  const { pool, store, config } = deps;
+  await createOrClaimJob(pool, {
+    jobId: input.jobId,
+    kind: input.kind,
+    domainId: input.domainId,
+    groupId: input.groupId,
+    source: input.source.uri,
+    origin: input.origin,
+    ...(executionId ? { executionId } : {}),
+  });
+  const started = Date.now();
+  const plan = await planMatchFile(store, input.source.uri, {
+    maxRowsPerBatch: config.matchBatchRows,
+    maxBatches: config.maxBatches,
+  });
+  await setJobTotal(pool, input.jobId, plan.total);
+  logJob(input).info('planned match import', {
+    source: input.source.uri,
+    total: plan.total,
+    columns: plan.columns.length,
+    batches: plan.batches.length,
+    durationMs: Date.now() - started,
+  });
+  return { ...plan, dbBatchRows: config.dbBatchRows };
+}

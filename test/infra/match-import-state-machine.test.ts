@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { LAMBDA_SERVICE_ERRORS } from '../../infra/constructs/import-state-machine.ts';
+import { MATCH_IMPORT_STATE_NAMES } from '../../infra/constructs/match-import-state-machine.ts';
+import { extractStateMachines, localFunctionArn } from '../../infra/definitions.ts';
+import { CONFIG_ENV } from '../../lib/config.ts';
+import { TRANSIENT_ERROR_NAMES } from '../../lib/errors.ts';
+import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
+
+interface State {
+  Type: string;
+  Resource?: string;
+  Next?: string;
+  End?: boolean;
+  Retry?: unknown[];
+  Catch?: { ErrorEquals: string[]; ResultPath?: string; Next: string }[];
+  ResultPath?: string | null;
+  ItemsPath?: string;
+  ItemSelector?: Record<string, unknown>;
+  MaxConcurrency?: number;
+  ItemProcessor?: {
+    ProcessorConfig?: Record<string, unknown>;
+    StartAt: string;
+    States: Record<string, State>;
+  };
+}
+
+const N = MATCH_IMPORT_STATE_NAMES;
+const CLUSTER_ARN =
+  'arn:aws:kafka:eu-west-1:123456789012:cluster/matchbridge/0a1b2c3d-4e5f-6789-abcd-ef0123456789-1';
+const built = synth({ mapConcurrency: 12 });
+const machines = extractStateMachines({ [built.stacks.pipeline.stackName]: built.pipeline.toJSON() });
+const machine = machines['match-import'];
+const definition = machine?.definition as unknown as { StartAt: string; States: Record<string, State> };
+
+function state(name: string): State {
+  const found = definition.States[name] ?? definition.States[N.loadBatches]?.ItemProcessor?.States[name];
+  assert.ok(found, `state ${name} exists`);
+  return found;
+}
+
+describe('match import state machine definition', () => {
+  it('runs PlanMatches → LoadMatchBatches (Distributed Map over $.plan.batches) → Finalize', () => {
+    assert.equal(definition.StartAt, N.plan);
+    assert.equal(state(N.plan).Next, N.loadBatches);
+    assert.equal(state(N.loadBatches).Next, N.finalize);
+    assert.equal(state(N.finalize).End, true);
+    assert.equal(state(N.loadBatches).ItemsPath, '$.plan.batches');
+    assert.equal(state(N.loadBatches).ItemProcessor?.ProcessorConfig?.Mode, 'DISTRIBUTED');
+    assert.equal(state(N.loadBatches).MaxConcurrency, 12);
+    assert.deepEqual(Object.keys(state(N.loadBatches).ItemSelector ?? {}).sort(), [
+      'batch.$',
+      'columns.$',
+      'dbBatchRows.$',
+      'domainId.$',
+      'groupId.$',
+      'jobId.$',
+      'kind.$',
+      'uri.$',
+    ]);
+  });
+
+  it('binds each task to its handler', () => {
+    assert.deepEqual(machine?.taskHandlers, {
+      [N.plan]: 'plan-matches',
+      [N.loadBatch]: 'load-match-batch',
+      [N.finalize]: 'finalize',
+      [N.failJob]: 'fail-job',
+    });
+    assert.equal(state(N.loadBatch).Resource, localFunctionArn('load-match-batch'));
+  });
+
+  it('retries every task like the node import, and catches job failures into FailJob', () => {
+    const retry = [
+      {
+        ErrorEquals: [...TRANSIENT_ERROR_NAMES, ...LAMBDA_SERVICE_ERRORS],
+        IntervalSeconds: 1,
+        MaxAttempts: 3,
+        BackoffRate: 2,
+        MaxDelaySeconds: 10,
+      },
+    ];
+    for (const name of [N.plan, N.loadBatch, N.finalize, N.failJob])
+      assert.deepEqual(state(name).Retry, retry);
+    for (const name of [N.plan, N.loadBatches, N.finalize]) {
+      assert.deepEqual(state(name).Catch, [
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: N.failJob },
+      ]);
+    }
+    assert.deepEqual(state(N.loadBatch).Catch, [
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: N.batchFailed },
+    ]);
+    assert.equal(state(N.failJob).Next, N.jobFailed);
+  });
+
+  it('is accepted by the local runner', () => {
+    assert.doesNotThrow(
+      () =>
+        new StateMachine(machine?.definition as never, {
+          validationOptions: { checkArn: false, checkPaths: false },
+        }),
+    );
+  });
+});
+
+describe('match import resources', () => {
+  it('gives the Parquet functions read access to the sources and the database settings', () => {
+    const functions = functionsByHandler(built.pipeline);
+    for (const name of ['plan-matches', 'load-match-batch']) {
+      const env = functions[name]?.properties.Environment?.Variables ?? {};
+      assert.ok(env[CONFIG_ENV.stagingBucket], name);
+      assert.ok(env[CONFIG_ENV.matchBatchRows], name);
+    }
+  });
+
+  it('creates a mapping per match topic onto ingest, with the same on-failure destination as nodes', () => {
+    const { pipeline } = synth({
+      mskClusterArn: CLUSTER_ARN,
+      nodeImportTopics: ['eu-users'],
+      matchImportTopics: ['eu-matches', 'us-matches'],
+    });
+    const mappings = Object.values(resourcesOf(pipeline, 'AWS::Lambda::EventSourceMapping')).map(
+      (m) => m.Properties as { Topics: string[]; DestinationConfig: unknown },
+    );
+    assert.deepEqual(mappings.map((m) => m.Topics).sort(), [['eu-matches'], ['eu-users'], ['us-matches']]);
+    const destinations = new Set(mappings.map((m) => JSON.stringify(m.DestinationConfig)));
+    assert.equal(destinations.size, 1);
+    const ingestEnv = functionsByHandler(pipeline).ingest?.properties.Environment?.Variables ?? {};
+    assert.equal(ingestEnv[CONFIG_ENV.matchImportTopics], 'eu-matches,us-matches');
+  });
+});

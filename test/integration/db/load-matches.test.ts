@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import { writeMatchParquet } from '../../../bench/generate-matches.ts';
+import { loadConfig } from '../../../lib/config.ts';
+import { loadMatches } from '../../../lib/db/load-matches.ts';
+import { createOrClaimJob } from '../../../lib/jobs/job-repository.ts';
+import { loadMatchBatch } from '../../../lib/jobs/load-match-batch.ts';
+import type { JobRef } from '../../../lib/jobs/types.ts';
+import { planMatchFile } from '../../../lib/parquet/plan-matches.ts';
+import type { MatchRow, MatchRowRejection } from '../../../lib/parquet/types.ts';
+import type { RuntimeDeps } from '../../../lib/runtime/deps.ts';
+import { type TestDatabase, testDatabase } from '../../support/database.ts';
+import { footerRange, inside, localStore, recordingStore, tempFolder } from '../../unit/parquet/fixtures.ts';
+
+const DOMAIN = randomUUID();
+
+function match(
+  row: number,
+  participantId: string,
+  matchedParticipantId: string,
+  score = row / 100,
+): MatchRow {
+  return {
+    row,
+    participantId,
+    matchedParticipantId,
+    compatibilityScore: score,
+    rank: row % 3 === 0 ? null : row,
+    details: { row, note: `n"${row}",\n` },
+  };
+}
+
+function rejection(row: number): MatchRowRejection {
+  return { row, line: row + 1, reference: null, code: 'SELF_MATCH', reason: 'self' };
+}
+
+async function* source<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}
+
+describe('loadMatches', () => {
+  let db: TestDatabase;
+
+  before(async () => {
+    db = await testDatabase('load_matches');
+  });
+  after(async () => {
+    await db.close();
+  });
+
+  async function newJob(groupId = `g-${randomUUID()}`): Promise<JobRef> {
+    const job: JobRef = { jobId: randomUUID(), kind: 'matches', domainId: DOMAIN, groupId };
+    await createOrClaimJob(db.pool, { ...job, source: 's3://bucket/m.parquet', origin: 'test' });
+    return job;
+  }
+  const rowsOf = async (job: JobRef) =>
+    (
+      await db.pool.query(
+        `SELECT participant_id, matched_participant_id, compatibility_score, rank, details, last_row::int
+         FROM match_suggestions WHERE domain_id = $1 AND group_id = $2 ORDER BY 1, 2`,
+        [job.domainId, job.groupId],
+      )
+    ).rows;
+
+  it('upserts rows over several DB batches, records rejections by row, and counts each', async () => {
+    const job = await newJob();
+    const items = [
+      match(0, 'a', 'b'),
+      rejection(1),
+      match(2, 'a', 'c'),
+      match(3, 'b', 'a'),
+      match(4, 'c', 'a'),
+    ];
+
+    const counts = await loadMatches(db.pool, job, source(items), { dbBatchRows: 2 });
+
+    assert.deepEqual(counts, { rows: 4, inserted: 4, updated: 0, duplicates: 0, failed: 1 });
+    const rows = await rowsOf(job);
+    assert.equal(rows.length, 4);
+    assert.deepEqual(rows[0], {
+      participant_id: 'a',
+      matched_participant_id: 'b',
+      compatibility_score: 0,
+      rank: null,
+      details: { row: 0, note: 'n"0",\n' },
+      last_row: 0,
+    });
+    const errors = await db.pool.query('SELECT line::int, code FROM import_job_errors WHERE job_id = $1', [
+      job.jobId,
+    ]);
+    assert.deepEqual(errors.rows, [{ line: 2, code: 'SELF_MATCH' }]);
+  });
+
+  it('keeps the last row of a repeated key, whichever DB batch commits first', async () => {
+    const job = await newJob();
+    // The later row (5) is loaded before the earlier one (1): the earlier must not overwrite it.
+    await loadMatches(db.pool, job, source([match(5, 'x', 'y', 0.5)]), { dbBatchRows: 10 });
+
+    const counts = await loadMatches(
+      db.pool,
+      job,
+      source([match(1, 'x', 'y', 0.1), match(2, 'x', 'y', 0.2)]),
+      {
+        dbBatchRows: 10,
+      },
+    );
+
+    assert.deepEqual(counts, { rows: 2, inserted: 0, updated: 0, duplicates: 2, failed: 0 });
+    const rows = await rowsOf(job);
+    assert.deepEqual(
+      rows.map((r) => [r.compatibility_score, r.last_row]),
+      [[0.5, 5]],
+    );
+  });
+
+  it('lets a later job overwrite a key and counts it as updated', async () => {
+    const groupId = `g-${randomUUID()}`;
+    const first = await newJob(groupId);
+    await loadMatches(db.pool, first, source([match(7, 'p', 'q', 0.7)]), { dbBatchRows: 10 });
+    const second = await newJob(groupId);
+
+    const counts = await loadMatches(db.pool, second, source([match(0, 'p', 'q', 0.9)]), { dbBatchRows: 10 });
+
+    assert.deepEqual(counts, { rows: 1, inserted: 0, updated: 1, duplicates: 0, failed: 0 });
+    assert.deepEqual(
+      (await rowsOf(second)).map((r) => r.compatibility_score),
+      [0.9],
+    );
+  });
+
+  it('rejects a row holding a NUL character and loads the others', async () => {
+    const job = await newJob();
+    const nul = { ...match(1, 'n', 'm'), details: { bad: 'a\0b' } };
+
+    const counts = await loadMatches(db.pool, job, source([match(0, 'o', 'k'), nul]), { dbBatchRows: 10 });
+
+    assert.equal(counts.failed, 1);
+    assert.equal((await rowsOf(job)).length, 1);
+  });
+
+  it('stops with DeadlineExceededError when aborted, leaving nothing of the open DB batch', async () => {
+    const job = await newJob();
+    const controller = new AbortController();
+    async function* slow(): AsyncGenerator<MatchRow> {
+      yield match(0, 's', 't');
+      controller.abort(new Error('deadline'));
+      yield match(1, 's', 'u');
+    }
+
+    await assert.rejects(loadMatches(db.pool, job, slow(), { dbBatchRows: 10, signal: controller.signal }), {
+      name: 'DeadlineExceededError',
+    });
+    assert.equal((await rowsOf(job)).length, 0);
+  });
+});
+
+describe('loadMatchBatch', () => {
+  let db: TestDatabase;
+  let folder: Awaited<ReturnType<typeof tempFolder>>;
+
+  before(async () => {
+    db = await testDatabase('load_match_batch');
+    folder = await tempFolder();
+  });
+  after(async () => {
+    await db.close();
+    await folder.remove();
+  });
+
+  it('reads only the footer and its own row groups’ byte ranges', async () => {
+    const file = folder.path('ranges.parquet');
+    writeMatchParquet(file, 8_000, { codec: 'ZSTD', rowGroupRows: 2_000 });
+    const plan = await planMatchFile(localStore(), file, { maxRowsPerBatch: 4_000, maxBatches: 10 });
+    assert.equal(plan.batches.length, 2);
+    const batch = plan.batches[1];
+    assert.ok(batch);
+    const { store, reads } = recordingStore();
+    const bytes = new Uint8Array(await readFile(file));
+    const footer = footerRange(bytes);
+    const job: JobRef = { jobId: randomUUID(), kind: 'matches', domainId: DOMAIN, groupId: 'ranges' };
+    await createOrClaimJob(db.pool, { ...job, source: file, origin: 'test' });
+    const deps = { pool: db.pool, store, config: loadConfig({}) } as unknown as RuntimeDeps;
+
+    const result = await loadMatchBatch(
+      deps,
+      { ...job, uri: file, columns: plan.columns, dbBatchRows: 1_000, batch },
+      new AbortController().signal,
+    );
+
+    assert.equal(result.inserted, 4_000);
+    for (const read of reads) {
+      assert.ok(inside(read, [footer, ...batch.byteRanges]), `read ${read.start}-${read.end} is needed`);
+    }
+    const rowGroupBytes = reads.filter((read) => inside(read, batch.byteRanges));
+    const covered = rowGroupBytes.reduce((sum, read) => sum + read.end - read.start, 0);
+    const needed = batch.byteRanges.reduce((sum, range) => sum + range.end - range.start, 0);
+    assert.equal(covered, needed, 'each byte of the batch’s row groups is read once');
+    assert.ok(
+      reads.every((read) => !inside(read, plan.batches[0]?.byteRanges ?? [])),
+      'nothing of the other batch',
+    );
+  });
+});
