@@ -39,6 +39,36 @@ export const TASK_RETRY: sfn.RetryProps = {
   maxDelay: Duration.seconds(10),
 };
 
+/** Names of the states of an import workflow: a contract with the local runner and the tests. */
+export interface ImportStateNames {
+  readonly plan: string;
+  readonly loadBatches: string;
+  readonly loadBatch: string;
+  readonly batchFailed: string;
+  readonly finalize: string;
+  readonly failJob: string;
+  readonly jobFailed: string;
+}
+
+/** What tells one kind of import workflow from another; the shape and policies are the same for all. */
+export interface ImportWorkflow {
+  /** Value of the `matchbridge:state-machine` metadata; also names the log group. */
+  readonly machineName: string;
+  readonly names: ImportStateNames;
+  /** Fields each batch gets from the state besides the job, `dbBatchRows` and the batch (JSONPath). */
+  readonly batchFields: Readonly<Record<string, string>>;
+  /** The environment variable through which a starter finds this state machine. */
+  readonly arnVariable: string;
+}
+
+/** The node import: byte ranges of a CSV, each batch told the header the plan read. */
+export const NODE_IMPORT_WORKFLOW: ImportWorkflow = {
+  machineName: IMPORT_STATE_MACHINE_NAME,
+  names: IMPORT_STATE_NAMES,
+  batchFields: { header: '$.plan.header', referenceColumn: '$.plan.referenceColumn' },
+  arnVariable: CONFIG_ENV.importStateMachineArn,
+};
+
 export interface ImportStateMachineProps {
   /** Claims the job and cuts the file into batches: returns `{ header, referenceColumn, total, batches, dbBatchRows }`. */
   readonly plan: lambda.IFunction;
@@ -58,9 +88,10 @@ export interface ImportStateMachineProps {
 }
 
 /**
- * The import workflow, one STANDARD execution per job:
+ * An import workflow, one STANDARD execution per job:
  * Plan → LoadBatches (Distributed Map of LoadBatch; a failed batch becomes a FAILED result, never a failed
- * Map) → Finalize; any failure of the job as a whole → FailJob → JobFailed.
+ * Map) → Finalize; any failure of the job as a whole → FailJob → JobFailed. Each kind of import is one
+ * {@link ImportWorkflow} (state names, what a batch is told); the shape and policies are shared.
  *
  * Written in JSONPath with only the features the local runner (aws-local-stepfunctions) supports:
  * the Map reads its items from the state (`ItemsPath`), with no ItemReader, ItemBatcher, ResultWriter or
@@ -69,9 +100,17 @@ export interface ImportStateMachineProps {
 export class ImportStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
 
-  constructor(scope: Construct, id: string, props: ImportStateMachineProps) {
+  readonly #workflow: ImportWorkflow;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    props: ImportStateMachineProps,
+    workflow: ImportWorkflow = NODE_IMPORT_WORKFLOW,
+  ) {
     super(scope, id);
-    const names = IMPORT_STATE_NAMES;
+    this.#workflow = workflow;
+    const names = workflow.names;
     const invoke = (
       name: string,
       fn: lambda.IFunction,
@@ -124,8 +163,9 @@ export class ImportStateMachine extends Construct {
         kind: sfn.JsonPath.stringAt('$.kind'),
         domainId: sfn.JsonPath.stringAt('$.domainId'),
         groupId: sfn.JsonPath.stringAt('$.groupId'),
-        header: sfn.JsonPath.listAt('$.plan.header'),
-        referenceColumn: sfn.JsonPath.numberAt('$.plan.referenceColumn'),
+        ...Object.fromEntries(
+          Object.entries(workflow.batchFields).map(([field, path]) => [field, sfn.JsonPath.stringAt(path)]),
+        ),
         dbBatchRows: sfn.JsonPath.numberAt('$.plan.dbBatchRows'),
         batch: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
       },
@@ -148,7 +188,7 @@ export class ImportStateMachine extends Construct {
         destination: new logs.LogGroup(this, 'Logs', {
           // The vended-logs prefix keeps Step Functions from growing the account's CloudWatch Logs
           // resource policy with one statement per log group.
-          logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${IMPORT_STATE_MACHINE_NAME}`,
+          logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${workflow.machineName}`,
           retention: props.logRetention,
           removalPolicy: RemovalPolicy.DESTROY,
         }),
@@ -158,13 +198,13 @@ export class ImportStateMachine extends Construct {
     });
     (this.stateMachine.node.defaultChild as CfnResource).addMetadata(
       METADATA_KEYS.stateMachine,
-      IMPORT_STATE_MACHINE_NAME,
+      workflow.machineName,
     );
   }
 
-  /** Lets a function start imports, and find the state machine through IMPORT_STATE_MACHINE_ARN. */
+  /** Lets a function start imports of this kind, and find the state machine through its variable. */
   bindStarter(fn: lambda.Function): void {
     this.stateMachine.grantStartExecution(fn);
-    fn.addEnvironment(CONFIG_ENV.importStateMachineArn, this.stateMachine.stateMachineArn);
+    fn.addEnvironment(this.#workflow.arnVariable, this.stateMachine.stateMachineArn);
   }
 }

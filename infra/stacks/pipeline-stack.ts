@@ -11,7 +11,7 @@ import { IdempotencyTable } from '../constructs/idempotency-table.ts';
 import { ImportStateMachine } from '../constructs/import-state-machine.ts';
 import { IngestDeadLetters } from '../constructs/ingest-dead-letters.ts';
 import { IngestTriggers } from '../constructs/ingest-triggers.ts';
-import { MatchImportStateMachine } from '../constructs/match-import-state-machine.ts';
+import { MATCH_IMPORT_WORKFLOW } from '../constructs/match-import-state-machine.ts';
 import { MatchbridgeFunction, PROJECT_ROOT } from '../constructs/matchbridge-function.ts';
 import { SourceBuckets } from '../constructs/source-buckets.ts';
 import type { StagingBucket } from '../constructs/staging-bucket.ts';
@@ -61,7 +61,7 @@ function pipelineEnvironment(config: InfraConfig): Record<string, string> {
 export class PipelineStack extends Stack {
   readonly functions: Readonly<Record<HandlerName, MatchbridgeFunction>>;
   readonly importStateMachine: ImportStateMachine;
-  readonly matchImportStateMachine: MatchImportStateMachine;
+  readonly matchImportStateMachine: ImportStateMachine;
   readonly migrations: DatabaseMigrations;
   readonly deadLetters: IngestDeadLetters;
   readonly idempotency: IdempotencyTable;
@@ -120,16 +120,21 @@ export class PipelineStack extends Stack {
       timeout: Duration.minutes(config.stateMachineTimeoutMinutes),
       logRetention: config.logRetentionDays,
     });
-    this.matchImportStateMachine = new MatchImportStateMachine(this, 'MatchImport', {
-      plan: planMatches,
-      loadBatch: loadMatchBatch,
-      finalize,
-      failJob,
-      mapConcurrency: config.mapConcurrency,
-      loadBatchTimeout: Duration.seconds(config.functions['load-match-batch'].timeoutSeconds + 60),
-      timeout: Duration.minutes(config.stateMachineTimeoutMinutes),
-      logRetention: config.logRetentionDays,
-    });
+    this.matchImportStateMachine = new ImportStateMachine(
+      this,
+      'MatchImport',
+      {
+        plan: planMatches,
+        loadBatch: loadMatchBatch,
+        finalize,
+        failJob,
+        mapConcurrency: config.mapConcurrency,
+        loadBatchTimeout: Duration.seconds(config.functions['load-match-batch'].timeoutSeconds + 60),
+        timeout: Duration.minutes(config.stateMachineTimeoutMinutes),
+        logRetention: config.logRetentionDays,
+      },
+      MATCH_IMPORT_WORKFLOW,
+    );
 
     const ingest = create('ingest');
     const objectCreated = create('object-created');
