@@ -2,79 +2,35 @@
 // through the local pipeline (the synthesized match-import state machine), and the same rows loaded in the
 // same run by the naive reference path: the rows as CSV through `psql \copy` into a temp table, then the
 // same de-duplicating upsert into match_suggestions, at the same database parallelism.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { loadConfig } from '../lib/config.ts';
-import { startEmbeddedPostgres } from '../lib/db/embedded.ts';
-import { migrate } from '../lib/db/migrate.ts';
 import { generatedMatch, writeMatchParquet } from './generate-matches.ts';
+import {
+  benchDatabase,
+  child,
+  DATA,
+  type Figures,
+  PARALLELISM,
+  printTable,
+  ROWS,
+  truncate,
+} from './support.ts';
 
 const run = promisify(execFile);
-const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const ROW_GROUPS = 4;
-const DATA = resolve('bench/.data');
 const FILE = resolve(DATA, `matches-${ROWS}.parquet`);
 const DOMAIN = '2c9e7a1d-4b3f-4e8a-9d6c-5f1a0b2e3c4d';
-const config = loadConfig();
-// The local pipeline shares one pool per process: its database parallelism is the pool size.
-const PARALLELISM = config.dbPoolSize;
-
-interface Figures {
-  readonly path: string;
-  readonly rows: number;
-  readonly seconds: number;
-  readonly maxRssBytes?: number;
-}
-
-async function database(): Promise<{ url: string; stop(): Promise<void> }> {
-  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(resolve(DATA, 'pg'));
-  const server = config.databaseUrl ?? embedded?.url ?? '';
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query('DROP DATABASE IF EXISTS mb_bench_matches WITH (FORCE)');
-  await admin.query('CREATE DATABASE mb_bench_matches');
-  await admin.end();
-  const url = new URL(server);
-  url.pathname = '/mb_bench_matches';
-  await migrate(url.toString());
-  return { url: url.toString(), stop: async () => embedded?.stop() };
-}
-
-async function truncate(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query('TRUNCATE match_suggestions, import_jobs, import_job_errors, job_status_events CASCADE');
-  await client.query('VACUUM ANALYZE match_suggestions');
-  await client.query('CHECKPOINT');
-  await client.end();
-}
 
 async function pipelineRun(url: string, group: string): Promise<Figures> {
-  const proc = spawn(
-    process.execPath,
-    ['bench/run-pipeline.ts', FILE, url, resolve(DATA, 'home'), DOMAIN, group, 'matches'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' },
-    },
+  const result = await child<{ status: string; processed: number; seconds: number; maxRssBytes: number }>(
+    'bench/run-pipeline.ts',
+    [FILE, url, resolve(DATA, 'home'), DOMAIN, group, 'matches'],
   );
-  let out = '';
-  proc.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  const [code] = (await once(proc, 'close')) as [number | null];
-  if (code !== 0) throw new Error(`run-pipeline.ts exited with ${code}`);
-  const result = JSON.parse(out) as {
-    status: string;
-    processed: number;
-    seconds: number;
-    maxRssBytes: number;
-  };
   if (result.status !== 'COMPLETED' || result.processed !== ROWS) {
     throw new Error(`pipeline did not load every row: ${JSON.stringify(result)}`);
   }
@@ -144,18 +100,11 @@ async function count(url: string, group: string): Promise<number> {
 }
 
 function table(results: Figures[], reference: Figures): void {
-  const rate = (f: Figures) => f.rows / f.seconds;
-  process.stdout.write(
-    `\nmatch import benchmark: ${ROWS.toLocaleString('en-US')} rows, ${ROW_GROUPS} row groups, database parallelism ${PARALLELISM}\n`,
+  printTable(
+    `match import benchmark: ${ROWS.toLocaleString('en-US')} rows, ${ROW_GROUPS} row groups, database parallelism ${PARALLELISM}`,
+    results,
+    reference,
   );
-  for (const f of results) {
-    process.stdout.write(
-      `${f.path.padEnd(40)} ${f.seconds.toFixed(1).padStart(7)} s ${Math.round(rate(f)).toLocaleString('en-US').padStart(9)} rows/s` +
-        `  ${(rate(f) / rate(reference)).toFixed(2)}×` +
-        (f.maxRssBytes ? `  peak RSS ${(f.maxRssBytes / 2 ** 20).toFixed(0)} MB` : '') +
-        '\n',
-    );
-  }
 }
 
 await mkdir(DATA, { recursive: true });
@@ -167,12 +116,12 @@ process.stderr.write(`${FILE}: ${((await stat(FILE)).size / 2 ** 20).toFixed(1)}
 await run('psql', ['--version']).catch(() => {
   throw new Error('the reference path needs psql on PATH');
 });
-const db = await database();
+const db = await benchDatabase('mb_bench_matches');
 try {
   const pipeline = await pipelineRun(db.url, 'bench-pipeline');
   if ((await count(db.url, 'bench-pipeline')) !== ROWS)
     throw new Error('the pipeline did not store every row');
-  await truncate(db.url);
+  await truncate(db.url, ['match_suggestions']);
   const reference = await referenceRun(db.url, 'bench-reference');
   if ((await count(db.url, 'bench-reference')) !== ROWS)
     throw new Error('the reference did not store every row');

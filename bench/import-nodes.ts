@@ -1,7 +1,7 @@
 // `npm run bench:import`: a deterministic 1M-row nodes CSV.gz imported through the local pipeline, and the
 // same rows loaded in the same run by the naive reference path (`psql \copy` into a temp table, then
 // INSERT … ON CONFLICT … RETURNING feeding the metadata upsert) at the same database parallelism.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -10,68 +10,21 @@ import { createInterface } from 'node:readline';
 import { pipeline as pipelineStreams } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
-import pg from 'pg';
-import { loadConfig } from '../lib/config.ts';
-import { startEmbeddedPostgres } from '../lib/db/embedded.ts';
-import { migrate } from '../lib/db/migrate.ts';
 import { BENCH_COLUMNS, writeNodeCsv } from './generate-nodes.ts';
+import {
+  benchDatabase,
+  child,
+  DATA,
+  type Figures,
+  PARALLELISM,
+  printTable,
+  ROWS,
+  truncate,
+} from './support.ts';
 
 const run = promisify(execFile);
-const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
-const DATA = resolve('bench/.data');
 const FILE = resolve(DATA, `nodes-${ROWS}.csv.gz`);
 const DOMAIN = '7d4f8c1e-5b3a-4e2d-9f10-2a6b8c9d0e1f';
-const config = loadConfig();
-// The local pipeline shares one pool per process: its database parallelism is the pool size.
-const PARALLELISM = config.dbPoolSize;
-
-interface Figures {
-  readonly path: string;
-  readonly rows: number;
-  readonly seconds: number;
-  readonly maxRssBytes?: number;
-}
-
-async function database(): Promise<{ url: string; stop(): Promise<void> }> {
-  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(resolve(DATA, 'pg'));
-  const server = config.databaseUrl ?? embedded?.url ?? '';
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query('DROP DATABASE IF EXISTS mb_bench WITH (FORCE)');
-  await admin.query('CREATE DATABASE mb_bench');
-  await admin.end();
-  const url = new URL(server);
-  url.pathname = '/mb_bench';
-  await migrate(url.toString());
-  return { url: url.toString(), stop: async () => embedded?.stop() };
-}
-
-async function truncate(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query(
-    'TRUNCATE nodes, node_metadata, import_jobs, import_job_errors, job_status_events CASCADE',
-  );
-  await client.query('VACUUM ANALYZE nodes');
-  await client.query('VACUUM ANALYZE node_metadata');
-  await client.query('CHECKPOINT');
-  await client.end();
-}
-
-/** Runs a bench child script and returns the JSON object it prints. */
-async function child<T>(script: string, args: string[], nodeFlags: string[] = []): Promise<T> {
-  const proc = spawn(process.execPath, [...nodeFlags, script, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' },
-  });
-  let out = '';
-  proc.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  const code = await new Promise<number | null>((done) => proc.on('close', done));
-  if (code !== 0) throw new Error(`${script} exited with ${code}`);
-  return JSON.parse(out) as T;
-}
 
 async function pipelineRun(url: string, group: string): Promise<Figures> {
   const result = await child<{ status: string; processed: number; seconds: number; maxRssBytes: number }>(
@@ -156,18 +109,11 @@ async function referenceRun(url: string, group: string): Promise<Figures> {
 }
 
 function table(results: Figures[], reference: Figures): void {
-  const rate = (f: Figures) => f.rows / f.seconds;
-  process.stdout.write(
-    `\nnodes import benchmark: ${ROWS.toLocaleString('en-US')} rows, database parallelism ${PARALLELISM}\n`,
+  printTable(
+    `nodes import benchmark: ${ROWS.toLocaleString('en-US')} rows, database parallelism ${PARALLELISM}`,
+    results,
+    reference,
   );
-  for (const f of results) {
-    process.stdout.write(
-      `${f.path.padEnd(58)} ${f.seconds.toFixed(1).padStart(7)} s ${Math.round(rate(f)).toLocaleString('en-US').padStart(9)} rows/s` +
-        `  ${(rate(f) / rate(reference)).toFixed(2)}×` +
-        (f.maxRssBytes ? `  peak RSS ${(f.maxRssBytes / 2 ** 20).toFixed(0)} MB` : '') +
-        '\n',
-    );
-  }
 }
 
 await mkdir(DATA, { recursive: true });
@@ -178,12 +124,12 @@ if (!existsSync(FILE)) {
 await run('psql', ['--version']).catch(() => {
   throw new Error('the reference path needs psql on PATH');
 });
-const db = await database();
+const db = await benchDatabase('mb_bench');
 try {
   const pipeline = await pipelineRun(db.url, 'bench-pipeline');
-  await truncate(db.url);
+  await truncate(db.url, ['nodes', 'node_metadata']);
   const reference = await referenceRun(db.url, 'bench-reference');
-  await truncate(db.url);
+  await truncate(db.url, ['nodes', 'node_metadata']);
   const worker = await singleWorkerRun(db.url, 'bench-worker');
   table([reference, pipeline, worker], reference);
   process.stdout.write(
