@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { writeNodeCsv } from '../../../bench/generate-nodes.ts';
 import { initConfig } from '../../../lib/config.ts';
 import { writeReferenceList } from '../../../lib/jobs/reference-list.ts';
 import type { ImportExecutionInput, JobStatusMessage } from '../../../lib/jobs/types.ts';
+import type { TaskObserver } from '../../../lib/local/local-runner.ts';
 import { runImportLocally } from '../../../lib/local/run-import.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../../../lib/runtime/deps.ts';
 import { testDatabase } from '../../support/database.ts';
@@ -46,6 +48,7 @@ describe('node import through the synthesized state machine, locally', () => {
     file: string,
     groupId: string,
     kind: 'file' | 'references' = 'file',
+    observe?: TaskObserver,
   ): Promise<JobStatusMessage> => {
     const input: ImportExecutionInput = {
       jobId: randomUUID(),
@@ -55,7 +58,7 @@ describe('node import through the synthesized state machine, locally', () => {
       source: { uri: file, kind },
       origin: 'test',
     };
-    return runImportLocally(input);
+    return runImportLocally(input, observe ? { observe } : {});
   };
   const count = async (sql: string, params: unknown[]): Promise<number> =>
     Number((await pool.query<{ n: string }>(sql, params)).rows[0]?.n);
@@ -226,6 +229,33 @@ describe('node import through the synthesized state machine, locally', () => {
       { reference_id: 'ref-1', metadata: { city: 'Pune' } },
       { reference_id: 'ref-2', metadata: null },
     ]);
+  });
+
+  it('records a batch that fails for good as failed, loads the others and ends the job FAILED', async () => {
+    const file = join(dir, 'batch-failure.csv.gz');
+    await writeNodeCsv(file, 20_000);
+    let lostPart: { index: number; firstLine: number; records: number } | undefined;
+    // Between the plan and the loads, one staged part disappears: its batch fails with FILE_NOT_FOUND,
+    // which is not retried, and the Map's Catch turns it into a FAILED batch result.
+    const loseOnePart: TaskObserver = (handler, _input, output) => {
+      if (handler !== 'plan') return;
+      const batch = (
+        output as { batches: Array<{ index: number; uri: string; firstLine: number; records: number }> }
+      ).batches[1];
+      if (!batch) throw new Error('expected at least two batches');
+      lostPart = batch;
+      rmSync(batch.uri);
+    };
+
+    const message = await run(file, 'batch-failure', 'file', loseOnePart);
+
+    assert.ok(lostPart);
+    assert.equal(message.status, 'FAILED');
+    assert.match(message.failureReason ?? '', /^batch 1 .*InvalidFileError/);
+    assert.equal(message.total, 20_000);
+    assert.equal(message.processed, 20_000 - lostPart.records);
+    assert.equal(await nodesIn('batch-failure'), 20_000 - lostPart.records);
+    assert.deepEqual(message.failedList, [`line:${lostPart.firstLine}`]);
   });
 
   it('completes a header-only file with nothing to load', async () => {
