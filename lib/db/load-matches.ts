@@ -9,13 +9,13 @@ import type { MatchRow, MatchRowRejection } from '../parquet/types.ts';
 import { mapDatabaseError } from './errors.ts';
 import {
   abortable,
-  abortableSource,
   cancelStatement,
   IDLE_IN_TRANSACTION_TIMEOUT,
   type LoadCounts,
   REJECTIONS_SQL,
   rejectionParams,
   WORK_MEM,
+  writeInBatches,
 } from './load-nodes.ts';
 import { checkoutClient, releaseClient, rollback } from './pool.ts';
 
@@ -111,51 +111,20 @@ export async function loadMatches(
   }
   if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
   const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0 };
-  let batch = new MatchDbBatch();
-  let writing: Promise<void> | undefined;
-  let writeFailed = false;
-
-  const writeAndCount = async (full: MatchDbBatch): Promise<void> => {
-    const written = await writeBatch(pool, job, full, signal);
-    counts.rows += full.records;
-    counts.failed += full.rejections.length;
-    counts.inserted += written.inserted;
-    counts.updated += written.updated;
-    counts.duplicates += full.records - written.inserted - written.updated;
-  };
-  const submit = async (full: MatchDbBatch): Promise<void> => {
-    if (writing) await writing;
-    if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
-    writing = writeAndCount(full);
-    // Awaited later; meanwhile a failure stops the reading early and is not reported as unhandled.
-    writing.catch(() => {
-      writeFailed = true;
-    });
-  };
-
-  const source = abortableSource(rows, signal, job);
-  try {
-    while (true) {
-      if (writeFailed) await writing;
-      const step = await source.next();
-      if (step.done) break;
-      batch.add(step.value);
-      if (batch.size >= dbBatchRows) {
-        await submit(batch);
-        batch = new MatchDbBatch();
-      }
-    }
-    if (batch.size > 0) await submit(batch);
-    if (writing) await writing;
-  } catch (err) {
-    source.close();
-    // Never leave a transaction running behind the caller's back.
-    if (writing) await writing.catch(() => {});
-    if (signal?.aborted && !(err instanceof DeadlineExceededError)) throw deadlineExceeded(job, err);
-    throw err;
-  } finally {
-    source.release();
-  }
+  await writeInBatches(rows, job, {
+    dbBatchRows,
+    signal,
+    newBatch: () => new MatchDbBatch(),
+    sizeOf: () => 1,
+    write: async (full) => {
+      const written = await writeBatch(pool, job, full, signal);
+      counts.rows += full.records;
+      counts.failed += full.rejections.length;
+      counts.inserted += written.inserted;
+      counts.updated += written.updated;
+      counts.duplicates += full.records - written.inserted - written.updated;
+    },
+  });
   return counts;
 }
 

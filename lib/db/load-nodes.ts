@@ -270,45 +270,79 @@ export async function loadStagedNodes(
   if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
   const sql = batchSql(layout);
   const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0 };
-  let batch = new DbBatch();
+  await writeInBatches(blocks, job, {
+    dbBatchRows,
+    signal,
+    newBatch: () => new DbBatch(),
+    sizeOf: (block) => block.records + block.rejections.length,
+    write: async (full) => {
+      const written = await writeBatch(pool, job, sql, full, signal);
+      counts.rows += full.records - written.bad;
+      counts.failed += full.rejections.length + written.bad;
+      counts.inserted += written.inserted;
+      counts.updated += written.updated;
+      counts.duplicates += full.records - written.bad - written.inserted - written.updated;
+      await onCommitted?.({ references: written.references, rejections: full.rejections });
+    },
+  });
+  return counts;
+}
+
+/** A DB batch being gathered: items are added until it holds `dbBatchRows` rows. */
+export interface GatheredBatch<I> {
+  readonly size: number;
+  add(item: I): void;
+}
+
+/**
+ * Groups items into DB batches of at most `dbBatchRows` rows (an item larger than that makes a batch of its
+ * own) and writes them one at a time, in order, while the next one is gathered: reading and the database
+ * overlap, and memory holds at most two batches. Aborting, or a failed write, stops the reading; no write is
+ * left running when this returns or throws.
+ *
+ * @throws DeadlineExceededError when `signal` aborts; the write's or the source's error otherwise.
+ */
+export async function writeInBatches<I, B extends GatheredBatch<I>>(
+  items: AsyncIterable<I>,
+  job: JobRef,
+  opts: {
+    readonly dbBatchRows: number;
+    readonly signal: AbortSignal | undefined;
+    readonly newBatch: () => B;
+    /** Rows an item adds to a batch. */
+    readonly sizeOf: (item: I) => number;
+    readonly write: (batch: B) => Promise<void>;
+  },
+): Promise<void> {
+  const { dbBatchRows, signal, newBatch, sizeOf, write } = opts;
+  let batch = newBatch();
   let writing: Promise<void> | undefined;
   let writeFailed = false;
-
-  const writeAndReport = async (full: DbBatch): Promise<void> => {
-    const written = await writeBatch(pool, job, sql, full, signal);
-    counts.rows += full.records - written.bad;
-    counts.failed += full.rejections.length + written.bad;
-    counts.inserted += written.inserted;
-    counts.updated += written.updated;
-    counts.duplicates += full.records - written.bad - written.inserted - written.updated;
-    await onCommitted?.({ references: written.references, rejections: full.rejections });
-  };
-  const submit = async (full: DbBatch): Promise<void> => {
+  const submit = async (full: B): Promise<void> => {
     if (writing) await writing;
     if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
-    writing = writeAndReport(full);
+    writing = write(full);
     // Awaited later; meanwhile a failure stops the reading early and is not reported as unhandled.
     writing.catch(() => {
       writeFailed = true;
     });
   };
 
-  const source = abortableSource(blocks, signal, job);
+  const source = abortableSource(items, signal, job);
   try {
     while (true) {
       if (writeFailed) await writing;
       const step = await source.next();
       if (step.done) break;
-      const block = step.value;
-      // A DB batch never grows past dbBatchRows because of a block (a block alone may be larger).
-      if (batch.size > 0 && batch.size + block.records + block.rejections.length > dbBatchRows) {
+      // A DB batch never grows past dbBatchRows because of an item (an item alone may be larger).
+      if (batch.size > 0 && batch.size + sizeOf(step.value) > dbBatchRows) {
         await submit(batch);
-        batch = new DbBatch();
+        batch = newBatch();
       }
-      batch.add(block);
+      batch.add(step.value);
       if (batch.size >= dbBatchRows) {
         await submit(batch);
-        batch = new DbBatch();
+        batch = newBatch();
       }
     }
     if (batch.size > 0) await submit(batch);
@@ -322,7 +356,6 @@ export async function loadStagedNodes(
   } finally {
     source.release();
   }
-  return counts;
 }
 
 /** The staged rows and rejections of one DB batch. */
