@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.ts';
-import type { ImportExecutionInput } from '../jobs/types.ts';
+import type { ImportExecutionInput, ImportSource } from '../jobs/types.ts';
 import { parseObjectUri } from '../storage/object-uri.ts';
 
 const CONTENT_TYPES = [
@@ -71,17 +71,12 @@ export function matchImportInput(
   origin: string,
   options: { allowLocalFiles: boolean },
 ): ImportExecutionInput {
-  parseObjectUri(request.filePath, { allowLocal: options.allowLocalFiles });
   return {
     jobId,
     kind: 'matches',
     domainId: request.domainId,
     groupId: request.groupId,
-    source: {
-      uri: request.filePath,
-      ...(request.fileName ? { fileName: request.fileName } : {}),
-      ...(request.contentType ? { contentType: request.contentType } : {}),
-    },
+    source: fileSource(request.filePath, request, options),
     origin,
   };
 }
@@ -111,6 +106,23 @@ export function deterministicJobId(name: string): string {
   hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * The source of a file request: an S3 location (or, in local mode, a path), with the name and content type
+ * the producer gave.
+ */
+function fileSource(
+  filePath: string,
+  request: { readonly fileName?: string | undefined; readonly contentType?: string | undefined },
+  options: { allowLocalFiles: boolean },
+): ImportSource {
+  parseObjectUri(filePath, { allowLocal: options.allowLocalFiles });
+  return {
+    uri: filePath,
+    ...(request.fileName ? { fileName: request.fileName } : {}),
+    ...(request.contentType ? { contentType: request.contentType } : {}),
+  };
 }
 
 /** The ids of a reference request (`referenceIds`, or its alias `usernames`), if it is one. */
@@ -148,17 +160,12 @@ export function fileImportInput(
       'reference imports are not supported by this version',
     );
   }
-  parseObjectUri(request.filePath, { allowLocal: options.allowLocalFiles });
   return {
     jobId,
     kind: 'nodes',
     domainId: request.domainId,
     groupId: request.groupId,
-    source: {
-      uri: request.filePath,
-      ...(request.fileName ? { fileName: request.fileName } : {}),
-      ...(request.contentType ? { contentType: request.contentType } : {}),
-    },
+    source: fileSource(request.filePath, request, options),
     origin,
   };
 }

@@ -181,6 +181,23 @@ export async function createOrClaimJob(
   return { job: existing, claimed: false };
 }
 
+/** Creates or claims the job an execution runs (the plan step's first act), from the execution input. */
+export function claimImportJob(
+  pool: pg.Pool,
+  input: ImportExecutionInput,
+  executionId?: string,
+): Promise<{ job: ImportJobRow; claimed: boolean }> {
+  return createOrClaimJob(pool, {
+    jobId: input.jobId,
+    kind: input.kind,
+    domainId: input.domainId,
+    groupId: input.groupId,
+    source: input.source.uri,
+    origin: input.origin,
+    ...(executionId ? { executionId } : {}),
+  });
+}
+
 /** Records the number of data rows the plan found. A job in a final state is left as it is. */
 export async function setJobTotal(pool: pg.Pool, jobId: string, total: number): Promise<void> {
   const updated = await run(

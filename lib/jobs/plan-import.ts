@@ -5,7 +5,7 @@ import { InvalidFileError } from '../errors.ts';
 import { logJob } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
-import { createOrClaimJob, setJobTotal } from './job-repository.ts';
+import { claimImportJob, setJobTotal } from './job-repository.ts';
 import type { ImportExecutionInput, ImportPlan } from './types.ts';
 
 const PART_NAME_DIGITS = 5;
@@ -22,15 +22,7 @@ export async function planImport(
 ): Promise<ImportPlan> {
   const log = logJob(input);
   const { pool, store, config } = deps;
-  await createOrClaimJob(pool, {
-    jobId: input.jobId,
-    kind: input.kind,
-    domainId: input.domainId,
-    groupId: input.groupId,
-    source: input.source.uri,
-    origin: input.origin,
-    ...(executionId ? { executionId } : {}),
-  });
+  await claimImportJob(pool, input, executionId);
   const info = await store.head(input.source.uri);
   if (info.size === 0) throw new InvalidFileError('EMPTY_FILE', `file is empty: ${input.source.uri}`);
   const head = await buffer(await store.read(info.uri, { start: 0, end: Math.min(2, info.size) }));

@@ -3,7 +3,7 @@ import { logJob } from '../observability/logger.ts';
 import { planMatchFile } from '../parquet/plan-matches.ts';
 import type { MatchPlan } from '../parquet/types.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
-import { createOrClaimJob, setJobTotal } from './job-repository.ts';
+import { claimImportJob, setJobTotal } from './job-repository.ts';
 import type { ImportExecutionInput } from './types.ts';
 
 /** What the plan step of a match import returns: the file's plan and the rows per database transaction. */
@@ -30,15 +30,7 @@ export async function planMatches(
     });
   }
   const { pool, store, config } = deps;
-  await createOrClaimJob(pool, {
-    jobId: input.jobId,
-    kind: input.kind,
-    domainId: input.domainId,
-    groupId: input.groupId,
-    source: input.source.uri,
-    origin: input.origin,
-    ...(executionId ? { executionId } : {}),
-  });
+  await claimImportJob(pool, input, executionId);
   const started = Date.now();
   const plan = await planMatchFile(store, input.source.uri, {
     maxRowsPerBatch: config.matchBatchRows,
