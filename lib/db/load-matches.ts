@@ -1,23 +1,15 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { NUL_CHARACTER } from '../csv/parse-range.ts';
-import { DeadlineExceededError } from '../errors.ts';
 import type { JobRef, RowRejection } from '../jobs/types.ts';
 import type { MatchRow, MatchRowRejection } from '../parquet/types.ts';
-import { mapDatabaseError } from './errors.ts';
 import {
-  abortable,
-  cancelStatement,
+  deadlineExceeded,
   IDLE_IN_TRANSACTION_TIMEOUT,
   type LoadCounts,
-  REJECTIONS_SQL,
-  rejectionParams,
   WORK_MEM,
   writeInBatches,
+  writeStagedBatch,
 } from './load-nodes.ts';
-import { checkoutClient, releaseClient, rollback } from './pool.ts';
 
 /** Options of {@link loadMatches}. */
 export interface LoadMatchesOptions {
@@ -191,59 +183,21 @@ interface UpsertResult {
 }
 
 /** Writes one DB batch in one transaction on one checked-out client. */
-async function writeBatch(
+function writeBatch(
   pool: pg.Pool,
   job: JobRef,
   batch: MatchDbBatch,
   signal: AbortSignal | undefined,
 ): Promise<{ inserted: number; updated: number }> {
-  const client = await checkoutClient(pool);
-  let broken: Error | undefined;
-  let cancelling: Promise<void> | undefined;
-  const guard = (work: Promise<unknown>, pid: number | undefined) => () => {
-    cancelling = cancelStatement(pool, client, pid, work);
-  };
-  try {
-    throwIfAborted(signal, job);
-    let written = { inserted: 0, updated: 0 };
-    const staged = batch.records > 0;
-    const begin = client.query(staged ? BEGIN_SQL : 'BEGIN');
-    const opened: unknown = await abortable(signal, begin, guard(begin, undefined));
-    if (staged) {
-      // A multi-statement query resolves to one result per statement; the last one holds the backend pid.
-      const pid = ((opened as pg.QueryResult[]).at(-1)?.rows[0] as { pid?: number } | undefined)?.pid;
-      throwIfAborted(signal, job);
-      const copy = client.query(copyFrom(COPY_SQL));
-      await pipeline(Readable.from(batch.blocks()), copy, ...(signal ? [{ signal }] : []));
-      throwIfAborted(signal, job);
-      const upsert = client.query<UpsertResult>(UPSERT_SQL, [job.groupId, job.domainId, job.jobId]);
-      const result = await abortable(signal, upsert, guard(upsert, pid));
-      const row = result.rows[0];
-      if (!row) throw new Error('the upsert returned no summary row');
-      written = { inserted: Number(row.inserted), updated: Number(row.updated) };
-      throwIfAborted(signal, job);
-    }
-    if (batch.rejections.length > 0) {
-      const recorded = client.query(REJECTIONS_SQL, rejectionParams(job, batch.rejections));
-      await abortable(signal, recorded, guard(recorded, undefined));
-      throwIfAborted(signal, job);
-    }
-    await client.query('COMMIT');
-    return written;
-  } catch (err) {
-    if (cancelling) await cancelling;
-    broken = await rollback(client);
-    if (signal?.aborted) throw deadlineExceeded(job, err);
-    throw mapDatabaseError(err);
-  } finally {
-    releaseClient(client, broken);
-  }
-}
-
-function throwIfAborted(signal: AbortSignal | undefined, job: JobRef): void {
-  if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
-}
-
-function deadlineExceeded(job: JobRef, cause: unknown): DeadlineExceededError {
-  return new DeadlineExceededError('match load stopped: deadline reached', { jobId: job.jobId }, { cause });
+  return writeStagedBatch<UpsertResult, { inserted: number; updated: number }>(pool, job, {
+    begin: BEGIN_SQL,
+    copy: COPY_SQL,
+    payload: batch.blocks(),
+    upsert: UPSERT_SQL,
+    params: [job.groupId, job.domainId, job.jobId],
+    summarize: (row) => ({ inserted: Number(row.inserted), updated: Number(row.updated) }),
+    nothingStaged: { inserted: 0, updated: 0 },
+    rejections: batch.rejections,
+    signal,
+  });
 }

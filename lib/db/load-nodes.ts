@@ -179,7 +179,7 @@ FROM up`,
 }
 
 /** Records rejections: `$1` job, `$2` domain, then the arrays of {@link rejectionParams}. */
-export const REJECTIONS_SQL = `INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason)
+const REJECTIONS_SQL = `INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason)
 SELECT $1, $2, r.line, r.reference, r.code, r.reason
 FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) AS r (line, reference, code, reason)
 ON CONFLICT (job_id, line) DO NOTHING`;
@@ -414,6 +414,49 @@ async function writeBatch(
   batch: DbBatch,
   signal: AbortSignal | undefined,
 ): Promise<WrittenBatch> {
+  return writeStagedBatch<UpsertResult, WrittenBatch>(pool, job, {
+    begin: sql.begin,
+    copy: sql.copy,
+    payload: batch.records > 0 ? batch.payload : [],
+    upsert: sql.upsert,
+    params: [job.groupId, job.domainId, job.jobId, uuidV7Prefix()],
+    summarize: (row) => ({
+      inserted: Number(row.inserted),
+      updated: Number(row.updated),
+      bad: Number(row.bad),
+      // RETURNING follows the sorted input, so this sort is a near no-op pass that guarantees the order.
+      references: row.refs.sort(),
+    }),
+    nothingStaged: { inserted: 0, updated: 0, bad: 0, references: [] },
+    rejections: batch.rejections,
+    signal,
+  });
+}
+
+/**
+ * One DB batch as one transaction on one checked-out client: `begin` (which creates the temp table and
+ * ends by selecting the backend pid), COPY of `payload`, the `upsert` statement whose single summary row
+ * `summarize` reads, then the rejections. With nothing staged only the rejections are written. On abort the
+ * running statement is cancelled and the transaction rolled back; a client whose rollback failed is closed.
+ *
+ * @throws DeadlineExceededError when `signal` aborts; DatabaseUnavailableError when the connection fails.
+ */
+export async function writeStagedBatch<Row, Result>(
+  pool: pg.Pool,
+  job: JobRef,
+  batch: {
+    readonly begin: string;
+    readonly copy: string;
+    readonly payload: readonly (Buffer | string)[];
+    readonly upsert: string;
+    readonly params: readonly unknown[];
+    readonly summarize: (row: Row) => Result;
+    readonly nothingStaged: Result;
+    readonly rejections: readonly RowRejection[];
+    readonly signal: AbortSignal | undefined;
+  },
+): Promise<Result> {
+  const { signal } = batch;
   const client = await checkoutClient(pool);
   let broken: Error | undefined;
   let cancelling: Promise<void> | undefined;
@@ -422,33 +465,22 @@ async function writeBatch(
   };
   try {
     throwIfAborted(signal, job);
-    let written: WrittenBatch = { inserted: 0, updated: 0, bad: 0, references: [] };
-    const staged = batch.records > 0;
-    const begin = client.query(staged ? sql.begin : 'BEGIN');
+    let written = batch.nothingStaged;
+    const staged = batch.payload.length > 0;
+    const begin = client.query(staged ? batch.begin : 'BEGIN');
     const opened: unknown = await abortable(signal, begin, guard(begin, undefined));
     if (staged) {
       // A multi-statement query resolves to one result per statement; the last one holds the backend pid.
       const pid = ((opened as pg.QueryResult[]).at(-1)?.rows[0] as { pid?: number } | undefined)?.pid;
       throwIfAborted(signal, job);
-      const copy = client.query(copyFrom(sql.copy));
+      const copy = client.query(copyFrom(batch.copy));
       await pipeline(Readable.from(batch.payload), copy, ...(signal ? [{ signal }] : []));
       throwIfAborted(signal, job);
-      const upsert = client.query<UpsertResult>(sql.upsert, [
-        job.groupId,
-        job.domainId,
-        job.jobId,
-        uuidV7Prefix(),
-      ]);
+      const upsert = client.query<pg.QueryResultRow & Row>(batch.upsert, [...batch.params]);
       const result = await abortable(signal, upsert, guard(upsert, pid));
       const row = result.rows[0];
       if (!row) throw new Error('the upsert returned no summary row');
-      written = {
-        inserted: Number(row.inserted),
-        updated: Number(row.updated),
-        bad: Number(row.bad),
-        // RETURNING follows the sorted input, so this sort is a near no-op pass that guarantees the order.
-        references: row.refs.sort(),
-      };
+      written = batch.summarize(row);
       throwIfAborted(signal, job);
     }
     if (batch.rejections.length > 0) {
@@ -469,7 +501,7 @@ async function writeBatch(
 }
 
 /** The parameters of {@link REJECTIONS_SQL} (NUL characters, which text cannot hold, replaced). */
-export function rejectionParams(job: JobRef, rejections: readonly RowRejection[]): unknown[] {
+function rejectionParams(job: JobRef, rejections: readonly RowRejection[]): unknown[] {
   const clean = (value: string) => (value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value);
   return [
     job.jobId,
@@ -482,7 +514,7 @@ export function rejectionParams(job: JobRef, rejections: readonly RowRejection[]
 }
 
 /** Awaits `work`, calling `onAbort` if the signal fires meanwhile (the work then settles with an error). */
-export async function abortable<T>(
+async function abortable<T>(
   signal: AbortSignal | undefined,
   work: Promise<T>,
   onAbort: () => void,
@@ -502,7 +534,7 @@ export async function abortable<T>(
  * after a grace period, the connection is closed, which ends the transaction on the server too.
  * Resolves once the cancel was delivered, so a late cancel cannot hit a later statement.
  */
-export async function cancelStatement(
+async function cancelStatement(
   pool: pg.Pool,
   client: pg.PoolClient,
   pid: number | undefined,
@@ -540,7 +572,7 @@ function destroyConnection(client: pg.PoolClient): void {
  * aborts, even when the source is stalled on its input. (One listener for the whole read, not a
  * Promise.race per item: racing against one long-lived promise leaks a reaction per call.)
  */
-export function abortableSource<T>(
+function abortableSource<T>(
   rows: AsyncIterable<T>,
   signal: AbortSignal | undefined,
   job: JobRef,
@@ -576,6 +608,7 @@ function throwIfAborted(signal: AbortSignal | undefined, job: JobRef): void {
   if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
 }
 
-function deadlineExceeded(job: JobRef, cause: unknown): DeadlineExceededError {
-  return new DeadlineExceededError('node load stopped: deadline reached', { jobId: job.jobId }, { cause });
+/** The error of a load stopped by its deadline (the open DB batch rolled back). */
+export function deadlineExceeded(job: JobRef, cause: unknown): DeadlineExceededError {
+  return new DeadlineExceededError('load stopped: deadline reached', { jobId: job.jobId }, { cause });
 }
