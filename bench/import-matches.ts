@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -18,6 +18,7 @@ import {
   PARALLELISM,
   printTable,
   ROWS,
+  timedPsqlRun,
   truncate,
 } from './support.ts';
 
@@ -74,17 +75,7 @@ COMMIT;
 
 async function referenceRun(url: string, group: string): Promise<Figures> {
   const parts = await writeReferenceCsv(PARALLELISM);
-  const scripts = await Promise.all(
-    parts.map(async (path) => {
-      const script = `${path}.sql`;
-      await writeFile(script, referenceScript(path, group));
-      return script;
-    }),
-  );
-  const started = process.hrtime.bigint();
-  await Promise.all(scripts.map((script) => run('psql', [url, '-v', 'ON_ERROR_STOP=1', '-q', '-f', script])));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await Promise.all([...parts, ...scripts].map((path) => rm(path)));
+  const seconds = await timedPsqlRun(url, parts, (part) => referenceScript(part, group));
   return { path: 'CSV: psql \\copy + the same upsert', rows: ROWS, seconds };
 }
 

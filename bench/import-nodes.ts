@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline as pipelineStreams } from 'node:stream/promises';
@@ -19,6 +19,7 @@ import {
   PARALLELISM,
   printTable,
   ROWS,
+  timedPsqlRun,
   truncate,
 } from './support.ts';
 
@@ -94,17 +95,7 @@ COMMIT;
 
 async function referenceRun(url: string, group: string): Promise<Figures> {
   const parts = await splitForReference(PARALLELISM);
-  const scripts = await Promise.all(
-    parts.map(async (path) => {
-      const script = `${path}.sql`;
-      await writeFile(script, referenceScript(path, group));
-      return script;
-    }),
-  );
-  const started = process.hrtime.bigint();
-  await Promise.all(scripts.map((script) => run('psql', [url, '-v', 'ON_ERROR_STOP=1', '-q', '-f', script])));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await Promise.all([...parts, ...scripts].map((path) => rm(path)));
+  const seconds = await timedPsqlRun(url, parts, (part) => referenceScript(part, group));
   return { path: `psql \\copy + INSERT … ON CONFLICT … RETURNING`, rows: ROWS, seconds };
 }
 

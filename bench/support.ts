@@ -1,6 +1,8 @@
 // What the benchmarks share: a fresh database, a clean slate between runs, child runs and the printed table.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from '../lib/config.ts';
 import { startEmbeddedPostgres } from '../lib/db/embedded.ts';
@@ -76,4 +78,28 @@ export function printTable(title: string, results: readonly Figures[], reference
         '\n',
     );
   }
+}
+
+/**
+ * Times the reference path: one `psql -f` per part file, all at once (the same database parallelism as the
+ * pipeline), each script built by `script(part)`. The part files and scripts are removed afterwards.
+ */
+export async function timedPsqlRun(
+  url: string,
+  parts: readonly string[],
+  script: (part: string) => string,
+): Promise<number> {
+  const scripts = await Promise.all(
+    parts.map(async (part) => {
+      const file = `${part}.sql`;
+      await writeFile(file, script(part));
+      return file;
+    }),
+  );
+  const psql = promisify(execFile);
+  const started = process.hrtime.bigint();
+  await Promise.all(scripts.map((file) => psql('psql', [url, '-v', 'ON_ERROR_STOP=1', '-q', '-f', file])));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await Promise.all([...parts, ...scripts].map((file) => rm(file)));
+  return seconds;
 }
