@@ -78,8 +78,13 @@ export async function loadBatch(
   metrics.addMetric('node_import_conflict_updates', MetricUnit.Count, counts.updated);
   metrics.addMetric('node_import_failures', MetricUnit.Count, counts.failed);
   log.info('loaded batch', { batch: batch.index, ...counts, durationMs });
+  return batchSucceeded(batch.index, counts);
+}
+
+/** The Map's result of a batch that loaded: its counts (failed rows included in `rows`). */
+export function batchSucceeded(index: number, counts: LoadCounts): BatchResult {
   return {
-    index: batch.index,
+    index,
     status: 'SUCCEEDED',
     rows: counts.rows + counts.failed,
     inserted: counts.inserted,

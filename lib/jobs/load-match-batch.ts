@@ -4,6 +4,7 @@ import { logJob, metrics } from '../observability/logger.ts';
 import { readMatchRows } from '../parquet/read-matches.ts';
 import type { MatchBatch, MatchColumn } from '../parquet/types.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
+import { batchSucceeded } from './load-batch.ts';
 import type { BatchResult, JobRef } from './types.ts';
 
 /** Input of one Map iteration of a match import: the job, the file, the plan's columns and one batch. */
@@ -52,13 +53,5 @@ export async function loadMatchBatch(
     ...counts,
     durationMs,
   });
-  return {
-    index: batch.index,
-    status: 'SUCCEEDED',
-    rows: counts.rows + counts.failed,
-    inserted: counts.inserted,
-    updated: counts.updated,
-    duplicates: counts.duplicates,
-    failed: counts.failed,
-  };
+  return batchSucceeded(batch.index, counts);
 }
