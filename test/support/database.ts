@@ -40,12 +40,14 @@ function embeddedServer(): Promise<EmbeddedForTests> {
 }
 
 /**
- * Creates database `mb_test_<name>` (dropped first if a previous run left it) on the server of
- * `DATABASE_URL`, or on an embedded server started for this test process, and migrates it.
+ * Creates database `<prefix><name>` (dropped first if a previous run left it) on the server of
+ * `DATABASE_URL`, or on an embedded server started for this test process, and migrates it. The prefix is
+ * `TEST_DATABASE_PREFIX` or `mb_test_`, so two checkouts can run their suites against one server at once.
  */
 export async function testDatabase(name: string): Promise<TestDatabase> {
   const serverUrl = process.env.DATABASE_URL || (await embeddedServer()).url;
-  const database = `mb_test_${name.toLowerCase().replace(/[^a-z0-9_]+/g, '_')}`.slice(0, 63);
+  const prefix = process.env.TEST_DATABASE_PREFIX || 'mb_test_';
+  const database = `${prefix}${name.toLowerCase().replace(/[^a-z0-9_]+/g, '_')}`.slice(0, 63);
   const admin = new pg.Client({ connectionString: serverUrl, application_name: 'mb-test-admin' });
   await admin.connect();
   try {
