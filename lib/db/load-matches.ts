@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { NUL_CHARACTER } from '../csv/parse-range.ts';
 import type { JobRef, RowRejection } from '../jobs/types.ts';
-import type { MatchRow, MatchRowRejection } from '../parquet/types.ts';
+import type { MatchRowRun, MatchRowVisitor } from '../parquet/read-matches.ts';
+import type { MatchRowRejection } from '../parquet/types.ts';
 import {
   deadlineExceeded,
   IDLE_IN_TRANSACTION_TIMEOUT,
@@ -39,7 +40,7 @@ CREATE TEMP TABLE mb_match_stage (
 ) ON COMMIT DROP;
 SELECT pg_backend_pid() AS pid`;
 
-const COPY_SQL = 'COPY mb_match_stage FROM STDIN WITH (FORMAT csv, FREEZE)';
+const COPY_SQL = 'COPY mb_match_stage FROM STDIN WITH (FREEZE)';
 
 /**
  * One statement de-duplicates the staged rows (the last row of a key wins) and upserts them, fed in key
@@ -80,8 +81,9 @@ SELECT count(*) FILTER (WHERE inserted) AS inserted,
 FROM up`;
 
 /**
- * Loads match rows into `match_suggestions` and rejections into `import_job_errors` (`line` = row index + 1).
- * Rows are grouped into DB batches of about `dbBatchRows`; each is one transaction: COPY into a temp table,
+ * Loads runs of match rows into `match_suggestions` and rejections into `import_job_errors` (`line` = row
+ * index + 1). Runs are grouped into DB batches of about `dbBatchRows` rows; each is one transaction: COPY (text
+ * format, written straight from the decoded values) into a temp table,
  * then one upsert keyed on (domain, group, participant, matched participant), last row wins. While one DB
  * batch is written the next one is gathered, so decoding and the database overlap and memory stays bounded.
  * A row whose ids or details hold a NUL character (which PostgreSQL text and jsonb cannot store) is
@@ -94,7 +96,7 @@ FROM up`;
 export async function loadMatches(
   pool: pg.Pool,
   job: JobRef,
-  rows: AsyncIterable<MatchRow | MatchRowRejection>,
+  runs: AsyncIterable<MatchRowRun>,
   opts: LoadMatchesOptions,
 ): Promise<LoadCounts> {
   const { dbBatchRows, signal } = opts;
@@ -103,11 +105,11 @@ export async function loadMatches(
   }
   if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
   const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0 };
-  await writeInBatches(rows, job, {
+  await writeInBatches(runs, job, {
     dbBatchRows,
     signal,
     newBatch: () => new MatchDbBatch(),
-    sizeOf: () => 1,
+    sizeOf: (run) => run.size,
     write: async (full) => {
       const written = await writeBatch(pool, job, full, signal);
       counts.rows += full.records;
@@ -120,62 +122,97 @@ export async function loadMatches(
   return counts;
 }
 
-/** Rows per staged text block (a block is one chunk of the COPY stream). */
-const BLOCK_ROWS = 1000;
+/** Bytes of a staged COPY block (a block is one chunk of the COPY stream). */
+const BLOCK_BYTES = 256 * 1024;
+/** Most UTF-8 bytes of one UTF-16 code unit. */
+const MAX_UTF8_PER_UNIT = 3;
 
-/** The staged rows (CSV text for COPY) and rejections of one DB batch. */
-class MatchDbBatch {
-  readonly payload: string[] = [];
+/**
+ * The staged rows (COPY text, written straight into buffers) and rejections of one DB batch. Buffers rather
+ * than strings: the rows wait for the database outside the JavaScript heap, which the garbage collector
+ * would otherwise copy and scan again and again while a batch is gathered and written.
+ */
+class MatchDbBatch implements MatchRowVisitor {
+  readonly #payload: Buffer[] = [];
   readonly rejections: RowRejection[] = [];
   records = 0;
   size = 0;
-  #text = '';
-  #blockRows = 0;
+  #block = Buffer.allocUnsafe(BLOCK_BYTES);
+  #used = 0;
 
-  add(item: MatchRow | MatchRowRejection): void {
-    this.size += 1;
-    if ('code' in item) {
-      this.rejections.push(item);
-      return;
-    }
-    const details = JSON.stringify(item.details);
+  add(run: MatchRowRun): void {
+    this.size += run.size;
+    run.visit(this);
+  }
+
+  valid(
+    row: number,
+    participantId: string,
+    matchedParticipantId: string,
+    compatibilityScore: number,
+    rank: number | null,
+    detailsJson: string,
+  ): void {
     if (
-      item.participantId.includes('\0') ||
-      item.matchedParticipantId.includes('\0') ||
-      details.includes('\\u0000')
+      participantId.includes('\0') ||
+      matchedParticipantId.includes('\0') ||
+      detailsJson.includes('\\u0000')
     ) {
       this.rejections.push({
-        line: item.row + 1,
-        reference: item.participantId.replaceAll('\0', '\uFFFD'),
+        line: row + 1,
+        reference: participantId.replaceAll('\0', '\uFFFD'),
         code: NUL_CHARACTER,
         reason: 'the row contains a NUL character, which cannot be stored',
       });
       return;
     }
-    this.#text += `${item.row},${quote(item.participantId)},${quote(item.matchedParticipantId)},${item.compatibilityScore},${
-      item.rank ?? ''
-    },${quote(details)}\n`;
+    this.#append(
+      `${row}\t${copyText(participantId)}\t${copyText(matchedParticipantId)}\t${compatibilityScore}\t${
+        rank ?? '\\N'
+      }\t${copyJson(detailsJson)}\n`,
+    );
     this.records += 1;
-    this.#blockRows += 1;
-    if (this.#blockRows >= BLOCK_ROWS) this.#flush();
+  }
+
+  rejected(rejection: MatchRowRejection): void {
+    this.rejections.push(rejection);
   }
 
   /** The COPY payload, blocks in row order. */
-  blocks(): string[] {
+  blocks(): Buffer[] {
     this.#flush();
-    return this.payload;
+    return this.#payload;
+  }
+
+  #append(line: string): void {
+    const most = line.length * MAX_UTF8_PER_UNIT;
+    if (this.#used + most > this.#block.length) {
+      this.#flush();
+      if (most > this.#block.length) this.#block = Buffer.allocUnsafe(most);
+    }
+    this.#used += this.#block.write(line, this.#used);
   }
 
   #flush(): void {
-    if (this.#text === '') return;
-    this.payload.push(this.#text);
-    this.#text = '';
-    this.#blockRows = 0;
+    if (this.#used === 0) return;
+    this.#payload.push(this.#block.subarray(0, this.#used));
+    this.#block = Buffer.allocUnsafe(BLOCK_BYTES);
+    this.#used = 0;
   }
 }
 
-const quote = (value: string): string =>
-  value.includes('"') ? `"${value.replaceAll('"', '""')}"` : `"${value}"`;
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** JSON text as a field of COPY's text format: JSON holds no raw control characters, only backslashes. */
+function copyJson(json: string): string {
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
+}
+
+/** A value as a field of COPY's text format: backslash, newline, carriage return and tab escaped. */
+function copyText(value: string): string {
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\n\r\t]/g, (c) => COPY_ESCAPES[c] ?? c) : value;
+}
 
 interface UpsertResult {
   inserted: string;

@@ -9,10 +9,18 @@ import { createOrClaimJob } from '../../../lib/jobs/job-repository.ts';
 import { loadMatchBatch } from '../../../lib/jobs/load-match-batch.ts';
 import type { JobRef } from '../../../lib/jobs/types.ts';
 import { planMatchFile } from '../../../lib/parquet/plan-matches.ts';
+import type { MatchRowRun } from '../../../lib/parquet/read-matches.ts';
 import type { MatchRow, MatchRowRejection } from '../../../lib/parquet/types.ts';
 import type { RuntimeDeps } from '../../../lib/runtime/deps.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
-import { footerRange, inside, localStore, recordingStore, tempFolder } from '../../unit/parquet/fixtures.ts';
+import {
+  footerRange,
+  inside,
+  localStore,
+  recordingStore,
+  runOf,
+  tempFolder,
+} from '../../unit/parquet/fixtures.ts';
 
 const DOMAIN = randomUUID();
 
@@ -36,8 +44,9 @@ function rejection(row: number): MatchRowRejection {
   return { row, line: row + 1, reference: null, code: 'SELF_MATCH', reason: 'self' };
 }
 
-async function* source<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
+/** One run per row, so that DB batches are cut by rows as from a file. */
+async function* source(items: Iterable<MatchRow | MatchRowRejection>): AsyncGenerator<MatchRowRun> {
+  for (const item of items) yield runOf([item]);
 }
 
 describe('loadMatches', () => {
@@ -130,6 +139,20 @@ describe('loadMatches', () => {
     );
   });
 
+  it('stores ids and details holding tabs, backslashes, newlines and \\N exactly', async () => {
+    const job = await newJob();
+    const odd = ['a\tb', 'c\\d', 'e\nf\r', '\\N', 'é"ü\\t'];
+    const items = odd.map((id, i) => ({ ...match(i, id, `${id}-m`), details: { text: id, list: [id] } }));
+
+    await loadMatches(db.pool, job, source(items), { dbBatchRows: 10 });
+
+    const rows = await rowsOf(job);
+    assert.deepEqual(
+      rows.map((r) => [r.participant_id, r.matched_participant_id, r.details]),
+      [...odd].sort().map((id) => [id, `${id}-m`, { text: id, list: [id] }]),
+    );
+  });
+
   it('rejects a row holding a NUL character and loads the others', async () => {
     const job = await newJob();
     const nul = { ...match(1, 'n', 'm'), details: { bad: 'a\0b' } };
@@ -143,10 +166,10 @@ describe('loadMatches', () => {
   it('stops with DeadlineExceededError when aborted, leaving nothing of the open DB batch', async () => {
     const job = await newJob();
     const controller = new AbortController();
-    async function* slow(): AsyncGenerator<MatchRow> {
-      yield match(0, 's', 't');
+    async function* slow(): AsyncGenerator<MatchRowRun> {
+      yield runOf([match(0, 's', 't')]);
       controller.abort(new Error('deadline'));
-      yield match(1, 's', 'u');
+      yield runOf([match(1, 's', 'u')]);
     }
 
     await assert.rejects(loadMatches(db.pool, job, slow(), { dbBatchRows: 10, signal: controller.signal }), {
