@@ -42,25 +42,36 @@ SELECT pg_backend_pid() AS pid`;
 
 const COPY_SQL = 'COPY mb_match_stage FROM STDIN WITH (FREEZE)';
 
+/** The staged rows, the last row of each key only, in key order (the DISTINCT ON sort gives it). */
+const DEDUPLICATED = `(
+    SELECT DISTINCT ON (participant_id, matched_participant_id)
+      row, participant_id, matched_participant_id, compatibility_score, rank, details
+    FROM mb_match_stage
+    ORDER BY participant_id, matched_participant_id, row DESC
+  ) s`;
+
+const TARGET_COLUMNS = `match_suggestions AS m (domain_id, group_id, participant_id, matched_participant_id,
+    compatibility_score, rank, details, last_job_id, last_row)`;
+// Typed parameters: the same parameter is used as a value and in comparisons.
+const SOURCE_VALUES =
+  '$2::uuid, $1::varchar, s.participant_id, s.matched_participant_id, s.compatibility_score, s.rank, s.details, $3::uuid, s.row';
+const STORED = `SELECT 1 FROM match_suggestions e WHERE e.domain_id = $2::uuid AND e.group_id = $1::varchar
+      AND e.participant_id = s.participant_id AND e.matched_participant_id = s.matched_participant_id`;
+
 /**
- * One statement de-duplicates the staged rows (the last row of a key wins) and upserts them, fed in key
- * order so that concurrent batches lock rows in the same order and cannot deadlock. The DO UPDATE applies
- * only when the suggestion was last written by another job, or by an earlier (or the same) row of this job:
- * a key repeated across batches of one file ends with the later row's values whatever order the batches
- * commit in. `job_writes` counts the distinct rows of this job that wrote the key; a key skipped by the
- * WHERE, or returned with job_writes > 1, was already written by this job from another row: a duplicate.
+ * Upserts the de-duplicated rows (the last row of a key wins), fed in key order so that concurrent batches
+ * lock rows in the same order and cannot deadlock. The DO UPDATE applies only when the suggestion was last
+ * written by another job, or by an earlier (or the same) row of this job: a key repeated across batches of
+ * one file ends with the later row's values whatever order the batches commit in. `job_writes` counts the
+ * distinct rows of this job that wrote the key; a key skipped by the WHERE, or returned with job_writes > 1,
+ * was already written by this job from another row: a duplicate. `rows` filters the keys it applies to.
  * $1 group, $2 domain, $3 job.
  */
-const UPSERT_SQL = `WITH src AS MATERIALIZED (
-  SELECT DISTINCT ON (participant_id, matched_participant_id)
-    row, participant_id, matched_participant_id, compatibility_score, rank, details
-  FROM mb_match_stage
-  ORDER BY participant_id, matched_participant_id, row DESC
-), up AS (
-  INSERT INTO match_suggestions AS m (domain_id, group_id, participant_id, matched_participant_id,
-    compatibility_score, rank, details, last_job_id, last_row)
-  SELECT $2, $1, s.participant_id, s.matched_participant_id, s.compatibility_score, s.rank, s.details, $3, s.row
-  FROM src s ORDER BY s.participant_id, s.matched_participant_id
+const upsertRows = (rows: string): string => `INSERT INTO ${TARGET_COLUMNS}
+  SELECT ${SOURCE_VALUES}
+  FROM ${DEDUPLICATED}
+  ${rows}
+  ORDER BY s.participant_id, s.matched_participant_id
   ON CONFLICT (domain_id, group_id, participant_id, matched_participant_id) DO UPDATE SET
     compatibility_score = excluded.compatibility_score,
     rank = excluded.rank,
@@ -74,7 +85,31 @@ const UPSERT_SQL = `WITH src AS MATERIALIZED (
       ELSE 1
     END
   WHERE m.last_job_id IS DISTINCT FROM excluded.last_job_id OR m.last_row <= excluded.last_row
-  RETURNING m.job_writes, m.xmax = 0 AS inserted
+  RETURNING m.job_writes, m.xmax = 0 AS inserted`;
+
+/**
+ * The usual case, new suggestions, at half the database's work: keys not stored yet (as of the statement's
+ * snapshot) get a plain INSERT, which costs PostgreSQL about half of an INSERT … ON CONFLICT (no speculative
+ * insertion); only the stored ones take the upsert. A key committed by a concurrent transaction after the
+ * snapshot makes the plain INSERT fail with a unique violation: the batch then runs {@link UPSERT_SQL}.
+ */
+const OPTIMISTIC_UPSERT_SQL = `WITH fresh AS (
+  INSERT INTO ${TARGET_COLUMNS}
+  SELECT ${SOURCE_VALUES}
+  FROM ${DEDUPLICATED}
+  WHERE NOT EXISTS (${STORED})
+  ORDER BY s.participant_id, s.matched_participant_id
+  RETURNING 1
+), up AS (
+  ${upsertRows(`WHERE EXISTS (${STORED})`)}
+)
+SELECT (SELECT count(*) FROM fresh) + count(*) FILTER (WHERE inserted) AS inserted,
+       count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated
+FROM up`;
+
+/** Every de-duplicated row through the upsert. */
+const UPSERT_SQL = `WITH up AS (
+  ${upsertRows('')}
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated
@@ -230,7 +265,8 @@ function writeBatch(
     begin: BEGIN_SQL,
     copy: COPY_SQL,
     payload: batch.blocks(),
-    upsert: UPSERT_SQL,
+    upsert: OPTIMISTIC_UPSERT_SQL,
+    upsertOnConflict: UPSERT_SQL,
     params: [job.groupId, job.domainId, job.jobId],
     summarize: (row) => ({ inserted: Number(row.inserted), updated: Number(row.updated) }),
     nothingStaged: { inserted: 0, updated: 0 },

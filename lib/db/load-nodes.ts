@@ -6,7 +6,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { MAX_REFERENCE_LENGTH, NUL_CHARACTER, type ParsedRow, type StagedBlock } from '../csv/parse-range.ts';
 import { DeadlineExceededError } from '../errors.ts';
 import type { JobRef, RowRejection } from '../jobs/types.ts';
-import { mapDatabaseError } from './errors.ts';
+import { isUniqueViolation, mapDatabaseError } from './errors.ts';
 import { checkoutClient, releaseClient, rollback } from './pool.ts';
 
 /** What one `loadNodes` call saw and did. For a job, inserted + updated + duplicates + failed = data rows. */
@@ -438,6 +438,9 @@ async function writeBatch(
  * ends by selecting the backend pid), COPY of `payload`, the `upsert` statement whose single summary row
  * `summarize` reads, then the rejections. With nothing staged only the rejections are written. On abort the
  * running statement is cancelled and the transaction rolled back; a client whose rollback failed is closed.
+ * With `upsertOnConflict`, `upsert` is an optimistic statement that may fail with a unique violation (it
+ * inserts without ON CONFLICT): it runs under a savepoint, and on that violation `upsertOnConflict` (same
+ * parameters and summary row) runs instead.
  *
  * @throws DeadlineExceededError when `signal` aborts; DatabaseUnavailableError when the connection fails.
  */
@@ -449,6 +452,7 @@ export async function writeStagedBatch<Row, Result>(
     readonly copy: string;
     readonly payload: readonly (Buffer | string)[];
     readonly upsert: string;
+    readonly upsertOnConflict?: string;
     readonly params: readonly unknown[];
     readonly summarize: (row: Row) => Result;
     readonly nothingStaged: Result;
@@ -476,8 +480,23 @@ export async function writeStagedBatch<Row, Result>(
       const copy = client.query(copyFrom(batch.copy));
       await pipeline(Readable.from(batch.payload), copy, ...(signal ? [{ signal }] : []));
       throwIfAborted(signal, job);
-      const upsert = client.query<pg.QueryResultRow & Row>(batch.upsert, [...batch.params]);
-      const result = await abortable(signal, upsert, guard(upsert, pid));
+      const upsertWith = async (sql: string) => {
+        const upsert = client.query<pg.QueryResultRow & Row>(sql, [...batch.params]);
+        return abortable(signal, upsert, guard(upsert, pid));
+      };
+      let result: pg.QueryResult<pg.QueryResultRow & Row>;
+      if (batch.upsertOnConflict) {
+        await client.query('SAVEPOINT mb_optimistic');
+        try {
+          result = await upsertWith(batch.upsert);
+        } catch (err) {
+          if (!isUniqueViolation(err) || signal?.aborted) throw err;
+          await client.query('ROLLBACK TO SAVEPOINT mb_optimistic');
+          result = await upsertWith(batch.upsertOnConflict);
+        }
+      } else {
+        result = await upsertWith(batch.upsert);
+      }
       const row = result.rows[0];
       if (!row) throw new Error('the upsert returned no summary row');
       written = batch.summarize(row);
