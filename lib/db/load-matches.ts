@@ -52,11 +52,8 @@ const DEDUPLICATED = `(
 
 const TARGET_COLUMNS = `match_suggestions AS m (domain_id, group_id, participant_id, matched_participant_id,
     compatibility_score, rank, details, last_job_id, last_row)`;
-// Typed parameters: the same parameter is used as a value and in comparisons.
 const SOURCE_VALUES =
-  '$2::uuid, $1::varchar, s.participant_id, s.matched_participant_id, s.compatibility_score, s.rank, s.details, $3::uuid, s.row';
-const STORED = `SELECT 1 FROM match_suggestions e WHERE e.domain_id = $2::uuid AND e.group_id = $1::varchar
-      AND e.participant_id = s.participant_id AND e.matched_participant_id = s.matched_participant_id`;
+  '$2, $1, s.participant_id, s.matched_participant_id, s.compatibility_score, s.rank, s.details, $3, s.row';
 
 /**
  * Upserts the de-duplicated rows (the last row of a key wins), fed in key order so that concurrent batches
@@ -64,13 +61,12 @@ const STORED = `SELECT 1 FROM match_suggestions e WHERE e.domain_id = $2::uuid A
  * written by another job, or by an earlier (or the same) row of this job: a key repeated across batches of
  * one file ends with the later row's values whatever order the batches commit in. `job_writes` counts the
  * distinct rows of this job that wrote the key; a key skipped by the WHERE, or returned with job_writes > 1,
- * was already written by this job from another row: a duplicate. `rows` filters the keys it applies to.
+ * was already written by this job from another row: a duplicate.
  * $1 group, $2 domain, $3 job.
  */
-const upsertRows = (rows: string): string => `INSERT INTO ${TARGET_COLUMNS}
+const UPSERT_ROWS = `INSERT INTO ${TARGET_COLUMNS}
   SELECT ${SOURCE_VALUES}
   FROM ${DEDUPLICATED}
-  ${rows}
   ORDER BY s.participant_id, s.matched_participant_id
   ON CONFLICT (domain_id, group_id, participant_id, matched_participant_id) DO UPDATE SET
     compatibility_score = excluded.compatibility_score,
@@ -88,28 +84,23 @@ const upsertRows = (rows: string): string => `INSERT INTO ${TARGET_COLUMNS}
   RETURNING m.job_writes, m.xmax = 0 AS inserted`;
 
 /**
- * The usual case, new suggestions, at half the database's work: keys not stored yet (as of the statement's
- * snapshot) get a plain INSERT, which costs PostgreSQL about half of an INSERT … ON CONFLICT (no speculative
- * insertion); only the stored ones take the upsert. A key committed by a concurrent transaction after the
- * snapshot makes the plain INSERT fail with a unique violation: the batch then runs {@link UPSERT_SQL}.
+ * The usual case, new suggestions, at half the database's work: a plain INSERT costs PostgreSQL about half
+ * of an INSERT … ON CONFLICT (no speculative insertion). It fails with a unique violation at the first key
+ * that is stored (or committed concurrently); the DB batch then runs {@link UPSERT_SQL} instead, and the
+ * rest of the load goes straight to the upsert: its keys are likely stored too.
  */
-const OPTIMISTIC_UPSERT_SQL = `WITH fresh AS (
+const INSERT_NEW_SQL = `WITH fresh AS (
   INSERT INTO ${TARGET_COLUMNS}
   SELECT ${SOURCE_VALUES}
   FROM ${DEDUPLICATED}
-  WHERE NOT EXISTS (${STORED})
   ORDER BY s.participant_id, s.matched_participant_id
   RETURNING 1
-), up AS (
-  ${upsertRows(`WHERE EXISTS (${STORED})`)}
 )
-SELECT (SELECT count(*) FROM fresh) + count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated
-FROM up`;
+SELECT count(*) AS inserted, 0 AS updated FROM fresh`;
 
 /** Every de-duplicated row through the upsert. */
 const UPSERT_SQL = `WITH up AS (
-  ${upsertRows('')}
+  ${UPSERT_ROWS}
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated
@@ -140,13 +131,16 @@ export async function loadMatches(
   }
   if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
   const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0 };
+  // New keys are tried with a plain INSERT until one DB batch meets a stored key.
+  let insertingNew = true;
+  const insertNew = { failed: () => (insertingNew = false) };
   await writeInBatches(runs, job, {
     dbBatchRows,
     signal,
     newBatch: () => new MatchDbBatch(),
     sizeOf: (run) => run.size,
     write: async (full) => {
-      const written = await writeBatch(pool, job, full, signal);
+      const written = await writeBatch(pool, job, full, signal, insertingNew ? insertNew : undefined);
       counts.rows += full.records;
       counts.failed += full.rejections.length;
       counts.inserted += written.inserted;
@@ -260,13 +254,14 @@ function writeBatch(
   job: JobRef,
   batch: MatchDbBatch,
   signal: AbortSignal | undefined,
+  insertNew: { readonly failed: () => void } | undefined,
 ): Promise<{ inserted: number; updated: number }> {
   return writeStagedBatch<UpsertResult, { inserted: number; updated: number }>(pool, job, {
     begin: BEGIN_SQL,
     copy: COPY_SQL,
     payload: batch.blocks(),
-    upsert: OPTIMISTIC_UPSERT_SQL,
-    upsertOnConflict: UPSERT_SQL,
+    upsert: UPSERT_SQL,
+    ...(insertNew ? { optimistic: { sql: INSERT_NEW_SQL, onUniqueViolation: insertNew.failed } } : {}),
     params: [job.groupId, job.domainId, job.jobId],
     summarize: (row) => ({ inserted: Number(row.inserted), updated: Number(row.updated) }),
     nothingStaged: { inserted: 0, updated: 0 },

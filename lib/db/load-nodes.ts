@@ -438,9 +438,8 @@ async function writeBatch(
  * ends by selecting the backend pid), COPY of `payload`, the `upsert` statement whose single summary row
  * `summarize` reads, then the rejections. With nothing staged only the rejections are written. On abort the
  * running statement is cancelled and the transaction rolled back; a client whose rollback failed is closed.
- * With `upsertOnConflict`, `upsert` is an optimistic statement that may fail with a unique violation (it
- * inserts without ON CONFLICT): it runs under a savepoint, and on that violation `upsertOnConflict` (same
- * parameters and summary row) runs instead.
+ * With `optimistic`, its statement (same parameters and summary row) runs first, under a savepoint: a plain
+ * INSERT that fails with a unique violation when a key exists, whereupon `upsert` runs instead.
  *
  * @throws DeadlineExceededError when `signal` aborts; DatabaseUnavailableError when the connection fails.
  */
@@ -452,7 +451,7 @@ export async function writeStagedBatch<Row, Result>(
     readonly copy: string;
     readonly payload: readonly (Buffer | string)[];
     readonly upsert: string;
-    readonly upsertOnConflict?: string;
+    readonly optimistic?: { readonly sql: string; readonly onUniqueViolation: () => void };
     readonly params: readonly unknown[];
     readonly summarize: (row: Row) => Result;
     readonly nothingStaged: Result;
@@ -485,14 +484,15 @@ export async function writeStagedBatch<Row, Result>(
         return abortable(signal, upsert, guard(upsert, pid));
       };
       let result: pg.QueryResult<pg.QueryResultRow & Row>;
-      if (batch.upsertOnConflict) {
+      if (batch.optimistic) {
         await client.query('SAVEPOINT mb_optimistic');
         try {
-          result = await upsertWith(batch.upsert);
+          result = await upsertWith(batch.optimistic.sql);
         } catch (err) {
           if (!isUniqueViolation(err) || signal?.aborted) throw err;
+          batch.optimistic.onUniqueViolation();
           await client.query('ROLLBACK TO SAVEPOINT mb_optimistic');
-          result = await upsertWith(batch.upsertOnConflict);
+          result = await upsertWith(batch.upsert);
         }
       } else {
         result = await upsertWith(batch.upsert);
