@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { stringify } from 'csv-stringify';
+import { stringify } from 'csv-stringify/sync';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { escapeCell } from '../csv/spreadsheet-escape.ts';
@@ -139,11 +139,17 @@ async function exportFile(
   const first = await batches.next();
   if (first.done) return { exported: 0, file: null, messages: 0 };
   let exported = 0;
-  async function* records(): AsyncGenerator<string[]> {
+  const columns = USER_EXPORT_COLUMNS.map((c) => c.name);
+  // One CSV chunk per fetched batch: gzip gets large writes (a write per record would cost a thread-pool
+  // round trip each) while memory stays bounded by one batch.
+  async function* csvChunks(): AsyncGenerator<string> {
     try {
       let batch: Array<Array<string | null>> = first.value;
+      let header = true;
       for (;;) {
-        for (const row of batch) yield row.map((cell) => (cell === null ? '' : escapeCell(cell)));
+        const records = batch.map((row) => row.map((cell) => (cell === null ? '' : escapeCell(cell))));
+        yield stringify(records, header ? { header: true, columns } : {});
+        header = false;
         exported += batch.length;
         const next = await batches.next();
         if (next.done) return;
@@ -160,11 +166,7 @@ async function exportFile(
   // A failed upload stops the stream feeding it, and with it the cursor.
   written.catch((error: unknown) => gzip.destroy(error as Error));
   try {
-    await pipeline(
-      Readable.from(records()),
-      stringify({ header: true, columns: USER_EXPORT_COLUMNS.map((c) => c.name) }),
-      gzip,
-    );
+    await pipeline(Readable.from(csvChunks(), { highWaterMark: 1 }), gzip);
   } catch (error) {
     await batches.return(undefined);
     await written.catch(() => undefined);
