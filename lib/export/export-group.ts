@@ -6,7 +6,7 @@ import { stringify } from 'csv-stringify/sync';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { escapeCell } from '../csv/spreadsheet-escape.ts';
-import { InvalidRequestError } from '../errors.ts';
+import { DeadlineExceededError, InvalidRequestError } from '../errors.ts';
 import { logger, metrics } from '../observability/logger.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { EXPORT_CONTENT_TYPE, exportFileLocation } from './export-file.ts';
@@ -57,9 +57,15 @@ interface Exported {
  * (an S3 multipart upload) and one file import request, the others' usernames go out as reference import
  * requests of at most `EXPORT_MESSAGE_MAX_BYTES`. Nothing to export sends nothing. The run record ends
  * COMPLETED and the group's watermark moves to the instant the users were read; a failure propagates (the
- * state machine retries transient ones and records the group FAILED after that).
+ * state machine retries transient ones and records the group FAILED after that). When `signal` aborts (the
+ * Lambda deadline is near) it stops before the next batch with DeadlineExceededError: the cursor's
+ * transaction rolls back, the upload is aborted and nothing is sent.
  */
-export async function exportGroup(deps: ExportDeps, input: ExportGroupInput): Promise<ExportGroupResult> {
+export async function exportGroup(
+  deps: ExportDeps,
+  input: ExportGroupInput,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<ExportGroupResult> {
   const { group } = input;
   const log = logger.createChild({
     persistentKeys: { runId: input.runId, groupId: group.groupId, domainId: group.domainId },
@@ -78,8 +84,8 @@ export async function exportGroup(deps: ExportDeps, input: ExportGroupInput): Pr
   let outcome: Exported;
   try {
     outcome = group.costBased
-      ? await exportFile(deps, input, topic, snapshot)
-      : await exportUsernames(deps, input, topic, snapshot);
+      ? await exportFile(deps, input, topic, snapshot, signal)
+      : await exportUsernames(deps, input, topic, snapshot, signal);
   } catch (error) {
     metrics.addMetric('users_export_batch_failures', MetricUnit.Count, 1);
     throw error;
@@ -105,10 +111,18 @@ export async function exportGroup(deps: ExportDeps, input: ExportGroupInput): Pr
   };
 }
 
-/** Times each batch from its fetch to the moment the next one is asked for (written out by then). */
-async function* timedBatches<T>(batches: AsyncGenerator<T[]>): AsyncGenerator<T[]> {
+/**
+ * Times each batch from its fetch to the moment the next one is asked for (written out by then), and stops
+ * before a batch once `signal` aborted.
+ */
+async function* timedBatches<T>(batches: AsyncGenerator<T[]>, signal: AbortSignal): AsyncGenerator<T[]> {
   let started = Date.now();
   for await (const batch of batches) {
+    if (signal.aborted) {
+      throw new DeadlineExceededError('the export stopped before the invocation deadline', {
+        reason: String(signal.reason),
+      });
+    }
     yield batch;
     metrics.addMetric('users_export_batch_duration', MetricUnit.Milliseconds, Date.now() - started);
     started = Date.now();
@@ -120,6 +134,7 @@ async function exportFile(
   input: ExportGroupInput,
   topic: string,
   snapshot: CursorSnapshot,
+  signal: AbortSignal,
 ): Promise<Exported> {
   const { config, pool, store, sender } = deps;
   const { group } = input;
@@ -135,6 +150,7 @@ async function exportFile(
       },
       snapshot,
     ),
+    signal,
   );
   const first = await batches.next();
   if (first.done) return { exported: 0, file: null, messages: 0 };
@@ -183,6 +199,7 @@ async function exportUsernames(
   input: ExportGroupInput,
   topic: string,
   snapshot: CursorSnapshot,
+  signal: AbortSignal,
 ): Promise<Exported> {
   const { config, pool, sender } = deps;
   const { group } = input;
@@ -204,7 +221,7 @@ async function exportUsernames(
     },
     snapshot,
   );
-  for await (const batch of timedBatches(batches)) {
+  for await (const batch of timedBatches(batches, signal)) {
     for (const [username] of batch) {
       const full = chunker.add(username ?? '');
       if (full !== undefined) await send(full);

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { config, initConfig } from '../../../lib/config.ts';
 import { unescapeCell } from '../../../lib/csv/spreadsheet-escape.ts';
-import { closeExportDeps } from '../../../lib/export/export-deps.ts';
+import { closeExportDeps, exportDeps } from '../../../lib/export/export-deps.ts';
+import { exportFileLocation } from '../../../lib/export/export-file.ts';
+import { exportGroup } from '../../../lib/export/export-group.ts';
 import { recordGroupFailure } from '../../../lib/export/finish-export.ts';
 import { USER_EXPORT_COLUMNS } from '../../../lib/export/user-columns.ts';
 import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
@@ -240,6 +242,40 @@ describe('user export (local, no broker: the outbox)', () => {
     const { jobs } = await ingest(summary.runId);
     assert.equal(jobs.length, 2);
     assert.ok(jobs.every((j) => j.status === 'COMPLETED'));
+  });
+
+  it('stops at the deadline before a batch: DeadlineExceededError, no file, no request, the cursor released', async () => {
+    const domainId = await createDomain(pool, [['late', true]]);
+    await insertUsers(pool, domainId, 'late', [{ username: 'x1' }, { username: 'x2' }, { username: 'x3' }]);
+    const runId = '00000000-0000-4000-8000-000000000002';
+    const deadline = new AbortController();
+    deadline.abort(new Error('deadline'));
+
+    await assert.rejects(
+      exportGroup(
+        await exportDeps(),
+        {
+          runId,
+          full: true,
+          trigger: 'test',
+          date: '2026-01-02',
+          group: { domainId, groupId: 'late', costBased: true, topic: null, since: null },
+        },
+        deadline.signal,
+      ),
+      { name: 'DeadlineExceededError', code: 'DEADLINE_EXCEEDED' },
+    );
+
+    const file = exportFileLocation(config(), { domainId, groupId: 'late' }, '2026-01-02').uri;
+    await assert.rejects(stat(file), { code: 'ENOENT' });
+    assert.deepEqual(await outboxRequests(home, runId), []);
+    const { rows } = await pool.query('SELECT status FROM export_jobs WHERE run_id = $1', [runId]);
+    assert.deepEqual(rows, [{ status: 'PROCESSING' }]);
+    const { rows: open } = await pool.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND state LIKE 'idle in transaction%'`,
+    );
+    assert.equal(open[0]?.n, 0);
   });
 
   it('counts a failed group in users_export_failures', async () => {
