@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { MAX_REFERENCE_LENGTH, NUL_CHARACTER, type ParsedRow, type StagedBlock } from '../csv/parse-range.ts';
+import { unescapeCellSql } from '../csv/spreadsheet-escape.ts';
 import { DeadlineExceededError } from '../errors.ts';
 import type { JobRef, RowRejection } from '../jobs/types.ts';
 import { isUniqueViolation, mapDatabaseError } from './errors.ts';
@@ -72,11 +73,13 @@ const quoteLiteral = (value: string) => `'${value.replaceAll("'", "''")}'`;
  */
 export function csvStageLayout(header: readonly string[], referenceColumn: number): StageLayout {
   const pairs = header
-    .map((name, c) => (c === referenceColumn ? '' : `${quoteLiteral(name)}, nullif(c${c}, '')`))
+    .map((name, c) =>
+      c === referenceColumn ? '' : `${quoteLiteral(name)}, nullif(${unescapeCellSql(`c${c}`)}, '')`,
+    )
     .filter((pair) => pair !== '');
   return {
     columns: header.map((_, c) => `c${c} text`).join(', '),
-    reference: `c${referenceColumn}`,
+    reference: unescapeCellSql(`c${referenceColumn}`),
     // With no column but the reference (a reference list), nodes get no metadata row, and existing
     // metadata is left as it is.
     metadata: pairs.length > 0 ? `jsonb_strip_nulls(jsonb_build_object(${pairs.join(', ')}))` : 'NULL::jsonb',
