@@ -63,6 +63,11 @@ const ConfigSchema = z.object({
   referenceBatchRows: positiveInt(1000),
   /** Longest CSV record accepted, in bytes (bounds memory against a runaway quote). */
   maxRecordBytes: positiveInt(1024 * 1024),
+  /**
+   * Most uncompressed bytes per compressed byte of a .csv.gz (a CSV compresses 5–20×, a gzip bomb 1000×);
+   * checked once the file has grown past 64 MiB uncompressed.
+   */
+  maxGzipRatio: positiveInt(200),
   /** Entries of the success and failed lists carried inside the status message (full lists are in S3). */
   statusListCap: positiveInt(1000),
   /** Percentage of failed rows that still lets a job end COMPLETED (0: every row must load). */
@@ -151,6 +156,7 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   matchBatchRows: 'MATCH_BATCH_ROWS',
   referenceBatchRows: 'REFERENCE_BATCH_ROWS',
   maxRecordBytes: 'MAX_RECORD_BYTES',
+  maxGzipRatio: 'MAX_GZIP_RATIO',
   statusListCap: 'STATUS_LIST_CAP',
   toleratedFailurePercent: 'TOLERATED_FAILURE_PERCENT',
   importStateMachineArn: 'IMPORT_STATE_MACHINE_ARN',
