@@ -98,7 +98,7 @@ describe('ingest of MSK import requests', () => {
       mskRecord(valid({ filePath }), { offset }),
     );
 
-    const outcome = await ingestRecords(mskEvent(records), {
+    await ingestRecords(mskEvent(records), {
       starter,
       deadLetters: sink,
       allowLocalFiles: false,
