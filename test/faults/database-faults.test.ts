@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setImmediate } from 'node:timers/promises';
+import type pg from 'pg';
+import { initConfig } from '../../lib/config.ts';
+import type { JobStatusMessage } from '../../lib/jobs/types.ts';
+import { runImportLocally } from '../../lib/local/run-import.ts';
+import { closeRuntimeDeps } from '../../lib/runtime/deps.ts';
+import { testDatabase } from '../support/database.ts';
+
+const DOMAIN = '5a2b9c8d-7e6f-4a3b-8c2d-1e0f9a8b7c6d';
+const ROWS = 5000;
+
+describe('database faults during a node import', () => {
+  let dir: string;
+  let file: string;
+  let pool: pg.Pool;
+  let closeDb: () => Promise<void>;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mb-db-faults-'));
+    const db = await testDatabase('database_faults');
+    pool = db.pool;
+    closeDb = db.close;
+    initConfig({
+      DATABASE_URL: db.url,
+      MATCHBRIDGE_LOCAL: 'true',
+      MATCHBRIDGE_HOME: join(dir, 'home'),
+      SPLIT_BYTES: String(32 * 1024),
+      DB_BATCH_ROWS: '400',
+    });
+    const lines = ['reference_id,name,score'];
+    for (let row = 0; row < ROWS; row++)
+      lines.push(`ref-${String(row).padStart(5, '0')},"name ""${row}""",${row % 97}`);
+    file = join(dir, 'nodes.csv');
+    await writeFile(file, `${lines.join('\n')}\n`);
+  });
+  after(async () => {
+    await closeRuntimeDeps();
+    await closeDb();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const run = (groupId: string): Promise<JobStatusMessage> =>
+    runImportLocally({
+      jobId: randomUUID(),
+      kind: 'nodes',
+      domainId: DOMAIN,
+      groupId,
+      source: { uri: file },
+      origin: 'test',
+    });
+
+  /** The group's nodes with their metadata, in reference order: what a run leaves behind. */
+  const stateOf = async (groupId: string) =>
+    (
+      await pool.query(
+        `SELECT n.reference_id, m.metadata FROM nodes n LEFT JOIN node_metadata m ON m.node_id = n.id
+         WHERE n.domain_id = $1 AND n.group_id = $2 ORDER BY n.reference_id`,
+        [DOMAIN, groupId],
+      )
+    ).rows;
+
+  /** Resolves with the pid of the first backend found waiting for a lock held by `holderPid`. */
+  async function blockedBy(holderPid: number): Promise<number> {
+    for (;;) {
+      const { rows } = await pool.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) LIMIT 1',
+        [holderPid],
+      );
+      if (rows[0]) return rows[0].pid;
+      await setImmediate();
+    }
+  }
+
+  it('a connection terminated mid-upsert: the batch is retried and the result equals a clean run', async () => {
+    const clean = await run('clean');
+    // Another transaction's uncommitted insert of one of the file's nodes: the import's upsert of that key
+    // waits for it, and is then killed by pg_terminate_backend while it is inside its transaction.
+    const blocker = await pool.connect();
+    let message: JobStatusMessage;
+    try {
+      await blocker.query('BEGIN');
+      const { rows } = await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await blocker.query(
+        `INSERT INTO nodes (id, reference_id, group_id, domain_id) VALUES (gen_random_uuid(), 'ref-02500', 'faulted', $1)`,
+        [DOMAIN],
+      );
+      const running = run('faulted');
+      const victim = await blockedBy(rows[0]!.pid);
+      const killed = await pool.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [victim]);
+      assert.equal(killed.rows[0]?.ok, true);
+      await blocker.query('ROLLBACK');
+      message = await running;
+    } finally {
+      blocker.release();
+    }
+
+    assert.equal(clean.status, 'COMPLETED');
+    assert.deepEqual(
+      [message.status, message.processed, message.total, message.failedList],
+      ['COMPLETED', ROWS, ROWS, []],
+    );
+    assert.deepEqual(await stateOf('faulted'), await stateOf('clean'));
+    assert.equal((await stateOf('clean')).length, ROWS);
+  });
+});
