@@ -7,9 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { setImmediate } from 'node:timers/promises';
 import type pg from 'pg';
 import { initConfig } from '../../lib/config.ts';
+import { loadBatch } from '../../lib/jobs/load-batch.ts';
+import { planImport } from '../../lib/jobs/plan-import.ts';
 import type { JobStatusMessage } from '../../lib/jobs/types.ts';
 import { runImportLocally } from '../../lib/local/run-import.ts';
-import { closeRuntimeDeps } from '../../lib/runtime/deps.ts';
+import { closeRuntimeDeps, runtimeDeps } from '../../lib/runtime/deps.ts';
 import { testDatabase } from '../support/database.ts';
 
 const DOMAIN = '5a2b9c8d-7e6f-4a3b-8c2d-1e0f9a8b7c6d';
@@ -107,5 +109,30 @@ describe('database faults during a node import', () => {
     );
     assert.deepEqual(await stateOf('faulted'), await stateOf('clean'));
     assert.equal((await stateOf('clean')).length, ROWS);
+  });
+
+  it('a batch run again after it completed (a retried Lambda) returns its recorded counts and writes nothing', async () => {
+    const deps = await runtimeDeps();
+    const job = { jobId: randomUUID(), kind: 'nodes' as const, domainId: DOMAIN, groupId: 'rerun' };
+    const plan = await planImport(deps, { ...job, source: { uri: file }, origin: 'test' });
+    const input = { ...job, header: plan.header, referenceColumn: plan.referenceColumn, dbBatchRows: 400 };
+    const batch = plan.batches[1]!;
+    const first = await loadBatch(deps, { ...input, batch }, new AbortController().signal);
+    const written = await stateOf('rerun');
+    const lastWrite = async () =>
+      (
+        await pool.query<{ at: Date }>(
+          'SELECT max(updated_at) AS at FROM nodes WHERE domain_id = $1 AND group_id = $2',
+          [DOMAIN, 'rerun'],
+        )
+      ).rows[0]?.at;
+    const before = await lastWrite();
+
+    const again = await loadBatch(deps, { ...input, batch }, new AbortController().signal);
+
+    assert.equal(first.inserted, batch.records);
+    assert.deepEqual(again, first);
+    assert.deepEqual(await stateOf('rerun'), written);
+    assert.deepEqual(await lastWrite(), before);
   });
 });

@@ -276,4 +276,38 @@ describe('loadMatchBatch', () => {
       'nothing of the other batch',
     );
   });
+
+  it('runs a completed batch once: a second run returns the recorded result and reads nothing', async () => {
+    const file = folder.path('once.parquet');
+    writeMatchParquet(file, 3_000, { codec: 'SNAPPY', rowGroupRows: 1_000 });
+    const plan = await planMatchFile(localStore(), file, { maxRowsPerBatch: 3_000, maxBatches: 1 });
+    const batch = plan.batches[0]!;
+    const job: JobRef = { jobId: randomUUID(), kind: 'matches', domainId: DOMAIN, groupId: 'once' };
+    await createOrClaimJob(db.pool, { ...job, source: file, origin: 'test' });
+    const input = { ...job, uri: file, columns: plan.columns, dbBatchRows: 1_000, batch };
+    const first = await loadMatchBatch(
+      { pool: db.pool, store: localStore(), config: loadConfig({}) } as unknown as RuntimeDeps,
+      input,
+      new AbortController().signal,
+    );
+    const { store, reads } = recordingStore();
+
+    const again = await loadMatchBatch(
+      { pool: db.pool, store, config: loadConfig({}) } as unknown as RuntimeDeps,
+      input,
+      new AbortController().signal,
+    );
+
+    assert.deepEqual(first, {
+      index: 0,
+      status: 'SUCCEEDED',
+      rows: 3_000,
+      inserted: 3_000,
+      updated: 0,
+      duplicates: 0,
+      failed: 0,
+    });
+    assert.deepEqual(again, first);
+    assert.deepEqual(reads, []);
+  });
 });
