@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type pg from 'pg';
-import { initConfig } from '../../lib/config.ts';
+import { describe, it } from 'node:test';
 import type { JobStatusMessage } from '../../lib/jobs/types.ts';
 import { runImportLocally } from '../../lib/local/run-import.ts';
-import { closeRuntimeDeps } from '../../lib/runtime/deps.ts';
-import { testDatabase } from '../support/database.ts';
+import { localPipeline } from '../support/local-pipeline.ts';
 
 const DOMAIN = '3d1f7a52-6b0e-4c8d-9a1b-2e3f4a5b6c7d';
 const JOBS = 10;
@@ -19,29 +15,8 @@ const sharedId = (file: number, row: number) =>
   `shared-${String((file * 2000 + row) % 14_000).padStart(5, '0')}`;
 
 describe('ten concurrent node imports on overlapping and disjoint groups (the seeds’ load target)', () => {
-  let dir: string;
-  let pool: pg.Pool;
-  let closeDb: () => Promise<void>;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mb-concurrent-'));
-    const db = await testDatabase('concurrent_jobs');
-    pool = db.pool;
-    closeDb = db.close;
-    initConfig({
-      DATABASE_URL: db.url,
-      MATCHBRIDGE_LOCAL: 'true',
-      MATCHBRIDGE_HOME: join(dir, 'home'),
-      // Several batches per job and several DB transactions per batch, all interleaving.
-      SPLIT_BYTES: String(64 * 1024),
-      DB_BATCH_ROWS: '500',
-    });
-  });
-  after(async () => {
-    await closeRuntimeDeps();
-    await closeDb();
-    await rm(dir, { recursive: true, force: true });
-  });
+  // Several batches per job and several DB transactions per batch, all interleaving.
+  const suite = localPipeline('concurrent_jobs', { SPLIT_BYTES: String(64 * 1024), DB_BATCH_ROWS: '500' });
 
   async function writeFileOf(index: number): Promise<string> {
     const shared = index < JOBS / 2;
@@ -49,7 +24,7 @@ describe('ten concurrent node imports on overlapping and disjoint groups (the se
     for (let row = 0; row < ROWS; row++) {
       lines.push(`${shared ? sharedId(index, row) : `own-${row}`},file-${index},${row}`);
     }
-    const path = join(dir, `nodes-${index}.csv`);
+    const path = join(suite.dir, `nodes-${index}.csv`);
     await writeFile(path, `${lines.join('\n')}\n`);
     return path;
   }
@@ -76,7 +51,7 @@ describe('ten concurrent node imports on overlapping and disjoint groups (the se
       files.map(() => ['COMPLETED', ROWS, ROWS]),
     );
     for (let i = JOBS / 2; i < JOBS; i++) {
-      const { rows } = await pool.query<{ n: string; wrong: string }>(
+      const { rows } = await suite.pool.query<{ n: string; wrong: string }>(
         `SELECT count(*) AS n, count(*) FILTER (WHERE m.metadata->>'source' <> $3) AS wrong
          FROM nodes n JOIN node_metadata m ON m.node_id = n.id WHERE n.domain_id = $1 AND n.group_id = $2`,
         [DOMAIN, groupOf(i), `file-${i}`],
@@ -91,7 +66,7 @@ describe('ten concurrent node imports on overlapping and disjoint groups (the se
         expected.set(id, (expected.get(id) ?? new Set()).add(`file-${i}`));
       }
     }
-    const { rows } = await pool.query<{ reference_id: string; source: string | null }>(
+    const { rows } = await suite.pool.query<{ reference_id: string; source: string | null }>(
       `SELECT n.reference_id, m.metadata->>'source' AS source
        FROM nodes n LEFT JOIN node_metadata m ON m.node_id = n.id WHERE n.domain_id = $1 AND n.group_id = 'shared'`,
       [DOMAIN],

@@ -1,50 +1,29 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { setImmediate } from 'node:timers/promises';
-import type pg from 'pg';
-import { initConfig } from '../../lib/config.ts';
 import { loadBatch } from '../../lib/jobs/load-batch.ts';
 import { planImport } from '../../lib/jobs/plan-import.ts';
 import type { JobStatusMessage } from '../../lib/jobs/types.ts';
 import { runImportLocally } from '../../lib/local/run-import.ts';
-import { closeRuntimeDeps, runtimeDeps } from '../../lib/runtime/deps.ts';
-import { testDatabase } from '../support/database.ts';
+import { runtimeDeps } from '../../lib/runtime/deps.ts';
+import { localPipeline } from '../support/local-pipeline.ts';
 
 const DOMAIN = '5a2b9c8d-7e6f-4a3b-8c2d-1e0f9a8b7c6d';
 const ROWS = 5000;
 
 describe('database faults during a node import', () => {
-  let dir: string;
+  const suite = localPipeline('database_faults', { SPLIT_BYTES: String(32 * 1024), DB_BATCH_ROWS: '400' });
   let file: string;
-  let pool: pg.Pool;
-  let closeDb: () => Promise<void>;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mb-db-faults-'));
-    const db = await testDatabase('database_faults');
-    pool = db.pool;
-    closeDb = db.close;
-    initConfig({
-      DATABASE_URL: db.url,
-      MATCHBRIDGE_LOCAL: 'true',
-      MATCHBRIDGE_HOME: join(dir, 'home'),
-      SPLIT_BYTES: String(32 * 1024),
-      DB_BATCH_ROWS: '400',
-    });
     const lines = ['reference_id,name,score'];
     for (let row = 0; row < ROWS; row++)
       lines.push(`ref-${String(row).padStart(5, '0')},"name ""${row}""",${row % 97}`);
-    file = join(dir, 'nodes.csv');
+    file = join(suite.dir, 'nodes.csv');
     await writeFile(file, `${lines.join('\n')}\n`);
-  });
-  after(async () => {
-    await closeRuntimeDeps();
-    await closeDb();
-    await rm(dir, { recursive: true, force: true });
   });
 
   const run = (groupId: string): Promise<JobStatusMessage> =>
@@ -60,7 +39,7 @@ describe('database faults during a node import', () => {
   /** The group's nodes with their metadata, in reference order: what a run leaves behind. */
   const stateOf = async (groupId: string) =>
     (
-      await pool.query(
+      await suite.pool.query(
         `SELECT n.reference_id, m.metadata FROM nodes n LEFT JOIN node_metadata m ON m.node_id = n.id
          WHERE n.domain_id = $1 AND n.group_id = $2 ORDER BY n.reference_id`,
         [DOMAIN, groupId],
@@ -70,7 +49,7 @@ describe('database faults during a node import', () => {
   /** Resolves with the pid of the first backend found waiting for a lock held by `holderPid`. */
   async function blockedBy(holderPid: number): Promise<number> {
     for (;;) {
-      const { rows } = await pool.query<{ pid: number }>(
+      const { rows } = await suite.pool.query<{ pid: number }>(
         'SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) LIMIT 1',
         [holderPid],
       );
@@ -83,7 +62,7 @@ describe('database faults during a node import', () => {
     const clean = await run('clean');
     // Another transaction's uncommitted insert of one of the file's nodes: the import's upsert of that key
     // waits for it, and is then killed by pg_terminate_backend while it is inside its transaction.
-    const blocker = await pool.connect();
+    const blocker = await suite.pool.connect();
     let message: JobStatusMessage;
     try {
       await blocker.query('BEGIN');
@@ -94,7 +73,9 @@ describe('database faults during a node import', () => {
       );
       const running = run('faulted');
       const victim = await blockedBy(rows[0]!.pid);
-      const killed = await pool.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [victim]);
+      const killed = await suite.pool.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [
+        victim,
+      ]);
       assert.equal(killed.rows[0]?.ok, true);
       await blocker.query('ROLLBACK');
       message = await running;
@@ -121,7 +102,7 @@ describe('database faults during a node import', () => {
     const written = await stateOf('rerun');
     const lastWrite = async () =>
       (
-        await pool.query<{ at: Date }>(
+        await suite.pool.query<{ at: Date }>(
           'SELECT max(updated_at) AS at FROM nodes WHERE domain_id = $1 AND group_id = $2',
           [DOMAIN, 'rerun'],
         )
