@@ -3,14 +3,13 @@ import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { closeExportDeps, exportDeps } from '../export/export-deps.ts';
 import { outboxFile } from '../export/request-sender.ts';
 import type { ExportSummary } from '../export/types.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runExportLocally } from '../local/run-export.ts';
-import { EXIT, UsageError } from './usage.ts';
+import { EXIT, parseCommandLine, UsageError } from './usage.ts';
 
 const OPTIONS = {
   group: { type: 'string' },
@@ -52,13 +51,7 @@ function groupLine(g: ExportSummary['groups'][number]): string {
  * COMPLETED, 1 when one FAILED.
  */
 export async function exportCommand(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, OPTIONS);
   if (positionals.length !== 1 || positionals[0] !== 'users')
     throw new UsageError('export takes: export users');
   const groupId = values.group?.trim();
