@@ -51,7 +51,9 @@ describe('S3 upload trigger', () => {
       Targets: [
         Match.objectLike({
           Arn: { 'Fn::GetAtt': [objectCreated.logicalId, 'Arn'] },
-          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalIdOf('AWS::SQS::Queue', 'IngestDeadLettersFailures'), 'Arn'] } },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [logicalIdOf('AWS::SQS::Queue', 'IngestDeadLettersFailures'), 'Arn'] },
+          },
           RetryPolicy: Match.objectLike({ MaximumRetryAttempts: Match.anyValue() }),
         }),
       ],
@@ -69,7 +71,9 @@ describe('S3 upload trigger', () => {
     pipeline.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: objectCreated.logicalId },
       DestinationConfig: {
-        OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdOf('AWS::SQS::Queue', 'IngestDeadLettersFailures'), 'Arn'] } },
+        OnFailure: {
+          Destination: { 'Fn::GetAtt': [logicalIdOf('AWS::SQS::Queue', 'IngestDeadLettersFailures'), 'Arn'] },
+        },
       },
     });
   });
