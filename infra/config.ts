@@ -192,7 +192,7 @@ const LocalStackSchema = object(
       .default('postgres://matchbridge:matchbridge@postgres:5432/matchbridge'),
     /** The compose Kafka broker (plaintext) that status messages go to. */
     kafkaBrokers: list(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port brokers'), 1).default([
-      'kafka:9092',
+      'kafka:19092',
     ]),
   }),
 ).prefault({});

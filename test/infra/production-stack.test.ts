@@ -213,7 +213,7 @@ describe('LocalStack target', () => {
       finalize[CONFIG_ENV.databaseUrl],
       'postgres://matchbridge:matchbridge@postgres:5432/matchbridge',
     );
-    assert.equal(finalize[CONFIG_ENV.kafkaBrokers], 'kafka:9092');
+    assert.equal(finalize[CONFIG_ENV.kafkaBrokers], 'kafka:19092');
     assert.equal(finalize[CONFIG_ENV.kafkaAuth], 'none');
     assert.equal(local.stacks.pipeline.stackName, 'matchbridge-local-pipeline');
   });
