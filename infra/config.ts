@@ -21,6 +21,10 @@ export const HANDLER_NAMES = [
   'finalize',
   'fail-job',
   'migrate',
+  'export-plan',
+  'export-group',
+  'export-group-failed',
+  'export-summary',
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
@@ -179,6 +183,48 @@ const FunctionsSchema = object(
     finalize: fn(300, 1024),
     'fail-job': fn(120, 512),
     migrate: fn(600, 512),
+    'export-plan': fn(60, 512),
+    // Streams one group's users through csv-stringify and gzip into a multipart upload: CPU-bound, flat memory.
+    'export-group': fn(900, 1769),
+    'export-group-failed': fn(60, 256),
+    'export-summary': fn(30, 256),
+  }),
+).prefault({});
+
+/**
+ * The daily user export (issue 5): EventBridge Scheduler → the export state machine. One schema for the
+ * construct (schedule, time zone, concurrency) and the export functions (topic, request size, fetch size).
+ */
+const UserExportSchema = object(
+  z.strictObject({
+    /** EventBridge Scheduler expression of the daily run. */
+    schedule: z
+      .string()
+      .regex(
+        /^(cron|rate|at)\(.+\)$/,
+        'expected an EventBridge Scheduler expression: cron(…), rate(…) or at(…)',
+      )
+      .default('cron(20 23 * * ? *)'),
+    /** IANA time zone of the schedule (and of the files' date). */
+    timeZone: z
+      .string()
+      .refine((zone) => Intl.supportedValuesOf('timeZone').includes(zone) || zone === 'UTC', {
+        message: 'expected an IANA time zone such as Asia/Kolkata',
+      })
+      .default('Asia/Kolkata'),
+    /** Groups exported at once (Map MaxConcurrency). */
+    mapConcurrency: int(1, 40).default(4),
+    /** The scheduled run exports everyone, not only the users changed since the last export. */
+    fullOnSchedule: bool().default(false),
+    /**
+     * Topic of the import requests of groups that name none (by convention `<x>-users`); default: the first
+     * of nodeImportTopics.
+     */
+    topic: z.string().regex(KAFKA_TOPIC, 'expected a Kafka topic name').optional(),
+    /** Largest import request sent; a longer username list is split. */
+    messageMaxBytes: int(4096, 10 * 1024 * 1024).default(900_000),
+    /** Users fetched from the database cursor at a time. */
+    batchRows: int(1, 100_000).default(1000),
   }),
 ).prefault({});
 
@@ -209,28 +255,7 @@ const InfraConfigSchema = z
     localstack: LocalStackSchema,
     /** Email addresses subscribed to the alarm topic. */
     alarmEmails: list(z.email('expected email addresses')).default([]),
-    /**
-     * The daily user export (issue 5): an EventBridge Scheduler expression and its time zone, and the topic
-     * its import requests go to (default: the first of nodeImportTopics).
-     */
-    userExport: object(
-      z.strictObject({
-        schedule: z
-          .string()
-          .regex(
-            /^(cron|rate|at)\(.+\)$/,
-            'expected an EventBridge Scheduler expression: cron(…), rate(…) or at(…)',
-          )
-          .default('cron(20 23 * * ? *)'),
-        timezone: z
-          .string()
-          .refine((zone) => Intl.supportedValuesOf('timeZone').includes(zone) || zone === 'UTC', {
-            message: 'expected an IANA time zone such as Asia/Kolkata',
-          })
-          .default('Asia/Kolkata'),
-        topic: z.string().regex(KAFKA_TOPIC, 'expected a Kafka topic name').optional(),
-      }),
-    ).prefault({}),
+    userExport: UserExportSchema,
     /** Short name of the deployment; part of the stack names. */
     envName: z
       .string()

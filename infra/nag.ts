@@ -63,6 +63,17 @@ export const ACKNOWLEDGEMENTS: readonly OwnerAcknowledgements[] = [
     ],
   },
   {
+    owner: (c) => c instanceof MatchbridgeFunction && c.handlerName === 'export-group',
+    acknowledgements: [
+      {
+        rule: 'AwsSolutions-IAM5',
+        finding: /^Resource::arn:aws[a-z-]*:kafka:[^:]+:\d{12}:topic\/.+\/\*-users$/,
+        reason:
+          "Each group's import requests go to its own export_topic, read from the database at run time; MSK writes are limited to the cluster's `*-users` topics (the topic naming convention).",
+      },
+    ],
+  },
+  {
     owner: (c) => c instanceof sfn.StateMachine,
     acknowledgements: [
       {

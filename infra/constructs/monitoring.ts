@@ -76,7 +76,7 @@ export class Monitoring extends Construct {
     this.#alarmAction = new SnsAction(this.alarmTopic);
 
     this.executionFailures = new DeadLetterQueue(this, 'ExecutionFailures', {
-      purpose: 'import executions that failed, timed out or were aborted',
+      purpose: 'import and export executions that failed, timed out or were aborted',
     });
     this.executionFailureRule = new events.Rule(this, 'ExecutionFailureRule', {
       description: 'Failed, timed-out and aborted Matchbridge executions → the ExecutionFailures queue',

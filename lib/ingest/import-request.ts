@@ -69,7 +69,7 @@ export function matchImportInput(
   request: MatchImportRequest,
   jobId: string,
   origin: string,
-  options: { allowLocalFiles: boolean },
+  options: FileSourceOptions,
 ): ImportExecutionInput {
   return {
     jobId,
@@ -108,16 +108,44 @@ export function deterministicJobId(name: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
+/** Which file paths a request may name. */
+export interface FileSourceOptions {
+  /** Local mode: a request's `filePath` may be a filesystem path. */
+  readonly allowLocalFiles: boolean;
+  /**
+   * The pipeline's own bucket (staging, reports, uploads): a request may name only its own domain's uploads
+   * (`incoming/<kind>/<domainId>/…`) and exports (`exports/users/<domainId>/…`) there, never another job's
+   * staged parts, reports or another domain's files.
+   */
+  readonly pipelineBucket?: string | undefined;
+}
+
 /**
  * The source of a file request: an S3 location (or, in local mode, a path), with the name and content type
  * the producer gave.
  */
 function fileSource(
   filePath: string,
-  request: { readonly fileName?: string | undefined; readonly contentType?: string | undefined },
-  options: { allowLocalFiles: boolean },
+  request: {
+    readonly domainId: string;
+    readonly fileName?: string | undefined;
+    readonly contentType?: string | undefined;
+  },
+  options: FileSourceOptions,
 ): ImportSource {
-  parseObjectUri(filePath, { allowLocal: options.allowLocalFiles });
+  const location = parseObjectUri(filePath, { allowLocal: options.allowLocalFiles });
+  if (location.kind === 's3' && location.bucket === options.pipelineBucket) {
+    const key = location.key;
+    const domain = request.domainId;
+    const ownUpload = /^incoming\/[^/]+\//.test(key) && key.split('/')[2] === domain;
+    const ownExport = key.startsWith(`exports/users/${domain}/`);
+    if (!ownUpload && !ownExport) {
+      throw new InvalidRequestError(
+        'FORBIDDEN_FILE_PATH',
+        `${filePath} is in the pipeline's bucket outside incoming/<kind>/${domain}/ and exports/users/${domain}/`,
+      );
+    }
+  }
   return {
     uri: filePath,
     ...(request.fileName ? { fileName: request.fileName } : {}),
@@ -152,7 +180,7 @@ export function fileImportInput(
   request: NodeImportRequest,
   jobId: string,
   origin: string,
-  options: { allowLocalFiles: boolean },
+  options: FileSourceOptions,
 ): ImportExecutionInput {
   if (request.filePath === undefined) {
     throw new InvalidRequestError(

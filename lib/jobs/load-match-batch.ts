@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { loadMatches } from '../db/load-matches.ts';
 import { logJob, metrics } from '../observability/logger.ts';
-import { readMatchRows } from '../parquet/read-matches.ts';
+import { readMatchRuns } from '../parquet/read-matches.ts';
 import type { MatchBatch, MatchColumn } from '../parquet/types.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { batchSucceeded } from './load-batch.ts';
@@ -29,10 +29,10 @@ export async function loadMatchBatch(
   const { pool, store } = deps;
   const { batch } = input;
   const started = Date.now();
-  const rows = readMatchRows(store, input.uri, batch, input.columns);
+  const runs = readMatchRuns(store, input.uri, batch, input.columns);
   let counts: Awaited<ReturnType<typeof loadMatches>>;
   try {
-    counts = await loadMatches(pool, input, rows, { dbBatchRows: input.dbBatchRows, signal });
+    counts = await loadMatches(pool, input, runs, { dbBatchRows: input.dbBatchRows, signal });
   } catch (error) {
     metrics.addMetric('match_suggestions_storage_errors_total', MetricUnit.Count, 1);
     throw error;

@@ -13,6 +13,7 @@ import {
   readTemplatesFromCdkOut,
   synthesizeTemplates,
 } from '../../infra/definitions.ts';
+import { USER_EXPORT_STATE_MACHINE_NAME } from '../../lib/export/types.ts';
 
 const run = promisify(execFile);
 const BIN = join(PROJECT_ROOT, 'node_modules', '.bin');
@@ -54,6 +55,7 @@ describe('cdk synth (CLI, with esbuild bundling)', () => {
     const fromCli = extractStateMachines(templates);
 
     assert.ok(fromCli.import, 'the CLI output has the import state machine');
+    assert.ok(fromCli[USER_EXPORT_STATE_MACHINE_NAME], 'the CLI output has the user export state machine');
     assert.deepEqual(fromCli, extractStateMachines(synthesizeTemplates()));
   });
 

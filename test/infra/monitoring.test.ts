@@ -39,7 +39,8 @@ describe('failure paths and alarms', () => {
       .map((alarm) => alarm.Properties)
       .filter((alarm) => alarm.MetricName === 'ApproximateNumberOfMessagesVisible');
 
-    assert.equal(queues.length, 4);
+    // Ingest Records and Failures, StatusPublishing, ExecutionFailures, the user export's schedule.
+    assert.equal(queues.length, 5);
     const watched = depthAlarms.map((alarm) => {
       assert.equal(alarm.Threshold, 0);
       assert.equal(alarm.ComparisonOperator, 'GreaterThanThreshold');
@@ -54,9 +55,10 @@ describe('failure paths and alarms', () => {
     }
   });
 
-  it('sends failed, timed-out and aborted executions of both state machines to a dead-letter queue', () => {
+  it('sends failed, timed-out and aborted executions of every state machine to a dead-letter queue', () => {
     const machines = Object.keys(resourcesOf(pipeline, 'AWS::StepFunctions::StateMachine'));
-    assert.equal(machines.length, 2);
+    // Node import, match import, user export.
+    assert.equal(machines.length, 3);
 
     pipeline.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {

@@ -85,13 +85,22 @@ describe('presets', () => {
     const config = parseInfraConfig({});
     assert.deepEqual(config.userExport, {
       schedule: 'cron(20 23 * * ? *)',
-      timezone: 'Asia/Kolkata',
+      timeZone: 'Asia/Kolkata',
+      mapConcurrency: 4,
+      fullOnSchedule: false,
       topic: 'matchbridge-users',
+      messageMaxBytes: 900_000,
+      batchRows: 1000,
     });
+    assert.equal(
+      parseInfraConfig({ nodeImportTopics: ['prod-users'] }).userExport.topic,
+      'prod-users',
+      'the requests go to the first node import topic unless userExport.topic names one',
+    );
     assert.throws(
-      () => parseInfraConfig({ userExport: { schedule: '20 23 * * *', timezone: 'Mars/Olympus' } }),
+      () => parseInfraConfig({ userExport: { schedule: '20 23 * * *', timeZone: 'Mars/Olympus' } }),
       (error: Error & { details?: { keys: string[] } }) => {
-        assert.deepEqual(error.details?.keys.sort(), ['userExport.schedule', 'userExport.timezone']);
+        assert.deepEqual(error.details?.keys.sort(), ['userExport.schedule', 'userExport.timeZone']);
         return true;
       },
     );
@@ -215,6 +224,9 @@ describe('LocalStack target', () => {
     );
     assert.equal(finalize[CONFIG_ENV.kafkaBrokers], 'kafka:19092');
     assert.equal(finalize[CONFIG_ENV.kafkaAuth], 'none');
+    const exporter = functions['export-group']?.properties.Environment?.Variables ?? {};
+    assert.equal(exporter[CONFIG_ENV.kafkaBrokers], 'kafka:19092', 'export requests go to the compose Kafka');
+    assert.equal(exporter[CONFIG_ENV.kafkaAuth], 'none');
     assert.equal(local.stacks.pipeline.stackName, 'matchbridge-local-pipeline');
   });
 
