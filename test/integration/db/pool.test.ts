@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { createPool, withTransaction } from '../../../lib/db/pool.ts';
