@@ -7,6 +7,7 @@ import { type TestDatabase, testDatabase } from '../../support/database.ts';
 const TABLES = [
   'domains',
   'export_jobs',
+  'import_job_batches',
   'import_job_errors',
   'import_jobs',
   'job_status_events',
