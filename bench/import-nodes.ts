@@ -21,6 +21,7 @@ import {
   ROWS,
   timedPsqlRun,
   truncate,
+  withCpu,
 } from './support.ts';
 
 const run = promisify(execFile);
@@ -117,11 +118,11 @@ await run('psql', ['--version']).catch(() => {
 });
 const db = await benchDatabase('mb_bench');
 try {
-  const pipeline = await pipelineRun(db.url, 'bench-pipeline');
+  const pipeline = await withCpu(db.url, () => pipelineRun(db.url, 'bench-pipeline'));
   await truncate(db.url, ['nodes', 'node_metadata']);
-  const reference = await referenceRun(db.url, 'bench-reference');
+  const reference = await withCpu(db.url, () => referenceRun(db.url, 'bench-reference'));
   await truncate(db.url, ['nodes', 'node_metadata']);
-  const worker = await singleWorkerRun(db.url, 'bench-worker');
+  const worker = await withCpu(db.url, () => singleWorkerRun(db.url, 'bench-worker'));
   table([reference, pipeline, worker], reference);
   process.stdout.write(
     `(the pipeline runs every batch worker in one process; "one batch worker" uses one connection)\n`,
