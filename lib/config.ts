@@ -106,6 +106,10 @@ const ConfigSchema = z.object({
   statusPublishAttempts: z.coerce.number().int().min(1).max(10).default(3),
   /** Wait before the second delivery attempt; doubled for each further one, at most 10 s. */
   statusPublishBackoffMs: z.coerce.number().int().min(0).max(10_000).default(1000),
+  /** Largest request body the bulk HTTP API accepts (an uploaded file); larger ones get 413. */
+  apiMaxBodyBytes: positiveInt(1024 * 1024 * 1024),
+  /** Most rows a streamed export (`GET /v1/exports`) sends; more need the async export (413 says so). */
+  apiStreamMaxRows: positiveInt(1_000_000),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -151,6 +155,8 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   statusDlqUrl: 'STATUS_DLQ_URL',
   statusPublishAttempts: 'STATUS_PUBLISH_ATTEMPTS',
   statusPublishBackoffMs: 'STATUS_PUBLISH_BACKOFF_MS',
+  apiMaxBodyBytes: 'API_MAX_BODY_BYTES',
+  apiStreamMaxRows: 'API_STREAM_MAX_ROWS',
 };
 
 /** Environment variable names, for infra code that sets them (one source of truth). */

@@ -12,6 +12,7 @@ import { openLocalEnvironment } from '../local/environment.ts';
 import { runImportLocally } from '../local/run-import.ts';
 import { logger } from '../observability/logger.ts';
 import { type RuntimeDeps, runtimeDeps } from '../runtime/deps.ts';
+import { apiCommand } from './api-command.ts';
 import { dlqCommand, ingestCommand } from './ingest-commands.ts';
 import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
 import { progressReporter } from './progress.ts';
@@ -212,6 +213,7 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   try {
     if (argv[0] === 'kafka-bridge') return await kafkaBridgeCommand(argv.slice(1));
+    if (argv[0] === 'api') return await apiCommand(argv.slice(1));
     let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
     try {
       parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });

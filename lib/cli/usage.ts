@@ -16,6 +16,7 @@ export const USAGE = `usage:
   matchbridge dlq list [--json]
   matchbridge dlq replay [<id>] [--json]
   matchbridge kafka-bridge --brokers <host:port>[,…] [--topics a,b] [--group <id>] [--json]
+  matchbridge api [--port 8080] [--host 127.0.0.1]
 
 Exit codes: 0 job COMPLETED, 1 job FAILED, 2 usage or input error.
 Database: DATABASE_URL when set, else an embedded PostgreSQL under .matchbridge/ (MATCHBRIDGE_HOME).

@@ -1,0 +1,40 @@
+import { parseArgs } from 'node:util';
+import { localApiContext } from '../api/local-context.ts';
+import { startApiServer } from '../api/server.ts';
+import { openLocalEnvironment } from '../local/environment.ts';
+import { runtimeDeps } from '../runtime/deps.ts';
+import { EXIT, UsageError } from './usage.ts';
+
+/**
+ * `api [--port n] [--host h]`: serves the bulk HTTP API locally (the same routes as the Lambda) until
+ * SIGINT/SIGTERM; prints `listening on <url>` on stdout once it accepts requests.
+ */
+export async function apiCommand(argv: string[]): Promise<number> {
+  let values: { port?: string; host?: string };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { port: { type: 'string' }, host: { type: 'string' } },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const port = Number(values.port ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0 to 65535');
+  const env = await openLocalEnvironment();
+  try {
+    const context = localApiContext(await runtimeDeps());
+    const server = await startApiServer(context, { port, ...(values.host ? { host: values.host } : {}) });
+    process.stdout.write(`listening on ${server.url}\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await server.close();
+    await context.drain();
+    return EXIT.completed;
+  } finally {
+    await env.close();
+  }
+}
