@@ -20,6 +20,7 @@ export const HANDLER_NAMES = [
   'finalize',
   'fail-job',
   'migrate',
+  'api',
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
@@ -157,6 +158,8 @@ const FunctionsSchema = object(
     finalize: fn(300, 1024),
     'fail-job': fn(120, 512),
     migrate: fn(600, 512),
+    // Streams exports for up to API Gateway's 15 minutes; runs users imports in its async invocations.
+    api: fn(900, 1024),
   }),
 ).prefault({});
 

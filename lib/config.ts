@@ -110,6 +110,8 @@ const ConfigSchema = z.object({
   apiMaxBodyBytes: positiveInt(1024 * 1024 * 1024),
   /** Most rows a streamed export (`GET /v1/exports`) sends; more need the async export (413 says so). */
   apiStreamMaxRows: positiveInt(1_000_000),
+  /** The running Lambda's own name (set by the runtime): the API invokes itself to run accepted jobs. */
+  lambdaFunctionName: z.string().min(1).optional(),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -157,6 +159,7 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   statusPublishBackoffMs: 'STATUS_PUBLISH_BACKOFF_MS',
   apiMaxBodyBytes: 'API_MAX_BODY_BYTES',
   apiStreamMaxRows: 'API_STREAM_MAX_ROWS',
+  lambdaFunctionName: 'AWS_LAMBDA_FUNCTION_NAME',
 };
 
 /** Environment variable names, for infra code that sets them (one source of truth). */

@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { NODE_UPLOAD_PREFIX } from '../../lib/ingest/object-created.ts';
 import type { HandlerName, InfraConfig } from '../config.ts';
+import { BulkApi } from '../constructs/bulk-api.ts';
 import type { Database } from '../constructs/database.ts';
 import { DatabaseMigrations } from '../constructs/database-migrations.ts';
 import { IdempotencyTable } from '../constructs/idempotency-table.ts';
@@ -37,6 +38,7 @@ const FUNCTION_IDS: Record<HandlerName, string> = {
   finalize: 'Finalize',
   'fail-job': 'FailJob',
   migrate: 'Migrate',
+  api: 'Api',
 };
 
 /** Functions that never touch the database: no credentials, no way in through its security group. */
@@ -67,6 +69,7 @@ export class PipelineStack extends Stack {
   readonly idempotency: IdempotencyTable;
   readonly uploads: UploadTrigger;
   readonly statusPublishing: StatusPublishing;
+  readonly bulkApi: BulkApi;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -173,6 +176,16 @@ export class PipelineStack extends Stack {
       fn.addEnvironment(CONFIG_ENV.matchImportTopics, config.matchImportTopics.join(','));
     }
 
+    // The bulk HTTP API: starts node and match imports, stages uploads and exports, keeps idempotency keys.
+    const api = create('api');
+    staging.bind(api);
+    sources.grantRead(api);
+    this.importStateMachine.bindStarter(api);
+    this.matchImportStateMachine.bindStarter(api);
+    this.idempotency.bind(api);
+    this.bulkApi = new BulkApi(this, 'BulkApi', { handler: api });
+    api.node.addDependency(this.migrations.resource);
+
     // Nothing may run against an old schema: imports start only once the migrations of this deploy ran.
     this.importStateMachine.stateMachine.node.addDependency(this.migrations.resource);
     this.matchImportStateMachine.stateMachine.node.addDependency(this.migrations.resource);
@@ -189,6 +202,7 @@ export class PipelineStack extends Stack {
       finalize,
       'fail-job': failJob,
       migrate,
+      api,
     };
   }
 }

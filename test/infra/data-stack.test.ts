@@ -37,7 +37,7 @@ describe('data stack', () => {
     });
 
     it('opens the proxy to each function from the pipeline stack, keeping the data stack independent', () => {
-      pipeline.resourceCountIs('AWS::EC2::SecurityGroupIngress', 8);
+      pipeline.resourceCountIs('AWS::EC2::SecurityGroupIngress', 9);
       pipeline.allResourcesProperties('AWS::EC2::SecurityGroupIngress', {
         FromPort: 5432,
         ToPort: 5432,
@@ -65,7 +65,7 @@ describe('data stack', () => {
       const functions = Object.entries(functionsByHandler(pipeline))
         .filter(([handler]) => handler !== 'object-created' && handler !== 'dlq-replay')
         .map(([, fn]) => fn);
-      assert.equal(functions.length, 8);
+      assert.equal(functions.length, 9);
       for (const { properties } of functions) {
         assert.deepEqual(properties.VpcConfig?.SubnetIds, EXISTING_VPC.privateSubnetIds);
         const env = properties.Environment?.Variables ?? {};
