@@ -40,17 +40,26 @@ const USERS_BATCH_ROWS = 5000;
 /** Source of a job whose file is still to be uploaded to its `upload_url`. */
 export const AWAITING_UPLOAD = 'upload:pending';
 
-/** Records the job (PENDING, origin `api`) so that it can be read back at once. */
+/** Records the job (PENDING, origin `api` unless given) so that it can be read back at once. */
 export async function createImportJob(
   deps: RuntimeDeps,
   job: Omit<ApiImportJob, 'uri'> & { readonly uri: string | undefined },
+  origin = 'api',
 ): Promise<{ createdAt: Date }> {
   try {
     const result = await deps.pool.query<{ created_at: Date }>(
       `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin, format)
-       VALUES ($1, $2, $3, $4, 'PENDING', $5, 'api', $6)
+       VALUES ($1, $2, $3, $4, 'PENDING', $5, $7, $6)
        RETURNING created_at`,
-      [job.jobId, job.resourceType, job.domainId, job.groupId, job.uri ?? AWAITING_UPLOAD, job.format],
+      [
+        job.jobId,
+        job.resourceType,
+        job.domainId,
+        job.groupId,
+        job.uri ?? AWAITING_UPLOAD,
+        job.format,
+        origin,
+      ],
     );
     return { createdAt: result.rows[0]?.created_at ?? new Date() };
   } catch (error) {

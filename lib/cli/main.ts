@@ -13,6 +13,7 @@ import { runImportLocally } from '../local/run-import.ts';
 import { logger } from '../observability/logger.ts';
 import { type RuntimeDeps, runtimeDeps } from '../runtime/deps.ts';
 import { apiCommand } from './api-command.ts';
+import { importUsersCommand } from './import-users-command.ts';
 import { dlqCommand, ingestCommand } from './ingest-commands.ts';
 import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
 import { progressReporter } from './progress.ts';
@@ -229,6 +230,8 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'import' && sub === 'nodes') return await importNodes(rest, values);
     if (command === 'import' && sub === 'references') return await importReferences(rest, values);
     if (command === 'import' && sub === 'matches') return await importMatches(rest, values);
+    if (command === 'import' && sub === 'users')
+      return await importUsersCommand(rest, jobTarget(values), values.json);
     if (command === 'jobs') return await jobs(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'ingest') return await ingestCommand(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'dlq') return await dlqCommand(sub === undefined ? [] : [sub, ...rest], values);

@@ -9,6 +9,7 @@ export const EXIT = { completed: 0, failed: 1, usage: 2 } as const;
 export const USAGE = `usage:
   matchbridge import nodes <file|s3-uri> --domain <uuid> --group <id> [--json]
   matchbridge import matches <file.parquet|s3-uri> --domain <uuid> --group <id> [--json]
+  matchbridge import users <file.csv|file.ndjson> --domain <uuid> --group <id> [--json]
   matchbridge import references --domain <uuid> --group <id> (--ids a,b,c | --ids-file <file>) [--json]
   matchbridge ingest <msk-event.json> [--json]
   matchbridge jobs list [--limit <n>] [--json]
