@@ -1,4 +1,5 @@
 import { mapDatabaseError } from '../db/errors.ts';
+import { loadMatches } from '../db/load-matches.ts';
 import { loadUsers, type UserImportRow } from '../db/load-users.ts';
 import { InvalidFileError } from '../errors.ts';
 import { writeFailedReport } from '../jobs/job-reports.ts';
@@ -8,6 +9,7 @@ import { logJob } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import { validateUserRow } from '../users/user-row.ts';
+import { matchRows } from './match-rows.ts';
 import { convertNodesNdjson } from './ndjson-nodes.ts';
 import { csvRows, ndjsonRows, type SourceRow } from './row-sources.ts';
 
@@ -20,7 +22,7 @@ export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 export const IMPORTABLE: Readonly<Record<ResourceType, readonly ImportFormat[]>> = {
   users: ['csv', 'ndjson'],
   nodes: ['csv', 'ndjson'],
-  matches: ['parquet'],
+  matches: ['parquet', 'csv', 'ndjson'],
 };
 
 /** An import the API accepted: what its job runs on. */
@@ -92,6 +94,10 @@ export async function runApiImport(
       return;
     }
     const base = { jobId: job.jobId, domainId: job.domainId, groupId: job.groupId, origin: 'api' } as const;
+    if (job.resourceType === 'matches' && job.format !== 'parquet') {
+      await importMatchRecords(deps, job);
+      return;
+    }
     if (job.resourceType === 'matches') {
       await startPipeline({
         ...base,
@@ -126,23 +132,29 @@ async function* userRows(
   }
 }
 
-async function importUsers(deps: RuntimeDeps, job: ApiImportJob): Promise<void> {
-  const { pool, store, config } = deps;
-  await pool.query(
-    `UPDATE import_jobs SET status = 'PROCESSING', started_at = now(), updated_at = now() WHERE id = $1 AND status = 'PENDING'`,
-    [job.jobId],
-  );
-  const input = await store.read(job.uri);
-  const fromText = job.format === 'csv';
-  const rows = fromText ? csvRows(input, config.maxRecordBytes) : ndjsonRows(input, config.maxRecordBytes);
-  const counts = await loadUsers(
-    pool,
-    job,
-    userRows(rows, { defaultGroup: job.groupId, fromText }),
-    Math.min(config.dbBatchRows, USERS_BATCH_ROWS),
-  );
+/** Marks a job the API runs itself as started. */
+async function startOwnJob(deps: RuntimeDeps, jobId: string): Promise<void> {
+  try {
+    await deps.pool.query(
+      `UPDATE import_jobs SET status = 'PROCESSING', started_at = now(), updated_at = now()
+       WHERE id = $1 AND status = 'PENDING'`,
+      [jobId],
+    );
+  } catch (error) {
+    throw mapDatabaseError(error);
+  }
+}
+
+/** Final figures of a job the API ran itself: COMPLETED when failed rows stay within the tolerance. */
+async function finishOwnJob(
+  deps: RuntimeDeps,
+  job: ApiImportJob,
+  counts: { total: number; failed: number; inserted: number; updated: number },
+  reportKind: 'nodes' | 'matches',
+): Promise<void> {
+  const { config, pool } = deps;
   if (counts.total === 0) throw new InvalidFileError('EMPTY_FILE', 'the file has no rows');
-  const failedList = await writeFailedReport(deps, job.jobId, [], config.statusListCap);
+  const failedList = await writeFailedReport(deps, job.jobId, [], config.statusListCap, reportKind);
   const loaded = counts.total - counts.failed;
   const completed = (counts.failed * 100) / counts.total <= config.toleratedFailurePercent;
   await completeJob(pool, job.jobId, {
@@ -155,5 +167,38 @@ async function importUsers(deps: RuntimeDeps, job: ApiImportJob): Promise<void> 
     ...(completed ? {} : { failureReason: `${counts.failed} of ${counts.total} rows failed` }),
     failedListUri: failedList.uri,
   });
-  logJob(job).info('users import finished', { ...counts });
+  logJob(job).info('API import finished', { ...counts });
+}
+
+/**
+ * Match suggestions from CSV or NDJSON: validated here and written by the match loader (the one the
+ * Parquet pipeline uses), in one pass over the file.
+ */
+async function importMatchRecords(deps: RuntimeDeps, job: ApiImportJob): Promise<void> {
+  const { pool, store, config } = deps;
+  await startOwnJob(deps, job.jobId);
+  const input = await store.read(job.uri);
+  const fromText = job.format === 'csv';
+  const rows = fromText ? csvRows(input, config.maxRecordBytes) : ndjsonRows(input, config.maxRecordBytes);
+  const counts = await loadMatches(pool, { ...job, kind: 'matches' }, matchRows(rows, { fromText }), {
+    dbBatchRows: config.dbBatchRows,
+  });
+  // Every row read is inserted, updated, a duplicate or failed (`rows` counts the valid ones only).
+  const total = counts.inserted + counts.updated + counts.duplicates + counts.failed;
+  await finishOwnJob(deps, job, { ...counts, total }, 'matches');
+}
+
+async function importUsers(deps: RuntimeDeps, job: ApiImportJob): Promise<void> {
+  const { pool, store, config } = deps;
+  await startOwnJob(deps, job.jobId);
+  const input = await store.read(job.uri);
+  const fromText = job.format === 'csv';
+  const rows = fromText ? csvRows(input, config.maxRecordBytes) : ndjsonRows(input, config.maxRecordBytes);
+  const counts = await loadUsers(
+    pool,
+    job,
+    userRows(rows, { defaultGroup: job.groupId, fromText }),
+    Math.min(config.dbBatchRows, USERS_BATCH_ROWS),
+  );
+  await finishOwnJob(deps, job, counts, 'nodes');
 }

@@ -207,14 +207,67 @@ describe('bulk HTTP API over real HTTP', () => {
     );
   });
 
-  it('imports matches from a Parquet body, and refuses matches as CSV', async () => {
+  it('imports matches from a Parquet body, and from CSV and NDJSON with every error of a bad row', async () => {
     const file = join(dir, 'matches.parquet');
     writeMatchParquet(file, 500, { codec: 'SNAPPY', rowGroupRows: 200 });
     const created = await rawImport('matches', 'parquet', await readFile(file));
     const job = await finished(created.json.job_id as string);
     assert.equal(job.status, 'completed');
     assert.equal(job.success_count, 500);
-    const refused = await rawImport('matches', 'csv', 'participant_id\n');
+
+    const csv = await rawImport(
+      'matches',
+      'csv',
+      'participant_id,matched_participant_id,compatibility_score,rank,reason\np1,p2,0.9,1,likes hiking\n,p3,high,1.5,\np1,p4,0.5,,\n',
+    );
+    const csvJob = await finished(csv.json.job_id as string);
+    assert.equal(csvJob.success_count, 2);
+    assert.deepEqual(csvJob.errors, [
+      {
+        line: 3,
+        errors: ['participant_id is required; compatibility_score must be a number; rank must be an integer'],
+      },
+    ]);
+    const ndjson = await rawImport(
+      'matches',
+      'ndjson',
+      `${JSON.stringify({ participant_id: 'p5', matched_participant_id: 'p6', compatibility_score: 0.7, tags: ['x'] })}\n{"participant_id":"p5"}\n`,
+    );
+    const ndjsonJob = await finished(ndjson.json.job_id as string);
+    assert.equal(ndjsonJob.success_count, 1);
+    assert.deepEqual(
+      (ndjsonJob.errors as { line: number }[]).map((e) => e.line),
+      [2],
+    );
+    const stored = await pool.query(
+      `SELECT participant_id, matched_participant_id, compatibility_score, rank, details FROM match_suggestions
+       WHERE domain_id = $1 AND participant_id IN ('p1', 'p5') ORDER BY 1, 2`,
+      [DOMAIN],
+    );
+    assert.deepEqual(stored.rows, [
+      {
+        participant_id: 'p1',
+        matched_participant_id: 'p2',
+        compatibility_score: 0.9,
+        rank: 1,
+        details: { reason: 'likes hiking' },
+      },
+      {
+        participant_id: 'p1',
+        matched_participant_id: 'p4',
+        compatibility_score: 0.5,
+        rank: null,
+        details: {},
+      },
+      {
+        participant_id: 'p5',
+        matched_participant_id: 'p6',
+        compatibility_score: 0.7,
+        rank: null,
+        details: { tags: ['x'] },
+      },
+    ]);
+    const refused = await rawImport('users', 'parquet', 'PAR1');
     assert.equal(refused.status, 400);
     assert.equal(refused.json.code, 'UNSUPPORTED_FORMAT');
   });
