@@ -9,7 +9,7 @@ import { logJob } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import { validateUserRow } from '../users/user-row.ts';
-import { matchRows } from './match-rows.ts';
+import { matchRows, withKnownParticipants } from './match-rows.ts';
 import { convertNodesNdjson } from './ndjson-nodes.ts';
 import { csvRows, ndjsonRows, type SourceRow } from './row-sources.ts';
 
@@ -180,7 +180,21 @@ async function importMatchRecords(deps: RuntimeDeps, job: ApiImportJob): Promise
   const input = await store.read(job.uri);
   const fromText = job.format === 'csv';
   const rows = fromText ? csvRows(input, config.maxRecordBytes) : ndjsonRows(input, config.maxRecordBytes);
-  const counts = await loadMatches(pool, { ...job, kind: 'matches' }, matchRows(rows, { fromText }), {
+  const unknownAmong = async (ids: readonly string[]): Promise<ReadonlySet<string>> => {
+    try {
+      const result = await pool.query<{ id: string }>(
+        `SELECT i.id FROM unnest($3::text[]) AS i (id)
+         WHERE NOT EXISTS (SELECT 1 FROM nodes n
+                           WHERE n.domain_id = $1 AND n.group_id = $2 AND n.reference_id = i.id COLLATE "C")`,
+        [job.domainId, job.groupId, ids],
+      );
+      return new Set(result.rows.map((r) => r.id));
+    } catch (error) {
+      throw mapDatabaseError(error);
+    }
+  };
+  const checked = withKnownParticipants(unknownAmong, matchRows(rows, { fromText }));
+  const counts = await loadMatches(pool, { ...job, kind: 'matches' }, checked, {
     dbBatchRows: config.dbBatchRows,
   });
   // Every row read is inserted, updated, a duplicate or failed (`rows` counts the valid ones only).

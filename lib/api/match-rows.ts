@@ -67,3 +67,48 @@ export async function* matchRows(
     };
   }
 }
+
+/** Rows whose participants are looked up in one statement. */
+const PARTICIPANT_CHECK_ROWS = 5000;
+
+/**
+ * Rejects match rows whose participant or matched participant is not a node of the job's group, looked up
+ * set-based: one query per {@link PARTICIPANT_CHECK_ROWS} rows, holding only that many in memory.
+ */
+export async function* withKnownParticipants(
+  unknownAmong: (ids: readonly string[]) => Promise<ReadonlySet<string>>,
+  rows: AsyncIterable<MatchRow | MatchRowRejection>,
+): AsyncGenerator<MatchRow | MatchRowRejection> {
+  let batch: (MatchRow | MatchRowRejection)[] = [];
+  async function* flush(): AsyncGenerator<MatchRow | MatchRowRejection> {
+    const ids = new Set<string>();
+    for (const item of batch) {
+      if ('participantId' in item) ids.add(item.participantId).add(item.matchedParticipantId);
+    }
+    const unknown = ids.size > 0 ? await unknownAmong([...ids]) : new Set<string>();
+    for (const item of batch) {
+      if (!('participantId' in item)) {
+        yield item;
+        continue;
+      }
+      const missing = [item.participantId, item.matchedParticipantId].filter((p) => unknown.has(p));
+      if (missing.length === 0) {
+        yield item;
+        continue;
+      }
+      yield {
+        row: item.row,
+        line: item.row + 1,
+        reference: item.participantId,
+        code: 'UNKNOWN_PARTICIPANT',
+        reason: missing.map((p) => `${p} is not a node of the group`).join('; '),
+      };
+    }
+    batch = [];
+  }
+  for await (const item of rows) {
+    batch.push(item);
+    if (batch.length >= PARTICIPANT_CHECK_ROWS) yield* flush();
+  }
+  yield* flush();
+}

@@ -178,7 +178,7 @@ describe('bulk HTTP API over real HTTP', () => {
     const csv = await rawImport('nodes', 'csv', 'reference_id,city\nn1,Pune\n,Nowhere\nn2,Goa\n');
     const csvJob = await finished(csv.json.job_id as string);
     assert.equal(csvJob.total_records, 3);
-    assert.equal(csvJob.success_count, 2);
+    assert.equal(csvJob.success_count, 2, JSON.stringify(csvJob));
     assert.deepEqual(
       (csvJob.errors as { line: number }[]).map((e) => e.line),
       [3],
@@ -215,10 +215,15 @@ describe('bulk HTTP API over real HTTP', () => {
     assert.equal(job.status, 'completed');
     assert.equal(job.success_count, 500);
 
+    // Participants must be nodes of the group (checked set-based before loading).
+    await pool.query(
+      `INSERT INTO nodes (reference_id, group_id, domain_id) SELECT p, 'g1', $1 FROM unnest($2::text[]) p`,
+      [DOMAIN, ['p1', 'p2', 'p4', 'p5', 'p6']],
+    );
     const csv = await rawImport(
       'matches',
       'csv',
-      'participant_id,matched_participant_id,compatibility_score,rank,reason\np1,p2,0.9,1,likes hiking\n,p3,high,1.5,\np1,p4,0.5,,\n',
+      'participant_id,matched_participant_id,compatibility_score,rank,reason\np1,p2,0.9,1,likes hiking\n,p3,high,1.5,\np1,p4,0.5,,\nghost,p2,0.3,,\n',
     );
     const csvJob = await finished(csv.json.job_id as string);
     assert.equal(csvJob.success_count, 2);
@@ -227,6 +232,7 @@ describe('bulk HTTP API over real HTTP', () => {
         line: 3,
         errors: ['participant_id is required; compatibility_score must be a number; rank must be an integer'],
       },
+      { line: 5, errors: ['ghost is not a node of the group'] },
     ]);
     const ndjson = await rawImport(
       'matches',
