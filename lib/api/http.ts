@@ -95,11 +95,20 @@ export async function dispatch<C>(
     if (!params) continue;
     pathKnown = true;
     if (route.method !== request.method) continue;
+    let response: ApiResponse;
     try {
-      return await route.handle(request, params, context);
+      response = await route.handle(request, params, context);
     } catch (error) {
-      return responseForError(error);
+      response = responseForError(error);
     }
+    logger.info('API request', {
+      method: request.method,
+      route: route.path,
+      status: response.status,
+      principal: request.caller.principal,
+      ...(request.caller.domainId ? { domainId: request.caller.domainId } : {}),
+    });
+    return response;
   }
   return pathKnown
     ? errorResponse(405, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${request.path}`)

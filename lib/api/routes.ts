@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import { z } from 'zod';
 import { mapDatabaseError } from '../db/errors.ts';
 import { ApiRequestError } from '../errors.ts';
 import { getJob } from '../jobs/job-repository.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
+import { parseObjectUri } from '../storage/object-uri.ts';
 import { downloadUrl } from '../storage/presign.ts';
 import {
   checkDeclaredLength,
@@ -96,6 +98,24 @@ function checkImportable(params: ImportParams): void {
   }
 }
 
+/**
+ * A `source_uri` must exist and lie outside the pipeline's own bucket: its staged uploads, parts and reports
+ * belong to every domain, so naming one would read another domain's data.
+ */
+async function checkSource(deps: RuntimeDeps, uri: string): Promise<void> {
+  const { config, store } = deps;
+  let location: ReturnType<typeof parseObjectUri>;
+  try {
+    location = parseObjectUri(uri, { allowLocal: config.localMode });
+  } catch (error) {
+    throw new ApiRequestError(400, 'INVALID_SOURCE', (error as Error).message);
+  }
+  if (location.kind === 's3' && location.bucket === config.stagingBucket) {
+    throw new ApiRequestError(400, 'INVALID_SOURCE', 'source_uri may not point into the pipeline bucket');
+  }
+  if (!(await store.exists(uri))) throw new ApiRequestError(400, 'SOURCE_NOT_FOUND', `no file at ${uri}`);
+}
+
 const fromQuery = (query: URLSearchParams): Record<string, string> => Object.fromEntries(query.entries());
 
 async function createImport(request: ApiRequest, context: ApiContext): Promise<ApiResponse> {
@@ -123,9 +143,7 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
   } else if (type === 'application/json') {
     params = parse(ImportParams, await readJson(request.body));
     authorize(request.caller, params.domain_id);
-    if (params.source_uri !== undefined && !(await store.exists(params.source_uri))) {
-      throw new ApiRequestError(400, 'SOURCE_NOT_FOUND', `no file at ${params.source_uri}`);
-    }
+    if (params.source_uri !== undefined) await checkSource(context.deps, params.source_uri);
   } else if (MEDIA_FORMATS[type] !== undefined) {
     params = parse(ImportParams.omit({ source_uri: true }), {
       format: MEDIA_FORMATS[type],
@@ -178,6 +196,14 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
   return { status: replayed ? 200 : response.status, json: response.body };
 }
 
+async function query<R extends pg.QueryResultRow>(deps: RuntimeDeps, text: string, values: unknown[]) {
+  try {
+    return await deps.pool.query<R>(text, values);
+  } catch (error) {
+    throw mapDatabaseError(error);
+  }
+}
+
 const JobId = z.uuid();
 
 function jobIdParam(params: Readonly<Record<string, string>>): string {
@@ -192,14 +218,15 @@ async function uploadImportFile(
   context: ApiContext,
 ): Promise<ApiResponse> {
   const jobId = jobIdParam(params);
-  const { pool, config, store } = context.deps;
-  const job = await pool.query<{
+  const { config, store } = context.deps;
+  const job = await query<{
     kind: string;
     format: string;
     domain_id: string;
     group_id: string;
     created_at: Date;
   }>(
+    context.deps,
     `SELECT kind, format, domain_id, group_id, created_at FROM import_jobs
      WHERE id = $1 AND origin = 'api'`,
     [jobId],
@@ -211,7 +238,8 @@ async function uploadImportFile(
   const format = row.format as ApiImportJob['format'];
   const uri = uploadUri(context.deps, jobId);
   // Claim the upload first, so that two uploads to one job cannot both start it.
-  const claimed = await pool.query(
+  const claimed = await query(
+    context.deps,
     `UPDATE import_jobs SET source = $2, updated_at = now() WHERE id = $1 AND source = $3 AND status = 'PENDING'`,
     [jobId, uri, AWAITING_UPLOAD],
   );
@@ -221,7 +249,7 @@ async function uploadImportFile(
   try {
     await stageBody(store, uri, request.body, config.apiMaxBodyBytes);
   } catch (error) {
-    await pool.query(`UPDATE import_jobs SET source = $2 WHERE id = $1`, [jobId, AWAITING_UPLOAD]);
+    await query(context.deps, `UPDATE import_jobs SET source = $2 WHERE id = $1`, [jobId, AWAITING_UPLOAD]);
     throw error;
   }
   await context.launcher.launchImport({
@@ -269,14 +297,17 @@ async function getImport(
   authorize(request.caller, job.domainId);
   const limit = pageSize(request.query);
   const after = decodeCursor(request.query.get('cursor'));
-  const format = await pool.query<{ format: string | null }>('SELECT format FROM import_jobs WHERE id = $1', [
-    jobId,
-  ]);
+  const format = await query<{ format: string | null }>(
+    context.deps,
+    'SELECT format FROM import_jobs WHERE id = $1',
+    [jobId],
+  );
   const offset = job.kind === 'nodes' && format.rows[0]?.format === 'ndjson' ? NDJSON_LINE_OFFSET : 0;
   let errors: { line: string; errors: string[] }[];
   try {
     errors = (
-      await pool.query<{ line: string; errors: string[] }>(
+      await query<{ line: string; errors: string[] }>(
+        context.deps,
         `SELECT line, coalesce(errors, ARRAY[reason]) AS errors FROM import_job_errors
          WHERE job_id = $1 AND line > $2 ORDER BY line LIMIT $3`,
         [jobId, after, limit + 1],
@@ -410,17 +441,19 @@ async function getExport(
   context: ApiContext,
 ): Promise<ApiResponse> {
   const jobId = jobIdParam(params);
-  const { pool, config } = context.deps;
-  const result = await pool.query<{
+  const { config } = context.deps;
+  const result = await query<{
     domain_id: string;
     status: string;
     exported: string;
     file_uri: string | null;
     created_at: Date;
     finished_at: Date | null;
-  }>('SELECT domain_id, status, exported, file_uri, created_at, finished_at FROM export_jobs WHERE id = $1', [
-    jobId,
-  ]);
+  }>(
+    context.deps,
+    'SELECT domain_id, status, exported, file_uri, created_at, finished_at FROM export_jobs WHERE id = $1',
+    [jobId],
+  );
   const row = result.rows[0];
   if (!row) throw new ApiRequestError(404, 'JOB_NOT_FOUND', 'no such job');
   authorize(request.caller, row.domain_id);

@@ -1,9 +1,13 @@
 import { parseArgs } from 'node:util';
 import { localApiContext } from '../api/local-context.ts';
 import { startApiServer } from '../api/server.ts';
+import { loadConfig } from '../config.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runtimeDeps } from '../runtime/deps.ts';
 import { EXIT, UsageError } from './usage.ts';
+
+/** Database connections of the local API server at least. */
+const API_POOL_SIZE = 10;
 
 /**
  * `api [--port n] [--host h]`: serves the bulk HTTP API locally (the same routes as the Lambda) until
@@ -22,7 +26,10 @@ export async function apiCommand(argv: string[]): Promise<number> {
   }
   const port = Number(values.port ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0 to 65535');
-  const env = await openLocalEnvironment();
+  // Each streamed export holds a connection for its whole response: a server needs more than a job does.
+  const env = await openLocalEnvironment({
+    DB_POOL_SIZE: String(Math.max(loadConfig().dbPoolSize, API_POOL_SIZE)),
+  });
   try {
     const context = localApiContext(await runtimeDeps());
     const server = await startApiServer(context, { port, ...(values.host ? { host: values.host } : {}) });
