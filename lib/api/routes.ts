@@ -22,6 +22,7 @@ import {
   EXPORT_FORMATS,
   type ExportFormat,
   exportChunks,
+  exportCsvByCopy,
 } from './export-rows.ts';
 import type { ApiRequest, ApiResponse, Caller, Route } from './http.ts';
 import { type IdempotencyStore, idempotencyKey, requestHash } from './idempotency.ts';
@@ -384,7 +385,7 @@ async function streamExport(request: ApiRequest, context: ApiContext): Promise<A
       'content-type': CONTENT_TYPES[params.format],
       'content-disposition': `attachment; filename="${params.resource_type}.${params.format}"`,
     },
-    stream: exportChunks(pool, query),
+    stream: params.format === 'csv' ? exportCsvByCopy(pool, query) : exportChunks(pool, query),
   };
 }
 
