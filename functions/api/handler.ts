@@ -10,6 +10,8 @@ import {
   selfInvokingLauncher,
   serveApiGatewayEvent,
 } from '../../lib/aws/api-gateway.ts';
+import { dynamoIdempotencyStore } from '../../lib/aws/api-idempotency.ts';
+import { idempotencyOptions } from '../../lib/aws/idempotent-starter.ts';
 import { stepFunctionsStarter } from '../../lib/aws/step-functions.ts';
 import { config } from '../../lib/config.ts';
 import { ConfigurationError } from '../../lib/errors.ts';
@@ -24,9 +26,11 @@ declare const awslambda: {
   HttpResponseStream: { from: ResponseStreamWrapper };
 };
 
-let idempotency: IdempotencyStore | undefined;
-
 const cfg = config();
+const idempotencyTable = idempotencyOptions(cfg);
+// On AWS the keys live in DynamoDB (IDEMPOTENCY_TABLE); without a table, in PostgreSQL.
+const dynamoKeys = idempotencyTable ? dynamoIdempotencyStore(idempotencyTable) : undefined;
+let idempotency: IdempotencyStore | undefined;
 if (!cfg.lambdaFunctionName) throw new ConfigurationError('AWS_LAMBDA_FUNCTION_NAME is not set');
 const launcher = selfInvokingLauncher(cfg.lambdaFunctionName, cfg.awsRegion);
 const starter = stepFunctionsStarter(
@@ -51,7 +55,8 @@ export const handler = awslambda.streamifyResponse(async (event, stream, context
     stream.end();
     return;
   }
-  idempotency ??= configuredIdempotencyStore(deps);
+  dynamoKeys?.registerLambdaContext(context);
+  idempotency ??= dynamoKeys ?? configuredIdempotencyStore(deps);
   await serveApiGatewayEvent(
     event as APIGatewayProxyEvent,
     stream,

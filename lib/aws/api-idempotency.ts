@@ -6,6 +6,7 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context } from 'aws-lambda';
 import { type IdempotencyStore, inUse, reused, type StoredResponse } from '../api/idempotency.ts';
 import type { IdempotencyOptions } from './idempotent-starter.ts';
 
@@ -23,7 +24,10 @@ interface KeyedRequest {
  * the validated payload (another hash: `IdempotencyValidationError` → 422), a record still in progress
  * answers `IdempotencyAlreadyInProgressError` (→ 409), and records expire after `ttlSeconds`.
  */
-export function dynamoIdempotencyStore(options: IdempotencyOptions): IdempotencyStore {
+export function dynamoIdempotencyStore(
+  options: IdempotencyOptions,
+): IdempotencyStore & { registerLambdaContext(context: Context): void } {
+  let lambdaContext: Context | undefined;
   const client = new DynamoDBClient({
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -34,6 +38,11 @@ export function dynamoIdempotencyStore(options: IdempotencyOptions): Idempotency
     awsSdkV3Client: client,
   });
   return {
+    // Bounds an in-progress record by the invocation's remaining time: a request that died frees its key
+    // when its invocation would have ended, not after the whole TTL.
+    registerLambdaContext(context) {
+      lambdaContext = context;
+    },
     async once(scope, requestHash, work) {
       const config = new IdempotencyConfig({
         eventKeyJmesPath: '[domainId, key]',
@@ -43,6 +52,7 @@ export function dynamoIdempotencyStore(options: IdempotencyOptions): Idempotency
         // Called only for an answer read from a stored record: a repeat.
         responseHook: (response) => ({ ...(response as object), replayed: true }),
       });
+      if (lambdaContext) config.registerLambdaContext(lambdaContext);
       const run = makeIdempotent(
         async (_request: KeyedRequest) => ({ response: await work(), replayed: false }),
         { persistenceStore, config, keyPrefix: API_IDEMPOTENCY_KEY_PREFIX },
