@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type pg from 'pg';
 import { ROOT } from '../../support/cli.ts';
 import { testDatabase } from '../../support/database.ts';
 
@@ -24,11 +25,15 @@ describe('a streamed export of 1M rows from `matchbridge api`', () => {
   let child: ChildProcess;
   let url: string;
   let closeDb: () => Promise<void>;
+  let pool: pg.Pool;
+  let database: string;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mb-api-stream-'));
     const db = await testDatabase('api_stream');
     closeDb = db.close;
+    pool = db.pool;
+    database = new URL(db.url).pathname.slice(1);
     // Rows of about 420 bytes: the response is several times the bound on the server's memory.
     await db.pool.query(
       `INSERT INTO nodes (reference_id, group_id, domain_id) SELECT 'ref-' || i, 'g', $1 FROM generate_series(1, $2) i`,
@@ -90,5 +95,33 @@ describe('a streamed export of 1M rows from `matchbridge api`', () => {
       'the response must be larger than the bound for the test to mean anything',
     );
     assert.ok(peak < PEAK_RSS_BOUND_MB, `server peak RSS ${peak.toFixed(0)} MB`);
+  });
+
+  it('ends the COPY on the database when the client goes away mid-stream', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${url}/v1/exports?resource_type=nodes&format=csv&domain_id=${DOMAIN}`, {
+      signal: controller.signal,
+    });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    const copying = async () =>
+      Number(
+        (
+          await pool.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY (%' AND state = 'active'`,
+            [database],
+          )
+        ).rows[0]?.n,
+      );
+    assert.equal(await copying(), 1);
+    controller.abort();
+    // Wait for the server to notice the closed socket (a condition, not a duration).
+    for (let i = 0; i < 600 && (await copying()) > 0; i += 1) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await copying(), 0);
+    const after = await fetch(
+      `${url}/v1/exports?resource_type=nodes&format=ndjson&domain_id=${DOMAIN}&fields=reference_id&group_id=none`,
+    );
+    assert.equal(after.status, 200);
+    assert.equal(await after.text(), '');
   });
 });
