@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { mapDatabaseError } from '../db/errors.ts';
 import { ApiRequestError } from '../errors.ts';
-import { getJob } from '../jobs/job-repository.ts';
+import { failJob, getJob } from '../jobs/job-repository.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { parseObjectUri } from '../storage/object-uri.ts';
 import { downloadUrl } from '../storage/presign.ts';
@@ -182,7 +182,7 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
         groupId: params.group_id,
       };
       const { createdAt } = await createImportJob(context.deps, { ...job, uri });
-      if (uri !== undefined) await context.launcher.launchImport({ ...job, uri });
+      if (uri !== undefined) await launchOrFail(context, { ...job, uri });
       return {
         status: 202,
         body: {
@@ -202,6 +202,16 @@ async function query<R extends pg.QueryResultRow>(deps: RuntimeDeps, text: strin
     return await deps.pool.query<R>(text, values);
   } catch (error) {
     throw mapDatabaseError(error);
+  }
+}
+
+/** Starts a recorded job; a job that cannot be started is FAILED with the reason, never left PENDING. */
+async function launchOrFail(context: ApiContext, job: ApiImportJob): Promise<void> {
+  try {
+    await context.launcher.launchImport(job);
+  } catch (error) {
+    await failJob(context.deps.pool, job.jobId, `the job could not be started: ${(error as Error).message}`);
+    throw error;
   }
 }
 
@@ -253,7 +263,7 @@ async function uploadImportFile(
     await query(context.deps, `UPDATE import_jobs SET source = $2 WHERE id = $1`, [jobId, AWAITING_UPLOAD]);
     throw error;
   }
-  await context.launcher.launchImport({
+  await launchOrFail(context, {
     jobId,
     resourceType: row.kind as ApiImportJob['resourceType'],
     format,
@@ -426,7 +436,16 @@ async function createExport(request: ApiRequest, context: ApiContext): Promise<A
     hash,
     async () => {
       const { createdAt } = await createExportJob(context.deps, job);
-      await context.launcher.launchExport(job);
+      try {
+        await context.launcher.launchExport(job);
+      } catch (error) {
+        await query(
+          context.deps,
+          `UPDATE export_jobs SET status = 'FAILED', error = $2, finished_at = now(), updated_at = now() WHERE id = $1`,
+          [job.jobId, `the job could not be started: ${(error as Error).message}`],
+        );
+        throw error;
+      }
       return {
         status: 202,
         body: { job_id: job.jobId, status: 'pending', created_at: createdAt.toISOString() },

@@ -36,22 +36,25 @@ export function responseProblems(
     | { responses?: Record<string, Json> }
     | undefined;
   if (!operation) return [`${method} ${template} is not in the document`];
-  let response = operation.responses?.[String(status)];
-  if (!response) return [`${method} ${template} does not declare ${status}`];
-  if (typeof response.$ref === 'string') {
-    const name = response.$ref.split('/').at(-1) ?? '';
-    response = (openapi.components.responses as Record<string, Json>)[name] ?? {};
-  }
+  const declaredResponse = operation.responses?.[String(status)];
+  if (!declaredResponse) return [`${method} ${template} does not declare ${status}`];
+  // A shared response (`$ref` to components/responses) is validated at its own location.
+  const shared =
+    typeof declaredResponse.$ref === 'string' ? declaredResponse.$ref.split('/').at(-1) : undefined;
+  const response =
+    shared === undefined
+      ? declaredResponse
+      : ((openapi.components.responses as Record<string, Json>)[shared] ?? {});
   const content = response.content as Record<string, { schema?: Json }> | undefined;
   const media = contentType.split(';')[0]?.trim() ?? '';
   const declared = content?.[media];
   if (!declared) return [`${method} ${template} ${status} does not declare ${media}`];
   if (media !== 'application/json' || !declared.schema) return [];
-  const pointer = `${template.replaceAll('~', '~0').replaceAll('/', '~1')}`;
-  const status$ = typeof (operation.responses?.[String(status)] as Json | undefined)?.$ref === 'string';
-  const ref = status$
-    ? 'openapi#/components/responses/Error/content/application~1json/schema'
-    : `openapi#/paths/${pointer}/${method.toLowerCase()}/responses/${status}/content/application~1json/schema`;
+  const pointer = template.replaceAll('~', '~0').replaceAll('/', '~1');
+  const ref =
+    shared === undefined
+      ? `openapi#/paths/${pointer}/${method.toLowerCase()}/responses/${status}/content/application~1json/schema`
+      : `openapi#/components/responses/${shared}/content/application~1json/schema`;
   const validate = ajv.getSchema(ref);
   if (!validate) return [`no schema at ${ref}`];
   return validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);

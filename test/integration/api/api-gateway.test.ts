@@ -49,6 +49,7 @@ describe('the api function behind API Gateway (IAM identity → domain, streamed
   let closeDb: () => Promise<void>;
   let context: ApiContext;
   const launched: ApiImportJob[] = [];
+  let launchFails = false;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mb-api-gw-'));
@@ -63,6 +64,7 @@ describe('the api function behind API Gateway (IAM identity → domain, streamed
       idempotency: postgresIdempotencyStore(pool, { ttlSeconds: 60 }),
       launcher: {
         launchImport: async (job) => {
+          if (launchFails) throw new Error('Lambda is throttling');
           launched.push(job);
         },
         launchExport: async () => undefined,
@@ -133,5 +135,36 @@ describe('the api function behind API Gateway (IAM identity → domain, streamed
       }),
     );
     assert.equal(foreign.status, 403);
+  });
+
+  it('fails a job it could not start rather than leaving it pending, and frees the key for a retry', async () => {
+    const body = Buffer.from('username\nbea\n').toString('base64');
+    const request = event('POST', '/v1/imports', {
+      headers: { 'Content-Type': 'text/csv', 'Idempotency-Key': 'gw-launch' },
+      body,
+      isBase64Encoded: true,
+      multiValueQueryStringParameters: {
+        resource_type: ['users'],
+        format: ['csv'],
+        domain_id: [DOMAIN],
+        group_id: ['g'],
+      },
+    });
+    launchFails = true;
+    const refused = await serve(request);
+    launchFails = false;
+    assert.equal(refused.status, 500);
+    const stuck = await pool.query(
+      `SELECT status FROM import_jobs WHERE domain_id = $1 AND status = 'PENDING'`,
+      [DOMAIN],
+    );
+    assert.equal(stuck.rowCount, 1, 'only the job of the earlier test, never started by its fake launcher');
+    const failed = await pool.query(
+      `SELECT failure_reason FROM import_jobs WHERE domain_id = $1 AND status = 'FAILED'`,
+      [DOMAIN],
+    );
+    assert.match(failed.rows[0]?.failure_reason ?? '', /could not be started/);
+    const retried = await serve(request);
+    assert.equal(retried.status, 202);
   });
 });
