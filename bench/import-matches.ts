@@ -20,6 +20,7 @@ import {
   ROWS,
   timedPsqlRun,
   truncate,
+  withCpu,
 } from './support.ts';
 
 const run = promisify(execFile);
@@ -36,6 +37,20 @@ async function pipelineRun(url: string, group: string): Promise<Figures> {
     throw new Error(`pipeline did not load every row: ${JSON.stringify(result)}`);
   }
   return { path: 'matchbridge local pipeline (Parquet)', rows: result.processed, ...result };
+}
+
+/** V8 flags of the single-worker run: a capped heap shows the worker's memory is bounded (V8 otherwise grows
+ * its heap lazily with the work done), small semi-spaces keep it from reserving young space it does not need. */
+const WORKER_FLAGS = ['--max-old-space-size=96', '--max-semi-space-size=4'];
+
+/** One batch worker loading every row group of the file as one batch: memory must stay flat in its size. */
+async function singleWorkerRun(url: string, group: string): Promise<Figures> {
+  const result = await child<{ rows: number; seconds: number; maxRssBytes: number }>(
+    'bench/run-batch.ts',
+    [FILE, url, resolve(DATA, 'home'), DOMAIN, group, 'matches'],
+    WORKER_FLAGS,
+  );
+  return { path: 'one batch worker, whole file as one batch, heap ≤ 96 MB', ...result };
 }
 
 /** The same rows as one plain CSV per connection, round-robin (not timed). */
@@ -109,14 +124,16 @@ await run('psql', ['--version']).catch(() => {
 });
 const db = await benchDatabase('mb_bench_matches');
 try {
-  const pipeline = await pipelineRun(db.url, 'bench-pipeline');
+  const pipeline = await withCpu(db.url, () => pipelineRun(db.url, 'bench-pipeline'));
   if ((await count(db.url, 'bench-pipeline')) !== ROWS)
     throw new Error('the pipeline did not store every row');
   await truncate(db.url, ['match_suggestions']);
-  const reference = await referenceRun(db.url, 'bench-reference');
+  const worker = await withCpu(db.url, () => singleWorkerRun(db.url, 'bench-worker'));
+  await truncate(db.url, ['match_suggestions']);
+  const reference = await withCpu(db.url, () => referenceRun(db.url, 'bench-reference'));
   if ((await count(db.url, 'bench-reference')) !== ROWS)
     throw new Error('the reference did not store every row');
-  table([reference, pipeline], reference);
+  table([reference, pipeline, worker], reference);
 } finally {
   await db.stop();
 }

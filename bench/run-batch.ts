@@ -1,44 +1,57 @@
-// Child process of the import benchmark: one batch worker loading a whole plain CSV as a single byte
-// range, as one load-batch Lambda would — its peak memory must not grow with the size of its range.
+// Child process of the import benchmarks: one batch worker loading a whole file as a single batch, as one
+// load-batch (CSV: one byte range) or load-match-batch (Parquet: every row group) Lambda would — its peak
+// memory must not grow with the size of its batch.
 import { randomUUID } from 'node:crypto';
 import { initConfig } from '../lib/config.ts';
 import { loadBatch } from '../lib/jobs/load-batch.ts';
+import { loadMatchBatch } from '../lib/jobs/load-match-batch.ts';
 import { planImport } from '../lib/jobs/plan-import.ts';
+import { planMatches } from '../lib/jobs/plan-matches.ts';
+import type { BatchResult } from '../lib/jobs/types.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../lib/runtime/deps.ts';
 
-const [file, databaseUrl, home, domainId, groupId] = process.argv.slice(2);
-if (!file || !databaseUrl || !home || !domainId || !groupId) {
-  throw new Error('usage: run-batch.ts <file.csv> <databaseUrl> <home> <domainId> <groupId>');
+const [file, databaseUrl, home, domainId, groupId, kind = 'nodes'] = process.argv.slice(2);
+if (!file || !databaseUrl || !home || !domainId || !groupId || (kind !== 'nodes' && kind !== 'matches')) {
+  throw new Error('usage: run-batch.ts <file> <databaseUrl> <home> <domainId> <groupId> [nodes|matches]');
 }
+const WHOLE_FILE = String(2 ** 40);
 initConfig({
   DATABASE_URL: databaseUrl,
   MATCHBRIDGE_LOCAL: 'true',
   MATCHBRIDGE_HOME: home,
-  SPLIT_BYTES: String(2 ** 40),
+  SPLIT_BYTES: WHOLE_FILE,
+  MATCH_BATCH_ROWS: WHOLE_FILE,
 });
 const deps = await runtimeDeps();
-const job = { jobId: randomUUID(), kind: 'nodes' as const, domainId, groupId };
-const plan = await planImport(deps, { ...job, source: { uri: file }, origin: 'bench' });
-const batch = plan.batches[0];
-if (!batch || plan.batches.length !== 1) throw new Error(`expected one batch, got ${plan.batches.length}`);
+const job = { jobId: randomUUID(), domainId, groupId };
+const deadline = AbortSignal.timeout(3_600_000);
+
+function onlyBatch<T>(batches: readonly T[]): T {
+  const [batch] = batches;
+  if (!batch || batches.length !== 1) throw new Error(`expected one batch, got ${batches.length}`);
+  return batch;
+}
+
+async function load(): Promise<BatchResult> {
+  if (kind === 'matches') {
+    const input = { ...job, kind: 'matches' as const, source: { uri: file ?? '' }, origin: 'bench' };
+    const plan = await planMatches(deps, input);
+    const batch = onlyBatch(plan.batches);
+    return loadMatchBatch(deps, { ...input, uri: input.source.uri, ...plan, batch }, deadline);
+  }
+  const input = { ...job, kind: 'nodes' as const, source: { uri: file ?? '' }, origin: 'bench' };
+  const plan = await planImport(deps, input);
+  const batch = onlyBatch(plan.batches);
+  return loadBatch(deps, { ...input, ...plan, batch }, deadline);
+}
+
 const started = process.hrtime.bigint();
-const result = await loadBatch(
-  deps,
-  {
-    ...job,
-    header: plan.header,
-    referenceColumn: plan.referenceColumn,
-    dbBatchRows: plan.dbBatchRows,
-    batch,
-  },
-  AbortSignal.timeout(3_600_000),
-);
+const result = await load();
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 await closeRuntimeDeps();
 process.stdout.write(
   `${JSON.stringify({
     rows: result.inserted + result.updated,
-    bytes: batch.end - batch.start,
     seconds,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
   })}\n`,

@@ -1,7 +1,8 @@
 // What the benchmarks share: a fresh database, a clean slate between runs, child runs and the printed table.
 import { execFile, spawn } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from '../lib/config.ts';
@@ -20,6 +21,10 @@ export interface Figures {
   readonly rows: number;
   readonly seconds: number;
   readonly maxRssBytes?: number;
+  /** CPU seconds spent by the path's own processes (the pipeline's Node process, or psql). */
+  readonly clientCpuSeconds?: number;
+  /** CPU seconds spent by the PostgreSQL server (every backend) during the path. */
+  readonly serverCpuSeconds?: number;
 }
 
 /** A fresh, migrated database `name` on DATABASE_URL's server, or on an embedded one under bench/.data. */
@@ -64,6 +69,48 @@ export async function child<T>(script: string, args: string[], nodeFlags: string
   return JSON.parse(out) as T;
 }
 
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** utime + stime (own, or of waited-for children) of a process, in seconds, from /proc. */
+async function processCpuSeconds(pid: number | 'self', children: boolean): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at field 3 (state).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const at = (field: number) => Number(fields[field - 3]);
+  const ticks = children ? at(16) + at(17) : at(14) + at(15) + at(16) + at(17);
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+async function postmasterPid(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const { rows } = await client.query<{ dir: string }>('SELECT current_setting($1) AS dir', [
+    'data_directory',
+  ]);
+  await client.end();
+  const pidFile = await readFile(resolve(rows[0]?.dir ?? '', 'postmaster.pid'), 'utf8');
+  return Number(pidFile.split('\n')[0]);
+}
+
+/**
+ * Runs `path` and adds the CPU seconds it cost: its child processes' (the client side) and the database
+ * server's (every backend, reaped by the postmaster). On a machine with few cores these say more than the
+ * wall time about where a path spends its effort. Needs /proc and the server on this machine.
+ */
+export async function withCpu(url: string, path: () => Promise<Figures>): Promise<Figures> {
+  const server = await postmasterPid(url);
+  const before = [await processCpuSeconds('self', true), await processCpuSeconds(server, false)];
+  const figures = await path();
+  // Give the postmaster a moment to reap the path's last backends, whose CPU it then accounts.
+  await sleep(500);
+  const after = [await processCpuSeconds('self', true), await processCpuSeconds(server, false)];
+  return {
+    ...figures,
+    clientCpuSeconds: (after[0] ?? 0) - (before[0] ?? 0),
+    serverCpuSeconds: (after[1] ?? 0) - (before[1] ?? 0),
+  };
+}
+
 /** Prints each path's time, rows/s, its ratio to the reference and its peak RSS. */
 export function printTable(title: string, results: readonly Figures[], reference: Figures): void {
   const rate = (f: Figures) => f.rows / f.seconds;
@@ -75,6 +122,9 @@ export function printTable(title: string, results: readonly Figures[], reference
         .toLocaleString('en-US')
         .padStart(9)} rows/s  ${(rate(f) / rate(reference)).toFixed(2)}×` +
         (f.maxRssBytes ? `  peak RSS ${(f.maxRssBytes / 2 ** 20).toFixed(0)} MB` : '') +
+        (f.serverCpuSeconds === undefined
+          ? ''
+          : `  CPU ${f.clientCpuSeconds?.toFixed(1)} s client + ${f.serverCpuSeconds.toFixed(1)} s PostgreSQL`) +
         '\n',
     );
   }

@@ -20,6 +20,10 @@ export const HANDLER_NAMES = [
   'finalize',
   'fail-job',
   'migrate',
+  'export-plan',
+  'export-group',
+  'export-group-failed',
+  'export-summary',
   'api',
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
@@ -158,8 +162,39 @@ const FunctionsSchema = object(
     finalize: fn(300, 1024),
     'fail-job': fn(120, 512),
     migrate: fn(600, 512),
+    'export-plan': fn(60, 512),
+    // Streams one group's users through csv-stringify and gzip into a multipart upload: CPU-bound, flat memory.
+    'export-group': fn(900, 1769),
+    'export-group-failed': fn(60, 256),
+    'export-summary': fn(30, 256),
     // Streams exports for up to API Gateway's 15 minutes; runs users imports in its async invocations.
     api: fn(900, 1024),
+  }),
+).prefault({});
+
+/** The daily user export (EventBridge Scheduler → the export state machine). */
+const UserExportSchema = object(
+  z.strictObject({
+    /** EventBridge Scheduler expression of the daily run. */
+    schedule: z
+      .string()
+      .regex(/^(cron|rate)\(.+\)$/, 'expected cron(…) or rate(…)')
+      .default('cron(20 23 * * ? *)'),
+    /** IANA time zone of the schedule (and of the files' date). */
+    timeZone: z
+      .string()
+      .regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, 'expected an IANA time zone')
+      .default('Asia/Kolkata'),
+    /** Groups exported at once (Map MaxConcurrency). */
+    mapConcurrency: int(1, 40).default(4),
+    /** The scheduled run exports everyone, not only the users changed since the last export. */
+    fullOnSchedule: bool().default(false),
+    /** Topic of the import requests of groups that name none (by convention `<x>-users`). */
+    topic: z.string().regex(KAFKA_TOPIC, 'expected a Kafka topic name').default('matchbridge-users'),
+    /** Largest import request sent; a longer username list is split. */
+    messageMaxBytes: int(4096, 10 * 1024 * 1024).default(900_000),
+    /** Users fetched from the database cursor at a time. */
+    batchRows: int(1, 100_000).default(1000),
   }),
 ).prefault({});
 
@@ -241,6 +276,7 @@ const InfraConfigSchema = z
     sourceBucketNames: list(
       z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected S3 bucket names'),
     ).default([]),
+    userExport: UserExportSchema,
   })
   .transform((config) => ({
     ...config,
@@ -286,6 +322,7 @@ export const CONTEXT_KEYS = [
   'stateMachineTimeoutMinutes',
   'logRetentionDays',
   'sourceBucketNames',
+  'userExport',
 ] as const satisfies readonly (keyof z.input<typeof InfraConfigSchema>)[];
 
 /**

@@ -63,6 +63,11 @@ const ConfigSchema = z.object({
   referenceBatchRows: positiveInt(1000),
   /** Longest CSV record accepted, in bytes (bounds memory against a runaway quote). */
   maxRecordBytes: positiveInt(1024 * 1024),
+  /**
+   * Most uncompressed bytes per compressed byte of a .csv.gz (a CSV compresses 5–20×, a gzip bomb 1000×);
+   * checked once the file has grown past 64 MiB uncompressed.
+   */
+  maxGzipRatio: positiveInt(200),
   /** Entries of the success and failed lists carried inside the status message (full lists are in S3). */
   statusListCap: positiveInt(1000),
   /** Percentage of failed rows that still lets a job end COMPLETED (0: every row must load). */
@@ -106,6 +111,27 @@ const ConfigSchema = z.object({
   statusPublishAttempts: z.coerce.number().int().min(1).max(10).default(3),
   /** Wait before the second delivery attempt; doubled for each further one, at most 10 s. */
   statusPublishBackoffMs: z.coerce.number().int().min(0).max(10_000).default(1000),
+  /** Bucket of the user export's files (`exports/users/…`); unset: the staging bucket, or locally the home folder. */
+  exportBucket: z.string().min(1).optional(),
+  /** Topic of the export's import requests when a group names none (by convention `<x>-users`). */
+  exportTopic: kafkaTopic.default('matchbridge-users'),
+  /** Largest import request value the export sends; a longer username list is split into several requests. */
+  exportMessageMaxBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(100 * 1024 * 1024)
+    .default(900_000),
+  /** Users fetched from the database cursor at a time (one CSV batch). */
+  exportBatchRows: positiveInt(1000),
+  /** An incremental export also re-reads users changed this long before the last one began (late commits). */
+  exportOverlapSeconds: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** Attempts at sending one import request to Kafka before the group's export fails. */
+  exportSendAttempts: z.coerce.number().int().min(1).max(10).default(3),
+  /** Wait before the second send attempt; doubled for each further one, at most 10 s. */
+  exportSendBackoffMs: z.coerce.number().int().min(0).max(10_000).default(1000),
+  /** Time zone of the date in an export's file name (the schedule's). */
+  exportTimeZone: z.string().min(1).default('Asia/Kolkata'),
   /** Largest request body the bulk HTTP API accepts (an uploaded file); larger ones get 413. */
   apiMaxBodyBytes: positiveInt(1024 * 1024 * 1024),
   /** Most rows a streamed export (`GET /v1/exports`) sends; more need the async export (413 says so). */
@@ -136,6 +162,7 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   matchBatchRows: 'MATCH_BATCH_ROWS',
   referenceBatchRows: 'REFERENCE_BATCH_ROWS',
   maxRecordBytes: 'MAX_RECORD_BYTES',
+  maxGzipRatio: 'MAX_GZIP_RATIO',
   statusListCap: 'STATUS_LIST_CAP',
   toleratedFailurePercent: 'TOLERATED_FAILURE_PERCENT',
   importStateMachineArn: 'IMPORT_STATE_MACHINE_ARN',
@@ -157,6 +184,14 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   statusDlqUrl: 'STATUS_DLQ_URL',
   statusPublishAttempts: 'STATUS_PUBLISH_ATTEMPTS',
   statusPublishBackoffMs: 'STATUS_PUBLISH_BACKOFF_MS',
+  exportBucket: 'EXPORT_BUCKET',
+  exportTopic: 'EXPORT_TOPIC',
+  exportMessageMaxBytes: 'EXPORT_MESSAGE_MAX_BYTES',
+  exportBatchRows: 'EXPORT_BATCH_ROWS',
+  exportOverlapSeconds: 'EXPORT_INCREMENTAL_OVERLAP_SECONDS',
+  exportSendAttempts: 'EXPORT_SEND_ATTEMPTS',
+  exportSendBackoffMs: 'EXPORT_SEND_BACKOFF_MS',
+  exportTimeZone: 'EXPORT_TIME_ZONE',
   apiMaxBodyBytes: 'API_MAX_BODY_BYTES',
   apiStreamMaxRows: 'API_STREAM_MAX_ROWS',
   lambdaFunctionName: 'AWS_LAMBDA_FUNCTION_NAME',

@@ -75,6 +75,16 @@ export class ConfigurationError extends MatchbridgeError {
   readonly code = 'INVALID_CONFIGURATION';
 }
 
+/**
+ * Kafka did not take a message after its attempts (already retried with backoff where it was sent, so the
+ * state machines do not retry it again); sending it later may succeed.
+ */
+export class MessagingUnavailableError extends MatchbridgeError {
+  readonly code = 'MESSAGING_UNAVAILABLE';
+  override readonly expose = false;
+  override readonly transient = true;
+}
+
 /** Names of the errors a state machine should retry (Step Functions `ErrorEquals`). */
 export const TRANSIENT_ERROR_NAMES = [
   DatabaseUnavailableError.name,

@@ -18,6 +18,7 @@ import { SourceBuckets } from '../constructs/source-buckets.ts';
 import type { StagingBucket } from '../constructs/staging-bucket.ts';
 import { StatusPublishing } from '../constructs/status-publishing.ts';
 import { UploadTrigger } from '../constructs/upload-trigger.ts';
+import { UserExport } from '../constructs/user-export.ts';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -38,11 +39,19 @@ const FUNCTION_IDS: Record<HandlerName, string> = {
   finalize: 'Finalize',
   'fail-job': 'FailJob',
   migrate: 'Migrate',
+  'export-plan': 'ExportPlan',
+  'export-group': 'ExportGroup',
+  'export-group-failed': 'ExportGroupFailed',
+  'export-summary': 'ExportSummary',
   api: 'Api',
 };
 
 /** Functions that never touch the database: no credentials, no way in through its security group. */
-const WITHOUT_DATABASE: ReadonlySet<HandlerName> = new Set(['object-created', 'dlq-replay']);
+const WITHOUT_DATABASE: ReadonlySet<HandlerName> = new Set([
+  'object-created',
+  'dlq-replay',
+  'export-summary',
+]);
 
 /** The pipeline's tuning, set on every function (names from `lib/config.ts`). */
 function pipelineEnvironment(config: InfraConfig): Record<string, string> {
@@ -69,6 +78,7 @@ export class PipelineStack extends Stack {
   readonly idempotency: IdempotencyTable;
   readonly uploads: UploadTrigger;
   readonly statusPublishing: StatusPublishing;
+  readonly userExport: UserExport;
   readonly bulkApi: BulkApi;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
@@ -191,6 +201,33 @@ export class PipelineStack extends Stack {
     this.matchImportStateMachine.stateMachine.node.addDependency(this.migrations.resource);
     for (const fn of [ingest, objectCreated, dlqReplay]) fn.node.addDependency(this.migrations.resource);
 
+    const exportPlan = create('export-plan');
+    const exportGroup = create('export-group');
+    const exportGroupFailed = create('export-group-failed');
+    const exportSummary = create('export-summary');
+    this.userExport = new UserExport(this, 'UserExport', {
+      plan: exportPlan,
+      exportGroup,
+      groupFailed: exportGroupFailed,
+      summarize: exportSummary,
+      mapConcurrency: config.userExport.mapConcurrency,
+      scheduleExpression: config.userExport.schedule,
+      timeZone: config.userExport.timeZone,
+      fullOnSchedule: config.userExport.fullOnSchedule,
+      exportGroupTimeout: Duration.seconds(config.functions['export-group'].timeoutSeconds + 60),
+      timeout: Duration.minutes(config.stateMachineTimeoutMinutes),
+      logRetention: config.logRetentionDays,
+    });
+    this.userExport.bindExporter(exportGroup, staging.bucket, {
+      ...(config.mskClusterArn ? { mskClusterArn: config.mskClusterArn } : {}),
+      ...(config.mskBootstrapBrokers ? { mskBootstrapBrokers: config.mskBootstrapBrokers } : {}),
+      defaultTopic: config.userExport.topic,
+    });
+    exportPlan.addEnvironment(CONFIG_ENV.exportTimeZone, config.userExport.timeZone);
+    exportGroup.addEnvironment(CONFIG_ENV.exportMessageMaxBytes, String(config.userExport.messageMaxBytes));
+    exportGroup.addEnvironment(CONFIG_ENV.exportBatchRows, String(config.userExport.batchRows));
+    this.userExport.stateMachine.node.addDependency(this.migrations.resource);
+
     this.functions = {
       ingest,
       'object-created': objectCreated,
@@ -202,6 +239,10 @@ export class PipelineStack extends Stack {
       finalize,
       'fail-job': failJob,
       migrate,
+      'export-plan': exportPlan,
+      'export-group': exportGroup,
+      'export-group-failed': exportGroupFailed,
+      'export-summary': exportSummary,
       api,
     };
   }

@@ -1,3 +1,4 @@
+import { type MatchRowRun, RUN_ROWS } from '../parquet/read-matches.ts';
 import type { JsonValue, MatchRow, MatchRowRejection } from '../parquet/types.ts';
 import type { SourceRow } from './row-sources.ts';
 
@@ -71,40 +72,58 @@ export async function* matchRows(
 /** Rows whose participants are looked up in one statement. */
 const PARTICIPANT_CHECK_ROWS = 5000;
 
+/** Checked rows as a run of the match loader, which takes runs (a visitor per run) rather than row objects. */
+function runOf(items: readonly (MatchRow | MatchRowRejection)[]): MatchRowRun {
+  return {
+    size: items.length,
+    visit: (visitor) => {
+      for (const item of items) {
+        if ('code' in item) visitor.rejected(item);
+        else
+          visitor.valid(
+            item.row,
+            item.participantId,
+            item.matchedParticipantId,
+            item.compatibilityScore,
+            item.rank,
+            JSON.stringify(item.details),
+          );
+      }
+    },
+  };
+}
+
 /**
  * Rejects match rows whose participant or matched participant is not a node of the job's group, looked up
- * set-based: one query per {@link PARTICIPANT_CHECK_ROWS} rows, holding only that many in memory.
+ * set-based: one query per {@link PARTICIPANT_CHECK_ROWS} rows, holding only that many in memory. The checked
+ * rows come out as runs of up to {@link RUN_ROWS} rows for the match loader.
  */
 export async function* withKnownParticipants(
   unknownAmong: (ids: readonly string[]) => Promise<ReadonlySet<string>>,
   rows: AsyncIterable<MatchRow | MatchRowRejection>,
-): AsyncGenerator<MatchRow | MatchRowRejection> {
+): AsyncGenerator<MatchRowRun> {
   let batch: (MatchRow | MatchRowRejection)[] = [];
-  async function* flush(): AsyncGenerator<MatchRow | MatchRowRejection> {
+  async function* flush(): AsyncGenerator<MatchRowRun> {
     const ids = new Set<string>();
     for (const item of batch) {
       if ('participantId' in item) ids.add(item.participantId).add(item.matchedParticipantId);
     }
     const unknown = ids.size > 0 ? await unknownAmong([...ids]) : new Set<string>();
-    for (const item of batch) {
-      if (!('participantId' in item)) {
-        yield item;
-        continue;
-      }
+    const checked = batch.map((item): MatchRow | MatchRowRejection => {
+      if (!('participantId' in item)) return item;
       const missing = [item.participantId, item.matchedParticipantId].filter((p) => unknown.has(p));
-      if (missing.length === 0) {
-        yield item;
-        continue;
-      }
-      yield {
+      if (missing.length === 0) return item;
+      return {
         row: item.row,
         line: item.row + 1,
         reference: item.participantId,
         code: 'UNKNOWN_PARTICIPANT',
         reason: missing.map((p) => `${p} is not a node of the group`).join('; '),
       };
-    }
+    });
     batch = [];
+    for (let from = 0; from < checked.length; from += RUN_ROWS)
+      yield runOf(checked.slice(from, from + RUN_ROWS));
   }
   for await (const item of rows) {
     batch.push(item);

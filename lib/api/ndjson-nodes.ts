@@ -1,4 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
+import { escapeCell } from '../csv/spreadsheet-escape.ts';
 import { mapDatabaseError } from '../db/errors.ts';
 import { InvalidFileError } from '../errors.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
@@ -22,7 +23,9 @@ function cell(value: unknown): string | undefined {
   if (value === null || value === undefined) return '';
   const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
   // A line break would make the record span CSV lines and shift every later line number.
-  return /[\r\n]/.test(text) ? undefined : text;
+  if (/[\r\n]/.test(text)) return undefined;
+  // The node loader undoes the spreadsheet escape of CSV cells: escaped here, every value arrives as sent.
+  return escapeCell(text);
 }
 
 /**

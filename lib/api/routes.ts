@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { mapDatabaseError } from '../db/errors.ts';
 import { ApiRequestError } from '../errors.ts';
+import { checkPipelineBucketPath } from '../ingest/import-request.ts';
 import { failJob, getJob } from '../jobs/job-repository.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { parseObjectUri } from '../storage/object-uri.ts';
@@ -100,10 +101,11 @@ function checkImportable(params: ImportParams): void {
 }
 
 /**
- * A `source_uri` must exist and lie outside the pipeline's own bucket: its staged uploads, parts and reports
- * belong to every domain, so naming one would read another domain's data.
+ * A `source_uri` must exist and, in the pipeline's own bucket, be one of the domain's uploads or exports (the
+ * rule Kafka requests follow): its staged uploads, parts and reports belong to every domain, so naming one
+ * would read another domain's data.
  */
-async function checkSource(deps: RuntimeDeps, uri: string): Promise<void> {
+async function checkSource(deps: RuntimeDeps, uri: string, domainId: string): Promise<void> {
   const { config, store } = deps;
   let location: ReturnType<typeof parseObjectUri>;
   try {
@@ -111,9 +113,7 @@ async function checkSource(deps: RuntimeDeps, uri: string): Promise<void> {
   } catch (error) {
     throw new ApiRequestError(400, 'INVALID_SOURCE', (error as Error).message);
   }
-  if (location.kind === 's3' && location.bucket === config.stagingBucket) {
-    throw new ApiRequestError(400, 'INVALID_SOURCE', 'source_uri may not point into the pipeline bucket');
-  }
+  checkPipelineBucketPath(location, uri, domainId, config.stagingBucket);
   if (!(await store.exists(uri))) throw new ApiRequestError(400, 'SOURCE_NOT_FOUND', `no file at ${uri}`);
 }
 
@@ -144,7 +144,7 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
   } else if (type === 'application/json') {
     params = parse(ImportParams, await readJson(request.body));
     authorize(request.caller, params.domain_id);
-    if (params.source_uri !== undefined) await checkSource(context.deps, params.source_uri);
+    if (params.source_uri !== undefined) await checkSource(context.deps, params.source_uri, params.domain_id);
   } else if (MEDIA_FORMATS[type] !== undefined) {
     params = parse(ImportParams.omit({ source_uri: true }), {
       format: MEDIA_FORMATS[type],

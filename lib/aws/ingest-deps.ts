@@ -34,6 +34,7 @@ export function awsIngestDeps(cfg: Config): AwsIngestDeps {
     ),
     deadLetters: sqsDeadLetters(cfg.ingestDlqUrl, cfg.awsRegion),
     allowLocalFiles: false,
+    pipelineBucket: cfg.stagingBucket,
     matchTopics: new Set(cfg.matchImportTopics),
     ...(cfg.stagingBucket ? { stageReferences: referenceStager(configuredObjectStore(cfg), cfg) } : {}),
     dlqUrl: cfg.ingestDlqUrl,

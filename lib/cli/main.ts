@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ConfigurationError, InvalidFileError, InvalidRequestError, MatchbridgeError } from '../errors.ts';
 import { getJob, getLatestStatusEvent, listJobs } from '../jobs/job-repository.ts';
@@ -13,11 +12,12 @@ import { runImportLocally } from '../local/run-import.ts';
 import { logger } from '../observability/logger.ts';
 import { type RuntimeDeps, runtimeDeps } from '../runtime/deps.ts';
 import { apiCommand } from './api-command.ts';
+import { exportCommand } from './export-command.ts';
 import { importUsersCommand } from './import-users-command.ts';
 import { dlqCommand, ingestCommand } from './ingest-commands.ts';
 import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
 import { progressReporter } from './progress.ts';
-import { EXIT, USAGE, UsageError } from './usage.ts';
+import { type CommandLine, EXIT, parseCommandLine, USAGE, UsageError } from './usage.ts';
 
 export { EXIT } from './usage.ts';
 
@@ -31,7 +31,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+type Options = CommandLine<typeof OPTIONS>['values'];
 
 function write(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -214,14 +214,9 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   try {
     if (argv[0] === 'kafka-bridge') return await kafkaBridgeCommand(argv.slice(1));
+    if (argv[0] === 'export') return await exportCommand(argv.slice(1));
     if (argv[0] === 'api') return await apiCommand(argv.slice(1));
-    let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandLine(argv, OPTIONS);
     const [command, sub, ...rest] = positionals;
     if (values.help || !command) {
       process.stderr.write(`${USAGE}\n`);

@@ -1,6 +1,25 @@
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+
 /** A command-line mistake: exit code 2 with a one-line reason. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+/** The options and positionals of a command line, by `parseArgs` of node:util with `options`. */
+export type CommandLine<T extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ options: T; allowPositionals: true }>
+>;
+
+/** Parses a command line strictly (unknown options are mistakes); a mistake becomes a {@link UsageError}. */
+export function parseCommandLine<T extends ParseArgsOptionsConfig>(
+  argv: string[],
+  options: T,
+): CommandLine<T> {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 /** Exit codes of every command (the design's contract). */
@@ -17,6 +36,7 @@ export const USAGE = `usage:
   matchbridge dlq list [--json]
   matchbridge dlq replay [<id>] [--json]
   matchbridge kafka-bridge --brokers <host:port>[,…] [--topics a,b] [--group <id>] [--json]
+  matchbridge export users [--group <id>] [--domain <uuid>] [--full] [--json]
   matchbridge api [--port 8080] [--host 127.0.0.1]
 
 Exit codes: 0 job COMPLETED, 1 job FAILED, 2 usage or input error.

@@ -3,6 +3,7 @@ import type { RowRejection } from '../jobs/types.ts';
 import { joinChunks, sliceChunks } from './byte-slices.ts';
 import { parseRecords } from './csv-options.ts';
 import { describeRecordFlags, RecordFlag, RecordScanner } from './record-scanner.ts';
+import { escapeCell, unescapeCell } from './spreadsheet-escape.ts';
 
 /** A row that passed validation. `line` is the physical line (1-based, header = 1) where its record starts. */
 export interface ParsedRow {
@@ -231,7 +232,8 @@ function quotedFields(row: ParsedRow, opts: ParseCsvRangeOptions): string {
   return opts.header
     .map((name, c) => {
       const value = c === opts.referenceColumn ? row.reference : (row.metadata[name] ?? '');
-      return `"${value.replaceAll('"', '""')}"`;
+      // Escaped again: the database undoes the escape of every staged cell, raw or re-written.
+      return `"${escapeCell(value).replaceAll('"', '""')}"`;
     })
     .join(',');
 }
@@ -293,7 +295,8 @@ function validateBlock(
     const fields = parsed[k - from]!;
     const line = found.lines[k]!;
     const flags = found.flags[k]!;
-    const reference = fields[referenceColumn];
+    const raw = fields[referenceColumn];
+    const reference = raw === undefined ? undefined : unescapeCell(raw);
     if (!blockIsUtf8 && !isUtf8(block.subarray(found.starts[k]! - blockStart, found.ends[k]! - blockStart))) {
       out.push(reject(line, reference, RejectionCode.INVALID_UTF8, 'the row is not valid UTF-8'));
     } else if (flags !== 0) {
@@ -330,7 +333,7 @@ function validateBlock(
       const metadata: Record<string, string> = {};
       for (let c = 0; c < columns; c++) {
         const value = fields[c]!;
-        if (c !== referenceColumn && value !== '') metadata[header[c]!] = value;
+        if (c !== referenceColumn && value !== '') metadata[header[c]!] = unescapeCell(value);
       }
       out.push({ line, reference, metadata });
     }

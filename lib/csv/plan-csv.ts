@@ -39,8 +39,13 @@ export interface PlanGzipPartsOptions {
   /** Most parts; when reached, the last part takes the rest of the file. Unbounded when absent. */
   readonly maxBatches?: number;
   readonly maxRecordBytes: number;
+  /** Most uncompressed bytes per compressed byte, once past {@link GZIP_RATIO_FLOOR_BYTES} (a gzip bomb). */
+  readonly maxRatio: number;
   readonly writePart: WritePart;
 }
+
+/** Uncompressed bytes below which the gzip ratio is not checked: small files may compress very well. */
+export const GZIP_RATIO_FLOOR_BYTES = 64 * 1024 * 1024;
 
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const GZIP_MAGIC_0 = 0x1f;
@@ -113,7 +118,9 @@ export async function planCsvRanges(
  * whole part (`start` 0, `end` its size); `firstLine` and `records` refer to the original file.
  *
  * @throws InvalidFileError `EMPTY_FILE`, `FILE_TRUNCATED` (the gzip data ends early), `CORRUPT_GZIP`
- *   (not gzip, or damaged), and the header and record errors of {@link planCsvRanges}.
+ *   (not gzip, or damaged), `GZIP_RATIO_EXCEEDED` (more than `maxRatio` uncompressed bytes per compressed
+ *   byte read so far, past {@link GZIP_RATIO_FLOOR_BYTES}: decompression stops there), and the header and
+ *   record errors of {@link planCsvRanges}.
  *   Parts written before an error are left in place.
  */
 export async function planGzipParts(
@@ -123,6 +130,7 @@ export async function planGzipParts(
   requireInteger('splitBytes', opts.splitBytes, 1);
   if (opts.maxBatches !== undefined) requireInteger('maxBatches', opts.maxBatches, 1);
   requireInteger('maxRecordBytes', opts.maxRecordBytes, 1);
+  requireInteger('maxRatio', opts.maxRatio, 1);
   const planner = new RangePlanner({
     targetBytes: opts.splitBytes,
     maxRanges: opts.maxBatches ?? Number.POSITIVE_INFINITY,
@@ -130,6 +138,7 @@ export async function planGzipParts(
   });
   const writer = new PartWriter(opts.writePart);
   let compressedBytes = 0;
+  let uncompressedBytes = 0;
   async function* counted(): AsyncGenerator<Buffer> {
     for await (const chunk of source) {
       compressedBytes += chunk.length;
@@ -147,6 +156,17 @@ export async function planGzipParts(
   try {
     await pipeline(counted(), gunzip, async (decompressed: AsyncIterable<Buffer>) => {
       for await (const chunk of decompressed) {
+        uncompressedBytes += chunk.length;
+        if (
+          uncompressedBytes > GZIP_RATIO_FLOOR_BYTES &&
+          uncompressedBytes > compressedBytes * opts.maxRatio
+        ) {
+          throw new InvalidFileError(
+            'GZIP_RATIO_EXCEEDED',
+            `the gzip data expands more than ${opts.maxRatio}× (${uncompressedBytes} bytes from ${compressedBytes}): refused as a decompression bomb`,
+            { uri: opts.uri, maxRatio: opts.maxRatio, uncompressedBytes, compressedBytes },
+          );
+        }
         writer.queue.push(chunk);
         planner.write(chunk);
         await routeOpened(planner, writer, planner.routableEnd);

@@ -70,3 +70,8 @@ export function mapDatabaseError(err: unknown): Error {
   }
   return err instanceof Error ? err : new Error(String(driverError.message ?? 'unknown database error'));
 }
+
+/** SQLSTATE 23505: a row with the same key exists (or was inserted concurrently and committed). */
+export function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as DriverError).code === '23505';
+}

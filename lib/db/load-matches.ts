@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { NUL_CHARACTER } from '../csv/parse-range.ts';
 import type { JobRef, RowRejection } from '../jobs/types.ts';
-import type { MatchRow, MatchRowRejection } from '../parquet/types.ts';
+import type { MatchRowRun, MatchRowVisitor } from '../parquet/read-matches.ts';
+import type { MatchRowRejection } from '../parquet/types.ts';
 import {
   deadlineExceeded,
   IDLE_IN_TRANSACTION_TIMEOUT,
@@ -39,27 +40,34 @@ CREATE TEMP TABLE mb_match_stage (
 ) ON COMMIT DROP;
 SELECT pg_backend_pid() AS pid`;
 
-const COPY_SQL = 'COPY mb_match_stage FROM STDIN WITH (FORMAT csv, FREEZE)';
+const COPY_SQL = 'COPY mb_match_stage FROM STDIN WITH (FREEZE)';
+
+/** The staged rows, the last row of each key only, in key order (the DISTINCT ON sort gives it). */
+const DEDUPLICATED = `(
+    SELECT DISTINCT ON (participant_id, matched_participant_id)
+      row, participant_id, matched_participant_id, compatibility_score, rank, details
+    FROM mb_match_stage
+    ORDER BY participant_id, matched_participant_id, row DESC
+  ) s`;
+
+const TARGET_COLUMNS = `match_suggestions AS m (domain_id, group_id, participant_id, matched_participant_id,
+    compatibility_score, rank, details, last_job_id, last_row)`;
+const SOURCE_VALUES =
+  '$2, $1, s.participant_id, s.matched_participant_id, s.compatibility_score, s.rank, s.details, $3, s.row';
 
 /**
- * One statement de-duplicates the staged rows (the last row of a key wins) and upserts them, fed in key
- * order so that concurrent batches lock rows in the same order and cannot deadlock. The DO UPDATE applies
- * only when the suggestion was last written by another job, or by an earlier (or the same) row of this job:
- * a key repeated across batches of one file ends with the later row's values whatever order the batches
- * commit in. `job_writes` counts the distinct rows of this job that wrote the key; a key skipped by the
- * WHERE, or returned with job_writes > 1, was already written by this job from another row: a duplicate.
+ * Upserts the de-duplicated rows (the last row of a key wins), fed in key order so that concurrent batches
+ * lock rows in the same order and cannot deadlock. The DO UPDATE applies only when the suggestion was last
+ * written by another job, or by an earlier (or the same) row of this job: a key repeated across batches of
+ * one file ends with the later row's values whatever order the batches commit in. `job_writes` counts the
+ * distinct rows of this job that wrote the key; a key skipped by the WHERE, or returned with job_writes > 1,
+ * was already written by this job from another row: a duplicate.
  * $1 group, $2 domain, $3 job.
  */
-const UPSERT_SQL = `WITH src AS MATERIALIZED (
-  SELECT DISTINCT ON (participant_id, matched_participant_id)
-    row, participant_id, matched_participant_id, compatibility_score, rank, details
-  FROM mb_match_stage
-  ORDER BY participant_id, matched_participant_id, row DESC
-), up AS (
-  INSERT INTO match_suggestions AS m (domain_id, group_id, participant_id, matched_participant_id,
-    compatibility_score, rank, details, last_job_id, last_row)
-  SELECT $2, $1, s.participant_id, s.matched_participant_id, s.compatibility_score, s.rank, s.details, $3, s.row
-  FROM src s ORDER BY s.participant_id, s.matched_participant_id
+const UPSERT_ROWS = `INSERT INTO ${TARGET_COLUMNS}
+  SELECT ${SOURCE_VALUES}
+  FROM ${DEDUPLICATED}
+  ORDER BY s.participant_id, s.matched_participant_id
   ON CONFLICT (domain_id, group_id, participant_id, matched_participant_id) DO UPDATE SET
     compatibility_score = excluded.compatibility_score,
     rank = excluded.rank,
@@ -73,15 +81,35 @@ const UPSERT_SQL = `WITH src AS MATERIALIZED (
       ELSE 1
     END
   WHERE m.last_job_id IS DISTINCT FROM excluded.last_job_id OR m.last_row <= excluded.last_row
-  RETURNING m.job_writes, m.xmax = 0 AS inserted
+  RETURNING m.job_writes, m.xmax = 0 AS inserted`;
+
+/**
+ * The usual case, new suggestions, at half the database's work: a plain INSERT costs PostgreSQL about half
+ * of an INSERT … ON CONFLICT (no speculative insertion). It fails with a unique violation at the first key
+ * that is stored (or committed concurrently); the DB batch then runs {@link UPSERT_SQL} instead, and the
+ * rest of the load goes straight to the upsert: its keys are likely stored too.
+ */
+const INSERT_NEW_SQL = `WITH fresh AS (
+  INSERT INTO ${TARGET_COLUMNS}
+  SELECT ${SOURCE_VALUES}
+  FROM ${DEDUPLICATED}
+  ORDER BY s.participant_id, s.matched_participant_id
+  RETURNING 1
+)
+SELECT count(*) AS inserted, 0 AS updated FROM fresh`;
+
+/** Every de-duplicated row through the upsert. */
+const UPSERT_SQL = `WITH up AS (
+  ${UPSERT_ROWS}
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated
 FROM up`;
 
 /**
- * Loads match rows into `match_suggestions` and rejections into `import_job_errors` (`line` = row index + 1).
- * Rows are grouped into DB batches of about `dbBatchRows`; each is one transaction: COPY into a temp table,
+ * Loads runs of match rows into `match_suggestions` and rejections into `import_job_errors` (`line` = row
+ * index + 1). Runs are grouped into DB batches of about `dbBatchRows` rows; each is one transaction: COPY (text
+ * format, written straight from the decoded values) into a temp table,
  * then one upsert keyed on (domain, group, participant, matched participant), last row wins. While one DB
  * batch is written the next one is gathered, so decoding and the database overlap and memory stays bounded.
  * A row whose ids or details hold a NUL character (which PostgreSQL text and jsonb cannot store) is
@@ -94,7 +122,7 @@ FROM up`;
 export async function loadMatches(
   pool: pg.Pool,
   job: JobRef,
-  rows: AsyncIterable<MatchRow | MatchRowRejection>,
+  runs: AsyncIterable<MatchRowRun>,
   opts: LoadMatchesOptions,
 ): Promise<LoadCounts> {
   const { dbBatchRows, signal } = opts;
@@ -103,13 +131,16 @@ export async function loadMatches(
   }
   if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
   const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0 };
-  await writeInBatches(rows, job, {
+  // New keys are tried with a plain INSERT until one DB batch meets a stored key.
+  let insertingNew = true;
+  const insertNew = { failed: () => (insertingNew = false) };
+  await writeInBatches(runs, job, {
     dbBatchRows,
     signal,
     newBatch: () => new MatchDbBatch(),
-    sizeOf: () => 1,
+    sizeOf: (run) => run.size,
     write: async (full) => {
-      const written = await writeBatch(pool, job, full, signal);
+      const written = await writeBatch(pool, job, full, signal, insertingNew ? insertNew : undefined);
       counts.rows += full.records;
       counts.failed += full.rejections.length;
       counts.inserted += written.inserted;
@@ -120,62 +151,97 @@ export async function loadMatches(
   return counts;
 }
 
-/** Rows per staged text block (a block is one chunk of the COPY stream). */
-const BLOCK_ROWS = 1000;
+/** Bytes of a staged COPY block (a block is one chunk of the COPY stream). */
+const BLOCK_BYTES = 256 * 1024;
+/** Most UTF-8 bytes of one UTF-16 code unit. */
+const MAX_UTF8_PER_UNIT = 3;
 
-/** The staged rows (CSV text for COPY) and rejections of one DB batch. */
-class MatchDbBatch {
-  readonly payload: string[] = [];
+/**
+ * The staged rows (COPY text, written straight into buffers) and rejections of one DB batch. Buffers rather
+ * than strings: the rows wait for the database outside the JavaScript heap, which the garbage collector
+ * would otherwise copy and scan again and again while a batch is gathered and written.
+ */
+class MatchDbBatch implements MatchRowVisitor {
+  readonly #payload: Buffer[] = [];
   readonly rejections: RowRejection[] = [];
   records = 0;
   size = 0;
-  #text = '';
-  #blockRows = 0;
+  #block = Buffer.allocUnsafe(BLOCK_BYTES);
+  #used = 0;
 
-  add(item: MatchRow | MatchRowRejection): void {
-    this.size += 1;
-    if ('code' in item) {
-      this.rejections.push(item);
-      return;
-    }
-    const details = JSON.stringify(item.details);
+  add(run: MatchRowRun): void {
+    this.size += run.size;
+    run.visit(this);
+  }
+
+  valid(
+    row: number,
+    participantId: string,
+    matchedParticipantId: string,
+    compatibilityScore: number,
+    rank: number | null,
+    detailsJson: string,
+  ): void {
     if (
-      item.participantId.includes('\0') ||
-      item.matchedParticipantId.includes('\0') ||
-      details.includes('\\u0000')
+      participantId.includes('\0') ||
+      matchedParticipantId.includes('\0') ||
+      detailsJson.includes('\\u0000')
     ) {
       this.rejections.push({
-        line: item.row + 1,
-        reference: item.participantId.replaceAll('\0', '\uFFFD'),
+        line: row + 1,
+        reference: participantId.replaceAll('\0', '\uFFFD'),
         code: NUL_CHARACTER,
         reason: 'the row contains a NUL character, which cannot be stored',
       });
       return;
     }
-    this.#text += `${item.row},${quote(item.participantId)},${quote(item.matchedParticipantId)},${item.compatibilityScore},${
-      item.rank ?? ''
-    },${quote(details)}\n`;
+    this.#append(
+      `${row}\t${copyText(participantId)}\t${copyText(matchedParticipantId)}\t${compatibilityScore}\t${
+        rank ?? '\\N'
+      }\t${copyJson(detailsJson)}\n`,
+    );
     this.records += 1;
-    this.#blockRows += 1;
-    if (this.#blockRows >= BLOCK_ROWS) this.#flush();
+  }
+
+  rejected(rejection: MatchRowRejection): void {
+    this.rejections.push(rejection);
   }
 
   /** The COPY payload, blocks in row order. */
-  blocks(): string[] {
+  blocks(): Buffer[] {
     this.#flush();
-    return this.payload;
+    return this.#payload;
+  }
+
+  #append(line: string): void {
+    const most = line.length * MAX_UTF8_PER_UNIT;
+    if (this.#used + most > this.#block.length) {
+      this.#flush();
+      if (most > this.#block.length) this.#block = Buffer.allocUnsafe(most);
+    }
+    this.#used += this.#block.write(line, this.#used);
   }
 
   #flush(): void {
-    if (this.#text === '') return;
-    this.payload.push(this.#text);
-    this.#text = '';
-    this.#blockRows = 0;
+    if (this.#used === 0) return;
+    this.#payload.push(this.#block.subarray(0, this.#used));
+    this.#block = Buffer.allocUnsafe(BLOCK_BYTES);
+    this.#used = 0;
   }
 }
 
-const quote = (value: string): string =>
-  value.includes('"') ? `"${value.replaceAll('"', '""')}"` : `"${value}"`;
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** JSON text as a field of COPY's text format: JSON holds no raw control characters, only backslashes. */
+function copyJson(json: string): string {
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
+}
+
+/** A value as a field of COPY's text format: backslash, newline, carriage return and tab escaped. */
+function copyText(value: string): string {
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\n\r\t]/g, (c) => COPY_ESCAPES[c] ?? c) : value;
+}
 
 interface UpsertResult {
   inserted: string;
@@ -188,12 +254,14 @@ function writeBatch(
   job: JobRef,
   batch: MatchDbBatch,
   signal: AbortSignal | undefined,
+  insertNew: { readonly failed: () => void } | undefined,
 ): Promise<{ inserted: number; updated: number }> {
   return writeStagedBatch<UpsertResult, { inserted: number; updated: number }>(pool, job, {
     begin: BEGIN_SQL,
     copy: COPY_SQL,
     payload: batch.blocks(),
     upsert: UPSERT_SQL,
+    ...(insertNew ? { optimistic: { sql: INSERT_NEW_SQL, onUniqueViolation: insertNew.failed } } : {}),
     params: [job.groupId, job.domainId, job.jobId],
     summarize: (row) => ({ inserted: Number(row.inserted), updated: Number(row.updated) }),
     nothingStaged: { inserted: 0, updated: 0 },

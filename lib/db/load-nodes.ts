@@ -4,9 +4,10 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { MAX_REFERENCE_LENGTH, NUL_CHARACTER, type ParsedRow, type StagedBlock } from '../csv/parse-range.ts';
+import { unescapeCellSql } from '../csv/spreadsheet-escape.ts';
 import { DeadlineExceededError } from '../errors.ts';
 import type { JobRef, RowRejection } from '../jobs/types.ts';
-import { mapDatabaseError } from './errors.ts';
+import { isUniqueViolation, mapDatabaseError } from './errors.ts';
 import { checkoutClient, releaseClient, rollback } from './pool.ts';
 
 /** What one `loadNodes` call saw and did. For a job, inserted + updated + duplicates + failed = data rows. */
@@ -72,11 +73,13 @@ const quoteLiteral = (value: string) => `'${value.replaceAll("'", "''")}'`;
  */
 export function csvStageLayout(header: readonly string[], referenceColumn: number): StageLayout {
   const pairs = header
-    .map((name, c) => (c === referenceColumn ? '' : `${quoteLiteral(name)}, nullif(c${c}, '')`))
+    .map((name, c) =>
+      c === referenceColumn ? '' : `${quoteLiteral(name)}, nullif(${unescapeCellSql(`c${c}`)}, '')`,
+    )
     .filter((pair) => pair !== '');
   return {
     columns: header.map((_, c) => `c${c} text`).join(', '),
-    reference: `c${referenceColumn}`,
+    reference: unescapeCellSql(`c${referenceColumn}`),
     // With no column but the reference (a reference list), nodes get no metadata row, and existing
     // metadata is left as it is.
     metadata: pairs.length > 0 ? `jsonb_strip_nulls(jsonb_build_object(${pairs.join(', ')}))` : 'NULL::jsonb',
@@ -438,6 +441,8 @@ async function writeBatch(
  * ends by selecting the backend pid), COPY of `payload`, the `upsert` statement whose single summary row
  * `summarize` reads, then the rejections. With nothing staged only the rejections are written. On abort the
  * running statement is cancelled and the transaction rolled back; a client whose rollback failed is closed.
+ * With `optimistic`, its statement (same parameters and summary row) runs first, under a savepoint: a plain
+ * INSERT that fails with a unique violation when a key exists, whereupon `upsert` runs instead.
  *
  * @throws DeadlineExceededError when `signal` aborts; DatabaseUnavailableError when the connection fails.
  */
@@ -449,6 +454,7 @@ export async function writeStagedBatch<Row, Result>(
     readonly copy: string;
     readonly payload: readonly (Buffer | string)[];
     readonly upsert: string;
+    readonly optimistic?: { readonly sql: string; readonly onUniqueViolation: () => void };
     readonly params: readonly unknown[];
     readonly summarize: (row: Row) => Result;
     readonly nothingStaged: Result;
@@ -476,8 +482,24 @@ export async function writeStagedBatch<Row, Result>(
       const copy = client.query(copyFrom(batch.copy));
       await pipeline(Readable.from(batch.payload), copy, ...(signal ? [{ signal }] : []));
       throwIfAborted(signal, job);
-      const upsert = client.query<pg.QueryResultRow & Row>(batch.upsert, [...batch.params]);
-      const result = await abortable(signal, upsert, guard(upsert, pid));
+      const upsertWith = async (sql: string) => {
+        const upsert = client.query<pg.QueryResultRow & Row>(sql, [...batch.params]);
+        return abortable(signal, upsert, guard(upsert, pid));
+      };
+      let result: pg.QueryResult<pg.QueryResultRow & Row>;
+      if (batch.optimistic) {
+        await client.query('SAVEPOINT mb_optimistic');
+        try {
+          result = await upsertWith(batch.optimistic.sql);
+        } catch (err) {
+          if (!isUniqueViolation(err) || signal?.aborted) throw err;
+          batch.optimistic.onUniqueViolation();
+          await client.query('ROLLBACK TO SAVEPOINT mb_optimistic');
+          result = await upsertWith(batch.upsert);
+        }
+      } else {
+        result = await upsertWith(batch.upsert);
+      }
       const row = result.rows[0];
       if (!row) throw new Error('the upsert returned no summary row');
       written = batch.summarize(row);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.ts';
 import type { ImportExecutionInput, ImportSource } from '../jobs/types.ts';
-import { parseObjectUri } from '../storage/object-uri.ts';
+import { type ObjectLocation, parseObjectUri } from '../storage/object-uri.ts';
 
 const CONTENT_TYPES = [
   'text/csv',
@@ -69,7 +69,7 @@ export function matchImportInput(
   request: MatchImportRequest,
   jobId: string,
   origin: string,
-  options: { allowLocalFiles: boolean },
+  options: FileSourceOptions,
 ): ImportExecutionInput {
   return {
     jobId,
@@ -108,16 +108,61 @@ export function deterministicJobId(name: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
+/** Which file paths a request may name. */
+export interface FileSourceOptions {
+  /** Local mode: a request's `filePath` may be a filesystem path. */
+  readonly allowLocalFiles: boolean;
+  /**
+   * The pipeline's own bucket (staging, reports, uploads): a request may name only its own domain's uploads
+   * (`incoming/<kind>/<domainId>/…`) and exports (`exports/users/<domainId>/…`) there, never another job's
+   * staged parts, reports or another domain's files.
+   */
+  readonly pipelineBucket?: string | undefined;
+}
+
+/**
+ * Refuses a file in the pipeline's own bucket outside the domain's uploads (`incoming/<kind>/<domainId>/…`)
+ * and exports (`exports/users/<domainId>/…`): the rest of it (staged parts, reports, other domains' files)
+ * belongs to other jobs and domains. Shared by Kafka requests and the bulk API's `source_uri`.
+ * @throws InvalidRequestError FORBIDDEN_FILE_PATH
+ */
+export function checkPipelineBucketPath(
+  location: ObjectLocation,
+  filePath: string,
+  domainId: string,
+  pipelineBucket: string | undefined,
+): void {
+  if (location.kind !== 's3' || location.bucket !== pipelineBucket) return;
+  const key = location.key;
+  const ownUpload = /^incoming\/[^/]+\//.test(key) && key.split('/')[2] === domainId;
+  const ownExport = key.startsWith(`exports/users/${domainId}/`);
+  if (!ownUpload && !ownExport) {
+    throw new InvalidRequestError(
+      'FORBIDDEN_FILE_PATH',
+      `${filePath} is in the pipeline's bucket outside incoming/<kind>/${domainId}/ and exports/users/${domainId}/`,
+    );
+  }
+}
+
 /**
  * The source of a file request: an S3 location (or, in local mode, a path), with the name and content type
  * the producer gave.
  */
 function fileSource(
   filePath: string,
-  request: { readonly fileName?: string | undefined; readonly contentType?: string | undefined },
-  options: { allowLocalFiles: boolean },
+  request: {
+    readonly domainId: string;
+    readonly fileName?: string | undefined;
+    readonly contentType?: string | undefined;
+  },
+  options: FileSourceOptions,
 ): ImportSource {
-  parseObjectUri(filePath, { allowLocal: options.allowLocalFiles });
+  checkPipelineBucketPath(
+    parseObjectUri(filePath, { allowLocal: options.allowLocalFiles }),
+    filePath,
+    request.domainId,
+    options.pipelineBucket,
+  );
   return {
     uri: filePath,
     ...(request.fileName ? { fileName: request.fileName } : {}),
@@ -152,7 +197,7 @@ export function fileImportInput(
   request: NodeImportRequest,
   jobId: string,
   origin: string,
-  options: { allowLocalFiles: boolean },
+  options: FileSourceOptions,
 ): ImportExecutionInput {
   if (request.filePath === undefined) {
     throw new InvalidRequestError(

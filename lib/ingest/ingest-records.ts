@@ -61,6 +61,8 @@ export interface IngestDeps {
   readonly deadLetters: DeadLetterSink;
   /** Local mode: a request's `filePath` may be a filesystem path. */
   readonly allowLocalFiles: boolean;
+  /** The pipeline's bucket, where a request may name only its own domain's uploads and exports. */
+  readonly pipelineBucket?: string | undefined;
   /**
    * Stages the ids of a reference request under the job's staging prefix and returns where; a list never
    * travels in a state payload. Without it, reference requests are dead-lettered as unsupported.
@@ -133,6 +135,7 @@ function decodeHeaders(headers: MskRecord['headers']): Record<string, string> {
  */
 export async function ingestRecords(event: MskEvent, deps: IngestDeps): Promise<IngestOutcome> {
   const outcome: IngestOutcome = { started: [], deadLettered: [], duplicates: 0 };
+  const paths = { allowLocalFiles: deps.allowLocalFiles, pipelineBucket: deps.pipelineBucket };
   let duplicates = 0;
   for (const records of Object.values(event.records)) {
     for (const record of records) {
@@ -159,9 +162,7 @@ export async function ingestRecords(event: MskEvent, deps: IngestDeps): Promise<
         );
         const origin = `kafka:${record.topic}/${record.partition}/${record.offset}`;
         if (deps.matchTopics?.has(record.topic)) {
-          input = matchImportInput(parseMatchImportRequest(value.text), jobId, origin, {
-            allowLocalFiles: deps.allowLocalFiles,
-          });
+          input = matchImportInput(parseMatchImportRequest(value.text), jobId, origin, paths);
         } else {
           const request = parseNodeImportRequest(value.text);
           const references = requestedReferences(request);
@@ -171,7 +172,7 @@ export async function ingestRecords(event: MskEvent, deps: IngestDeps): Promise<
           input =
             references && deps.stageReferences
               ? referenceImportInput(request, jobId, origin, await deps.stageReferences(jobId, references))
-              : fileImportInput(request, jobId, origin, { allowLocalFiles: deps.allowLocalFiles });
+              : fileImportInput(request, jobId, origin, paths);
         }
       } catch (error) {
         if (!(error instanceof MatchbridgeError) || error.transient) throw error;

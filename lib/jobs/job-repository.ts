@@ -2,7 +2,14 @@ import type pg from 'pg';
 import { mapDatabaseError } from '../db/errors.ts';
 import { checkoutClient, releaseClient, rollback } from '../db/pool.ts';
 import { InvalidRequestError, JobNotFoundError } from '../errors.ts';
-import type { ImportExecutionInput, ImportKind, JobRef, JobStatus, JobStatusMessage } from './types.ts';
+import type {
+  BatchResult,
+  ImportExecutionInput,
+  ImportKind,
+  JobRef,
+  JobStatus,
+  JobStatusMessage,
+} from './types.ts';
 
 /** An `import_jobs` row. `jobId` repeats `id` so that a row is a {@link JobRef}. */
 export interface ImportJobRow extends JobRef {
@@ -428,4 +435,71 @@ export async function getLatestStatusEvent(
     [jobId, domainId ?? null],
   );
   return result.rows[0]?.payload;
+}
+
+interface BatchRecord {
+  batch_index: number;
+  row_count: string;
+  inserted: string;
+  updated: string;
+  duplicates: string;
+  failed: string;
+}
+
+function toBatchResult(row: BatchRecord): BatchResult {
+  return {
+    index: row.batch_index,
+    status: 'SUCCEEDED',
+    rows: Number(row.row_count),
+    inserted: Number(row.inserted),
+    updated: Number(row.updated),
+    duplicates: Number(row.duplicates),
+    failed: Number(row.failed),
+  };
+}
+
+const BATCH_COLUMNS = 'batch_index, row_count, inserted, updated, duplicates, failed';
+
+/** The recorded result of a batch that completed, if it did. */
+export async function getCompletedBatch(
+  pool: pg.Pool,
+  jobId: string,
+  index: number,
+): Promise<BatchResult | undefined> {
+  const result = await run<BatchRecord>(
+    pool,
+    `SELECT ${BATCH_COLUMNS} FROM import_job_batches WHERE job_id = $1 AND batch_index = $2`,
+    [jobId, index],
+  );
+  const row = result.rows[0];
+  return row ? toBatchResult(row) : undefined;
+}
+
+/**
+ * Records a batch's completion and returns the recorded result: this one, or the one a concurrent run of the
+ * same batch recorded first (both wrote the same rows; the first counts are those of a single run).
+ */
+export async function recordCompletedBatch(
+  pool: pg.Pool,
+  jobId: string,
+  result: BatchResult,
+  durationMs: number,
+): Promise<BatchResult> {
+  await run(
+    pool,
+    `INSERT INTO import_job_batches (job_id, batch_index, row_count, inserted, updated, duplicates, failed, duration_ms)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (job_id, batch_index) DO NOTHING`,
+    [
+      jobId,
+      result.index,
+      result.rows,
+      result.inserted,
+      result.updated,
+      result.duplicates,
+      result.failed,
+      Math.round(durationMs),
+    ],
+  );
+  return (await getCompletedBatch(pool, jobId, result.index)) ?? result;
 }

@@ -6,6 +6,7 @@ import { csvStageLayout, type LoadCounts, loadStagedNodes } from '../db/load-nod
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
+import { getCompletedBatch, recordCompletedBatch } from './job-repository.ts';
 import type { BatchResult, CsvBatch, JobRef } from './types.ts';
 
 /** Input of one Map iteration: the job, the header resolved by the plan, and one batch. */
@@ -30,10 +31,19 @@ export function batchSuccessUri(deps: Pick<RuntimeDeps, 'config'>, jobId: string
 
 /**
  * Loads one batch: streams its byte range, parses and validates rows, and upserts them in DB batches.
- * Re-running a batch is safe: the upsert is idempotent for the same job and line, rejections are unique
- * per line, and the success file is rewritten whole.
+ * A batch that completed before returns its recorded result; re-running one that did not is safe: the
+ * upsert is idempotent for the same job and line, rejections are unique per line, and the success file is
+ * rewritten whole.
  */
-export async function loadBatch(
+export function loadBatch(
+  deps: RuntimeDeps,
+  input: LoadBatchInput,
+  signal: AbortSignal,
+): Promise<BatchResult> {
+  return oncePerBatch(deps, input, input.batch.index, () => loadRange(deps, input, signal));
+}
+
+async function loadRange(
   deps: RuntimeDeps,
   input: LoadBatchInput,
   signal: AbortSignal,
@@ -79,6 +89,27 @@ export async function loadBatch(
   metrics.addMetric('node_import_failures', MetricUnit.Count, counts.failed);
   log.info('loaded batch', { batch: batch.index, ...counts, durationMs });
   return batchSucceeded(batch.index, counts);
+}
+
+/**
+ * Runs a batch once per job: a batch whose completion is recorded returns the recorded result without
+ * loading anything (a retried Lambda that had finished, a redrive, the same job run again); otherwise
+ * `load` runs, and its result is recorded once it has committed everything.
+ */
+export async function oncePerBatch(
+  deps: Pick<RuntimeDeps, 'pool'>,
+  job: JobRef,
+  index: number,
+  load: () => Promise<BatchResult>,
+): Promise<BatchResult> {
+  const done = await getCompletedBatch(deps.pool, job.jobId, index);
+  if (done) {
+    logJob(job).info('batch already completed: its recorded result stands', { batch: index });
+    return done;
+  }
+  const started = Date.now();
+  const result = await load();
+  return recordCompletedBatch(deps.pool, job.jobId, result, Date.now() - started);
 }
 
 /** The Map's result of a batch that loaded: its counts (failed rows included in `rows`). */

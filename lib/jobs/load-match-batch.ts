@@ -1,10 +1,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { loadMatches } from '../db/load-matches.ts';
 import { logJob, metrics } from '../observability/logger.ts';
-import { readMatchRows } from '../parquet/read-matches.ts';
+import { readMatchRuns } from '../parquet/read-matches.ts';
 import type { MatchBatch, MatchColumn } from '../parquet/types.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
-import { batchSucceeded } from './load-batch.ts';
+import { batchSucceeded, oncePerBatch } from './load-batch.ts';
 import type { BatchResult, JobRef } from './types.ts';
 
 /** Input of one Map iteration of a match import: the job, the file, the plan's columns and one batch. */
@@ -18,10 +18,19 @@ export interface LoadMatchBatchInput extends JobRef {
 
 /**
  * Loads one batch of a match file: reads only its row groups' byte ranges (and the footer), streams the
- * decoded rows into `match_suggestions` in DB batches, and records failed rows by row index. Re-running a
- * batch is safe: the upsert is idempotent for the same job and row, and rejections are unique per row.
+ * decoded rows into `match_suggestions` in DB batches, and records failed rows by row index. A batch that
+ * completed before returns its recorded result; re-running one that did not is safe: the upsert is
+ * idempotent for the same job and row, and rejections are unique per row.
  */
-export async function loadMatchBatch(
+export function loadMatchBatch(
+  deps: RuntimeDeps,
+  input: LoadMatchBatchInput,
+  signal: AbortSignal,
+): Promise<BatchResult> {
+  return oncePerBatch(deps, input, input.batch.index, () => loadRowGroups(deps, input, signal));
+}
+
+async function loadRowGroups(
   deps: RuntimeDeps,
   input: LoadMatchBatchInput,
   signal: AbortSignal,
@@ -29,10 +38,10 @@ export async function loadMatchBatch(
   const { pool, store } = deps;
   const { batch } = input;
   const started = Date.now();
-  const rows = readMatchRows(store, input.uri, batch, input.columns);
+  const runs = readMatchRuns(store, input.uri, batch, input.columns);
   let counts: Awaited<ReturnType<typeof loadMatches>>;
   try {
-    counts = await loadMatches(pool, input, rows, { dbBatchRows: input.dbBatchRows, signal });
+    counts = await loadMatches(pool, input, runs, { dbBatchRows: input.dbBatchRows, signal });
   } catch (error) {
     metrics.addMetric('match_suggestions_storage_errors_total', MetricUnit.Count, 1);
     throw error;

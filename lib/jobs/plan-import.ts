@@ -32,6 +32,7 @@ export async function planImport(
     ? await planGzipParts(await store.read(info.uri), {
         uri: info.uri,
         ...splitOptions(config),
+        maxRatio: config.maxGzipRatio,
         writePart: (index, body) =>
           store.write(pipelineObjectUri(config, 'staging', input.jobId, 'parts', partName(index)), body, {
             contentType: 'text/csv',

@@ -1,5 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import type { Config } from '../config.ts';
+import { escapeCell } from '../csv/spreadsheet-escape.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 
@@ -21,7 +22,8 @@ export async function writeReferenceList(
     yield 'reference_id\n';
     let chunk: string[][] = [];
     for await (const id of ids) {
-      chunk.push([id]);
+      // Staged lists are read as node CSV, which undoes the spreadsheet escape: escape so ids stay as given.
+      chunk.push([escapeCell(id)]);
       count += 1;
       if (chunk.length >= CHUNK_IDS) {
         yield stringify(chunk, { quoted_match: /^$/ });

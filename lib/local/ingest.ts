@@ -83,6 +83,7 @@ export function openLocalIngest(cfg: Config, options: { observe?: TaskObserver }
       starter: idempotent,
       deadLetters,
       allowLocalFiles: true,
+      pipelineBucket: cfg.stagingBucket,
       matchTopics: new Set(cfg.matchImportTopics),
       stageReferences: async (jobId, ids) => referenceStager((await runtimeDeps()).store, cfg)(jobId, ids),
     },

@@ -7,7 +7,7 @@ import { timeParsers } from './iso-time.ts';
 import { toJsonValue } from './json-value.ts';
 import { isKnownMatchColumn, MatchColumnName, resolveMatchColumns } from './match-columns.ts';
 import { openRangeBuffer, type RangeBuffer } from './range-buffer.ts';
-import type { JsonValue, MatchBatch, MatchColumn, MatchRow, MatchRowRejection } from './types.ts';
+import type { MatchBatch, MatchColumn, MatchRowRejection } from './types.ts';
 
 /** Longest participant id, in characters (Unicode code points), as the `match_suggestions` columns. */
 export const MAX_PARTICIPANT_ID_LENGTH = 255;
@@ -21,7 +21,7 @@ export const MatchRejectionCode = {
   INVALID_RANK: 'INVALID_RANK',
 } as const;
 
-/** Options of {@link readMatchRows}. */
+/** Options of {@link readMatchRuns}. */
 export interface ReadMatchRowsOptions {
   /** Called after each range read (metrics, tests). */
   readonly onRead?: (range: ByteRange) => void;
@@ -33,22 +33,49 @@ export interface ReadMatchRowsOptions {
   readonly maxRowsPerRead?: number;
 }
 
-/** Default {@link ReadMatchRowsOptions.maxRowsPerRead}. */
-export const DEFAULT_MAX_ROWS_PER_READ = 1_048_576;
+/**
+ * Default {@link ReadMatchRowsOptions.maxRowsPerRead}: some 20 MB of decoded values for the usual columns.
+ * Smaller reads cost more CPU: a page that straddles two reads is decoded by both (writers cut pages at
+ * about 1 MB, tens of thousands of rows), and chunks without an offset index are decoded again each time.
+ */
+export const DEFAULT_MAX_ROWS_PER_READ = 65_536;
+
+/** Most rows in one {@link MatchRowRun}: small enough to fill DB batches evenly. */
+export const RUN_ROWS = 1000;
+
+/**
+ * Receives the rows of a {@link MatchRowRun} in file order, without an object per row: the loader writes
+ * each valid row straight into its COPY text.
+ */
+export interface MatchRowVisitor {
+  /** A valid row; `detailsJson` is the JSON object text of its other columns (null cells left out). */
+  valid(
+    row: number,
+    participantId: string,
+    matchedParticipantId: string,
+    compatibilityScore: number,
+    rank: number | null,
+    detailsJson: string,
+  ): void;
+  rejected(rejection: MatchRowRejection): void;
+}
+
+/** Consecutive rows of a match file, decoded and checked, handed to a visitor. */
+export interface MatchRowRun {
+  /** Rows in the run, valid or rejected. */
+  readonly size: number;
+  visit(visitor: MatchRowVisitor): void;
+}
 
 /** A column chunk without an offset index is read whole for each part; up to this size that is acceptable. */
 const SMALL_CHUNK_BYTES = 1024 * 1024;
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
-/** Tells a failed row from a valid one. */
-export function isMatchRejection(item: MatchRow | MatchRowRejection): item is MatchRowRejection {
-  return 'code' in item;
-}
-
 /**
- * Streams the rows of one batch of a match file, in file order, each as a {@link MatchRow} or, when it
- * cannot be loaded, a {@link MatchRowRejection} (`line` = row index + 1):
+ * Streams the rows of one batch of a match file, in file order, as runs of up to {@link RUN_ROWS} rows; a
+ * run hands each row to a visitor as a valid row or, when it cannot be loaded, a {@link MatchRowRejection}
+ * (`line` = row index + 1):
  * - `MISSING_PARTICIPANT`: `participant_id` or `matched_participant_id` is null, empty or only whitespace;
  * - `PARTICIPANT_ID_TOO_LONG`: either id has more than {@link MAX_PARTICIPANT_ID_LENGTH} characters;
  * - `INVALID_SCORE`: `compatibility_score` is null, NaN or infinite;
@@ -61,19 +88,20 @@ export function isMatchRejection(item: MatchRow | MatchRowRejection): item is Ma
  *
  * Memory: the decoded columns of one read at a time, i.e. of at most one row group's rows in the batch,
  * and of at most `maxRowsPerRead` rows when the row group can be read page by page; plus that read's
- * compressed column chunks. Rows are built one at a time as the consumer pulls them.
+ * compressed column chunks. A run holds no copy of its rows: they are read from the decoded columns as it is
+ * visited.
  *
  * @param columns the plan's columns: the file must still have exactly these, and the batch's row groups.
  * @throws InvalidFileError the footer's errors, `FILE_CHANGED` (the file no longer matches the plan),
  *   `CORRUPT_DATA` (a page cannot be decoded, or a column has too few values); the store's errors.
  */
-export async function* readMatchRows(
+export async function* readMatchRuns(
   store: ObjectStore,
   uri: string,
   batch: MatchBatch,
   columns: readonly MatchColumn[],
   options: ReadMatchRowsOptions = {},
-): AsyncGenerator<MatchRow | MatchRowRejection> {
+): AsyncGenerator<MatchRowRun> {
   checkBatch(batch);
   const maxRowsPerRead = options.maxRowsPerRead ?? DEFAULT_MAX_ROWS_PER_READ;
   if (!Number.isSafeInteger(maxRowsPerRead) || maxRowsPerRead < 1) {
@@ -93,8 +121,13 @@ export async function* readMatchRows(
     const from = Math.max(batch.rowStart, group.rowStart);
     const to = Math.min(batch.rowEnd, group.rowStart + group.rows);
     for (const [readStart, readEnd] of readRanges(footer.metadata, group, from, to, maxRowsPerRead)) {
-      const columnValues = await readColumns(buffer, footer.metadata, group.index, readStart, readEnd);
-      for (const item of buildRows(shape, columnValues, readStart, readEnd)) yield item;
+      const decoded = new DecodedColumns(
+        shape,
+        await readColumns(buffer, footer.metadata, group.index, readStart, readEnd),
+      );
+      for (let from = readStart; from < readEnd; from += RUN_ROWS) {
+        yield decoded.run(from, Math.min(from + RUN_ROWS, readEnd));
+      }
     }
   }
 }
@@ -270,78 +303,136 @@ function covers(pieces: readonly ColumnData[], rowStart: number, rowEnd: number)
   return next >= rowEnd;
 }
 
-function* buildRows(
-  shape: RowShape,
-  columns: Map<string, ColumnCursor>,
-  from: number,
-  to: number,
-): Generator<MatchRow | MatchRowRejection> {
-  const participants = columns.get(MatchColumnName.PARTICIPANT_ID)!;
-  const matched = columns.get(MatchColumnName.MATCHED_PARTICIPANT_ID)!;
-  const scores = columns.get(MatchColumnName.COMPATIBILITY_SCORE)!;
-  const ranks = shape.hasRank ? columns.get(MatchColumnName.RANK) : undefined;
-  const details = shape.details.map((name) => ({ name, values: columns.get(name)! }));
-  for (let row = from; row < to; row++) {
-    const participantId = participants.at(row);
-    const matchedParticipantId = matched.at(row);
-    const score = scores.at(row);
-    const rank = ranks?.at(row);
-    const reference = isId(participantId) ? participantId : null;
-    if (!isId(participantId) || !isId(matchedParticipantId)) {
-      const column = isId(participantId)
-        ? MatchColumnName.MATCHED_PARTICIPANT_ID
-        : MatchColumnName.PARTICIPANT_ID;
-      yield reject(row, reference, MatchRejectionCode.MISSING_PARTICIPANT, `${column} is null or blank`);
-    } else if (isTooLong(participantId) || isTooLong(matchedParticipantId)) {
-      const column = isTooLong(participantId)
-        ? MatchColumnName.PARTICIPANT_ID
-        : MatchColumnName.MATCHED_PARTICIPANT_ID;
-      yield reject(
-        row,
-        reference,
-        MatchRejectionCode.PARTICIPANT_ID_TOO_LONG,
-        `${column} has more than ${MAX_PARTICIPANT_ID_LENGTH} characters`,
-      );
-    } else if (typeof score !== 'number' || !Number.isFinite(score)) {
-      yield reject(
-        row,
-        reference,
-        MatchRejectionCode.INVALID_SCORE,
-        `compatibility_score is ${score == null ? 'empty' : String(score)}`,
-      );
-    } else if (participantId === matchedParticipantId) {
-      yield reject(
-        row,
-        reference,
-        MatchRejectionCode.SELF_MATCH,
-        'participant_id equals matched_participant_id',
-      );
-    } else {
+/** A details column of one read: its key text, `"name":`, and the JSON text of its last value. */
+interface DetailsColumn {
+  readonly key: string;
+  readonly values: ColumnCursor;
+  last: unknown;
+  lastText: string;
+}
+
+/** The decoded columns of one read, checked and handed out row by row in runs. */
+class DecodedColumns {
+  readonly #participants: ColumnCursor;
+  readonly #matched: ColumnCursor;
+  readonly #scores: ColumnCursor;
+  readonly #ranks: ColumnCursor | undefined;
+  readonly #details: readonly DetailsColumn[];
+
+  constructor(shape: RowShape, columns: Map<string, ColumnCursor>) {
+    this.#participants = columns.get(MatchColumnName.PARTICIPANT_ID)!;
+    this.#matched = columns.get(MatchColumnName.MATCHED_PARTICIPANT_ID)!;
+    this.#scores = columns.get(MatchColumnName.COMPATIBILITY_SCORE)!;
+    this.#ranks = shape.hasRank ? columns.get(MatchColumnName.RANK) : undefined;
+    this.#details = shape.details.map((name) => ({
+      key: `${JSON.stringify(name)}:`,
+      values: columns.get(name)!,
+      last: undefined,
+      lastText: '',
+    }));
+  }
+
+  /** The rows `[from, to)`; runs of one read must be visited in order (the cursors only go forward). */
+  run(from: number, to: number): MatchRowRun {
+    return { size: to - from, visit: (visitor) => this.#visit(from, to, visitor) };
+  }
+
+  #visit(from: number, to: number, visitor: MatchRowVisitor): void {
+    for (let row = from; row < to; row++) {
+      const participantId = this.#participants.at(row);
+      const matchedParticipantId = this.#matched.at(row);
+      const score = this.#scores.at(row);
+      const rank = this.#ranks?.at(row);
+      const rejection = checkRow(row, participantId, matchedParticipantId, score);
+      if (rejection) {
+        visitor.rejected(rejection);
+        continue;
+      }
       const rankValue = toRank(rank);
       if (rankValue === undefined) {
-        yield reject(
-          row,
-          reference,
-          MatchRejectionCode.INVALID_RANK,
-          `rank ${String(rank)} is not a 32-bit integer`,
+        visitor.rejected(
+          reject(
+            row,
+            participantId as string,
+            MatchRejectionCode.INVALID_RANK,
+            `rank ${String(rank)} is not a 32-bit integer`,
+          ),
         );
         continue;
       }
-      const values: Record<string, JsonValue> = {};
-      for (const column of details) {
-        const value = column.values.at(row);
-        if (value !== undefined && value !== null) values[column.name] = toJsonValue(value);
-      }
-      yield {
+      visitor.valid(
         row,
-        participantId,
-        matchedParticipantId,
-        compatibilityScore: score,
-        rank: rankValue,
-        details: values,
-      };
+        participantId as string,
+        matchedParticipantId as string,
+        score as number,
+        rankValue,
+        this.#detailsJson(row),
+      );
     }
   }
+
+  /**
+   * The details as JSON text, built from the values without an intermediate object. A value equal to the
+   * column's previous one reuses its text: dictionary-encoded columns repeat a few values all along.
+   */
+  #detailsJson(row: number): string {
+    let json = '';
+    for (const column of this.#details) {
+      const value = column.values.at(row);
+      if (value === undefined || value === null) continue;
+      if (value !== column.last || typeof value === 'object') {
+        column.last = value;
+        column.lastText =
+          typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(toJsonValue(value));
+      }
+      json += json === '' ? `{${column.key}${column.lastText}` : `,${column.key}${column.lastText}`;
+    }
+    return json === '' ? '{}' : `${json}}`;
+  }
+}
+
+/** Why a row cannot be loaded, checked in this order; undefined when its ids and score are valid. */
+function checkRow(
+  row: number,
+  participantId: unknown,
+  matchedParticipantId: unknown,
+  score: unknown,
+): MatchRowRejection | undefined {
+  const reference = isId(participantId) ? participantId : null;
+  if (!isId(participantId) || !isId(matchedParticipantId)) {
+    const column = isId(participantId)
+      ? MatchColumnName.MATCHED_PARTICIPANT_ID
+      : MatchColumnName.PARTICIPANT_ID;
+    return reject(row, reference, MatchRejectionCode.MISSING_PARTICIPANT, `${column} is null or blank`);
+  }
+  if (isTooLong(participantId) || isTooLong(matchedParticipantId)) {
+    const column = isTooLong(participantId)
+      ? MatchColumnName.PARTICIPANT_ID
+      : MatchColumnName.MATCHED_PARTICIPANT_ID;
+    return reject(
+      row,
+      reference,
+      MatchRejectionCode.PARTICIPANT_ID_TOO_LONG,
+      `${column} has more than ${MAX_PARTICIPANT_ID_LENGTH} characters`,
+    );
+  }
+  if (typeof score !== 'number' || !Number.isFinite(score)) {
+    return reject(
+      row,
+      reference,
+      MatchRejectionCode.INVALID_SCORE,
+      `compatibility_score is ${score == null ? 'empty' : String(score)}`,
+    );
+  }
+  if (participantId === matchedParticipantId) {
+    return reject(
+      row,
+      reference,
+      MatchRejectionCode.SELF_MATCH,
+      'participant_id equals matched_participant_id',
+    );
+  }
+  return undefined;
 }
 
 function reject(row: number, reference: string | null, code: string, reason: string): MatchRowRejection {

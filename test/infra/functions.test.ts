@@ -7,8 +7,8 @@ import { functionsByHandler, synth } from './support/synth.ts';
 const { pipeline, config } = synth();
 const functions = functionsByHandler(pipeline);
 
-/** Functions that only start imports or move dead letters: they get no database access. */
-const WITHOUT_DATABASE: readonly string[] = ['object-created', 'dlq-replay'];
+/** Functions that only start imports, move dead letters or total an export run: no database access. */
+const WITHOUT_DATABASE: readonly string[] = ['object-created', 'dlq-replay', 'export-summary'];
 
 /** `nodejs24.x` → 24. */
 const nodeMajor = (runtime: string): number => Number(/^nodejs(\d+)\.x$/.exec(runtime)?.[1] ?? Number.NaN);

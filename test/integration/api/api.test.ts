@@ -187,7 +187,7 @@ describe('bulk HTTP API over real HTTP', () => {
       JSON.stringify({ reference_id: 'n3', city: 'Delhi', tags: ['a'] }),
       '[1]',
       JSON.stringify({ reference_id: 'n4', note: 'two\nlines' }),
-      JSON.stringify({ reference_id: 'n5', age: 31 }),
+      JSON.stringify({ reference_id: 'n5', age: 31, formula: '=1+1', quoted: "'-5" }),
     ].join('\n');
     const created = await rawImport('nodes', 'ndjson', ndjson);
     const job = await finished(created.json.job_id as string);
@@ -203,7 +203,10 @@ describe('bulk HTTP API over real HTTP', () => {
     );
     assert.deepEqual(
       meta.rows.map((r) => r.metadata),
-      [{ city: 'Delhi', tags: '["a"]' }, { age: '31' }],
+      [
+        { city: 'Delhi', tags: '["a"]' },
+        { age: '31', formula: '=1+1', quoted: "'-5" },
+      ],
     );
   });
 

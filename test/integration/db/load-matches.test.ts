@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
+import { setImmediate } from 'node:timers/promises';
+import type pg from 'pg';
 import { writeMatchParquet } from '../../../bench/generate-matches.ts';
 import { loadConfig } from '../../../lib/config.ts';
 import { loadMatches } from '../../../lib/db/load-matches.ts';
@@ -9,10 +11,18 @@ import { createOrClaimJob } from '../../../lib/jobs/job-repository.ts';
 import { loadMatchBatch } from '../../../lib/jobs/load-match-batch.ts';
 import type { JobRef } from '../../../lib/jobs/types.ts';
 import { planMatchFile } from '../../../lib/parquet/plan-matches.ts';
+import type { MatchRowRun } from '../../../lib/parquet/read-matches.ts';
 import type { MatchRow, MatchRowRejection } from '../../../lib/parquet/types.ts';
 import type { RuntimeDeps } from '../../../lib/runtime/deps.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
-import { footerRange, inside, localStore, recordingStore, tempFolder } from '../../unit/parquet/fixtures.ts';
+import {
+  footerRange,
+  inside,
+  localStore,
+  recordingStore,
+  runOf,
+  tempFolder,
+} from '../../unit/parquet/fixtures.ts';
 
 const DOMAIN = randomUUID();
 
@@ -36,8 +46,23 @@ function rejection(row: number): MatchRowRejection {
   return { row, line: row + 1, reference: null, code: 'SELF_MATCH', reason: 'self' };
 }
 
-async function* source<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
+/** One run per row, so that DB batches are cut by rows as from a file. */
+async function* source(items: Iterable<MatchRow | MatchRowRejection>): AsyncGenerator<MatchRowRun> {
+  for (const item of items) yield runOf([item]);
+}
+
+/** Resolves once a backend of the database waits for a lock held by `holder`'s transaction. */
+async function waitForLockWait(db: TestDatabase, holder: pg.PoolClient): Promise<void> {
+  const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const pid = rows[0]?.pid;
+  for (;;) {
+    const waiting = await db.pool.query(
+      'SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))',
+      [pid],
+    );
+    if (waiting.rowCount) return;
+    await setImmediate();
+  }
 }
 
 describe('loadMatches', () => {
@@ -130,6 +155,55 @@ describe('loadMatches', () => {
     );
   });
 
+  it('falls back to the upsert when a concurrent job commits one of its new keys first', async () => {
+    const groupId = `g-${randomUUID()}`;
+    const other = await newJob(groupId);
+    const job = await newJob(groupId);
+    // Another job's uncommitted insert of (k, b): the batch's snapshot does not see it, so the batch's plain
+    // INSERT of that key waits for it, then fails with a unique violation once it commits.
+    const blocker = await db.pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(
+        `INSERT INTO match_suggestions (domain_id, group_id, participant_id, matched_participant_id,
+           compatibility_score, last_job_id, last_row) VALUES ($1, $2, 'k', 'b', 0.01, $3, 0)`,
+        [DOMAIN, groupId, other.jobId],
+      );
+      const loading = loadMatches(db.pool, job, source([match(0, 'k', 'a'), match(1, 'k', 'b', 0.5)]), {
+        dbBatchRows: 10,
+      });
+      await waitForLockWait(db, blocker);
+      await blocker.query('COMMIT');
+
+      const counts = await loading;
+
+      assert.deepEqual(counts, { rows: 2, inserted: 1, updated: 1, duplicates: 0, failed: 0 });
+      assert.deepEqual(
+        (await rowsOf(job)).map((r) => [r.participant_id, r.matched_participant_id, r.compatibility_score]),
+        [
+          ['k', 'a', 0],
+          ['k', 'b', 0.5],
+        ],
+      );
+    } finally {
+      blocker.release();
+    }
+  });
+
+  it('stores ids and details holding tabs, backslashes, newlines and \\N exactly', async () => {
+    const job = await newJob();
+    const odd = ['a\tb', 'c\\d', 'e\nf\r', '\\N', 'é"ü\\t'];
+    const items = odd.map((id, i) => ({ ...match(i, id, `${id}-m`), details: { text: id, list: [id] } }));
+
+    await loadMatches(db.pool, job, source(items), { dbBatchRows: 10 });
+
+    const rows = await rowsOf(job);
+    assert.deepEqual(
+      rows.map((r) => [r.participant_id, r.matched_participant_id, r.details]),
+      [...odd].sort().map((id) => [id, `${id}-m`, { text: id, list: [id] }]),
+    );
+  });
+
   it('rejects a row holding a NUL character and loads the others', async () => {
     const job = await newJob();
     const nul = { ...match(1, 'n', 'm'), details: { bad: 'a\0b' } };
@@ -143,10 +217,10 @@ describe('loadMatches', () => {
   it('stops with DeadlineExceededError when aborted, leaving nothing of the open DB batch', async () => {
     const job = await newJob();
     const controller = new AbortController();
-    async function* slow(): AsyncGenerator<MatchRow> {
-      yield match(0, 's', 't');
+    async function* slow(): AsyncGenerator<MatchRowRun> {
+      yield runOf([match(0, 's', 't')]);
       controller.abort(new Error('deadline'));
-      yield match(1, 's', 'u');
+      yield runOf([match(1, 's', 'u')]);
     }
 
     await assert.rejects(loadMatches(db.pool, job, slow(), { dbBatchRows: 10, signal: controller.signal }), {
@@ -201,5 +275,39 @@ describe('loadMatchBatch', () => {
       reads.every((read) => !inside(read, plan.batches[0]?.byteRanges ?? [])),
       'nothing of the other batch',
     );
+  });
+
+  it('runs a completed batch once: a second run returns the recorded result and reads nothing', async () => {
+    const file = folder.path('once.parquet');
+    writeMatchParquet(file, 3_000, { codec: 'SNAPPY', rowGroupRows: 1_000 });
+    const plan = await planMatchFile(localStore(), file, { maxRowsPerBatch: 3_000, maxBatches: 1 });
+    const batch = plan.batches[0]!;
+    const job: JobRef = { jobId: randomUUID(), kind: 'matches', domainId: DOMAIN, groupId: 'once' };
+    await createOrClaimJob(db.pool, { ...job, source: file, origin: 'test' });
+    const input = { ...job, uri: file, columns: plan.columns, dbBatchRows: 1_000, batch };
+    const first = await loadMatchBatch(
+      { pool: db.pool, store: localStore(), config: loadConfig({}) } as unknown as RuntimeDeps,
+      input,
+      new AbortController().signal,
+    );
+    const { store, reads } = recordingStore();
+
+    const again = await loadMatchBatch(
+      { pool: db.pool, store, config: loadConfig({}) } as unknown as RuntimeDeps,
+      input,
+      new AbortController().signal,
+    );
+
+    assert.deepEqual(first, {
+      index: 0,
+      status: 'SUCCEEDED',
+      rows: 3_000,
+      inserted: 3_000,
+      updated: 0,
+      duplicates: 0,
+      failed: 0,
+    });
+    assert.deepEqual(again, first);
+    assert.deepEqual(reads, []);
   });
 });

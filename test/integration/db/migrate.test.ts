@@ -9,6 +9,7 @@ const TABLES = [
   'api_idempotency_keys',
   'domains',
   'export_jobs',
+  'import_job_batches',
   'import_job_errors',
   'import_jobs',
   'job_status_events',

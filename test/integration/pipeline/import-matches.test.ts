@@ -1,17 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type pg from 'pg';
+import { describe, it } from 'node:test';
 import { generatedMatch, type MatchCodec, writeMatchParquet } from '../../../bench/generate-matches.ts';
-import { initConfig } from '../../../lib/config.ts';
 import { JobStatusMessageSchema } from '../../../lib/jobs/status-message.ts';
 import type { ImportExecutionInput, JobStatusMessage } from '../../../lib/jobs/types.ts';
 import { runImportLocally } from '../../../lib/local/run-import.ts';
-import { closeRuntimeDeps } from '../../../lib/runtime/deps.ts';
-import { testDatabase } from '../../support/database.ts';
+import { localPipeline } from '../../support/local-pipeline.ts';
 import { writeHyparquet } from '../../unit/parquet/fixtures.ts';
 
 const DOMAIN = '5f0c2b8e-3d41-4a6f-9c2e-8b7d1a0e4f21';
@@ -21,28 +17,10 @@ const ROWS = 10_000;
 const ROW_GROUP_ROWS = 2_500;
 
 describe('match import through the synthesized match-import state machine, locally', () => {
-  let dir: string;
-  let pool: pg.Pool;
-  let closeDb: () => Promise<void>;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mb-matches-'));
-    const db = await testDatabase('pipeline_matches');
-    pool = db.pool;
-    closeDb = db.close;
-    initConfig({
-      DATABASE_URL: db.url,
-      MATCHBRIDGE_LOCAL: 'true',
-      MATCHBRIDGE_HOME: join(dir, 'home'),
-      MATCH_BATCH_ROWS: '5000',
-      DB_BATCH_ROWS: '1500',
-      STATUS_LIST_CAP: '50',
-    });
-  });
-  after(async () => {
-    await closeRuntimeDeps();
-    await closeDb();
-    await rm(dir, { recursive: true, force: true });
+  const suite = localPipeline('pipeline_matches', {
+    MATCH_BATCH_ROWS: '5000',
+    DB_BATCH_ROWS: '1500',
+    STATUS_LIST_CAP: '50',
   });
 
   const run = (file: string, groupId: string, handlers: string[] = []): Promise<JobStatusMessage> => {
@@ -57,7 +35,7 @@ describe('match import through the synthesized match-import state machine, local
     return runImportLocally(input, { observe: (handler) => handlers.push(handler) });
   };
   const count = async (sql: string, params: unknown[]): Promise<number> =>
-    Number((await pool.query<{ n: string }>(sql, params)).rows[0]?.n);
+    Number((await suite.pool.query<{ n: string }>(sql, params)).rows[0]?.n);
   const matchesIn = (groupId: string) =>
     count('SELECT count(*) AS n FROM match_suggestions WHERE domain_id = $1 AND group_id = $2', [
       DOMAIN,
@@ -66,7 +44,7 @@ describe('match import through the synthesized match-import state machine, local
   /** A digest of every value of a group (not the timestamps): equal digests mean equal rows. */
   const digest = async (groupId: string): Promise<string> =>
     (
-      await pool.query<{ d: string }>(
+      await suite.pool.query<{ d: string }>(
         `SELECT md5(string_agg(concat_ws('|', participant_id, matched_participant_id, compatibility_score::text,
            rank::text, details::text), ',' ORDER BY participant_id, matched_participant_id)) AS d
          FROM match_suggestions WHERE domain_id = $1 AND group_id = $2`,
@@ -78,7 +56,7 @@ describe('match import through the synthesized match-import state machine, local
 
   for (const codec of CODECS) {
     it(`imports a ${codec} file of 4 row groups in 2 batches, every row with its values`, async () => {
-      const file = join(dir, `matches-${codec}.parquet`);
+      const file = join(suite.dir, `matches-${codec}.parquet`);
       writeMatchParquet(file, ROWS, { codec, rowGroupRows: ROW_GROUP_ROWS });
       const group = `codec-${codec}`;
       const handlers: string[] = [];
@@ -96,7 +74,7 @@ describe('match import through the synthesized match-import state machine, local
       assert.equal(await matchesIn(group), ROWS);
       const expected = generatedMatch(7_777);
       const row = (
-        await pool.query(
+        await suite.pool.query(
           `SELECT compatibility_score, rank, details FROM match_suggestions
            WHERE domain_id = $1 AND group_id = $2 AND participant_id = $3 AND matched_participant_id = $4`,
           [DOMAIN, group, expected.participant_id, expected.matched_participant_id],
@@ -111,12 +89,12 @@ describe('match import through the synthesized match-import state machine, local
   }
 
   it('publishes the status on the matches status topic and records it', async () => {
-    const file = join(dir, 'matches-status.parquet');
+    const file = join(suite.dir, 'matches-status.parquet');
     writeMatchParquet(file, 100, { rowGroupRows: 40 });
 
     const message = await run(file, 'status');
 
-    const events = await pool.query('SELECT topic, payload FROM job_status_events WHERE job_id = $1', [
+    const events = await suite.pool.query('SELECT topic, payload FROM job_status_events WHERE job_id = $1', [
       message.jobId,
     ]);
     assert.deepEqual(
@@ -127,7 +105,7 @@ describe('match import through the synthesized match-import state machine, local
   });
 
   it('re-imports the same file idempotently: same count, same values', async () => {
-    const file = join(dir, 'matches-again.parquet');
+    const file = join(suite.dir, 'matches-again.parquet');
     writeMatchParquet(file, ROWS, { codec: 'SNAPPY', rowGroupRows: ROW_GROUP_ROWS });
     const first = await run(file, 'again');
     const before = await digest('again');
@@ -142,7 +120,7 @@ describe('match import through the synthesized match-import state machine, local
   });
 
   it('fails a file with bad rows, names exactly those rows, and loads every other row', async () => {
-    const file = join(dir, 'matches-bad.parquet');
+    const file = join(suite.dir, 'matches-bad.parquet');
     const bad: Record<number, Partial<ReturnType<typeof generatedMatch>>> = {
       3: { participant_id: null },
       2600: { matched_participant_id: '   ' },
@@ -185,13 +163,15 @@ describe('match import through the synthesized match-import state machine, local
       ],
     );
     const job = (
-      await pool.query('SELECT status, failed_count::int FROM import_jobs WHERE id = $1', [message.jobId])
+      await suite.pool.query('SELECT status, failed_count::int FROM import_jobs WHERE id = $1', [
+        message.jobId,
+      ])
     ).rows[0];
     assert.deepEqual(job, { status: 'FAILED', failed_count: 6 });
   });
 
   it('keeps the last row of a key repeated across batches and counts it once', async () => {
-    const file = join(dir, 'matches-duplicates.parquet');
+    const file = join(suite.dir, 'matches-duplicates.parquet');
     // Rows i and i + 5000 share a key: the second half (the second batch) must win.
     writeMatchParquet(file, ROWS, {
       rowGroupRows: ROW_GROUP_ROWS,
@@ -210,7 +190,7 @@ describe('match import through the synthesized match-import state machine, local
     assert.equal(await matchesIn('dups'), 5_000);
     const first = generatedMatch(0);
     const row = (
-      await pool.query(
+      await suite.pool.query(
         `SELECT compatibility_score, details->'reason_code' AS reason FROM match_suggestions
          WHERE domain_id = $1 AND group_id = 'dups' AND participant_id = $2 AND matched_participant_id = $3`,
         [DOMAIN, first.participant_id, first.matched_participant_id],
@@ -220,7 +200,7 @@ describe('match import through the synthesized match-import state machine, local
   });
 
   it('fails a file that is not Parquet, naming it, and leaves no job open', async () => {
-    const file = join(dir, 'not-parquet.parquet');
+    const file = join(suite.dir, 'not-parquet.parquet');
     await writeFile(file, 'participant_id,matched_participant_id,compatibility_score\na,b,0.5\n');
 
     const message = await run(file, 'corrupt');
@@ -231,10 +211,10 @@ describe('match import through the synthesized match-import state machine, local
   });
 
   it('fails a file whose footer is cut off, naming it', async () => {
-    const whole = join(dir, 'whole.parquet');
+    const whole = join(suite.dir, 'whole.parquet');
     writeMatchParquet(whole, 1_000, { rowGroupRows: 500 });
     const bytes = await readFile(whole);
-    const file = join(dir, 'truncated.parquet');
+    const file = join(suite.dir, 'truncated.parquet');
     await writeFile(file, bytes.subarray(0, bytes.length - 100));
 
     const message = await run(file, 'truncated');
@@ -246,7 +226,7 @@ describe('match import through the synthesized match-import state machine, local
   });
 
   it('fails a file without a required column, naming the column', async () => {
-    const file = join(dir, 'missing-column.parquet');
+    const file = join(suite.dir, 'missing-column.parquet');
     await writeHyparquet(file, [
       { name: 'participant_id', data: ['a', 'b'], type: 'STRING' },
       { name: 'matched_participant_id', data: ['b', 'c'], type: 'STRING' },
@@ -260,7 +240,7 @@ describe('match import through the synthesized match-import state machine, local
   });
 
   it('fails a missing file with its reason', async () => {
-    const message = await run(join(dir, 'nope.parquet'), 'nope');
+    const message = await run(join(suite.dir, 'nope.parquet'), 'nope');
 
     assert.equal(message.status, 'FAILED');
     assert.match(message.failureReason ?? '', /not found/i);

@@ -1,47 +1,26 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import type pg from 'pg';
 import { writeNodeCsv } from '../../../bench/generate-nodes.ts';
-import { initConfig } from '../../../lib/config.ts';
 import { writeReferenceList } from '../../../lib/jobs/reference-list.ts';
 import type { ImportExecutionInput, JobStatusMessage } from '../../../lib/jobs/types.ts';
 import type { TaskObserver } from '../../../lib/local/local-runner.ts';
 import { runImportLocally } from '../../../lib/local/run-import.ts';
-import { closeRuntimeDeps, runtimeDeps } from '../../../lib/runtime/deps.ts';
-import { testDatabase } from '../../support/database.ts';
+import { runtimeDeps } from '../../../lib/runtime/deps.ts';
+import { localPipeline } from '../../support/local-pipeline.ts';
 
 const DOMAIN = '0b6c1c9e-8a51-4c57-9d0f-6d7a1f4c2e10';
 
 describe('node import through the synthesized state machine, locally', () => {
-  let dir: string;
-  let pool: pg.Pool;
-  let closeDb: () => Promise<void>;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mb-pipeline-'));
-    const db = await testDatabase('pipeline');
-    pool = db.pool;
-    closeDb = db.close;
-    initConfig({
-      DATABASE_URL: db.url,
-      MATCHBRIDGE_LOCAL: 'true',
-      MATCHBRIDGE_HOME: join(dir, 'home'),
-      // Small splits and DB batches, so that a test file spans many batches and transactions.
-      SPLIT_BYTES: String(256 * 1024),
-      DB_BATCH_ROWS: '2000',
-      STATUS_LIST_CAP: '50',
-    });
-  });
-  after(async () => {
-    await closeRuntimeDeps();
-    await closeDb();
-    await rm(dir, { recursive: true, force: true });
+  const suite = localPipeline('pipeline', {
+    // Small splits and DB batches, so that a test file spans many batches and transactions.
+    SPLIT_BYTES: String(256 * 1024),
+    DB_BATCH_ROWS: '2000',
+    STATUS_LIST_CAP: '50',
   });
 
   const run = (
@@ -61,12 +40,12 @@ describe('node import through the synthesized state machine, locally', () => {
     return runImportLocally(input, observe ? { observe } : {});
   };
   const count = async (sql: string, params: unknown[]): Promise<number> =>
-    Number((await pool.query<{ n: string }>(sql, params)).rows[0]?.n);
+    Number((await suite.pool.query<{ n: string }>(sql, params)).rows[0]?.n);
   const nodesIn = (groupId: string) =>
     count('SELECT count(*) AS n FROM nodes WHERE domain_id = $1 AND group_id = $2', [DOMAIN, groupId]);
 
   it('imports a generated 100K-row CSV.gz completely, and a re-import changes nothing but updated_at', async () => {
-    const file = join(dir, 'nodes-100k.csv.gz');
+    const file = join(suite.dir, 'nodes-100k.csv.gz');
     await writeNodeCsv(file, 100_000);
 
     const first = await run(file, 'big');
@@ -84,7 +63,7 @@ describe('node import through the synthesized state machine, locally', () => {
       100_000,
     );
     const before = (
-      await pool.query(
+      await suite.pool.query(
         'SELECT id, metadata FROM nodes n JOIN node_metadata m ON m.node_id = n.id WHERE reference_id = $1',
         ['ref-00012345'],
       )
@@ -97,7 +76,7 @@ describe('node import through the synthesized state machine, locally', () => {
     assert.equal(second.processed, 100_000);
     assert.equal(await nodesIn('big'), 100_000);
     const after = (
-      await pool.query(
+      await suite.pool.query(
         'SELECT id, metadata FROM nodes n JOIN node_metadata m ON m.node_id = n.id WHERE reference_id = $1',
         ['ref-00012345'],
       )
@@ -108,7 +87,7 @@ describe('node import through the synthesized state machine, locally', () => {
   });
 
   it('fails a file with bad rows, names exactly those lines, and loads every good row', async () => {
-    const file = join(dir, 'bad-rows.csv');
+    const file = join(suite.dir, 'bad-rows.csv');
     const long = 'x'.repeat(256);
     const lines = [
       'reference_id,name,city',
@@ -140,13 +119,15 @@ describe('node import through the synthesized state machine, locally', () => {
     );
     assert.deepEqual(message.failedList, ['line:3', 'line:6', 'good-3', 'bad']);
     const job = (
-      await pool.query('SELECT status, failed_count::int FROM import_jobs WHERE id = $1', [message.jobId])
+      await suite.pool.query('SELECT status, failed_count::int FROM import_jobs WHERE id = $1', [
+        message.jobId,
+      ])
     ).rows[0];
     assert.deepEqual(job, { status: 'FAILED', failed_count: 4 });
   });
 
   it('keeps the last of duplicate references across batches and counts it once', async () => {
-    const file = join(dir, 'duplicates.csv');
+    const file = join(suite.dir, 'duplicates.csv');
     const rows = ['reference_id,version'];
     for (let i = 0; i < 30_000; i += 1) rows.push(`dup-${i % 10_000},v${i}`);
     await writeFile(file, `${rows.join('\n')}\n`);
@@ -157,7 +138,7 @@ describe('node import through the synthesized state machine, locally', () => {
     assert.equal(message.total, 30_000);
     assert.equal(message.processed, 10_000);
     assert.equal(await nodesIn('dups'), 10_000);
-    const versions = await pool.query(
+    const versions = await suite.pool.query(
       `SELECT n.reference_id, m.metadata->>'version' AS version FROM nodes n JOIN node_metadata m ON m.node_id = n.id
        WHERE n.domain_id = $1 AND n.group_id = 'dups' AND n.reference_id IN ('dup-0', 'dup-9999') ORDER BY 1`,
       [DOMAIN],
@@ -172,7 +153,7 @@ describe('node import through the synthesized state machine, locally', () => {
   });
 
   it('fails a truncated gzip with a reason and leaves no job PROCESSING', async () => {
-    const file = join(dir, 'truncated.csv.gz');
+    const file = join(suite.dir, 'truncated.csv.gz');
     const whole = gzipSync(Buffer.from(`reference_id,name\n${'r,n\n'.repeat(50_000)}`));
     await writeFile(file, whole.subarray(0, Math.floor(whole.length / 2)));
 
@@ -187,11 +168,11 @@ describe('node import through the synthesized state machine, locally', () => {
   });
 
   it('fails a missing file and a file without a reference column with their reasons', async () => {
-    const missing = await run(join(dir, 'does-not-exist.csv'), 'missing');
+    const missing = await run(join(suite.dir, 'does-not-exist.csv'), 'missing');
     assert.equal(missing.status, 'FAILED');
     assert.match(missing.failureReason ?? '', /not found/i);
 
-    const file = join(dir, 'no-reference.csv');
+    const file = join(suite.dir, 'no-reference.csv');
     await writeFile(file, 'name,city\nAsha,Pune\n');
     const noReference = await run(file, 'no-reference');
     assert.equal(noReference.status, 'FAILED');
@@ -199,10 +180,10 @@ describe('node import through the synthesized state machine, locally', () => {
   });
 
   it('imports a staged reference list as nodes without metadata, leaving existing metadata alone', async () => {
-    const existing = join(dir, 'existing.csv');
+    const existing = join(suite.dir, 'existing.csv');
     await writeFile(existing, 'reference_id,city\nref-1,Pune\n');
     assert.equal((await run(existing, 'refs')).status, 'COMPLETED');
-    const list = join(dir, 'references.csv');
+    const list = join(suite.dir, 'references.csv');
     const ids = [
       'ref-1',
       ...Array.from({ length: 4_999 }, (_, i) => `ref-${i + 2}`),
@@ -220,7 +201,7 @@ describe('node import through the synthesized state machine, locally', () => {
     assert.equal(message.processed, 5_000);
     assert.deepEqual(message.failedList, ['line:5002', 'line:5004']);
     assert.equal(await nodesIn('refs'), 5_000);
-    const metadata = await pool.query(
+    const metadata = await suite.pool.query(
       `SELECT n.reference_id, m.metadata FROM nodes n LEFT JOIN node_metadata m ON m.node_id = n.id
        WHERE n.domain_id = $1 AND n.group_id = 'refs' AND n.reference_id IN ('ref-1', 'ref-2') ORDER BY 1`,
       [DOMAIN],
@@ -232,7 +213,7 @@ describe('node import through the synthesized state machine, locally', () => {
   });
 
   it('records a batch that fails for good as failed, loads the others and ends the job FAILED', async () => {
-    const file = join(dir, 'batch-failure.csv.gz');
+    const file = join(suite.dir, 'batch-failure.csv.gz');
     await writeNodeCsv(file, 20_000);
     let lostPart: { index: number; firstLine: number; records: number } | undefined;
     // Between the plan and the loads, one staged part disappears: its batch fails with FILE_NOT_FOUND,
@@ -259,7 +240,7 @@ describe('node import through the synthesized state machine, locally', () => {
   });
 
   it('completes a header-only file with nothing to load', async () => {
-    const file = join(dir, 'header-only.csv');
+    const file = join(suite.dir, 'header-only.csv');
     await writeFile(file, '\uFEFFReference ID,Name\r\n');
 
     const message = await run(file, 'empty');

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import { isRowRejection, parseCsvRange } from '../../../lib/csv/parse-range.ts';
 import {
+  GZIP_RATIO_FLOOR_BYTES,
   isGzip,
   type PlanGzipPartsOptions,
   planCsvRanges,
@@ -41,6 +43,7 @@ function plan(gzipped: Buffer, options: Partial<PlanGzipPartsOptions> & { chunk?
     uri: 's3://bucket/users.csv.gz',
     splitBytes: 1024,
     maxRecordBytes: 4096,
+    maxRatio: 200,
     writePart: memoryStore().writePart,
     ...rest,
   });
@@ -128,7 +131,7 @@ describe('planGzipParts', () => {
 
     const result = await planGzipParts(
       chunked(gzipped, 64, () => pulled++),
-      { uri: 'u', splitBytes: 10 * 1024 * 1024, maxRecordBytes: 4096, writePart },
+      { uri: 'u', splitBytes: 10 * 1024 * 1024, maxRecordBytes: 4096, maxRatio: 200, writePart },
     );
 
     assert.equal(result.batches.length, 1);
@@ -206,6 +209,34 @@ describe('planGzipParts', () => {
       code: 'RECORD_TOO_LARGE',
     });
     assert.equal((bodyError as { code?: unknown }).code, 'RECORD_TOO_LARGE');
+  });
+
+  it('refuses a gzip bomb with GZIP_RATIO_EXCEEDED, stopping soon after the floor', async () => {
+    // ~100 MiB of one repeated record compresses over 1000×: streamed, never held whole.
+    const record = Buffer.from(`${'a'.repeat(60)},${'b'.repeat(60)}\n`);
+    async function* bomb(): AsyncGenerator<Buffer> {
+      yield Buffer.from('reference_id,name\n');
+      const block = Buffer.concat(Array.from({ length: 8192 }, () => record));
+      for (let written = 0; written < 100 * 2 ** 20; written += block.length) yield block;
+    }
+    const compressed = Readable.from(bomb()).pipe(createGzip());
+    let received = 0;
+    const writePart = async (index: number, body: AsyncIterable<Buffer>) => {
+      for await (const piece of body) received += piece.length;
+      return { uri: `mem://${index}`, size: 0 };
+    };
+
+    await assert.rejects(
+      planGzipParts(compressed, {
+        uri: 'bomb.csv.gz',
+        splitBytes: 2 ** 30,
+        maxRecordBytes: 4096,
+        maxRatio: 200,
+        writePart,
+      }),
+      { name: 'InvalidFileError', code: 'GZIP_RATIO_EXCEEDED' },
+    );
+    assert.ok(received <= GZIP_RATIO_FLOOR_BYTES + 2 ** 20, `decompressed ${received} bytes`);
   });
 
   it('passes a writePart failure through unchanged', async () => {

@@ -82,7 +82,7 @@ describe('planning then parsing range by range', () => {
             parts.set(uri, Buffer.concat(pieces));
             return { uri, size: parts.get(uri)!.length };
           };
-          const options = { uri: 'file.csv', splitBytes, maxRecordBytes: MAX_RECORD_BYTES };
+          const options = { uri: 'file.csv', splitBytes, maxRecordBytes: MAX_RECORD_BYTES, maxRatio: 200 };
 
           const gzipPlan = await planGzipParts(chunked(gzipSync(bytes), gzipChunks), {
             ...options,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { DatabaseUnavailableError } from '../../../lib/errors.ts';
 import {
@@ -75,6 +76,43 @@ describe('ingest of MSK import requests', () => {
     assert.equal(first?.key, 'k0');
     assert.equal(first?.value, '{"domainId": ');
     assert.equal(sink.letters.find((l) => l.code === 'NOT_UTF8')?.valueEncoding, 'base64');
+  });
+
+  it("refuses paths into the pipeline's bucket other than the request domain's uploads and exports", async () => {
+    const starter = fakeStarter();
+    const sink = fakeSink();
+    const other = '6f1c2b3a-1d2e-4f50-9a8b-7c6d5e4f3a2b';
+    const refused = [
+      `s3://pipeline/staging/${randomUUID()}/parts/part-00000.csv`,
+      `s3://pipeline/reports/${randomUUID()}/failed.csv`,
+      `s3://pipeline/incoming/nodes/${other}/g/users.csv`,
+      `s3://pipeline/exports/users/${other}/g/users_2026-11-22.csv.gz`,
+      `https://pipeline.s3.eu-west-1.amazonaws.com/incoming/nodes/${other}/g/users.csv`,
+    ];
+    const accepted = [
+      `s3://pipeline/incoming/nodes/${DOMAIN}/g/users.csv`,
+      `s3://pipeline/exports/users/${DOMAIN}/g/users_2026-11-22.csv.gz`,
+      `s3://partner-bucket/staging/${other}/users.csv`,
+    ];
+    const records = [...refused, ...accepted].map((filePath, offset) =>
+      mskRecord(valid({ filePath }), { offset }),
+    );
+
+    await ingestRecords(mskEvent(records), {
+      starter,
+      deadLetters: sink,
+      allowLocalFiles: false,
+      pipelineBucket: 'pipeline',
+    });
+
+    assert.deepEqual(
+      sink.letters.map((l) => l.code),
+      refused.map(() => 'FORBIDDEN_FILE_PATH'),
+    );
+    assert.deepEqual(
+      starter.inputs.map((input) => input.source.uri),
+      accepted,
+    );
   });
 
   it('starts one job for a record delivered twice, in one event or across events', async () => {

@@ -13,6 +13,7 @@ import { type Table, tableToIPC } from 'apache-arrow';
 import { type ColumnChunk, type FileMetaData, parquetMetadata } from 'hyparquet';
 import { type ColumnSource, parquetWriteBuffer } from 'hyparquet-writer';
 import * as parquetWasm from 'parquet-wasm';
+import { type MatchRowRun, readMatchRuns } from '../../../lib/parquet/read-matches.ts';
 import type { MatchRow, MatchRowRejection } from '../../../lib/parquet/types.ts';
 import type { ByteRange, ObjectStore } from '../../../lib/storage/object-store.ts';
 import { createObjectStore } from '../../../lib/storage/store.ts';
@@ -160,6 +161,58 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of items) out.push(item);
   return out;
+}
+
+/** The rows of runs as objects (details parsed back from their JSON), for assertions. */
+export async function* rowsOf(
+  runs: AsyncIterable<MatchRowRun>,
+): AsyncGenerator<MatchRow | MatchRowRejection> {
+  for await (const run of runs) yield* itemsOf(run);
+}
+
+function itemsOf(run: MatchRowRun): (MatchRow | MatchRowRejection)[] {
+  const items: (MatchRow | MatchRowRejection)[] = [];
+  run.visit({
+    valid: (row, participantId, matchedParticipantId, compatibilityScore, rank, detailsJson) =>
+      items.push({
+        row,
+        participantId,
+        matchedParticipantId,
+        compatibilityScore,
+        rank,
+        details: JSON.parse(detailsJson) as MatchRow['details'],
+      }),
+    rejected: (rejection) => items.push(rejection),
+  });
+  return items;
+}
+
+/** {@link readMatchRuns} as a stream of row objects. */
+export function readMatchRows(
+  ...args: Parameters<typeof readMatchRuns>
+): AsyncGenerator<MatchRow | MatchRowRejection> {
+  return rowsOf(readMatchRuns(...args));
+}
+
+/** A run of given rows, as the loader receives them from a file. */
+export function runOf(items: readonly (MatchRow | MatchRowRejection)[]): MatchRowRun {
+  return {
+    size: items.length,
+    visit: (visitor) => {
+      for (const item of items) {
+        if ('code' in item) visitor.rejected(item);
+        else
+          visitor.valid(
+            item.row,
+            item.participantId,
+            item.matchedParticipantId,
+            item.compatibilityScore,
+            item.rank,
+            JSON.stringify(item.details),
+          );
+      }
+    },
+  };
 }
 
 export function splitRows(items: readonly (MatchRow | MatchRowRejection)[]): {

@@ -17,7 +17,7 @@ import {
   vectorFromArray,
 } from 'apache-arrow';
 import { planMatchFile } from '../../../lib/parquet/plan-matches.ts';
-import { MatchRejectionCode, readMatchRows } from '../../../lib/parquet/read-matches.ts';
+import { MatchRejectionCode } from '../../../lib/parquet/read-matches.ts';
 import {
   bytesOf,
   CODECS,
@@ -28,6 +28,7 @@ import {
   localStore,
   MORE_CODECS,
   metadataOf,
+  readMatchRows,
   recordingStore,
   splitRows,
   tempFolder,

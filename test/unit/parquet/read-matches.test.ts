@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { ColumnSource } from 'hyparquet-writer';
 import { planMatchFile } from '../../../lib/parquet/plan-matches.ts';
-import { MatchRejectionCode, readMatchRows } from '../../../lib/parquet/read-matches.ts';
+import { MatchRejectionCode } from '../../../lib/parquet/read-matches.ts';
 import type { MatchPlan, MatchRow } from '../../../lib/parquet/types.ts';
 import {
   bytesOf,
@@ -14,6 +14,7 @@ import {
   inside,
   localStore,
   metadataOf,
+  readMatchRows,
   recordingStore,
   splitRows,
   tempFolder,

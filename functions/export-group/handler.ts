@@ -1,0 +1,9 @@
+import { exportDeps } from '../../lib/export/export-deps.ts';
+import { exportGroup } from '../../lib/export/export-group.ts';
+import type { ExportGroupInput } from '../../lib/export/types.ts';
+import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
+
+/** One Map iteration of a user export run: export one group's users and send its import request(s). */
+export const handler = lambdaHandler(async (event: ExportGroupInput) =>
+  exportGroup(await exportDeps(), event),
+);

@@ -1,0 +1,210 @@
+import { type CfnResource, Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { CONFIG_ENV } from '../../lib/config.ts';
+import {
+  DatabaseUnavailableError,
+  DeadlineExceededError,
+  StorageUnavailableError,
+} from '../../lib/errors.ts';
+import { USER_EXPORT_STATE_MACHINE_NAME } from '../../lib/export/types.ts';
+import { METADATA_KEYS } from '../metadata.ts';
+import { LAMBDA_SERVICE_ERRORS } from './import-state-machine.ts';
+
+export { USER_EXPORT_STATE_MACHINE_NAME };
+
+/** State names of the export state machine: a contract with the local runner and the tests. */
+export const USER_EXPORT_STATE_NAMES = {
+  plan: 'ListGroups',
+  exportGroups: 'ExportGroups',
+  exportGroup: 'ExportGroup',
+  groupFailed: 'ExportGroupFailed',
+  summarize: 'Summarize',
+} as const;
+
+/**
+ * Retries of a group's export: the database and the object store, 3 attempts from 1 s, doubling, at most
+ * 10 s apart. Kafka sends are retried where they are made (the file is not written again for them).
+ */
+export const EXPORT_RETRY: sfn.RetryProps = {
+  errors: [
+    DatabaseUnavailableError.name,
+    StorageUnavailableError.name,
+    DeadlineExceededError.name,
+    ...LAMBDA_SERVICE_ERRORS,
+  ],
+  maxAttempts: 3,
+  interval: Duration.seconds(1),
+  backoffRate: 2,
+  maxDelay: Duration.seconds(10),
+};
+
+export interface UserExportProps {
+  /** Plans the run: `{runId, full, trigger, date, groups}`. */
+  readonly plan: lambda.IFunction;
+  /** Exports one group. */
+  readonly exportGroup: lambda.IFunction;
+  /** Records a group FAILED after its retries. */
+  readonly groupFailed: lambda.IFunction;
+  /** Totals the run. */
+  readonly summarize: lambda.IFunction;
+  /** Groups exported at once (Map MaxConcurrency). */
+  readonly mapConcurrency: number;
+  /** EventBridge Scheduler expression, e.g. `cron(20 23 * * ? *)`. */
+  readonly scheduleExpression: string;
+  /** IANA time zone of the expression. */
+  readonly timeZone: string;
+  /** Whether the scheduled run exports everyone rather than the users changed since the last export. */
+  readonly fullOnSchedule: boolean;
+  /** TimeoutSeconds of each ExportGroup task. */
+  readonly exportGroupTimeout: Duration;
+  /** Longest a whole run may take. */
+  readonly timeout: Duration;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** How the export reaches Kafka (MSK, IAM auth) and the topics its requests may go to. */
+export interface ExportKafkaProps {
+  readonly mskClusterArn?: string;
+  readonly mskBootstrapBrokers?: readonly string[];
+  /** Topic of groups that name none. */
+  readonly defaultTopic: string;
+}
+
+/**
+ * The daily user export: an EventBridge Scheduler schedule (in its time zone, with a dead-letter queue for
+ * runs it could not start) → a STANDARD state machine: ListGroups → ExportGroups (Map over the groups,
+ * MaxConcurrency configurable; a group that fails after its retries is recorded by ExportGroupFailed and the
+ * others go on) → Summarize. JSONPath and inline Map only, so that the local runner runs the same definition.
+ */
+export class UserExport extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly schedule: scheduler.Schedule;
+  /** Scheduled runs the scheduler could not start, after its retries. */
+  readonly scheduleDeadLetters: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: UserExportProps) {
+    super(scope, id);
+    const names = USER_EXPORT_STATE_NAMES;
+    const invoke = (
+      name: string,
+      fn: lambda.IFunction,
+      options: Partial<tasks.LambdaInvokeJsonPathProps> = {},
+    ) =>
+      tasks.LambdaInvoke.jsonPath(this, name, {
+        lambdaFunction: fn,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        ...options,
+      }).addRetry(EXPORT_RETRY);
+
+    const plan = invoke(names.plan, props.plan, {
+      payload: sfn.TaskInput.fromObject({
+        request: sfn.JsonPath.objectAt('$'),
+        executionId: sfn.JsonPath.executionId,
+        startTime: sfn.JsonPath.executionStartTime,
+      }),
+    });
+    const groupFailed = invoke(names.groupFailed, props.groupFailed);
+    const exportGroup = invoke(names.exportGroup, props.exportGroup, {
+      taskTimeout: sfn.Timeout.duration(props.exportGroupTimeout),
+    }).addCatch(groupFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    const exportGroups = sfn.Map.jsonPath(this, names.exportGroups, {
+      itemsPath: '$.groups',
+      maxConcurrency: props.mapConcurrency,
+      itemSelector: {
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        full: sfn.JsonPath.objectAt('$.full'),
+        trigger: sfn.JsonPath.stringAt('$.trigger'),
+        date: sfn.JsonPath.stringAt('$.date'),
+        group: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+      },
+      resultPath: '$.results',
+    }).itemProcessor(exportGroup);
+    const summarize = invoke(names.summarize, props.summarize, {
+      payload: sfn.TaskInput.fromObject({
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        full: sfn.JsonPath.objectAt('$.full'),
+        date: sfn.JsonPath.stringAt('$.date'),
+        results: sfn.JsonPath.objectAt('$.results'),
+      }),
+    });
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(plan.next(exportGroups).next(summarize)),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout: props.timeout,
+      tracingEnabled: true,
+      logs: {
+        destination: new logs.LogGroup(this, 'Logs', {
+          logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${USER_EXPORT_STATE_MACHINE_NAME}`,
+          retention: props.logRetention,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+        level: sfn.LogLevel.ERROR,
+        includeExecutionData: true,
+      },
+    });
+    (this.stateMachine.node.defaultChild as CfnResource).addMetadata(
+      METADATA_KEYS.stateMachine,
+      USER_EXPORT_STATE_MACHINE_NAME,
+    );
+
+    this.scheduleDeadLetters = new sqs.Queue(this, 'ScheduleDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.schedule = new scheduler.Schedule(this, 'Daily', {
+      description: 'Daily export of the users ready for matching, per matching group',
+      schedule: scheduler.ScheduleExpression.expression(
+        props.scheduleExpression,
+        TimeZone.of(props.timeZone),
+      ),
+      target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+        input: scheduler.ScheduleTargetInput.fromObject({
+          trigger: 'schedule',
+          full: props.fullOnSchedule,
+          scheduledTime: scheduler.ContextAttribute.scheduledTime,
+        }),
+        deadLetterQueue: this.scheduleDeadLetters,
+        retryAttempts: 3,
+        maxEventAge: Duration.hours(2),
+      }),
+    });
+  }
+
+  /**
+   * Lets the export function write the files (`exports/users/` of the bucket, EXPORT_BUCKET) and send the
+   * import requests: the default topic (EXPORT_TOPIC) and, with MSK brokers, IAM access to write the
+   * `*-users` topics (KAFKA_BROKERS, KAFKA_AUTH=iam).
+   */
+  bindExporter(fn: lambda.Function, bucket: s3.IBucket, kafka: ExportKafkaProps): void {
+    bucket.grantPut(fn, 'exports/users/*');
+    fn.addEnvironment(CONFIG_ENV.exportBucket, bucket.bucketName);
+    fn.addEnvironment(CONFIG_ENV.exportTopic, kafka.defaultTopic);
+    const { mskClusterArn, mskBootstrapBrokers } = kafka;
+    if (!mskClusterArn || !mskBootstrapBrokers?.length) return;
+    fn.addEnvironment(CONFIG_ENV.kafkaBrokers, mskBootstrapBrokers.join(','));
+    fn.addEnvironment(CONFIG_ENV.kafkaAuth, 'iam');
+    fn.addEnvironment(CONFIG_ENV.kafkaClientId, `matchbridge-${fn.node.id.toLowerCase()}`);
+    const topicArn = (topic: string) => `${mskClusterArn.replace(':cluster/', ':topic/')}/${topic}`;
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['kafka-cluster:Connect'], resources: [mskClusterArn] }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
+        resources: [topicArn(kafka.defaultTopic), topicArn('*-users')],
+      }),
+    );
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * The reversible spreadsheet escape of cells (CSV injection): a cell that a spreadsheet would run as a formula
+ * (first character `=`, `+`, `-`, `@`, tab or carriage return) is written with a leading apostrophe, the
+ * spreadsheets' own "this is text" mark. So that the escape can be undone exactly, a cell that already starts
+ * with an apostrophe gets one more. Reading undoes it: an apostrophe followed by one of those characters or by
+ * another apostrophe is dropped; any other cell is taken as it is. `unescapeCell(escapeCell(v)) === v` for
+ * every string.
+ */
+
+/** First characters that make a spreadsheet evaluate a cell, plus the escape mark itself. */
+const ESCAPED_FIRST = new Set(['=', '+', '-', '@', '\t', '\r', "'"]);
+
+/** Prefixes an apostrophe when a spreadsheet would run the value (or it starts with an apostrophe). */
+export function escapeCell(value: string): string {
+  return value.length > 0 && ESCAPED_FIRST.has(value[0]!) ? `'${value}` : value;
+}
+
+/** Undoes {@link escapeCell}: drops a leading apostrophe that is followed by an escaped character. */
+export function unescapeCell(value: string): string {
+  return value.length > 1 && value[0] === "'" && ESCAPED_FIRST.has(value[1]!) ? value.slice(1) : value;
+}
+
+/** {@link unescapeCell} as an SQL expression over a text expression (NULL stays NULL). */
+export function unescapeCellSql(expression: string): string {
+  const quoted = [...ESCAPED_FIRST]
+    .map((c) => (c === "'" ? "''''" : c === '\t' ? "E'\\t'" : c === '\r' ? "E'\\r'" : `'${c}'`))
+    .join(', ');
+  return `(CASE WHEN left(${expression}, 1) = '''' AND substr(${expression}, 2, 1) IN (${quoted}) THEN substr(${expression}, 2) ELSE ${expression} END)`;
+}

@@ -1,0 +1,37 @@
+import { resolve } from 'node:path';
+import { kafkaSettings } from '../kafka/client-options.ts';
+import { runtimeDeps } from '../runtime/deps.ts';
+import type { ExportDeps } from './export-group.ts';
+import { kafkaRequestSender, outboxRequestSender, type RequestSender } from './request-sender.ts';
+
+/** Longest wait between two send attempts. */
+const SEND_MAX_BACKOFF_MS = 10_000;
+
+let sender: RequestSender | undefined;
+
+/**
+ * The export's dependencies: the runtime's, and one request sender per process — Kafka when `KAFKA_BROKERS`
+ * is set, otherwise the local outbox under `MATCHBRIDGE_HOME`.
+ */
+export async function exportDeps(): Promise<ExportDeps> {
+  const deps = await runtimeDeps();
+  const cfg = deps.config;
+  if (!sender) {
+    const kafka = kafkaSettings(cfg);
+    sender = kafka
+      ? kafkaRequestSender(kafka, {
+          attempts: cfg.exportSendAttempts,
+          baseDelayMs: cfg.exportSendBackoffMs,
+          maxDelayMs: Math.max(cfg.exportSendBackoffMs, SEND_MAX_BACKOFF_MS),
+        })
+      : outboxRequestSender(resolve(cfg.localHome));
+  }
+  return { ...deps, sender };
+}
+
+/** Closes the request sender's Kafka producer, if one was created (local mode, at exit). */
+export async function closeExportDeps(): Promise<void> {
+  const current = sender;
+  sender = undefined;
+  await current?.close();
+}

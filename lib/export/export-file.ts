@@ -1,0 +1,37 @@
+import { resolve } from 'node:path';
+import type { Config } from '../config.ts';
+import type { ExportGroupRef } from './types.ts';
+
+/** The content type of an export file, as the import request states it. */
+export const EXPORT_CONTENT_TYPE = 'application/gzip';
+
+/**
+ * Where a group's users file of a date goes: `exports/users/<domainId>/<groupId>/users_<date>.csv.gz` in the
+ * export bucket (`EXPORT_BUCKET`, else the staging bucket), or without a bucket under the local home folder's
+ * `objects/`. The group id is URI-encoded so that it stays one key segment.
+ */
+export function exportFileLocation(
+  cfg: Pick<Config, 'exportBucket' | 'stagingBucket' | 'localHome'>,
+  group: Pick<ExportGroupRef, 'domainId' | 'groupId'>,
+  date: string,
+): { uri: string; fileName: string } {
+  const fileName = `users_${date}.csv.gz`;
+  const parts = ['exports', 'users', group.domainId, encodeURIComponent(group.groupId), fileName];
+  const bucket = cfg.exportBucket ?? cfg.stagingBucket;
+  return {
+    uri: bucket ? `s3://${bucket}/${parts.join('/')}` : resolve(cfg.localHome, 'objects', ...parts),
+    fileName,
+  };
+}
+
+/** `YYYY-MM-DD` of an instant in a time zone. */
+export function dateIn(instant: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).formatToParts(instant);
+  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${part('year')}-${part('month')}-${part('day')}`;
+}

@@ -1,0 +1,254 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { stringify } from 'csv-stringify/sync';
+import type pg from 'pg';
+import type { Config } from '../config.ts';
+import { escapeCell } from '../csv/spreadsheet-escape.ts';
+import { DeadlineExceededError, InvalidRequestError } from '../errors.ts';
+import { logger, metrics } from '../observability/logger.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { EXPORT_CONTENT_TYPE, exportFileLocation } from './export-file.ts';
+import {
+  type CursorSnapshot,
+  completeExportRun,
+  type ExportRunKey,
+  readGroupUsers,
+  startExportRun,
+} from './export-repository.ts';
+import { fileImportRequest, requestIdempotencyKey, UsernameChunker } from './import-requests.ts';
+import type { RequestSender } from './request-sender.ts';
+import type { ExportGroupInput, ExportGroupResult } from './types.ts';
+import { USER_EXPORT_COLUMNS, USERNAME_COLUMNS } from './user-columns.ts';
+
+/** What a group's export works with. */
+export interface ExportDeps {
+  readonly config: Config;
+  readonly pool: pg.Pool;
+  readonly store: ObjectStore;
+  readonly sender: RequestSender;
+}
+
+const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+
+/** The run record key of an iteration. */
+export function exportRunKey(input: ExportGroupInput): ExportRunKey {
+  return {
+    runId: input.runId,
+    domainId: input.group.domainId,
+    groupId: input.group.groupId,
+    costBased: input.group.costBased,
+    full: input.full,
+    since: input.group.since,
+    trigger: input.trigger,
+  };
+}
+
+interface Exported {
+  readonly exported: number;
+  readonly file: string | null;
+  readonly messages: number;
+}
+
+/**
+ * Exports one group: its `ready_for_matching` users (changed since `group.since`, or all) are streamed
+ * from a database cursor; a cost-based group's become a CSV.gz written straight into the object store
+ * (an S3 multipart upload) and one file import request, the others' usernames go out as reference import
+ * requests of at most `EXPORT_MESSAGE_MAX_BYTES`. Nothing to export sends nothing. The run record ends
+ * COMPLETED and the group's watermark moves to the instant the users were read; a failure propagates (the
+ * state machine retries transient ones and records the group FAILED after that). When `signal` aborts (the
+ * Lambda deadline is near) it stops before the next batch with DeadlineExceededError: the cursor's
+ * transaction rolls back, the upload is aborted and nothing is sent.
+ */
+export async function exportGroup(
+  deps: ExportDeps,
+  input: ExportGroupInput,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<ExportGroupResult> {
+  const { group } = input;
+  const log = logger.createChild({
+    persistentKeys: { runId: input.runId, groupId: group.groupId, domainId: group.domainId },
+  });
+  const topic = group.topic ?? deps.config.exportTopic;
+  if (!KAFKA_TOPIC.test(topic)) {
+    throw new InvalidRequestError(
+      'INVALID_EXPORT_TOPIC',
+      `the group's export topic is not a topic name: ${topic}`,
+    );
+  }
+  const key = exportRunKey(input);
+  const id = await startExportRun(deps.pool, key);
+  const started = Date.now();
+  const snapshot: CursorSnapshot = {};
+  let outcome: Exported;
+  try {
+    outcome = group.costBased
+      ? await exportFile(deps, input, topic, snapshot, signal)
+      : await exportUsernames(deps, input, topic, snapshot, signal);
+  } catch (error) {
+    metrics.addMetric('users_export_batch_failures', MetricUnit.Count, 1);
+    throw error;
+  }
+  const durationMs = Date.now() - started;
+  await completeExportRun(deps.pool, key, id, {
+    exported: outcome.exported,
+    fileUri: outcome.file,
+    messages: outcome.messages,
+    // Set by the cursor before its first batch, which always runs.
+    readAt: snapshot.readAt ?? new Date(started),
+    durationMs,
+  });
+  metrics.addMetric('users_export_duration', MetricUnit.Milliseconds, durationMs);
+  if (group.costBased) metrics.addMetric('users_export_csv_processed', MetricUnit.Count, outcome.exported);
+  log.info('exported group', { ...outcome, durationMs, full: input.full, since: group.since });
+  return {
+    domainId: group.domainId,
+    groupId: group.groupId,
+    costBased: group.costBased,
+    status: 'COMPLETED',
+    ...outcome,
+  };
+}
+
+/**
+ * Times each batch from its fetch to the moment the next one is asked for (written out by then), and stops
+ * before a batch once `signal` aborted.
+ */
+async function* timedBatches<T>(batches: AsyncGenerator<T[]>, signal: AbortSignal): AsyncGenerator<T[]> {
+  let started = Date.now();
+  for await (const batch of batches) {
+    if (signal.aborted) {
+      throw new DeadlineExceededError('the export stopped before the invocation deadline', {
+        reason: String(signal.reason),
+      });
+    }
+    yield batch;
+    metrics.addMetric('users_export_batch_duration', MetricUnit.Milliseconds, Date.now() - started);
+    started = Date.now();
+  }
+}
+
+async function exportFile(
+  deps: ExportDeps,
+  input: ExportGroupInput,
+  topic: string,
+  snapshot: CursorSnapshot,
+  signal: AbortSignal,
+): Promise<Exported> {
+  const { config, pool, store, sender } = deps;
+  const { group } = input;
+  const batches = timedBatches(
+    readGroupUsers(
+      pool,
+      {
+        domainId: group.domainId,
+        groupId: group.groupId,
+        since: group.since,
+        columns: USER_EXPORT_COLUMNS,
+        batchRows: config.exportBatchRows,
+      },
+      snapshot,
+    ),
+    signal,
+  );
+  const first = await batches.next();
+  if (first.done) return { exported: 0, file: null, messages: 0 };
+  let exported = 0;
+  const columns = USER_EXPORT_COLUMNS.map((c) => c.name);
+  // One CSV chunk per fetched batch: gzip gets large writes (a write per record would cost a thread-pool
+  // round trip each) while memory stays bounded by one batch.
+  async function* csvChunks(): AsyncGenerator<string> {
+    try {
+      let batch: Array<Array<string | null>> = first.value;
+      let header = true;
+      for (;;) {
+        const records = batch.map((row) => row.map((cell) => (cell === null ? '' : escapeCell(cell))));
+        yield stringify(records, header ? { header: true, columns } : {});
+        header = false;
+        exported += batch.length;
+        const next = await batches.next();
+        if (next.done) return;
+        batch = next.value;
+      }
+    } finally {
+      // Ends the cursor's transaction when the file fails part-way.
+      await batches.return(undefined);
+    }
+  }
+  const { uri, fileName } = exportFileLocation(config, group, input.date);
+  const gzip = createGzip();
+  const written = store.write(uri, gzip, { contentType: EXPORT_CONTENT_TYPE });
+  // A failed upload stops the stream feeding it, and with it the cursor.
+  written.catch((error: unknown) => gzip.destroy(error as Error));
+  try {
+    await pipeline(Readable.from(csvChunks(), { highWaterMark: 1 }), gzip);
+  } catch (error) {
+    await batches.return(undefined);
+    await written.catch(() => undefined);
+    throw error;
+  }
+  const file = await written;
+  const value = fileImportRequest(group, file.uri, fileName);
+  await sender.send(importRequest(input, topic, 0, value, 'file'));
+  return { exported, file: file.uri, messages: 1 };
+}
+
+async function exportUsernames(
+  deps: ExportDeps,
+  input: ExportGroupInput,
+  topic: string,
+  snapshot: CursorSnapshot,
+  signal: AbortSignal,
+): Promise<Exported> {
+  const { config, pool, sender } = deps;
+  const { group } = input;
+  const chunker = new UsernameChunker(group, config.exportMessageMaxBytes);
+  let exported = 0;
+  let messages = 0;
+  const send = async (value: string): Promise<void> => {
+    await sender.send(importRequest(input, topic, messages, value, 'usernames'));
+    messages += 1;
+  };
+  const batches = readGroupUsers(
+    pool,
+    {
+      domainId: group.domainId,
+      groupId: group.groupId,
+      since: group.since,
+      columns: USERNAME_COLUMNS,
+      batchRows: config.exportBatchRows,
+    },
+    snapshot,
+  );
+  for await (const batch of timedBatches(batches, signal)) {
+    for (const [username] of batch) {
+      const full = chunker.add(username ?? '');
+      if (full !== undefined) await send(full);
+      exported += 1;
+    }
+  }
+  const rest = chunker.flush();
+  if (rest !== undefined) await send(rest);
+  return { exported, file: null, messages };
+}
+
+function importRequest(
+  input: ExportGroupInput,
+  topic: string,
+  index: number,
+  value: string,
+  kind: 'file' | 'usernames',
+) {
+  return {
+    topic,
+    key: `${input.group.domainId}/${input.group.groupId}`,
+    value,
+    headers: {
+      'idempotency-key': requestIdempotencyKey(input.runId, input.group, index, value),
+      source: 'matchbridge-user-export',
+      runId: input.runId,
+      exportKind: kind,
+    },
+  };
+}

@@ -1,0 +1,199 @@
+import type pg from 'pg';
+import { mapDatabaseError } from '../db/errors.ts';
+import { checkoutClient, releaseClient, rollback, withTransaction } from '../db/pool.ts';
+
+/** A group with export enabled, as stored. */
+export interface ExportableGroupRow {
+  readonly domainId: string;
+  readonly groupId: string;
+  readonly costBased: boolean;
+  readonly exportTopic: string | null;
+  readonly lastExportedAt: Date | null;
+}
+
+/**
+ * The active groups of active domains with export enabled, optionally only one group id (and domain),
+ * in a stable order. This is the run's only query across domains: it is what decides the domains.
+ */
+export async function listExportableGroups(
+  pool: pg.Pool,
+  filter: { readonly groupId?: string; readonly domainId?: string } = {},
+): Promise<ExportableGroupRow[]> {
+  try {
+    const { rows } = await pool.query<{
+      domain_id: string;
+      group_id: string;
+      cost_based: boolean;
+      export_topic: string | null;
+      last_exported_at: Date | null;
+    }>(
+      `SELECT g.domain_id, g.group_id, g.cost_based, g.export_topic, g.last_exported_at
+         FROM matching_groups g JOIN domains d ON d.id = g.domain_id
+        WHERE g.active AND g.export_enabled AND d.active
+          AND ($1::text IS NULL OR g.group_id = $1) AND ($2::uuid IS NULL OR g.domain_id = $2)
+        ORDER BY g.domain_id, g.group_id`,
+      [filter.groupId ?? null, filter.domainId ?? null],
+    );
+    return rows.map((r) => ({
+      domainId: r.domain_id,
+      groupId: r.group_id,
+      costBased: r.cost_based,
+      exportTopic: r.export_topic,
+      lastExportedAt: r.last_exported_at,
+    }));
+  } catch (error) {
+    throw mapDatabaseError(error);
+  }
+}
+
+/** What identifies a group's export in a run, and how it runs. */
+export interface ExportRunKey {
+  readonly runId: string;
+  readonly domainId: string;
+  readonly groupId: string;
+  readonly costBased: boolean;
+  readonly full: boolean;
+  readonly since: string | null;
+  readonly trigger: string;
+}
+
+const UPSERT_RUN = `
+  INSERT INTO export_jobs AS e (run_id, domain_id, group_id, resource_type, format, cost_based, triggered_by,
+                                full_export, changed_since, status, started_at, error, finished_at, duration_ms)
+  VALUES ($1, $2, $3, 'users', $4, $5, $6, $7, $8, $9::varchar, now(), $10,
+          CASE WHEN $9::varchar = 'FAILED' THEN now() END, CASE WHEN $9::varchar = 'FAILED' THEN 0 END)
+  ON CONFLICT (run_id, domain_id, group_id) WHERE run_id IS NOT NULL DO UPDATE
+    SET status = excluded.status, error = excluded.error, updated_at = now(),
+        started_at = CASE WHEN excluded.status = 'PROCESSING' THEN now() ELSE e.started_at END,
+        finished_at = CASE WHEN excluded.status = 'FAILED' THEN now() END,
+        duration_ms = CASE WHEN excluded.status = 'FAILED'
+                           THEN (extract(epoch FROM now() - e.started_at) * 1000)::bigint END
+  RETURNING id`;
+
+function runValues(key: ExportRunKey, status: string, error: string | null): unknown[] {
+  return [
+    key.runId,
+    key.domainId,
+    key.groupId,
+    key.costBased ? 'csv' : 'usernames',
+    key.costBased,
+    key.trigger,
+    key.full,
+    key.since,
+    status,
+    error,
+  ];
+}
+
+/** Records a group's export as PROCESSING (a retried attempt of the same run takes the same row); its id. */
+export async function startExportRun(pool: pg.Pool, key: ExportRunKey): Promise<string> {
+  try {
+    const { rows } = await pool.query<{ id: string }>(UPSERT_RUN, runValues(key, 'PROCESSING', null));
+    return rows[0]!.id;
+  } catch (error) {
+    throw mapDatabaseError(error);
+  }
+}
+
+/**
+ * Marks a group's export COMPLETED with its figures and moves the group's watermark to the instant its
+ * users were read, in one transaction: the next incremental export starts from there.
+ */
+export async function completeExportRun(
+  pool: pg.Pool,
+  key: ExportRunKey,
+  id: string,
+  outcome: {
+    readonly exported: number;
+    readonly fileUri: string | null;
+    readonly messages: number;
+    readonly readAt: Date;
+    readonly durationMs: number;
+  },
+): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    await client.query(
+      `UPDATE export_jobs SET status = 'COMPLETED', exported = $2, file_uri = $3, messages_sent = $4,
+              duration_ms = $5, error = NULL, finished_at = now(), updated_at = now()
+        WHERE id = $1`,
+      [id, outcome.exported, outcome.fileUri, outcome.messages, outcome.durationMs],
+    );
+    await client.query(
+      `UPDATE matching_groups
+          SET last_exported_at = GREATEST(coalesce(last_exported_at, $3), $3), updated_at = now()
+        WHERE domain_id = $1 AND group_id = $2`,
+      [key.domainId, key.groupId, outcome.readAt],
+    );
+  });
+}
+
+/** Marks a group's export FAILED with the error (creating its row if the export failed before it started). */
+export async function failExportRun(pool: pg.Pool, key: ExportRunKey, error: string): Promise<void> {
+  try {
+    await pool.query(UPSERT_RUN, runValues(key, 'FAILED', error));
+  } catch (err) {
+    throw mapDatabaseError(err);
+  }
+}
+
+/** Which users a cursor reads. */
+export interface UserQuery {
+  readonly domainId: string;
+  readonly groupId: string;
+  /** Only users updated after this instant; null: all. */
+  readonly since: string | null;
+  /** Output columns: SQL expressions rendering text. */
+  readonly columns: ReadonlyArray<{ readonly sql: string }>;
+  /** Rows per FETCH. */
+  readonly batchRows: number;
+}
+
+/** Set once the cursor's snapshot is taken: the instant the users were read at. */
+export interface CursorSnapshot {
+  readAt?: Date;
+}
+
+/**
+ * Streams a group's `ready_for_matching` users, `batchRows` at a time, through a server-side cursor in one
+ * read-only REPEATABLE READ transaction (one consistent snapshot, flat memory), ordered by username. Cells
+ * are text or null. `snapshot.readAt` is set to the transaction's start before the first batch. The client
+ * is released when the generator ends, fails or is abandoned.
+ */
+export async function* readGroupUsers(
+  pool: pg.Pool,
+  query: UserQuery,
+  snapshot: CursorSnapshot,
+): AsyncGenerator<Array<Array<string | null>>> {
+  const client = await checkoutClient(pool);
+  let broken: Error | undefined;
+  let open = false;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    open = true;
+    const { rows } = await client.query<{ now: Date }>('SELECT now()');
+    snapshot.readAt = rows[0]!.now;
+    await client.query(
+      `DECLARE export_users NO SCROLL CURSOR FOR
+         SELECT ${query.columns.map((c) => c.sql).join(', ')} FROM users
+          WHERE domain_id = $1 AND group_id = $2 AND ready_for_matching
+            AND ($3::timestamptz IS NULL OR updated_at > $3)
+          ORDER BY username`,
+      [query.domainId, query.groupId, query.since],
+    );
+    for (;;) {
+      const batch = await client.query<Array<string | null>>({
+        text: `FETCH ${Math.trunc(query.batchRows)} FROM export_users`,
+        rowMode: 'array',
+      });
+      if (batch.rows.length === 0) break;
+      yield batch.rows;
+    }
+    await client.query('COMMIT');
+    open = false;
+  } catch (error) {
+    throw mapDatabaseError(error);
+  } finally {
+    if (open) broken = await rollback(client);
+    releaseClient(client, broken);
+  }
+}

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import type { ExportGroupRef } from './types.ts';
+
+/** The node import request of a file (DESIGN: node import request): what a cost-based export sends. */
+export function fileImportRequest(group: ExportGroupRef, filePath: string, fileName: string): string {
+  return JSON.stringify({
+    domainId: group.domainId,
+    groupId: group.groupId,
+    filePath,
+    fileName,
+    contentType: 'application/gzip',
+  });
+}
+
+/**
+ * Collects usernames into import requests (`{domainId, groupId, usernames}`) whose JSON value stays within
+ * `maxBytes`: `add` returns a full request's value when the next name would not fit, `flush` the rest.
+ * Only one request's names are held at a time.
+ */
+export class UsernameChunker {
+  readonly #prefix: string;
+  readonly #emptyBytes: number;
+  readonly #maxBytes: number;
+  #names: string[] = [];
+  #bytes: number;
+
+  constructor(group: Pick<ExportGroupRef, 'domainId' | 'groupId'>, maxBytes: number) {
+    const envelope = JSON.stringify({ domainId: group.domainId, groupId: group.groupId, usernames: [] });
+    // Everything up to the list's opening bracket; a value is this, the names joined by commas, and `]}`.
+    this.#prefix = envelope.slice(0, -2);
+    this.#emptyBytes = Buffer.byteLength(envelope);
+    this.#bytes = this.#emptyBytes;
+    this.#maxBytes = maxBytes;
+  }
+
+  /**
+   * Adds a name; returns the value of the request that was full before it, if one was.
+   * @throws RangeError when the name alone does not fit a request.
+   */
+  add(username: string): string | undefined {
+    const json = JSON.stringify(username);
+    const size = Buffer.byteLength(json);
+    const full = this.#names.length > 0 && this.#bytes + 1 + size > this.#maxBytes ? this.flush() : undefined;
+    const next = this.#bytes + (this.#names.length > 0 ? 1 : 0) + size;
+    if (next > this.#maxBytes) {
+      throw new RangeError(`a username of ${size} bytes does not fit a request of ${this.#maxBytes} bytes`);
+    }
+    this.#names.push(json);
+    this.#bytes = next;
+    return full;
+  }
+
+  /** The value of the request holding the names collected so far, if any. */
+  flush(): string | undefined {
+    if (this.#names.length === 0) return undefined;
+    const value = `${this.#prefix}${this.#names.join(',')}]}`;
+    this.#names = [];
+    this.#bytes = this.#emptyBytes;
+    return value;
+  }
+}
+
+/**
+ * The `idempotency-key` header of a request: the run, the group, the request's place and a digest of its
+ * value. Ingest derives the job id from it, so a request sent again by a retried attempt of the same run
+ * starts no second job, while a request with other content is never taken for a duplicate.
+ */
+export function requestIdempotencyKey(
+  runId: string,
+  group: Pick<ExportGroupRef, 'domainId' | 'groupId'>,
+  index: number,
+  value: string,
+): string {
+  const digest = createHash('sha256').update(value).digest('hex').slice(0, 16);
+  return `user-export:${runId}:${group.domainId}:${group.groupId}:${index}:${digest}`;
+}

@@ -1,0 +1,50 @@
+import type pg from 'pg';
+import type { Config } from '../config.ts';
+import { deterministicJobId } from '../ingest/import-request.ts';
+import { logger } from '../observability/logger.ts';
+import { dateIn } from './export-file.ts';
+import { listExportableGroups } from './export-repository.ts';
+import type { ExportPlan, ExportPlanInput } from './types.ts';
+
+/**
+ * The first step of an export run: its id (derived from the execution, so a retried step plans the same
+ * run), the files' date (the scheduled time, else the execution's start, in the export time zone) and the
+ * groups with export enabled. An incremental run exports each group's users changed since its last
+ * successful export, less `EXPORT_INCREMENTAL_OVERLAP_SECONDS` for writes that committed late; a group never
+ * exported, or a full run, exports everyone.
+ */
+export async function planExport(
+  deps: { readonly config: Config; readonly pool: pg.Pool },
+  input: ExportPlanInput,
+): Promise<ExportPlan> {
+  const { request } = input;
+  const full = request.full === true;
+  const rows = await listExportableGroups(deps.pool, {
+    ...(request.groupId ? { groupId: request.groupId } : {}),
+    ...(request.domainId ? { domainId: request.domainId } : {}),
+  });
+  const overlapMs = deps.config.exportOverlapSeconds * 1000;
+  const plan: ExportPlan = {
+    runId: deterministicJobId(`user-export:${input.executionId}`),
+    full,
+    trigger: request.trigger ?? 'schedule',
+    date: dateIn(new Date(request.scheduledTime ?? input.startTime), deps.config.exportTimeZone),
+    groups: rows.map((row) => ({
+      domainId: row.domainId,
+      groupId: row.groupId,
+      costBased: row.costBased,
+      topic: row.exportTopic,
+      since:
+        full || row.lastExportedAt === null
+          ? null
+          : new Date(row.lastExportedAt.getTime() - overlapMs).toISOString(),
+    })),
+  };
+  logger.info('planned user export', {
+    runId: plan.runId,
+    full,
+    groups: plan.groups.length,
+    date: plan.date,
+  });
+  return plan;
+}

@@ -1,0 +1,98 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MessagingUnavailableError } from '../errors.ts';
+import type { KafkaSettings } from '../kafka/client-options.ts';
+import type { StringProducer } from '../kafka/producer.ts';
+import { appendLine } from '../local/dead-letters.ts';
+
+/** One import request as sent: topic, key, headers and the JSON value. */
+export interface OutgoingRequest {
+  readonly topic: string;
+  readonly key: string;
+  readonly value: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Where the export's import requests go. */
+export interface RequestSender {
+  /** Where a request ends up: `kafka` (published) or `outbox` (kept locally, no broker configured). */
+  readonly kind: 'kafka' | 'outbox';
+  send(request: OutgoingRequest): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Attempts and backoff of each send. */
+export interface SendRetry {
+  readonly attempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/**
+ * Sends to Kafka with the process's one producer (created, and the client library loaded, on the first
+ * send). Each request gets `retry.attempts` attempts, the wait doubling from `baseDelayMs` up to
+ * `maxDelayMs`; then {@link MessagingUnavailableError} with the last error as its cause.
+ */
+export function kafkaRequestSender(settings: KafkaSettings, retry: SendRetry): RequestSender {
+  let producer: Promise<StringProducer> | undefined;
+  const connect = (): Promise<StringProducer> => {
+    producer ??= import('../kafka/producer.ts').then(({ createKafkaProducer }) =>
+      createKafkaProducer(settings),
+    );
+    producer.catch(() => {
+      producer = undefined;
+    });
+    return producer;
+  };
+  return {
+    kind: 'kafka',
+    async send(request) {
+      let last: unknown;
+      for (let attempt = 1; attempt <= retry.attempts; attempt++) {
+        try {
+          const client = await connect();
+          await client.send({ messages: [{ ...request, headers: { ...request.headers } }] });
+          return;
+        } catch (error) {
+          last = error;
+          if (attempt < retry.attempts) {
+            await sleep(Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)));
+          }
+        }
+      }
+      throw new MessagingUnavailableError(
+        `Kafka did not take the import request for ${request.topic} after ${retry.attempts} attempts`,
+        { topic: request.topic, key: request.key, attempts: retry.attempts },
+        { cause: last },
+      );
+    },
+    async close() {
+      const current = producer;
+      producer = undefined;
+      const client = await current?.catch(() => undefined);
+      if (client && !client.closed) await client.close();
+    },
+  };
+}
+
+/** The local outbox file of import requests (local mode without brokers): one request per line. */
+export function outboxFile(home: string): string {
+  return join(home, 'outbox', 'import-requests.jsonl');
+}
+
+/**
+ * Keeps the requests in `<home>/outbox/import-requests.jsonl` (`{topic, key, headers, value}` per line, the
+ * value as JSON) when no broker is configured, so that nothing is lost and the command line can print them.
+ */
+export function outboxRequestSender(home: string): RequestSender {
+  const file = outboxFile(home);
+  return {
+    kind: 'outbox',
+    async send(request) {
+      await mkdir(join(home, 'outbox'), { recursive: true });
+      await appendLine(file, { ...request, value: JSON.parse(request.value) as unknown });
+    },
+    async close() {},
+  };
+}

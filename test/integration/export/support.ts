@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { parse } from 'csv-parse/sync';
+import type pg from 'pg';
+import { type OutgoingRequest, outboxFile } from '../../../lib/export/request-sender.ts';
+
+/** A user row as the tests insert it. */
+export interface TestUser {
+  readonly username: string;
+  readonly display_name?: string | null;
+  readonly gender?: string | null;
+  readonly date_of_birth?: string | null;
+  readonly location?: string | null;
+  readonly intent?: string | null;
+  readonly bio?: string | null;
+  readonly smokes?: boolean | null;
+  readonly drinks?: boolean | null;
+  readonly wants_kids?: boolean | null;
+  readonly education?: string | null;
+  readonly religion?: string | null;
+  readonly occupation?: string | null;
+  readonly preferred_genders?: string[];
+  readonly preferred_min_age?: number | null;
+  readonly preferred_max_age?: number | null;
+  readonly relationship_type?: string | null;
+  readonly open_to_long_distance?: boolean | null;
+  readonly ready_for_matching?: boolean;
+}
+
+const TEXT_FIELDS = [
+  'display_name',
+  'gender',
+  'date_of_birth',
+  'location',
+  'intent',
+  'bio',
+  'education',
+  'religion',
+  'occupation',
+  'relationship_type',
+] as const;
+const BOOLEAN_FIELDS = ['smokes', 'drinks', 'wants_kids', 'open_to_long_distance'] as const;
+const NUMBER_FIELDS = ['preferred_min_age', 'preferred_max_age'] as const;
+
+/** A new domain, with the given groups (`[groupId, costBased, exportTopic?]`). */
+export async function createDomain(
+  pool: pg.Pool,
+  groups: ReadonlyArray<readonly [string, boolean, string?]>,
+): Promise<string> {
+  const domainId = randomUUID();
+  await pool.query('INSERT INTO domains (id, name) VALUES ($1, $2)', [domainId, `test ${domainId}`]);
+  for (const [groupId, costBased, topic] of groups) {
+    await pool.query(
+      `INSERT INTO matching_groups (domain_id, group_id, name, cost_based, export_topic)
+       VALUES ($1, $2, $5, $3, $4)`,
+      [domainId, groupId, costBased, topic ?? null, groupId],
+    );
+  }
+  return domainId;
+}
+
+/** Inserts users of a group (ready for matching unless they say otherwise). */
+export async function insertUsers(
+  pool: pg.Pool,
+  domainId: string,
+  groupId: string,
+  users: readonly TestUser[],
+): Promise<void> {
+  for (const u of users) {
+    await pool.query(
+      `INSERT INTO users (domain_id, group_id, username, display_name, gender, date_of_birth, location, intent, bio,
+                          smokes, drinks, wants_kids, education, religion, occupation, preferred_genders,
+                          preferred_min_age, preferred_max_age, relationship_type, open_to_long_distance,
+                          ready_for_matching)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+      [
+        domainId,
+        groupId,
+        u.username,
+        u.display_name ?? null,
+        u.gender ?? null,
+        u.date_of_birth ?? null,
+        u.location ?? null,
+        u.intent ?? null,
+        u.bio ?? null,
+        u.smokes ?? null,
+        u.drinks ?? null,
+        u.wants_kids ?? null,
+        u.education ?? null,
+        u.religion ?? null,
+        u.occupation ?? null,
+        u.preferred_genders ?? [],
+        u.preferred_min_age ?? null,
+        u.preferred_max_age ?? null,
+        u.relationship_type ?? null,
+        u.open_to_long_distance ?? null,
+        u.ready_for_matching ?? true,
+      ],
+    );
+  }
+}
+
+/**
+ * The node metadata a user should become, worked out here independently of the export's SQL: every field
+ * with a value, as text (booleans `true`/`false`, numbers in decimal, the genders a JSON array).
+ */
+export function expectedMetadata(u: TestUser, groupId: string): Record<string, string> {
+  const metadata: Record<string, string> = { username: u.username, group_id: groupId };
+  for (const field of TEXT_FIELDS) {
+    const value = u[field];
+    if (value) metadata[field] = value;
+  }
+  for (const field of [...BOOLEAN_FIELDS, ...NUMBER_FIELDS]) {
+    const value = u[field];
+    if (value !== null && value !== undefined) metadata[field] = String(value);
+  }
+  if (u.preferred_genders?.length) metadata.preferred_genders = JSON.stringify(u.preferred_genders);
+  metadata.ready_for_matching = String(u.ready_for_matching ?? true);
+  return metadata;
+}
+
+/** Each node of a group with its metadata, by reference id. */
+export async function nodesOf(
+  pool: pg.Pool,
+  domainId: string,
+  groupId: string,
+): Promise<Map<string, Record<string, string> | null>> {
+  const { rows } = await pool.query<{ reference_id: string; metadata: Record<string, string> | null }>(
+    `SELECT n.reference_id, m.metadata FROM nodes n LEFT JOIN node_metadata m ON m.node_id = n.id
+      WHERE n.domain_id = $1 AND n.group_id = $2`,
+    [domainId, groupId],
+  );
+  return new Map(rows.map((r) => [r.reference_id, r.metadata]));
+}
+
+/** The requests of one run kept in the local outbox, in the order they were sent. */
+export async function outboxRequests(home: string, runId: string): Promise<OutgoingRequest[]> {
+  const text = await readFile(outboxFile(home), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as OutgoingRequest & { value: unknown })
+    .filter((r) => r.headers.runId === runId)
+    .map((r) => ({ ...r, value: JSON.stringify(r.value) }));
+}
+
+/** The records of a local CSV.gz export file, header first, cells as written. */
+export async function fileRecords(path: string): Promise<string[][]> {
+  return parse(gunzipSync(await readFile(path))) as string[][];
+}

@@ -1,0 +1,43 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
+import type pg from 'pg';
+import { initConfig } from '../../lib/config.ts';
+import { closeRuntimeDeps } from '../../lib/runtime/deps.ts';
+import { testDatabase } from './database.ts';
+
+/** What a suite running the local pipeline in-process works with; filled in before its first test. */
+export interface LocalPipeline {
+  /** A temporary folder of the suite (the local home is `home/` in it). */
+  dir: string;
+  pool: pg.Pool;
+}
+
+/**
+ * Sets up a suite that runs imports in-process through the synthesized state machines: a temporary folder,
+ * its own migrated database `name`, and local mode configured with `settings` (batch sizes…); everything is
+ * closed and removed after the suite.
+ */
+export function localPipeline(name: string, settings: Record<string, string> = {}): LocalPipeline {
+  const suite = {} as LocalPipeline;
+  let closeDb: (() => Promise<void>) | undefined;
+  before(async () => {
+    suite.dir = await mkdtemp(join(tmpdir(), `mb-${name}-`));
+    const db = await testDatabase(name);
+    suite.pool = db.pool;
+    closeDb = db.close;
+    initConfig({
+      DATABASE_URL: db.url,
+      MATCHBRIDGE_LOCAL: 'true',
+      MATCHBRIDGE_HOME: join(suite.dir, 'home'),
+      ...settings,
+    });
+  });
+  after(async () => {
+    await closeRuntimeDeps();
+    await closeDb?.();
+    if (suite.dir) await rm(suite.dir, { recursive: true, force: true });
+  });
+  return suite;
+}
