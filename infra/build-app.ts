@@ -60,7 +60,7 @@ export function buildApp(opts: BuildAppOptions = {}): MatchbridgeApp {
   });
   const pipeline = new PipelineStack(app, `${prefix}-pipeline`, {
     config,
-    vpc: data.vpc,
+    ...(data.network ? { network: data.network } : {}),
     database: data.database,
     staging: data.staging,
     description: 'Matchbridge: import functions, state machine and ingest',

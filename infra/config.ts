@@ -1,6 +1,7 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
 import { ConfigurationError } from '../lib/errors.ts';
+import { withPreset } from './presets.ts';
 
 /**
  * The infrastructure configuration: read once from CDK context (`cdk.json` "context", overridden by
@@ -79,8 +80,16 @@ const VpcSchema = z.preprocess(
     z.strictObject({
       mode: z.literal('new'),
       maxAzs: int(2, 6).default(2),
-      /** NAT gateways for the private subnets (Lambdas reach Secrets Manager, SQS, Step Functions through them). */
-      natGateways: int(1, 6).default(1),
+      /**
+       * NAT gateways for the functions' subnets. 0 (the default): the functions get isolated subnets and reach
+       * AWS APIs only through the VPC endpoints, so the pipeline needs no NAT.
+       */
+      natGateways: int(0, 6).default(0),
+      /**
+       * Interface endpoints (Secrets Manager, SQS, Step Functions, EventBridge, Lambda) besides the S3 and
+       * DynamoDB gateways.
+       */
+      interfaceEndpoints: bool().default(true),
     }),
     z
       .strictObject({
@@ -88,10 +97,24 @@ const VpcSchema = z.preprocess(
         vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'expected a VPC id (vpc-…)'),
         availabilityZones: list(z.string().min(1), 1),
         privateSubnetIds: list(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected subnet ids (subnet-…)'), 1),
+        /**
+         * Create the interface endpoints in this VPC too. Off by default: a shared VPC usually has them, and a
+         * second endpoint with private DNS for the same service fails to create.
+         */
+        interfaceEndpoints: bool().default(false),
+        /** The VPC's CIDR block: the interface endpoints accept HTTPS from it. */
+        cidrBlock: z
+          .string()
+          .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'expected a CIDR block such as 10.0.0.0/16')
+          .optional(),
       })
       .refine((vpc) => vpc.privateSubnetIds.length % vpc.availabilityZones.length === 0, {
         path: ['privateSubnetIds'],
         message: 'expected one subnet (or the same number of subnets) per availability zone',
+      })
+      .refine((vpc) => !vpc.interfaceEndpoints || vpc.cidrBlock !== undefined, {
+        path: ['cidrBlock'],
+        message: 'needed with interfaceEndpoints (the endpoints accept HTTPS from the VPC)',
       }),
   ]),
 );
@@ -115,6 +138,8 @@ const DatabaseSchema = z.preprocess(
       multiAz: bool().default(false),
       deletionProtection: bool().default(false),
       backupRetentionDays: int(0, 35).default(7),
+      /** Days between automatic rotations of the database secret (Secrets Manager single-user rotation). */
+      rotationDays: int(1, 365).default(30),
     }),
     z.strictObject({
       mode: z.literal('existing'),
@@ -172,25 +197,36 @@ const FunctionsSchema = object(
   }),
 ).prefault({});
 
-/** The daily user export (EventBridge Scheduler → the export state machine). */
+/**
+ * The daily user export (issue 5): EventBridge Scheduler → the export state machine. One schema for the
+ * construct (schedule, time zone, concurrency) and the export functions (topic, request size, fetch size).
+ */
 const UserExportSchema = object(
   z.strictObject({
     /** EventBridge Scheduler expression of the daily run. */
     schedule: z
       .string()
-      .regex(/^(cron|rate)\(.+\)$/, 'expected cron(…) or rate(…)')
+      .regex(
+        /^(cron|rate|at)\(.+\)$/,
+        'expected an EventBridge Scheduler expression: cron(…), rate(…) or at(…)',
+      )
       .default('cron(20 23 * * ? *)'),
     /** IANA time zone of the schedule (and of the files' date). */
     timeZone: z
       .string()
-      .regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, 'expected an IANA time zone')
+      .refine((zone) => Intl.supportedValuesOf('timeZone').includes(zone) || zone === 'UTC', {
+        message: 'expected an IANA time zone such as Asia/Kolkata',
+      })
       .default('Asia/Kolkata'),
     /** Groups exported at once (Map MaxConcurrency). */
     mapConcurrency: int(1, 40).default(4),
     /** The scheduled run exports everyone, not only the users changed since the last export. */
     fullOnSchedule: bool().default(false),
-    /** Topic of the import requests of groups that name none (by convention `<x>-users`). */
-    topic: z.string().regex(KAFKA_TOPIC, 'expected a Kafka topic name').default('matchbridge-users'),
+    /**
+     * Topic of the import requests of groups that name none (by convention `<x>-users`); default: the first
+     * of nodeImportTopics.
+     */
+    topic: z.string().regex(KAFKA_TOPIC, 'expected a Kafka topic name').optional(),
     /** Largest import request sent; a longer username list is split. */
     messageMaxBytes: int(4096, 10 * 1024 * 1024).default(900_000),
     /** Users fetched from the database cursor at a time. */
@@ -198,8 +234,34 @@ const UserExportSchema = object(
   }),
 ).prefault({});
 
+/** Local settings of the LocalStack target: what stands in for RDS and MSK (services of localstack/docker-compose.yml). */
+const LocalStackSchema = object(
+  z.strictObject({
+    /** The compose PostgreSQL as the Lambda containers reach it. */
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/.+/, 'expected a postgres:// URL')
+      .default('postgres://matchbridge:matchbridge@postgres:5432/matchbridge'),
+    /** The compose Kafka broker (plaintext) that status messages go to. */
+    kafkaBrokers: list(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port brokers'), 1).default([
+      'kafka:19092',
+    ]),
+  }),
+).prefault({});
+
 const InfraConfigSchema = z
   .object({
+    /** Named defaults beneath the context: `dev` (the schema's defaults) or `prod` (infra/presets.ts). */
+    preset: z.enum(['dev', 'prod']).default('dev'),
+    /**
+     * `aws`: the stacks as deployed with `cdk deploy`. `localstack`: for `cdklocal deploy` on LocalStack
+     * Community: no VPC, RDS or MSK; the functions use `localstack.databaseUrl` and `localstack.kafkaBrokers`.
+     */
+    target: z.enum(['aws', 'localstack']).default('aws'),
+    localstack: LocalStackSchema,
+    /** Email addresses subscribed to the alarm topic. */
+    alarmEmails: list(z.email('expected email addresses')).default([]),
+    userExport: UserExportSchema,
     /** Short name of the deployment; part of the stack names. */
     envName: z
       .string()
@@ -276,12 +338,12 @@ const InfraConfigSchema = z
     sourceBucketNames: list(
       z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected S3 bucket names'),
     ).default([]),
-    userExport: UserExportSchema,
   })
   .transform((config) => ({
     ...config,
     loadBatchTaskTimeoutSeconds:
       config.loadBatchTaskTimeoutSeconds ?? config.functions['load-batch'].timeoutSeconds + 60,
+    userExport: { ...config.userExport, topic: config.userExport.topic ?? config.nodeImportTopics[0] ?? '' },
   }))
   .refine((config) => config.loadBatchTaskTimeoutSeconds >= config.functions['load-batch'].timeoutSeconds, {
     path: ['loadBatchTaskTimeoutSeconds'],
@@ -290,6 +352,10 @@ const InfraConfigSchema = z
   .refine((config) => config.mskBootstrapBrokers === undefined || config.mskClusterArn !== undefined, {
     path: ['mskBootstrapBrokers'],
     message: 'needs mskClusterArn (the IAM permissions are derived from it)',
+  })
+  .refine((config) => config.target === 'aws' || config.mskClusterArn === undefined, {
+    path: ['mskClusterArn'],
+    message: 'LocalStack Community has no MSK: use the kafka-bridge (see localstack/README.md)',
   });
 
 /** The validated infrastructure configuration. */
@@ -300,6 +366,11 @@ export type FunctionSettings = InfraConfig['functions'][HandlerName];
 
 /** Every context key the configuration reads (the top level of the schema). */
 export const CONTEXT_KEYS = [
+  'preset',
+  'target',
+  'localstack',
+  'alarmEmails',
+  'userExport',
   'envName',
   'vpc',
   'database',
@@ -322,7 +393,6 @@ export const CONTEXT_KEYS = [
   'stateMachineTimeoutMinutes',
   'logRetentionDays',
   'sourceBucketNames',
-  'userExport',
 ] as const satisfies readonly (keyof z.input<typeof InfraConfigSchema>)[];
 
 /**
@@ -332,7 +402,7 @@ export const CONTEXT_KEYS = [
 export function parseInfraConfig(context: Readonly<Record<string, unknown>>): InfraConfig {
   const raw: Record<string, unknown> = {};
   for (const key of CONTEXT_KEYS) raw[key] = context[key] === null ? undefined : context[key];
-  const parsed = InfraConfigSchema.safeParse(raw);
+  const parsed = InfraConfigSchema.safeParse(withPreset(raw));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => ({
       key: issue.path.map(String).join('.'),

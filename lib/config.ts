@@ -30,6 +30,16 @@ const ConfigSchema = z.object({
   /** Secrets Manager secret holding `{username, password}` for the database (RDS-generated secret). */
   dbSecretArn: z.string().min(1).optional(),
   dbSsl: z.enum(['off', 'require']).default('off'),
+  /**
+   * `true`: sign in to the database (RDS Proxy) with an IAM authentication token as `DB_USER` instead of the
+   * secret's password, so a rotated secret never locks a warm function out.
+   */
+  dbIamAuth: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
+  /** The database user of IAM authentication. */
+  dbUser: z.string().min(1).optional(),
   /** Connections one process keeps open (one Lambda handles one batch at a time, so few are needed). */
   dbPoolSize: positiveInt(2),
   /** Bucket for staging parts and job reports (`s3://<bucket>/staging/…`, `…/reports/…`). */
@@ -149,6 +159,8 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   dbName: 'DB_NAME',
   dbSecretArn: 'DB_SECRET_ARN',
   dbSsl: 'DB_SSL',
+  dbIamAuth: 'DB_IAM_AUTH',
+  dbUser: 'DB_USER',
   dbPoolSize: 'DB_POOL_SIZE',
   stagingBucket: 'STAGING_BUCKET',
   s3Endpoint: 'S3_ENDPOINT',

@@ -3,15 +3,16 @@ import { config } from '../../lib/config.ts';
 import { migrate } from '../../lib/db/migrate.ts';
 import { logger } from '../../lib/observability/logger.ts';
 import { resolveDatabaseUrl } from '../../lib/runtime/deps.ts';
+import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
 
 /** Custom resource: applies pending migrations on every deploy, before any function runs on the schema. */
-export const handler = async (
-  event: CloudFormationCustomResourceEvent,
-): Promise<{ PhysicalResourceId: string }> => {
-  const physicalResourceId = 'matchbridge-schema';
-  if (event.RequestType !== 'Delete') {
-    await migrate(await resolveDatabaseUrl(config()));
-    logger.info('migrations applied', { requestType: event.RequestType });
-  }
-  return { PhysicalResourceId: physicalResourceId };
-};
+export const handler = lambdaHandler(
+  async (event: CloudFormationCustomResourceEvent): Promise<{ PhysicalResourceId: string }> => {
+    const physicalResourceId = 'matchbridge-schema';
+    if (event.RequestType !== 'Delete') {
+      await migrate(await resolveDatabaseUrl(config()));
+      logger.info('migrations applied', { requestType: event.RequestType });
+    }
+    return { PhysicalResourceId: physicalResourceId };
+  },
+);

@@ -1,10 +1,7 @@
-import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
-
-const RETENTION = Duration.days(14);
+import { DeadLetterQueue } from './dead-letter-queue.ts';
 
 /**
  * Where ingest puts what it cannot process, in two queues because they hold two different shapes:
@@ -17,18 +14,17 @@ const RETENTION = Duration.days(14);
  * Mixing them would make every consumer of the records queue parse foreign shapes.
  */
 export class IngestDeadLetters extends Construct {
-  readonly records: sqs.Queue;
-  readonly failures: sqs.Queue;
+  readonly records: DeadLetterQueue;
+  readonly failures: DeadLetterQueue;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    const queueProps: sqs.QueueProps = {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: RETENTION,
-    };
-    this.records = new sqs.Queue(this, 'Records', queueProps);
-    this.failures = new sqs.Queue(this, 'Failures', queueProps);
+    this.records = new DeadLetterQueue(this, 'Records', {
+      purpose: 'import requests ingest rejected (replay with dlq-replay)',
+    });
+    this.failures = new DeadLetterQueue(this, 'Failures', {
+      purpose: 'MSK batches and upload events that could not be delivered to ingest',
+    });
   }
 
   /** Lets a function dead-letter a request, and find the queue through INGEST_DLQ_URL. */

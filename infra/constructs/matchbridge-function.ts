@@ -1,11 +1,11 @@
 import { join, resolve } from 'node:path';
 import { type CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../lib/observability/job-metrics.ts';
 import type { FunctionSettings, HandlerName } from '../config.ts';
 import { METADATA_KEYS } from '../metadata.ts';
 
@@ -17,10 +17,10 @@ export function handlerEntry(name: HandlerName): string {
   return join(PROJECT_ROOT, 'functions', name, 'handler.ts');
 }
 
-/** Powertools reads these itself; they match `lib/observability/logger.ts`. */
+/** Powertools reads these itself; the same values as `lib/observability/` (the dashboard reads them). */
 const POWERTOOLS_ENVIRONMENT = {
-  POWERTOOLS_SERVICE_NAME: 'matchbridge',
-  POWERTOOLS_METRICS_NAMESPACE: 'Matchbridge',
+  POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
+  POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
 } as const;
 
 /**
@@ -41,8 +41,12 @@ export interface MatchbridgeFunctionProps {
   readonly handlerName: HandlerName;
   /** Timeout and memory, from the configuration. */
   readonly settings: FunctionSettings;
-  /** The function runs in this VPC's private subnets (the database is only reachable there). */
-  readonly vpc: ec2.IVpc;
+  /**
+   * The function runs in this VPC's `vpcSubnets` (the database is only reachable there); none on the
+   * LocalStack target.
+   */
+  readonly vpc?: ec2.IVpc;
+  readonly vpcSubnets?: ec2.SubnetSelection;
   readonly logRetention: RetentionDays;
   /** Variables added to the Powertools defaults. Binding methods of other constructs add their own. */
   readonly environment?: Readonly<Record<string, string>>;
@@ -55,7 +59,8 @@ export interface MatchbridgeFunctionProps {
 
 /**
  * A Matchbridge Lambda: Node 24 on ARM, an ESM bundle built by esbuild from `functions/<name>/handler.ts`,
- * X-Ray tracing, its own log group with a retention, in the VPC's private subnets.
+ * X-Ray tracing, its own log group with a retention, in the VPC's private subnets, Powertools logging and
+ * metrics with one service name and namespace.
  */
 export class MatchbridgeFunction extends NodejsFunction {
   readonly handlerName: HandlerName;
@@ -72,8 +77,9 @@ export class MatchbridgeFunction extends NodejsFunction {
       memorySize: props.settings.memoryMiB,
       timeout: Duration.seconds(props.settings.timeoutSeconds),
       tracing: Tracing.ACTIVE,
-      vpc: props.vpc,
-      vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+      ...(props.vpc
+        ? { vpc: props.vpc, vpcSubnets: props.vpcSubnets ?? { subnets: props.vpc.privateSubnets } }
+        : {}),
       // A sibling, not a child: the log group must exist before `super` can be handed it.
       logGroup: new LogGroup(scope, `${id}LogGroup`, {
         retention: props.logRetention,

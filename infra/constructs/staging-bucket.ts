@@ -14,16 +14,31 @@ export const BUCKET_PREFIXES = {
   reports: { prefix: 'reports/', expireDays: 90 },
 } as const;
 
+/** How long the bucket's server access logs are kept. */
+const ACCESS_LOG_DAYS = 90;
+
 /**
  * The pipeline's own bucket: private, encrypted, TLS-only, every object event sent to EventBridge, and a
  * lifecycle per prefix so nothing outlives its use.
  */
 export class StagingBucket extends Construct {
   readonly bucket: s3.Bucket;
+  /** Server access logs of {@link bucket}. */
+  readonly accessLogs: s3.Bucket;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
+    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [{ id: 'expire', expiration: Duration.days(ACCESS_LOG_DAYS) }],
+    });
     this.bucket = new s3.Bucket(this, 'Bucket', {
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: 'staging-bucket/',
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,

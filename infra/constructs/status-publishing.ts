@@ -1,10 +1,9 @@
-import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
+import { DeadLetterQueue } from './dead-letter-queue.ts';
 
 export interface StatusPublishingProps {
   /** MSK cluster the status topics live on; the IAM permissions are derived from its ARN. */
@@ -15,10 +14,9 @@ export interface StatusPublishingProps {
   readonly topics: { readonly nodes: string; readonly matches: string };
   /** EventBridge bus receiving an `ImportJobFinished` event per finished job (`default`: the account's). */
   readonly eventBusName: string;
+  /** LocalStack target only: brokers reached in plaintext without auth (the compose Kafka), instead of MSK. */
+  readonly plaintextBrokers?: readonly string[];
 }
-
-/** A dead letter is worth keeping longer than an ingest one: nothing else holds the message. */
-const DLQ_RETENTION = Duration.days(14);
 
 /**
  * Where the status message of a finished job goes: the status topics on MSK (IAM auth), an event on
@@ -26,17 +24,15 @@ const DLQ_RETENTION = Duration.days(14);
  */
 export class StatusPublishing extends Construct {
   /** Status messages that could not be delivered: `{reason, error, destination, attempts, topic, key, headers, message}`. */
-  readonly deadLetters: sqs.Queue;
+  readonly deadLetters: DeadLetterQueue;
   private readonly bus: events.IEventBus;
   private readonly props: StatusPublishingProps;
 
   constructor(scope: Construct, id: string, props: StatusPublishingProps) {
     super(scope, id);
     this.props = props;
-    this.deadLetters = new sqs.Queue(this, 'DeadLetters', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: DLQ_RETENTION,
+    this.deadLetters = new DeadLetterQueue(this, 'DeadLetters', {
+      purpose: 'status messages neither Kafka nor EventBridge accepted',
     });
     this.bus = events.EventBus.fromEventBusName(this, 'Bus', props.eventBusName);
   }
@@ -47,13 +43,18 @@ export class StatusPublishing extends Construct {
    * with the MSK data-plane permissions to connect, describe and write them.
    */
   bind(fn: lambda.Function): void {
-    const { mskClusterArn, mskBootstrapBrokers, topics } = this.props;
+    const { mskClusterArn, mskBootstrapBrokers, topics, plaintextBrokers } = this.props;
     this.deadLetters.grantSendMessages(fn);
     fn.addEnvironment(CONFIG_ENV.statusDlqUrl, this.deadLetters.queueUrl);
     this.bus.grantPutEventsTo(fn);
     fn.addEnvironment(CONFIG_ENV.eventBusName, this.bus.eventBusName);
     fn.addEnvironment(CONFIG_ENV.nodesStatusTopic, topics.nodes);
     fn.addEnvironment(CONFIG_ENV.matchesStatusTopic, topics.matches);
+    if (plaintextBrokers?.length) {
+      fn.addEnvironment(CONFIG_ENV.kafkaBrokers, plaintextBrokers.join(','));
+      fn.addEnvironment(CONFIG_ENV.kafkaAuth, 'none');
+      return;
+    }
     if (!mskClusterArn || !mskBootstrapBrokers?.length) return;
     fn.addEnvironment(CONFIG_ENV.kafkaBrokers, mskBootstrapBrokers.join(','));
     fn.addEnvironment(CONFIG_ENV.kafkaAuth, 'iam');

@@ -5,7 +5,6 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -17,6 +16,7 @@ import {
 } from '../../lib/errors.ts';
 import { USER_EXPORT_STATE_MACHINE_NAME } from '../../lib/export/types.ts';
 import { METADATA_KEYS } from '../metadata.ts';
+import { DeadLetterQueue } from './dead-letter-queue.ts';
 import { LAMBDA_SERVICE_ERRORS } from './import-state-machine.ts';
 
 export { USER_EXPORT_STATE_MACHINE_NAME };
@@ -77,6 +77,8 @@ export interface ExportKafkaProps {
   readonly mskBootstrapBrokers?: readonly string[];
   /** Topic of groups that name none. */
   readonly defaultTopic: string;
+  /** LocalStack target only: brokers reached in plaintext without auth (the compose Kafka), instead of MSK. */
+  readonly plaintextBrokers?: readonly string[];
 }
 
 /**
@@ -88,8 +90,8 @@ export interface ExportKafkaProps {
 export class UserExport extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly schedule: scheduler.Schedule;
-  /** Scheduled runs the scheduler could not start, after its retries. */
-  readonly scheduleDeadLetters: sqs.Queue;
+  /** Scheduled runs the scheduler could not start, after its retries (alarmed by {@link Monitoring.watch}). */
+  readonly scheduleDeadLetters: DeadLetterQueue;
 
   constructor(scope: Construct, id: string, props: UserExportProps) {
     super(scope, id);
@@ -158,10 +160,8 @@ export class UserExport extends Construct {
       USER_EXPORT_STATE_MACHINE_NAME,
     );
 
-    this.scheduleDeadLetters = new sqs.Queue(this, 'ScheduleDeadLetters', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+    this.scheduleDeadLetters = new DeadLetterQueue(this, 'ScheduleDeadLetters', {
+      purpose: 'daily user export runs the scheduler could not start (start the export by hand)',
     });
     this.schedule = new scheduler.Schedule(this, 'Daily', {
       description: 'Daily export of the users ready for matching, per matching group',
@@ -191,7 +191,12 @@ export class UserExport extends Construct {
     bucket.grantPut(fn, 'exports/users/*');
     fn.addEnvironment(CONFIG_ENV.exportBucket, bucket.bucketName);
     fn.addEnvironment(CONFIG_ENV.exportTopic, kafka.defaultTopic);
-    const { mskClusterArn, mskBootstrapBrokers } = kafka;
+    const { mskClusterArn, mskBootstrapBrokers, plaintextBrokers } = kafka;
+    if (plaintextBrokers?.length) {
+      fn.addEnvironment(CONFIG_ENV.kafkaBrokers, plaintextBrokers.join(','));
+      fn.addEnvironment(CONFIG_ENV.kafkaAuth, 'none');
+      return;
+    }
     if (!mskClusterArn || !mskBootstrapBrokers?.length) return;
     fn.addEnvironment(CONFIG_ENV.kafkaBrokers, mskBootstrapBrokers.join(','));
     fn.addEnvironment(CONFIG_ENV.kafkaAuth, 'iam');

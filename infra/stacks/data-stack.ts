@@ -2,7 +2,7 @@ import { Stack, type StackProps } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import type { InfraConfig } from '../config.ts';
-import { Database } from '../constructs/database.ts';
+import { Database, type DatabaseAccess, UrlDatabase } from '../constructs/database.ts';
 import { Network } from '../constructs/network.ts';
 import { StagingBucket } from '../constructs/staging-bucket.ts';
 
@@ -10,16 +10,31 @@ export interface DataStackProps extends StackProps {
   readonly config: InfraConfig;
 }
 
-/** The stateful half: network, database (with proxy and secret) and the pipeline's bucket. */
+/**
+ * The stateful half: network, database (with proxy and secret) and the pipeline's bucket. The LocalStack
+ * target has no VPC and no RDS: its functions use the compose PostgreSQL by URL.
+ */
 export class DataStack extends Stack {
-  readonly vpc: ec2.IVpc;
-  readonly database: Database;
+  /** Unset on the LocalStack target: the functions run outside any VPC. */
+  readonly network?: Network;
+  readonly vpc?: ec2.IVpc;
+  readonly database: DatabaseAccess;
   readonly staging: StagingBucket;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
-    this.vpc = new Network(this, 'Network', { config: props.config.vpc }).vpc;
-    this.database = new Database(this, 'Database', { vpc: this.vpc, config: props.config.database });
+    const { config } = props;
     this.staging = new StagingBucket(this, 'Staging');
+    if (config.target === 'localstack') {
+      this.database = new UrlDatabase(config.localstack.databaseUrl);
+      return;
+    }
+    this.network = new Network(this, 'Network', { config: config.vpc });
+    this.vpc = this.network.vpc;
+    this.database = new Database(this, 'Database', {
+      vpc: this.vpc,
+      subnets: this.network.databaseSubnets,
+      config: config.database,
+    });
   }
 }

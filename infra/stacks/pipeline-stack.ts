@@ -1,12 +1,11 @@
 import { join } from 'node:path';
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { NODE_UPLOAD_PREFIX } from '../../lib/ingest/object-created.ts';
 import type { HandlerName, InfraConfig } from '../config.ts';
 import { BulkApi } from '../constructs/bulk-api.ts';
-import type { Database } from '../constructs/database.ts';
+import { Database, type DatabaseAccess } from '../constructs/database.ts';
 import { DatabaseMigrations } from '../constructs/database-migrations.ts';
 import { IdempotencyTable } from '../constructs/idempotency-table.ts';
 import { ImportStateMachine } from '../constructs/import-state-machine.ts';
@@ -14,6 +13,8 @@ import { IngestDeadLetters } from '../constructs/ingest-dead-letters.ts';
 import { IngestTriggers } from '../constructs/ingest-triggers.ts';
 import { MATCH_IMPORT_WORKFLOW } from '../constructs/match-import-state-machine.ts';
 import { MatchbridgeFunction, PROJECT_ROOT } from '../constructs/matchbridge-function.ts';
+import { Monitoring } from '../constructs/monitoring.ts';
+import type { Network } from '../constructs/network.ts';
 import { SourceBuckets } from '../constructs/source-buckets.ts';
 import type { StagingBucket } from '../constructs/staging-bucket.ts';
 import { StatusPublishing } from '../constructs/status-publishing.ts';
@@ -22,8 +23,9 @@ import { UserExport } from '../constructs/user-export.ts';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: InfraConfig;
-  readonly vpc: ec2.IVpc;
-  readonly database: Database;
+  /** The functions' network; none on the LocalStack target. */
+  readonly network?: Network;
+  readonly database: DatabaseAccess;
   readonly staging: StagingBucket;
 }
 
@@ -78,19 +80,26 @@ export class PipelineStack extends Stack {
   readonly idempotency: IdempotencyTable;
   readonly uploads: UploadTrigger;
   readonly statusPublishing: StatusPublishing;
+  readonly monitoring: Monitoring;
   readonly userExport: UserExport;
   readonly bulkApi: BulkApi;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
     const { config, database, staging } = props;
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      alarmEmails: config.alarmEmails,
+      ...(props.database instanceof Database && props.database.proxy
+        ? { proxyName: props.database.proxy.dbProxyName }
+        : {}),
+    });
     const sources = new SourceBuckets(this, 'Sources', { bucketNames: config.sourceBucketNames });
 
     const create = (handlerName: HandlerName, bundledFolders: readonly string[] = []) => {
       const fn = new MatchbridgeFunction(this, FUNCTION_IDS[handlerName], {
         handlerName,
         settings: config.functions[handlerName],
-        vpc: props.vpc,
+        ...(props.network ? { vpc: props.network.vpc, vpcSubnets: props.network.functionSubnets } : {}),
         logRetention: config.logRetentionDays,
         environment: pipelineEnvironment(config),
         bundledFolders,
@@ -120,6 +129,7 @@ export class PipelineStack extends Stack {
       ...(config.mskBootstrapBrokers ? { mskBootstrapBrokers: config.mskBootstrapBrokers } : {}),
       topics: config.statusTopics,
       eventBusName: config.eventBusName,
+      ...(config.target === 'localstack' ? { plaintextBrokers: config.localstack.kafkaBrokers } : {}),
     });
     for (const fn of [finalize, failJob]) this.statusPublishing.bind(fn);
 
@@ -193,7 +203,7 @@ export class PipelineStack extends Stack {
     this.importStateMachine.bindStarter(api);
     this.matchImportStateMachine.bindStarter(api);
     this.idempotency.bind(api);
-    this.bulkApi = new BulkApi(this, 'BulkApi', { handler: api });
+    this.bulkApi = new BulkApi(this, 'BulkApi', { handler: api, logRetention: config.logRetentionDays });
     api.node.addDependency(this.migrations.resource);
 
     // Nothing may run against an old schema: imports start only once the migrations of this deploy ran.
@@ -222,6 +232,7 @@ export class PipelineStack extends Stack {
       ...(config.mskClusterArn ? { mskClusterArn: config.mskClusterArn } : {}),
       ...(config.mskBootstrapBrokers ? { mskBootstrapBrokers: config.mskBootstrapBrokers } : {}),
       defaultTopic: config.userExport.topic,
+      ...(config.target === 'localstack' ? { plaintextBrokers: config.localstack.kafkaBrokers } : {}),
     });
     exportPlan.addEnvironment(CONFIG_ENV.exportTimeZone, config.userExport.timeZone);
     exportGroup.addEnvironment(CONFIG_ENV.exportMessageMaxBytes, String(config.userExport.messageMaxBytes));
@@ -245,5 +256,7 @@ export class PipelineStack extends Stack {
       'export-summary': exportSummary,
       api,
     };
+    // Last: every dead-letter queue, function and state machine above gets its alarm and dashboard widgets.
+    this.monitoring.watch(this);
   }
 }

@@ -9,7 +9,8 @@ export interface PoolConfig {
   readonly port?: number;
   readonly database?: string;
   readonly user?: string;
-  readonly password?: string;
+  /** A string, or a function giving each new connection its password (an IAM authentication token). */
+  readonly password?: string | (() => Promise<string>);
   /** TLS with certificate verification (RDS Proxy presents a publicly trusted certificate). */
   readonly ssl?: boolean;
   /** Connections this process may hold. */

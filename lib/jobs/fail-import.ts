@@ -1,4 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { recordJobFinished, recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { causeMessage, statusRecorder } from './finalize-import.ts';
@@ -21,12 +22,13 @@ export async function failImport(deps: RuntimeDeps, input: FailImportInput): Pro
   const job = await failJob(deps.pool, input.jobId, reason, input);
   const message = buildStatusMessage(job, { successList: [], failedList: [] });
   await publishStatus(deps.status, statusRecorder(deps.pool, input.jobId), message);
+  const seconds = (Date.parse(message.finishedAt) - Date.parse(message.startedAt)) / 1000;
+  recordJobFinished(input.kind, message.status, seconds);
   if (input.kind === 'matches') {
     metrics.addMetric('match_suggestions_storage_errors_total', MetricUnit.Count, 1);
-    const seconds = (Date.parse(message.finishedAt) - Date.parse(message.startedAt)) / 1000;
-    metrics.addMetric('import_job_duration_seconds', MetricUnit.Seconds, seconds);
   } else {
     metrics.addMetric('node_import_jobs_failed', MetricUnit.Count, 1);
+    recordNodeStorageError();
   }
   logJob(input).error('import failed', { reason });
   return message;

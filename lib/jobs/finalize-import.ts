@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type pg from 'pg';
+import { recordJobFinished } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { type BatchFailure, type WrittenList, writeFailedReport, writeSuccessReport } from './job-reports.ts';
@@ -84,7 +85,7 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
   });
   await publishStatus(deps.status, statusRecorder(pool, input.jobId), message);
   const seconds = (Date.parse(message.finishedAt) - Date.parse(message.startedAt)) / 1000;
-  metrics.addMetric('import_job_duration_seconds', MetricUnit.Seconds, seconds);
+  recordJobFinished(input.kind, message.status, seconds);
   if (matches) {
     metrics.addMetric('match_suggestions_storage_duration', MetricUnit.Milliseconds, seconds * 1000);
     if (batchFailures.length > 0) {

@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { stageCsvRange } from '../csv/parse-range.ts';
 import { csvStageLayout, type LoadCounts, loadStagedNodes } from '../db/load-nodes.ts';
+import { recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
@@ -77,6 +78,7 @@ async function loadRange(
     successes.end();
     await written;
   } catch (error) {
+    recordNodeStorageError();
     successes.destroy(error as Error);
     await written.catch(() => undefined);
     bytes.destroy();

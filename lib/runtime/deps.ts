@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type pg from 'pg';
 import { readDatabaseCredentials } from '../aws/database-credentials.ts';
+import { iamAuthToken } from '../aws/database-token.ts';
 import { eventBridgeStatusPublisher } from '../aws/eventbridge.ts';
 import { sqsStatusDeadLetters } from '../aws/sqs-status-dead-letters.ts';
 import { type Config, config } from '../config.ts';
@@ -58,13 +59,28 @@ export function createStatusDelivery(cfg: Config): { delivery: StatusDelivery; c
   };
 }
 
-/** The database URL: DATABASE_URL as given, or built from DB_* and the Secrets Manager secret on AWS. */
+/** The IAM sign-in of DB_IAM_AUTH=true, or undefined when the secret's password is used. */
+function iamLogin(cfg: Config) {
+  if (!cfg.dbIamAuth || cfg.databaseUrl) return undefined;
+  if (!cfg.dbHost || !cfg.dbUser) throw new ConfigurationError('DB_IAM_AUTH needs DB_HOST and DB_USER');
+  return { host: cfg.dbHost, port: cfg.dbPort, user: cfg.dbUser, region: cfg.awsRegion };
+}
+
+/**
+ * The database URL: DATABASE_URL as given, or built from DB_* with the Secrets Manager secret's password,
+ * or with DB_IAM_AUTH a fresh IAM token (for one-off connections such as migrations: it expires in 15 min).
+ */
 export async function resolveDatabaseUrl(cfg: Config): Promise<string> {
   if (cfg.databaseUrl) return cfg.databaseUrl;
-  if (!cfg.dbHost || !cfg.dbSecretArn) {
-    throw new ConfigurationError('set DATABASE_URL, or DB_HOST and DB_SECRET_ARN');
+  const iam = iamLogin(cfg);
+  if (!cfg.dbHost || (!iam && !cfg.dbSecretArn)) {
+    throw new ConfigurationError(
+      'set DATABASE_URL, or DB_HOST and DB_SECRET_ARN (or DB_IAM_AUTH and DB_USER)',
+    );
   }
-  const { user, password } = await readDatabaseCredentials(cfg.dbSecretArn, cfg.awsRegion);
+  const { user, password } = iam
+    ? { user: iam.user, password: await iamAuthToken(iam)() }
+    : await readDatabaseCredentials(cfg.dbSecretArn ?? '', cfg.awsRegion);
   const url = new URL(`postgres://${cfg.dbHost}:${cfg.dbPort}/${encodeURIComponent(cfg.dbName)}`);
   url.username = encodeURIComponent(user);
   url.password = encodeURIComponent(password);
@@ -83,7 +99,19 @@ export function runtimeDeps(): Promise<RuntimeDeps> {
   deps ??= (async () => {
     const cfg = config();
     const store = configuredObjectStore(cfg);
-    const pool = createPool({ connectionString: await resolveDatabaseUrl(cfg), max: cfg.dbPoolSize });
+    const iam = iamLogin(cfg);
+    // With IAM each new connection signs a fresh token; a URL would pin one that expires in 15 minutes.
+    const pool = iam
+      ? createPool({
+          host: iam.host,
+          port: iam.port,
+          database: cfg.dbName,
+          user: iam.user,
+          password: iamAuthToken(iam),
+          ssl: true,
+          max: cfg.dbPoolSize,
+        })
+      : createPool({ connectionString: await resolveDatabaseUrl(cfg), max: cfg.dbPoolSize });
     const status = createStatusDelivery(cfg);
     closeStatus = status.close;
     return { config: cfg, pool, store, status: status.delivery };

@@ -6,6 +6,7 @@ import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
 
 const { pipeline } = synth();
 const api = functionsByHandler(pipeline).api;
+const topicId = Object.keys(resourcesOf(pipeline, 'AWS::SNS::Topic'))[0];
 
 describe('bulk HTTP API (REST API → api function)', () => {
   it('authorises every method with IAM', () => {
@@ -47,5 +48,55 @@ describe('bulk HTTP API (REST API → api function)', () => {
     assert.ok(env[CONFIG_ENV.matchImportStateMachineArn]);
     assert.ok(env[CONFIG_ENV.idempotencyTable]);
     assert.equal(env[CONFIG_ENV.apiMaxBodyBytes], String(10 * 1024 * 1024));
+  });
+
+  it('runs in the VPC like every function, and sends job runs that failed after two retries to an alarmed queue', () => {
+    assert.ok((api?.properties.VpcConfig?.SubnetIds.length ?? 0) > 0);
+    const [queueId] = Object.keys(resourcesOf(pipeline, 'AWS::SQS::Queue')).filter((id) =>
+      id.startsWith('BulkApiJobFailures'),
+    );
+    assert.ok(queueId, 'a JobFailures queue');
+    pipeline.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: api?.logicalId },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+    });
+    pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      Threshold: 0,
+      AlarmActions: [{ Ref: topicId }],
+    });
+  });
+
+  it('logs every request to its access log, validates requests, and pages on repeated 5XX answers', () => {
+    const [logGroupId] = Object.keys(resourcesOf(pipeline, 'AWS::Logs::LogGroup')).filter((id) =>
+      id.startsWith('BulkApiAccessLogs'),
+    );
+    assert.ok(logGroupId, 'an access log group');
+    const [stage] = Object.values(
+      resourcesOf<{ AccessLogSetting?: { DestinationArn: unknown; Format: string } }>(
+        pipeline,
+        'AWS::ApiGateway::Stage',
+      ),
+    );
+    const access = stage?.Properties.AccessLogSetting;
+    assert.match(JSON.stringify(access?.DestinationArn), new RegExp(logGroupId));
+    assert.match(access?.Format ?? '', /\$context\.identity\.user/);
+    pipeline.hasResourceProperties('AWS::ApiGateway::RequestValidator', {
+      ValidateRequestBody: true,
+      ValidateRequestParameters: true,
+    });
+    for (const method of Object.values(
+      resourcesOf<{ RequestValidatorId?: unknown }>(pipeline, 'AWS::ApiGateway::Method'),
+    )) {
+      assert.ok(method.Properties.RequestValidatorId, 'each method has the validator');
+    }
+    pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: '5XXError',
+      Namespace: 'AWS/ApiGateway',
+      Threshold: 5,
+      AlarmActions: [{ Ref: topicId }],
+    });
   });
 });

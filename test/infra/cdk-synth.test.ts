@@ -13,18 +13,19 @@ import {
   readTemplatesFromCdkOut,
   synthesizeTemplates,
 } from '../../infra/definitions.ts';
+import { USER_EXPORT_STATE_MACHINE_NAME } from '../../lib/export/types.ts';
 
 const run = promisify(execFile);
 const BIN = join(PROJECT_ROOT, 'node_modules', '.bin');
 /** The CDK CLI to run: the project's, unless MATCHBRIDGE_CDK_CLI names another binary. */
 const CDK_CLI = process.env.MATCHBRIDGE_CDK_CLI ?? join(BIN, 'cdk');
 
-describe('cdk synth (CLI, with esbuild bundling)', () => {
-  const outdir = mkdtempSync(join(tmpdir(), 'matchbridge-cdk-synth-'));
-  let templates: Record<string, CfnTemplate>;
-
-  before(async () => {
-    await run(CDK_CLI, ['synth', '--quiet', '--no-notices', '-o', outdir], {
+/** Runs `cdk synth` offline into `outdir` with extra `-c key=value` arguments. */
+async function cdkSynth(outdir: string, context: readonly string[] = []): Promise<void> {
+  await run(
+    CDK_CLI,
+    ['synth', '--quiet', '--no-notices', '-o', outdir, ...context.flatMap((c) => ['-c', c])],
+    {
       cwd: PROJECT_ROOT,
       env: {
         ...process.env,
@@ -34,7 +35,17 @@ describe('cdk synth (CLI, with esbuild bundling)', () => {
         AWS_EC2_METADATA_DISABLED: 'true',
       },
       maxBuffer: 64 * 1024 * 1024,
-    });
+    },
+  );
+}
+
+describe('cdk synth (CLI, with esbuild bundling)', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'matchbridge-cdk-synth-'));
+  let templates: Record<string, CfnTemplate>;
+
+  before(async () => {
+    // infra/app.ts runs cdk-nag after synthesis and fails on any unacknowledged finding.
+    await cdkSynth(outdir);
     templates = readTemplatesFromCdkOut(outdir);
   });
 
@@ -44,6 +55,7 @@ describe('cdk synth (CLI, with esbuild bundling)', () => {
     const fromCli = extractStateMachines(templates);
 
     assert.ok(fromCli.import, 'the CLI output has the import state machine');
+    assert.ok(fromCli[USER_EXPORT_STATE_MACHINE_NAME], 'the CLI output has the user export state machine');
     assert.deepEqual(fromCli, extractStateMachines(synthesizeTemplates()));
   });
 
@@ -68,4 +80,25 @@ describe('cdk synth (CLI, with esbuild bundling)', () => {
       readdirSync(join(PROJECT_ROOT, 'migrations')).sort(),
     );
   });
+});
+
+describe('cdk synth (CLI) of the prod preset and the LocalStack target', () => {
+  const outdirs: string[] = [];
+  after(() => {
+    for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [name, context, stacks] of [
+    ['prod preset, cdk-nag clean', ['preset=prod'], ['matchbridge-prod-data', 'matchbridge-prod-pipeline']],
+    ['LocalStack target', ['target=localstack'], ['matchbridge-local-data', 'matchbridge-local-pipeline']],
+  ] as const) {
+    it(`succeeds offline: ${name}`, async () => {
+      const outdir = mkdtempSync(join(tmpdir(), 'matchbridge-cdk-synth-'));
+      outdirs.push(outdir);
+
+      await cdkSynth(outdir, context);
+
+      assert.deepEqual(Object.keys(readTemplatesFromCdkOut(outdir)).sort(), [...stacks]);
+    });
+  }
 });

@@ -86,7 +86,10 @@ describe('data stack', () => {
 
   describe('bucket', () => {
     const { data } = synth();
-    const [bucket, ...others] = Object.values(resourcesOf(data, 'AWS::S3::Bucket'));
+    const buckets = resourcesOf(data, 'AWS::S3::Bucket');
+    const [bucket, ...others] = Object.entries(buckets)
+      .filter(([id]) => id.startsWith('StagingBucket'))
+      .map(([, resource]) => resource);
 
     it('is encrypted, private and sends its events to EventBridge', () => {
       assert.equal(others.length, 0);

@@ -32,7 +32,7 @@ describe('ingest', () => {
       assert.deepEqual(mapping.FunctionName, { Ref: ingest.logicalId });
     }
     const failures = Object.keys(resourcesOf(pipeline, 'AWS::SQS::Queue')).find((id) =>
-      id.includes('Failures'),
+      id.startsWith('IngestDeadLettersFailures'),
     );
     assert.ok(failures);
     pipeline.allResourcesProperties('AWS::Lambda::EventSourceMapping', {

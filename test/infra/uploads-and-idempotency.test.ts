@@ -34,7 +34,9 @@ describe('S3 upload trigger', () => {
   it('invokes object-created for Object Created events of the stack bucket under incoming/nodes/', () => {
     const objectCreated = functions['object-created'];
     assert.ok(objectCreated);
-    const rules = Object.values(resourcesOf(pipeline, 'AWS::Events::Rule'));
+    const rules = Object.keys(resourcesOf(pipeline, 'AWS::Events::Rule')).filter((id) =>
+      id.startsWith('Uploads'),
+    );
 
     assert.equal(rules.length, 1);
     pipeline.hasResourceProperties('AWS::Events::Rule', {
@@ -49,7 +51,9 @@ describe('S3 upload trigger', () => {
       Targets: [
         Match.objectLike({
           Arn: { 'Fn::GetAtt': [objectCreated.logicalId, 'Arn'] },
-          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalIdOf('AWS::SQS::Queue', 'Failures'), 'Arn'] } },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [logicalIdOf('AWS::SQS::Queue', 'IngestDeadLettersFailures'), 'Arn'] },
+          },
           RetryPolicy: Match.objectLike({ MaximumRetryAttempts: Match.anyValue() }),
         }),
       ],
@@ -67,7 +71,9 @@ describe('S3 upload trigger', () => {
     pipeline.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: objectCreated.logicalId },
       DestinationConfig: {
-        OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdOf('AWS::SQS::Queue', 'Failures'), 'Arn'] } },
+        OnFailure: {
+          Destination: { 'Fn::GetAtt': [logicalIdOf('AWS::SQS::Queue', 'IngestDeadLettersFailures'), 'Arn'] },
+        },
       },
     });
   });

@@ -16,10 +16,14 @@ export interface LocalPipeline {
 
 /**
  * Sets up a suite that runs imports in-process through the synthesized state machines: a temporary folder,
- * its own migrated database `name`, and local mode configured with `settings` (batch sizes…); everything is
- * closed and removed after the suite.
+ * its own migrated database `name`, and local mode configured with `settings` (batch sizes…; a function is
+ * called when the suite starts, after the hooks registered before this call); everything is closed and
+ * removed after the suite.
  */
-export function localPipeline(name: string, settings: Record<string, string> = {}): LocalPipeline {
+export function localPipeline(
+  name: string,
+  settings: Record<string, string> | (() => Record<string, string>) = {},
+): LocalPipeline {
   const suite = {} as LocalPipeline;
   let closeDb: (() => Promise<void>) | undefined;
   before(async () => {
@@ -31,7 +35,7 @@ export function localPipeline(name: string, settings: Record<string, string> = {
       DATABASE_URL: db.url,
       MATCHBRIDGE_LOCAL: 'true',
       MATCHBRIDGE_HOME: join(suite.dir, 'home'),
-      ...settings,
+      ...(typeof settings === 'function' ? settings() : settings),
     });
   });
   after(async () => {

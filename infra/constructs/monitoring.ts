@@ -1,0 +1,276 @@
+import { type CfnResource, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct, type IConstruct } from 'constructs';
+import { METRIC_NAMES } from '../../lib/observability/job-metrics.ts';
+import { METADATA_KEYS } from '../metadata.ts';
+import { BulkApi } from './bulk-api.ts';
+import { DeadLetterQueue } from './dead-letter-queue.ts';
+import { finishedJobs, JobAlarms, longestJob, serviceMetric } from './job-alarms.ts';
+import { MatchbridgeFunction } from './matchbridge-function.ts';
+
+/** Final states of an execution that mean the job did not end normally. */
+export const FAILED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+
+export interface MonitoringProps {
+  /** Addresses subscribed to the alarm topic (an email each; confirm the subscription once). */
+  readonly alarmEmails: readonly string[];
+  /** RDS Proxy whose connections the dashboard shows (a new database only). */
+  readonly proxyName?: string;
+}
+
+/**
+ * What the operators see and what pages them: an alarm topic (KMS-encrypted), the seeds' job alarms, a
+ * dead-letter queue of failed executions fed by an EventBridge rule, and one dashboard.
+ *
+ * Call {@link Monitoring.watch} last in a stack: it finds every {@link DeadLetterQueue} (alarm → topic, depth
+ * on the dashboard), every {@link MatchbridgeFunction} (errors and throttles), every {@link BulkApi} (5XX
+ * alarm, requests and latency) and every state machine carrying `matchbridge:state-machine` metadata
+ * (failure rule, executions on the dashboard), so constructs added later are covered by what they are, not
+ * by a list kept here.
+ */
+export class Monitoring extends Construct {
+  readonly alarmTopic: sns.Topic;
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly jobAlarms: JobAlarms;
+  /** Executions of our state machines that FAILED, TIMED_OUT or were ABORTED (the EventBridge event). */
+  readonly executionFailures: DeadLetterQueue;
+  readonly executionFailureRule: events.Rule;
+
+  readonly #alarmAction: SnsAction;
+  readonly #executions: cloudwatch.GraphWidget;
+  readonly #deadLetters: cloudwatch.GraphWidget;
+  readonly #lambdaErrors: cloudwatch.GraphWidget;
+  readonly #rows: cloudwatch.IWidget[][];
+  readonly #alarms: cloudwatch.IAlarm[] = [];
+  readonly #watched = new Set<IConstruct>();
+  #rendered = false;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const key = new kms.Key(this, 'AlarmTopicKey', {
+      description: 'Matchbridge alarm topic',
+      enableKeyRotation: true,
+    });
+    // CloudWatch publishes alarms to an encrypted topic only if the key lets it.
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: `${Stack.of(this).stackName} alarms`,
+      masterKey: key,
+      enforceSSL: true,
+    });
+    for (const email of props.alarmEmails) {
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    this.#alarmAction = new SnsAction(this.alarmTopic);
+
+    this.executionFailures = new DeadLetterQueue(this, 'ExecutionFailures', {
+      purpose: 'import and export executions that failed, timed out or were aborted',
+    });
+    this.executionFailureRule = new events.Rule(this, 'ExecutionFailureRule', {
+      description: 'Failed, timed-out and aborted Matchbridge executions → the ExecutionFailures queue',
+    });
+    this.executionFailureRule.addTarget(
+      new targets.SqsQueue(this.executionFailures, { retryAttempts: 8, maxEventAge: Duration.hours(24) }),
+    );
+
+    this.jobAlarms = new JobAlarms(this, 'JobAlarms');
+    for (const alarm of this.jobAlarms.all) alarm.addAlarmAction(this.#alarmAction);
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `${Stack.of(this).stackName}`,
+      defaultInterval: Duration.days(1),
+    });
+    const hour = Duration.hours(1);
+    const fiveMinutes = Duration.minutes(5);
+    this.#alarms.push(...this.jobAlarms.all);
+    this.#executions = new cloudwatch.GraphWidget({
+      title: 'Jobs started (executions) / completed / failed',
+      left: [finishedJobs('COMPLETED', hour, 'jobs completed'), finishedJobs('FAILED', hour, 'jobs failed')],
+      width: 12,
+    });
+    const rowsPerSecond = new cloudwatch.GraphWidget({
+      title: 'Rows written per second',
+      left: [
+        new cloudwatch.MathExpression({
+          expression: 'FILL(nodes, 0) / PERIOD(nodes)',
+          usingMetrics: {
+            nodes: serviceMetric(METRIC_NAMES.nodesWritten, { statistic: 'Sum', period: fiveMinutes }),
+          },
+          label: 'nodes/s',
+          period: fiveMinutes,
+        }),
+        new cloudwatch.MathExpression({
+          expression: 'FILL(matches, 0) / PERIOD(matches)',
+          usingMetrics: {
+            matches: serviceMetric(METRIC_NAMES.matchesWritten, { statistic: 'Sum', period: fiveMinutes }),
+          },
+          label: 'matches/s',
+          period: fiveMinutes,
+        }),
+      ],
+      width: 12,
+    });
+    const percentiles = ['p50', 'p90', 'p99'] as const;
+    const batchDuration = new cloudwatch.GraphWidget({
+      title: 'Batch duration (ms)',
+      left: [METRIC_NAMES.nodeBatchDuration, METRIC_NAMES.matchBatchDuration].flatMap((name) =>
+        percentiles.map((statistic) =>
+          serviceMetric(name, { statistic, period: fiveMinutes, label: `${name} ${statistic}` }),
+        ),
+      ),
+      width: 12,
+    });
+    const jobDuration = new cloudwatch.GraphWidget({
+      title: 'Longest job (s)',
+      left: [longestJob(fiveMinutes)],
+      leftAnnotations: [{ value: 7200, label: '2 h' }],
+      width: 12,
+    });
+    this.#deadLetters = new cloudwatch.GraphWidget({
+      title: 'Dead-letter queue depths',
+      width: 12,
+    });
+    this.#lambdaErrors = new cloudwatch.GraphWidget({
+      title: 'Lambda errors and throttles',
+      width: 12,
+    });
+    this.#rows = [
+      [this.#executions, rowsPerSecond],
+      [batchDuration, jobDuration],
+      [this.#deadLetters, this.#lambdaErrors],
+    ];
+    if (props.proxyName !== undefined) {
+      const proxyMetric = (metricName: string) =>
+        new cloudwatch.Metric({
+          namespace: 'AWS/RDS',
+          metricName,
+          dimensionsMap: { ProxyName: props.proxyName ?? '' },
+          statistic: 'Maximum',
+          period: fiveMinutes,
+        });
+      this.#rows.push([
+        new cloudwatch.GraphWidget({
+          title: 'RDS Proxy connections',
+          left: [proxyMetric('ClientConnections'), proxyMetric('DatabaseConnections')],
+          width: 24,
+        }),
+      ]);
+    }
+  }
+
+  /** Sends an alarm of another construct to the alarm topic and shows it on the dashboard. */
+  addAlarm(alarm: cloudwatch.Alarm): void {
+    alarm.addAlarmAction(this.#alarmAction);
+    this.#alarms.push(alarm);
+  }
+
+  /** A dead-letter queue: its alarm pages, its depth is on the dashboard. */
+  addDeadLetterQueue(queue: DeadLetterQueue): void {
+    if (!this.#claim(queue)) return;
+    this.addAlarm(queue.depthAlarm);
+    this.#deadLetters.addLeftMetric(
+      queue.metricApproximateNumberOfMessagesVisible({
+        statistic: 'Maximum',
+        period: Duration.minutes(5),
+        label: queue.node.path.split('/').slice(1).join('/'),
+      }),
+    );
+  }
+
+  /** A state machine: failed executions go to {@link executionFailures}; executions on the dashboard. */
+  addStateMachine(stateMachine: sfn.StateMachine, name: string): void {
+    if (!this.#claim(stateMachine)) return;
+    this.executionFailureRule.addEventPattern({
+      source: ['aws.states'],
+      detailType: ['Step Functions Execution Status Change'],
+      detail: {
+        status: [...FAILED_EXECUTION_STATUSES],
+        stateMachineArn: [stateMachine.stateMachineArn],
+      },
+    });
+    const period = Duration.hours(1);
+    this.#executions.addLeftMetric(stateMachine.metricStarted({ period, label: `${name} started` }));
+    this.#executions.addRightMetric(
+      stateMachine.metricFailed({ period, label: `${name} executions failed` }),
+    );
+    this.#executions.addRightMetric(stateMachine.metricTimedOut({ period, label: `${name} timed out` }));
+  }
+
+  /** The bulk HTTP API: its 5XX alarm pages; requests, errors and latency on the dashboard. */
+  addBulkApi(bulkApi: BulkApi): void {
+    if (!this.#claim(bulkApi)) return;
+    this.addAlarm(bulkApi.serverErrorAlarm);
+    const period = Duration.minutes(5);
+    const { api } = bulkApi;
+    this.#rows.push([
+      new cloudwatch.GraphWidget({
+        title: 'Bulk API requests, 4XX, 5XX',
+        left: [
+          api.metricCount({ period, statistic: 'Sum', label: 'requests' }),
+          api.metricClientError({ period, statistic: 'Sum', label: '4XX' }),
+          api.metricServerError({ period, statistic: 'Sum', label: '5XX' }),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Bulk API latency (ms)',
+        left: ['p50', 'p90', 'p99'].map((statistic) =>
+          api.metricLatency({ period, statistic, label: `latency ${statistic}` }),
+        ),
+        width: 12,
+      }),
+    ]);
+  }
+
+  /** A function: its errors and throttles on the dashboard. */
+  addFunction(fn: MatchbridgeFunction): void {
+    if (!this.#claim(fn)) return;
+    const period = Duration.minutes(5);
+    this.#lambdaErrors.addLeftMetric(fn.metricErrors({ period, label: `${fn.handlerName} errors` }));
+    this.#lambdaErrors.addRightMetric(fn.metricThrottles({ period, label: `${fn.handlerName} throttles` }));
+  }
+
+  /**
+   * Covers everything of ours under `scope` (normally the stack), as the class docs say, then lays out the
+   * dashboard. Call it once, last.
+   */
+  watch(scope: IConstruct): void {
+    if (this.#rendered) throw new Error('Monitoring.watch may be called once');
+    this.#rendered = true;
+    for (const construct of scope.node.findAll()) {
+      if (construct instanceof DeadLetterQueue) this.addDeadLetterQueue(construct);
+      else if (construct instanceof MatchbridgeFunction) this.addFunction(construct);
+      else if (construct instanceof BulkApi) this.addBulkApi(construct);
+      else if (construct instanceof sfn.StateMachine) {
+        const name = (construct.node.defaultChild as CfnResource | undefined)?.getMetadata(
+          METADATA_KEYS.stateMachine,
+        );
+        if (typeof name === 'string') this.addStateMachine(construct, name);
+      }
+    }
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.#alarms, width: 24, height: 6 }),
+    );
+    for (const row of this.#rows) this.dashboard.addWidgets(...row);
+  }
+
+  #claim(construct: IConstruct): boolean {
+    if (this.#watched.has(construct)) return false;
+    this.#watched.add(construct);
+    return true;
+  }
+}

@@ -1,0 +1,37 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { ImportKind, JobStatus } from '../jobs/types.ts';
+import { metrics } from './logger.ts';
+
+/**
+ * The metrics the stack's alarms and dashboard read, named as in the seeds. Every metric goes to one
+ * namespace with the `service` dimension Powertools adds; a finished job's duration also carries `kind`
+ * and `status`, so success rate and "no job completed" are computed from it alone.
+ */
+export const METRICS_NAMESPACE = 'Matchbridge';
+export const METRICS_SERVICE = 'matchbridge';
+
+export const METRIC_NAMES = {
+  /** Seconds from start to end of a job; one sample per finished job, dimensions `kind` and `status`. */
+  jobDuration: 'import_job_duration_seconds',
+  /** Failed storage (a batch or a whole job could not be written), by import kind. */
+  matchStorageErrors: 'match_suggestions_storage_errors_total',
+  nodeImportErrors: 'node_import_errors',
+  /** Rows written. */
+  nodesWritten: 'node_import_success',
+  matchesWritten: 'match_suggestions_storage_matches_saved_total',
+  /** Milliseconds one batch took. */
+  nodeBatchDuration: 'node_import_batch_duration',
+  matchBatchDuration: 'match_suggestions_storage_batch_duration',
+} as const;
+
+/** Records a finished job: one `import_job_duration_seconds` sample with its kind and final status. */
+export function recordJobFinished(kind: ImportKind, status: JobStatus, seconds: number): void {
+  const single = metrics.singleMetric();
+  single.addDimensions({ kind, status });
+  single.addMetric(METRIC_NAMES.jobDuration, MetricUnit.Seconds, seconds);
+}
+
+/** Counts a storage error of a node import (a batch or job that could not be written). */
+export function recordNodeStorageError(): void {
+  metrics.addMetric(METRIC_NAMES.nodeImportErrors, MetricUnit.Count, 1);
+}

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Match } from 'aws-cdk-lib/assertions';
+import { JOB_ALARM_THRESHOLDS } from '../../infra/constructs/job-alarms.ts';
+import { METRIC_NAMES } from '../../lib/observability/job-metrics.ts';
+import { resourcesOf, synth } from './support/synth.ts';
+
+interface AlarmProps {
+  MetricName?: string;
+  Namespace?: string;
+  Dimensions?: { Name: string; Value: unknown }[];
+  Threshold: number;
+  ComparisonOperator: string;
+  EvaluationPeriods: number;
+  TreatMissingData?: string;
+  AlarmActions?: unknown[];
+  Metrics?: { Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string } } }[];
+  AlarmDescription?: string;
+}
+
+const { pipeline } = synth();
+const alarms = resourcesOf<AlarmProps>(pipeline, 'AWS::CloudWatch::Alarm');
+const topicId = Object.keys(resourcesOf(pipeline, 'AWS::SNS::Topic'))[0];
+
+/** The alarms whose logical id starts with `prefix`. */
+const alarmsLike = (prefix: string) =>
+  Object.entries(alarms)
+    .filter(([id]) => id.startsWith(prefix))
+    .map(([, alarm]) => alarm.Properties);
+
+/** The metric names a math alarm reads. */
+const metricNamesOf = (alarm: AlarmProps) =>
+  (alarm.Metrics ?? []).flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []));
+
+describe('failure paths and alarms', () => {
+  it('has an alarm on depth > 0 for every queue of the pipeline, each paging the alarm topic', () => {
+    const queues = Object.keys(resourcesOf(pipeline, 'AWS::SQS::Queue'));
+    const depthAlarms = Object.values(alarms)
+      .map((alarm) => alarm.Properties)
+      .filter((alarm) => alarm.MetricName === 'ApproximateNumberOfMessagesVisible');
+
+    // Ingest Records and Failures, StatusPublishing, ExecutionFailures, the user export's schedule, the bulk
+    // API's failed job runs.
+    assert.equal(queues.length, 6);
+    const watched = depthAlarms.map((alarm) => {
+      assert.equal(alarm.Threshold, 0);
+      assert.equal(alarm.ComparisonOperator, 'GreaterThanThreshold');
+      assert.deepEqual(alarm.AlarmActions, [{ Ref: topicId }]);
+      return JSON.stringify(alarm.Dimensions);
+    });
+    for (const queue of queues) {
+      assert.ok(
+        watched.some((dimensions) => dimensions.includes(`"${queue}"`)),
+        `${queue} has a depth alarm`,
+      );
+    }
+  });
+
+  it('sends failed, timed-out and aborted executions of every state machine to a dead-letter queue', () => {
+    const machines = Object.keys(resourcesOf(pipeline, 'AWS::StepFunctions::StateMachine'));
+    // Node import, match import, user export.
+    assert.equal(machines.length, 3);
+
+    pipeline.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: Match.arrayEquals(machines.map((id) => ({ Ref: id }))),
+        },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MonitoringExecutionFailures'), 'Arn'] },
+        }),
+      ],
+    });
+  });
+
+  it('has the seeds’ alarms: storage errors, a job over 2 h, no job completed for 2 days, success rate under 99 %', () => {
+    const [storage] = alarmsLike('MonitoringJobAlarmsStorageErrors');
+    const [longJob] = alarmsLike('MonitoringJobAlarmsJobOverTwoHours');
+    const [quiet] = alarmsLike('MonitoringJobAlarmsNoJobCompleted');
+    const [rate] = alarmsLike('MonitoringJobAlarmsSuccessRate');
+    assert.ok(storage && longJob && quiet && rate);
+
+    assert.deepEqual(
+      metricNamesOf(storage).sort(),
+      [METRIC_NAMES.matchStorageErrors, METRIC_NAMES.nodeImportErrors].sort(),
+    );
+    assert.equal(storage.Threshold, 0);
+    assert.equal(longJob.Threshold, 7200);
+    assert.ok(metricNamesOf(longJob).every((name) => name === METRIC_NAMES.jobDuration));
+    assert.equal(quiet.Threshold, 1);
+    assert.equal(quiet.ComparisonOperator, 'LessThanThreshold');
+    assert.equal(quiet.EvaluationPeriods, JOB_ALARM_THRESHOLDS.quietDays);
+    assert.equal(quiet.TreatMissingData, 'breaching');
+    assert.equal(rate.Threshold, 99);
+    assert.equal(rate.ComparisonOperator, 'LessThanThreshold');
+    for (const alarm of [storage, longJob, quiet, rate])
+      assert.deepEqual(alarm.AlarmActions, [{ Ref: topicId }]);
+  });
+
+  it('encrypts the alarm topic with a rotated key that CloudWatch may use', () => {
+    pipeline.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    pipeline.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' } }),
+        ]),
+      },
+    });
+  });
+
+  it('subscribes the configured addresses to the alarm topic', () => {
+    const { pipeline: withEmails } = synth({ alarmEmails: 'ops@example.com,oncall@example.com' });
+
+    const endpoints = Object.values(
+      resourcesOf<{ Protocol: string; Endpoint: string }>(withEmails, 'AWS::SNS::Subscription'),
+    ).map((s) => `${s.Properties.Protocol}:${s.Properties.Endpoint}`);
+    assert.deepEqual(endpoints.sort(), ['email:oncall@example.com', 'email:ops@example.com']);
+  });
+});
+
+describe('dashboard', () => {
+  const [dashboard] = Object.values(
+    resourcesOf<{ DashboardBody: unknown }>(pipeline, 'AWS::CloudWatch::Dashboard'),
+  );
+  const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+
+  it('shows jobs, rows/s, batch duration percentiles, DLQ depths, Lambda errors and throttles, RDS Proxy connections', () => {
+    for (const title of [
+      'Jobs started (executions) / completed / failed',
+      'Rows written per second',
+      'Batch duration (ms)',
+      'Dead-letter queue depths',
+      'Lambda errors and throttles',
+      'RDS Proxy connections',
+      'Bulk API requests, 4XX, 5XX',
+      'Bulk API latency (ms)',
+      'Alarms',
+    ]) {
+      assert.ok(body.includes(title), `a widget titled ${title}`);
+    }
+    for (const name of [
+      'ExecutionsStarted',
+      METRIC_NAMES.jobDuration,
+      METRIC_NAMES.nodesWritten,
+      METRIC_NAMES.matchesWritten,
+      'p99',
+      'ApproximateNumberOfMessagesVisible',
+      'Throttles',
+      'DatabaseConnections',
+      '5XXError',
+      'Latency',
+    ]) {
+      assert.ok(body.includes(name), `the dashboard reads ${name}`);
+    }
+  });
+
+  it('has no RDS Proxy widget with an existing database', () => {
+    const { pipeline: existing } = synth({
+      database: {
+        host: 'db.example',
+        secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf',
+        securityGroupId: 'sg-0123',
+      },
+    });
+    const [other] = Object.values(
+      resourcesOf<{ DashboardBody: unknown }>(existing, 'AWS::CloudWatch::Dashboard'),
+    );
+    assert.ok(!JSON.stringify(other?.Properties.DashboardBody).includes('RDS Proxy'));
+  });
+});
