@@ -6,6 +6,9 @@
 CREATE TABLE import_job_batches (
   job_id        uuid NOT NULL REFERENCES import_jobs (id) ON DELETE CASCADE,
   batch_index   integer NOT NULL,
+  -- What the batch covered (its byte range or rows): a record counts only for the same work, so a job planned
+  -- again with other settings never skips rows.
+  batch_key     text NOT NULL,
   row_count     bigint NOT NULL,
   inserted      bigint NOT NULL,
   updated       bigint NOT NULL,
@@ -13,5 +16,5 @@ CREATE TABLE import_job_batches (
   failed        bigint NOT NULL,
   duration_ms   bigint NOT NULL,
   completed_at  timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (job_id, batch_index)
+  PRIMARY KEY (job_id, batch_index, batch_key)
 );

@@ -2,11 +2,12 @@ import { type CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { TRANSIENT_ERROR_NAMES } from '../../lib/errors.ts';
 import { METADATA_KEYS } from '../metadata.ts';
+import { lambdaTask } from './lambda-task.ts';
 
 /** State names of the import state machine: a contract with the local runner and the tests. */
 export const IMPORT_STATE_NAMES = {
@@ -115,15 +116,7 @@ export class ImportStateMachine extends Construct {
       name: string,
       fn: lambda.IFunction,
       options: Partial<tasks.LambdaInvokeJsonPathProps> = {},
-    ) =>
-      tasks.LambdaInvoke.jsonPath(this, name, {
-        lambdaFunction: fn,
-        // The Task's Resource is the function ARN itself, and its result the handler's return value.
-        payloadResponseOnly: true,
-        // TASK_RETRY covers the Lambda service errors; CDK's own default retry would add a second policy.
-        retryOnServiceExceptions: false,
-        ...options,
-      }).addRetry(TASK_RETRY);
+    ) => lambdaTask(this, name, fn, TASK_RETRY, options);
     const catchAll = { errors: [sfn.Errors.ALL], resultPath: '$.error' };
 
     const jobFailed = sfn.Fail.jsonPath(this, names.jobFailed, {

@@ -1,9 +1,9 @@
 import * as events from 'aws-cdk-lib/aws-events';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
+import { grantKafkaWrite } from './kafka-producer.ts';
 
 export interface StatusPublishingProps {
   /** MSK cluster the status topics live on; the IAM permissions are derived from its ARN. */
@@ -43,32 +43,13 @@ export class StatusPublishing extends Construct {
    * with the MSK data-plane permissions to connect, describe and write them.
    */
   bind(fn: lambda.Function): void {
-    const { mskClusterArn, mskBootstrapBrokers, topics, plaintextBrokers } = this.props;
+    const { topics } = this.props;
     this.deadLetters.grantSendMessages(fn);
     fn.addEnvironment(CONFIG_ENV.statusDlqUrl, this.deadLetters.queueUrl);
     this.bus.grantPutEventsTo(fn);
     fn.addEnvironment(CONFIG_ENV.eventBusName, this.bus.eventBusName);
     fn.addEnvironment(CONFIG_ENV.nodesStatusTopic, topics.nodes);
     fn.addEnvironment(CONFIG_ENV.matchesStatusTopic, topics.matches);
-    if (plaintextBrokers?.length) {
-      fn.addEnvironment(CONFIG_ENV.kafkaBrokers, plaintextBrokers.join(','));
-      fn.addEnvironment(CONFIG_ENV.kafkaAuth, 'none');
-      return;
-    }
-    if (!mskClusterArn || !mskBootstrapBrokers?.length) return;
-    fn.addEnvironment(CONFIG_ENV.kafkaBrokers, mskBootstrapBrokers.join(','));
-    fn.addEnvironment(CONFIG_ENV.kafkaAuth, 'iam');
-    fn.addEnvironment(CONFIG_ENV.kafkaClientId, `matchbridge-${fn.node.id.toLowerCase()}`);
-    // Topic ARNs share the cluster's `<name>/<uuid>` path: arn:…:topic/<cluster>/<uuid>/<topic>.
-    const topicArn = (topic: string) => `${mskClusterArn.replace(':cluster/', ':topic/')}/${topic}`;
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['kafka-cluster:Connect'], resources: [mskClusterArn] }),
-    );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
-        resources: [topicArn(topics.nodes), topicArn(topics.matches)],
-      }),
-    );
+    grantKafkaWrite(fn, this.props, [topics.nodes, topics.matches]);
   }
 }

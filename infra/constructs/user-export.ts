@@ -1,12 +1,11 @@
 import { type CfnResource, Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import {
@@ -18,6 +17,8 @@ import { USER_EXPORT_STATE_MACHINE_NAME } from '../../lib/export/types.ts';
 import { METADATA_KEYS } from '../metadata.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
 import { LAMBDA_SERVICE_ERRORS } from './import-state-machine.ts';
+import { grantKafkaWrite, type KafkaProducerProps } from './kafka-producer.ts';
+import { lambdaTask } from './lambda-task.ts';
 
 export { USER_EXPORT_STATE_MACHINE_NAME };
 
@@ -72,13 +73,9 @@ export interface UserExportProps {
 }
 
 /** How the export reaches Kafka (MSK, IAM auth) and the topics its requests may go to. */
-export interface ExportKafkaProps {
-  readonly mskClusterArn?: string;
-  readonly mskBootstrapBrokers?: readonly string[];
+export interface ExportKafkaProps extends KafkaProducerProps {
   /** Topic of groups that name none. */
   readonly defaultTopic: string;
-  /** LocalStack target only: brokers reached in plaintext without auth (the compose Kafka), instead of MSK. */
-  readonly plaintextBrokers?: readonly string[];
 }
 
 /**
@@ -100,13 +97,7 @@ export class UserExport extends Construct {
       name: string,
       fn: lambda.IFunction,
       options: Partial<tasks.LambdaInvokeJsonPathProps> = {},
-    ) =>
-      tasks.LambdaInvoke.jsonPath(this, name, {
-        lambdaFunction: fn,
-        payloadResponseOnly: true,
-        retryOnServiceExceptions: false,
-        ...options,
-      }).addRetry(EXPORT_RETRY);
+    ) => lambdaTask(this, name, fn, EXPORT_RETRY, options);
 
     const plan = invoke(names.plan, props.plan, {
       payload: sfn.TaskInput.fromObject({
@@ -191,25 +182,6 @@ export class UserExport extends Construct {
     bucket.grantPut(fn, 'exports/users/*');
     fn.addEnvironment(CONFIG_ENV.exportBucket, bucket.bucketName);
     fn.addEnvironment(CONFIG_ENV.exportTopic, kafka.defaultTopic);
-    const { mskClusterArn, mskBootstrapBrokers, plaintextBrokers } = kafka;
-    if (plaintextBrokers?.length) {
-      fn.addEnvironment(CONFIG_ENV.kafkaBrokers, plaintextBrokers.join(','));
-      fn.addEnvironment(CONFIG_ENV.kafkaAuth, 'none');
-      return;
-    }
-    if (!mskClusterArn || !mskBootstrapBrokers?.length) return;
-    fn.addEnvironment(CONFIG_ENV.kafkaBrokers, mskBootstrapBrokers.join(','));
-    fn.addEnvironment(CONFIG_ENV.kafkaAuth, 'iam');
-    fn.addEnvironment(CONFIG_ENV.kafkaClientId, `matchbridge-${fn.node.id.toLowerCase()}`);
-    const topicArn = (topic: string) => `${mskClusterArn.replace(':cluster/', ':topic/')}/${topic}`;
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['kafka-cluster:Connect'], resources: [mskClusterArn] }),
-    );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
-        resources: [topicArn(kafka.defaultTopic), topicArn('*-users')],
-      }),
-    );
+    grantKafkaWrite(fn, kafka, [kafka.defaultTopic, '*-users']);
   }
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ConfigurationError, InvalidFileError, InvalidRequestError, MatchbridgeError } from '../errors.ts';
 import { getJob, getLatestStatusEvent, listJobs } from '../jobs/job-repository.ts';
 import { referenceListUri, writeReferenceList } from '../jobs/reference-list.ts';
+import { resumeInput } from '../jobs/resume.ts';
 import { canonicalStatusMessage } from '../jobs/status-message.ts';
 import type { ImportKind, ImportSource, JobStatusMessage } from '../jobs/types.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
@@ -204,7 +205,22 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
       );
       return EXIT.completed;
     }
-    throw new UsageError('jobs takes list or show <jobId>');
+    if (action === 'resume') {
+      if (!jobId || !z.uuid().safeParse(jobId).success)
+        throw new UsageError('jobs resume takes a job id (UUID)');
+      const job = await getJob(pool, jobId);
+      if (!job) throw new UsageError(`no job ${jobId}`);
+      const { config } = await runtimeDeps();
+      const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
+      const message = await runImportLocally(
+        resumeInput(job, referenceListUri(config, job.id)),
+        progress ? { observe: progress.observe } : {},
+      );
+      progress?.finish();
+      printStatus(message, options.json);
+      return exitFor(message.status);
+    }
+    throw new UsageError('jobs takes list, show <jobId> or resume <jobId>');
   } finally {
     await env.close();
   }

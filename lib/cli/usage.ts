@@ -33,6 +33,7 @@ export const USAGE = `usage:
   matchbridge ingest <msk-event.json> [--json]
   matchbridge jobs list [--limit <n>] [--json]
   matchbridge jobs show <jobId> [--json]
+  matchbridge jobs resume <jobId> [--json]    # run an unfinished job again: its completed batches are skipped
   matchbridge dlq list [--json]
   matchbridge dlq replay [<id>] [--json]
   matchbridge kafka-bridge --brokers <host:port>[,…] [--topics a,b] [--group <id>] [--json]

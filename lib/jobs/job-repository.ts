@@ -460,16 +460,22 @@ function toBatchResult(row: BatchRecord): BatchResult {
 
 const BATCH_COLUMNS = 'batch_index, row_count, inserted, updated, duplicates, failed';
 
-/** The recorded result of a batch that completed, if it did. */
+/** Which batch of a job, and the work it covers (its byte range or rows). */
+export interface BatchIdentity {
+  readonly index: number;
+  readonly key: string;
+}
+
+/** The recorded result of a batch that completed the same work, if it did. */
 export async function getCompletedBatch(
   pool: pg.Pool,
   jobId: string,
-  index: number,
+  batch: BatchIdentity,
 ): Promise<BatchResult | undefined> {
   const result = await run<BatchRecord>(
     pool,
-    `SELECT ${BATCH_COLUMNS} FROM import_job_batches WHERE job_id = $1 AND batch_index = $2`,
-    [jobId, index],
+    `SELECT ${BATCH_COLUMNS} FROM import_job_batches WHERE job_id = $1 AND batch_index = $2 AND batch_key = $3`,
+    [jobId, batch.index, batch.key],
   );
   const row = result.rows[0];
   return row ? toBatchResult(row) : undefined;
@@ -482,17 +488,20 @@ export async function getCompletedBatch(
 export async function recordCompletedBatch(
   pool: pg.Pool,
   jobId: string,
+  batch: BatchIdentity,
   result: BatchResult,
   durationMs: number,
 ): Promise<BatchResult> {
   await run(
     pool,
-    `INSERT INTO import_job_batches (job_id, batch_index, row_count, inserted, updated, duplicates, failed, duration_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-     ON CONFLICT (job_id, batch_index) DO NOTHING`,
+    `INSERT INTO import_job_batches
+       (job_id, batch_index, batch_key, row_count, inserted, updated, duplicates, failed, duration_ms)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     ON CONFLICT (job_id, batch_index, batch_key) DO NOTHING`,
     [
       jobId,
-      result.index,
+      batch.index,
+      batch.key,
       result.rows,
       result.inserted,
       result.updated,
@@ -501,5 +510,5 @@ export async function recordCompletedBatch(
       Math.round(durationMs),
     ],
   );
-  return (await getCompletedBatch(pool, jobId, result.index)) ?? result;
+  return (await getCompletedBatch(pool, jobId, batch)) ?? result;
 }

@@ -7,7 +7,7 @@ import { recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
-import { getCompletedBatch, recordCompletedBatch } from './job-repository.ts';
+import { type BatchIdentity, getCompletedBatch, recordCompletedBatch } from './job-repository.ts';
 import type { BatchResult, CsvBatch, JobRef } from './types.ts';
 
 /** Input of one Map iteration: the job, the header resolved by the plan, and one batch. */
@@ -41,7 +41,11 @@ export function loadBatch(
   input: LoadBatchInput,
   signal: AbortSignal,
 ): Promise<BatchResult> {
-  return oncePerBatch(deps, input, input.batch.index, () => loadRange(deps, input, signal));
+  const { batch } = input;
+  // A .csv.gz re-planned writes its parts again: the lines they start at and hold tell them apart too.
+  const key = `${batch.uri}#bytes=${batch.start}-${batch.end};lines=${batch.firstLine}+${batch.records}`;
+  const identity = { index: batch.index, key };
+  return oncePerBatch(deps, input, identity, () => loadRange(deps, input, signal));
 }
 
 async function loadRange(
@@ -101,17 +105,17 @@ async function loadRange(
 export async function oncePerBatch(
   deps: Pick<RuntimeDeps, 'pool'>,
   job: JobRef,
-  index: number,
+  batch: BatchIdentity,
   load: () => Promise<BatchResult>,
 ): Promise<BatchResult> {
-  const done = await getCompletedBatch(deps.pool, job.jobId, index);
+  const done = await getCompletedBatch(deps.pool, job.jobId, batch);
   if (done) {
-    logJob(job).info('batch already completed: its recorded result stands', { batch: index });
+    logJob(job).info('batch already completed: its recorded result stands', { batch: batch.index });
     return done;
   }
   const started = Date.now();
   const result = await load();
-  return recordCompletedBatch(deps.pool, job.jobId, result, Date.now() - started);
+  return recordCompletedBatch(deps.pool, job.jobId, batch, result, Date.now() - started);
 }
 
 /** The Map's result of a batch that loaded: its counts (failed rows included in `rows`). */

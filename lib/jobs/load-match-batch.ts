@@ -27,7 +27,9 @@ export function loadMatchBatch(
   input: LoadMatchBatchInput,
   signal: AbortSignal,
 ): Promise<BatchResult> {
-  return oncePerBatch(deps, input, input.batch.index, () => loadRowGroups(deps, input, signal));
+  const { batch } = input;
+  const identity = { index: batch.index, key: `${input.uri}#rows=${batch.rowStart}-${batch.rowEnd}` };
+  return oncePerBatch(deps, input, identity, () => loadRowGroups(deps, input, signal));
 }
 
 async function loadRowGroups(

@@ -11,6 +11,8 @@ import { testDatabase } from './database.ts';
 export interface LocalPipeline {
   /** A temporary folder of the suite (the local home is `home/` in it). */
   dir: string;
+  /** The suite's database, for commands run in a process of their own. */
+  url: string;
   pool: pg.Pool;
 }
 
@@ -30,6 +32,7 @@ export function localPipeline(
     suite.dir = await mkdtemp(join(tmpdir(), `mb-${name}-`));
     const db = await testDatabase(name);
     suite.pool = db.pool;
+    suite.url = db.url;
     closeDb = db.close;
     initConfig({
       DATABASE_URL: db.url,

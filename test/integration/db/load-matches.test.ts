@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { setImmediate } from 'node:timers/promises';
 import type pg from 'pg';
@@ -309,5 +309,15 @@ describe('loadMatchBatch', () => {
     });
     assert.deepEqual(again, first);
     assert.deepEqual(reads, []);
+    // The same batch index over other work (here another file) is no completed batch: it loads.
+    const copy = folder.path('once-copy.parquet');
+    await copyFile(file, copy);
+    const other = await loadMatchBatch(
+      { pool: db.pool, store, config: loadConfig({}) } as unknown as RuntimeDeps,
+      { ...input, uri: copy },
+      new AbortController().signal,
+    );
+    assert.ok(reads.length > 0);
+    assert.equal(other.duplicates + other.updated, 3_000);
   });
 });

@@ -1,0 +1,28 @@
+import { InvalidRequestError } from '../errors.ts';
+import type { ImportJobRow } from './job-repository.ts';
+import type { ImportExecutionInput } from './types.ts';
+
+/**
+ * The execution input that runs an unfinished job again under its own id — so under its own execution name,
+ * which lets the plan step claim the PROCESSING job again. Its completed batches return their recorded
+ * results (`import_job_batches`), so only the rest is loaded and the counts are those of a single run.
+ *
+ * @param referenceList where a reference-list job of this id staged its list (`referenceListUri`): a job
+ *   whose source is there is run as a reference list again.
+ * @throws InvalidRequestError `NOT_RESUMABLE` for a job that already ended.
+ */
+export function resumeInput(job: ImportJobRow, referenceList: string): ImportExecutionInput {
+  if (job.status === 'COMPLETED' || job.status === 'FAILED') {
+    throw new InvalidRequestError('NOT_RESUMABLE', `job ${job.id} already ended ${job.status}`, {
+      jobId: job.id,
+    });
+  }
+  return {
+    jobId: job.id,
+    kind: job.kind,
+    domainId: job.domainId,
+    groupId: job.groupId,
+    source: job.source === referenceList ? { uri: job.source, kind: 'references' } : { uri: job.source },
+    origin: job.origin,
+  };
+}
