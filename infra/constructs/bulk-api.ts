@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -56,6 +56,8 @@ export class BulkApi extends Construct {
     const { handler } = props;
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention });
     this.api = new RestApi(this, 'Api', {
+      // The metrics' ApiName dimension: one per environment, so the alarm and dashboard read only this one.
+      restApiName: `${Stack.of(this).stackName}-bulk-api`,
       description: 'Matchbridge bulk import/export API (v1)',
       endpointTypes: [EndpointType.REGIONAL],
       binaryMediaTypes: BINARY_MEDIA_TYPES,

@@ -95,6 +95,8 @@ describe('bulk HTTP API (REST API → api function)', () => {
     pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: '5XXError',
       Namespace: 'AWS/ApiGateway',
+      // The API's name is per environment, so two stacks in one account never read each other's errors.
+      Dimensions: [{ Name: 'ApiName', Value: 'matchbridge-dev-pipeline-bulk-api' }],
       Threshold: 5,
       AlarmActions: [{ Ref: topicId }],
     });
