@@ -25,6 +25,7 @@ export const HANDLER_NAMES = [
   'export-group',
   'export-group-failed',
   'export-summary',
+  'api',
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
@@ -84,7 +85,10 @@ const VpcSchema = z.preprocess(
        * AWS APIs only through the VPC endpoints, so the pipeline needs no NAT.
        */
       natGateways: int(0, 6).default(0),
-      /** Interface endpoints (Secrets Manager, SQS, Step Functions, EventBridge) besides the S3 and DynamoDB gateways. */
+      /**
+       * Interface endpoints (Secrets Manager, SQS, Step Functions, EventBridge, Lambda) besides the S3 and
+       * DynamoDB gateways.
+       */
       interfaceEndpoints: bool().default(true),
     }),
     z
@@ -188,6 +192,8 @@ const FunctionsSchema = object(
     'export-group': fn(900, 1769),
     'export-group-failed': fn(60, 256),
     'export-summary': fn(30, 256),
+    // Streams exports for up to API Gateway's 15 minutes; runs users imports in its async invocations.
+    api: fn(900, 1024),
   }),
 ).prefault({});
 

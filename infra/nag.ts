@@ -4,6 +4,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { BulkApi } from './constructs/bulk-api.ts';
 import { DeadLetterQueue } from './constructs/dead-letter-queue.ts';
 import { MatchbridgeFunction } from './constructs/matchbridge-function.ts';
 
@@ -96,6 +97,26 @@ export const ACKNOWLEDGEMENTS: readonly OwnerAcknowledgements[] = [
         finding: /^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\*$/,
         reason:
           "The Distributed Map's child executions of this state machine: their names are generated at run time.",
+      },
+    ],
+  },
+  {
+    owner: (c) => c instanceof BulkApi,
+    acknowledgements: [
+      {
+        rule: 'AwsSolutions-APIG3',
+        reason:
+          "Every method requires IAM (SigV4): API Gateway refuses unsigned requests before the function runs, and the callers are the domains' back-end services mapped in api_callers, not browsers. WAF's managed rules target anonymous web traffic; the bodies are bulk files the function validates row by row.",
+      },
+      {
+        rule: 'AwsSolutions-APIG6',
+        reason:
+          "Execution logging needs the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account, one per account and region, shared by every API; cdk.json's disableCloudWatchRole keeps this stack from taking it over). The stage's access log (each request with its IAM caller and status) and the function's one log line per request cover it.",
+      },
+      {
+        rule: 'AwsSolutions-COG4',
+        reason:
+          "Callers are AWS principals (the domains' services and roles) authorised by IAM SigV4 and mapped to a domain in api_callers: there are no end users to keep in a Cognito user pool.",
       },
     ],
   },

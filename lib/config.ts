@@ -142,6 +142,12 @@ const ConfigSchema = z.object({
   exportSendBackoffMs: z.coerce.number().int().min(0).max(10_000).default(1000),
   /** Time zone of the date in an export's file name (the schedule's). */
   exportTimeZone: z.string().min(1).default('Asia/Kolkata'),
+  /** Largest request body the bulk HTTP API accepts (an uploaded file); larger ones get 413. */
+  apiMaxBodyBytes: positiveInt(1024 * 1024 * 1024),
+  /** Most rows a streamed export (`GET /v1/exports`) sends; more need the async export (413 says so). */
+  apiStreamMaxRows: positiveInt(1_000_000),
+  /** The running Lambda's own name (set by the runtime): the API invokes itself to run accepted jobs. */
+  lambdaFunctionName: z.string().min(1).optional(),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -198,6 +204,9 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   exportSendAttempts: 'EXPORT_SEND_ATTEMPTS',
   exportSendBackoffMs: 'EXPORT_SEND_BACKOFF_MS',
   exportTimeZone: 'EXPORT_TIME_ZONE',
+  apiMaxBodyBytes: 'API_MAX_BODY_BYTES',
+  apiStreamMaxRows: 'API_STREAM_MAX_ROWS',
+  lambdaFunctionName: 'AWS_LAMBDA_FUNCTION_NAME',
 };
 
 /** Environment variable names, for infra code that sets them (one source of truth). */

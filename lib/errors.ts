@@ -92,3 +92,17 @@ export const TRANSIENT_ERROR_NAMES = [
   DeadlineExceededError.name,
   StatusDeliveryError.name,
 ] as const;
+
+/**
+ * A request to the bulk HTTP API that is refused: `status` is the HTTP status, `code` stable. The message
+ * is safe to show to the caller.
+ */
+export class ApiRequestError extends MatchbridgeError {
+  readonly code: string;
+  readonly status: number;
+  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
+    super(message, details);
+    this.status = status;
+    this.code = code;
+  }
+}

@@ -11,6 +11,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
 import { METRIC_NAMES } from '../../lib/observability/job-metrics.ts';
 import { METADATA_KEYS } from '../metadata.ts';
+import { BulkApi } from './bulk-api.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
 import { finishedJobs, JobAlarms, longestJob, serviceMetric } from './job-alarms.ts';
 import { MatchbridgeFunction } from './matchbridge-function.ts';
@@ -30,9 +31,10 @@ export interface MonitoringProps {
  * dead-letter queue of failed executions fed by an EventBridge rule, and one dashboard.
  *
  * Call {@link Monitoring.watch} last in a stack: it finds every {@link DeadLetterQueue} (alarm → topic, depth
- * on the dashboard), every {@link MatchbridgeFunction} (errors and throttles) and every state machine
- * carrying `matchbridge:state-machine` metadata (failure rule, executions on the dashboard), so constructs
- * added later are covered by what they are, not by a list kept here.
+ * on the dashboard), every {@link MatchbridgeFunction} (errors and throttles), every {@link BulkApi} (5XX
+ * alarm, requests and latency) and every state machine carrying `matchbridge:state-machine` metadata
+ * (failure rule, executions on the dashboard), so constructs added later are covered by what they are, not
+ * by a list kept here.
  */
 export class Monitoring extends Construct {
   readonly alarmTopic: sns.Topic;
@@ -208,6 +210,32 @@ export class Monitoring extends Construct {
     this.#executions.addRightMetric(stateMachine.metricTimedOut({ period, label: `${name} timed out` }));
   }
 
+  /** The bulk HTTP API: its 5XX alarm pages; requests, errors and latency on the dashboard. */
+  addBulkApi(bulkApi: BulkApi): void {
+    if (!this.#claim(bulkApi)) return;
+    this.addAlarm(bulkApi.serverErrorAlarm);
+    const period = Duration.minutes(5);
+    const { api } = bulkApi;
+    this.#rows.push([
+      new cloudwatch.GraphWidget({
+        title: 'Bulk API requests, 4XX, 5XX',
+        left: [
+          api.metricCount({ period, statistic: 'Sum', label: 'requests' }),
+          api.metricClientError({ period, statistic: 'Sum', label: '4XX' }),
+          api.metricServerError({ period, statistic: 'Sum', label: '5XX' }),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Bulk API latency (ms)',
+        left: ['p50', 'p90', 'p99'].map((statistic) =>
+          api.metricLatency({ period, statistic, label: `latency ${statistic}` }),
+        ),
+        width: 12,
+      }),
+    ]);
+  }
+
   /** A function: its errors and throttles on the dashboard. */
   addFunction(fn: MatchbridgeFunction): void {
     if (!this.#claim(fn)) return;
@@ -226,6 +254,7 @@ export class Monitoring extends Construct {
     for (const construct of scope.node.findAll()) {
       if (construct instanceof DeadLetterQueue) this.addDeadLetterQueue(construct);
       else if (construct instanceof MatchbridgeFunction) this.addFunction(construct);
+      else if (construct instanceof BulkApi) this.addBulkApi(construct);
       else if (construct instanceof sfn.StateMachine) {
         const name = (construct.node.defaultChild as CfnResource | undefined)?.getMetadata(
           METADATA_KEYS.stateMachine,

@@ -8,6 +8,8 @@ export const INTERFACE_ENDPOINTS = {
   Sqs: ec2.InterfaceVpcEndpointAwsService.SQS,
   StepFunctions: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
   EventBridge: ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
+  // The bulk API's function invokes itself (asynchronously) to run the jobs it accepts.
+  Lambda: ec2.InterfaceVpcEndpointAwsService.LAMBDA,
 } as const;
 
 export interface NetworkProps {

@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { NODE_UPLOAD_PREFIX } from '../../lib/ingest/object-created.ts';
 import type { HandlerName, InfraConfig } from '../config.ts';
+import { BulkApi } from '../constructs/bulk-api.ts';
 import { Database, type DatabaseAccess } from '../constructs/database.ts';
 import { DatabaseMigrations } from '../constructs/database-migrations.ts';
 import { IdempotencyTable } from '../constructs/idempotency-table.ts';
@@ -44,6 +45,7 @@ const FUNCTION_IDS: Record<HandlerName, string> = {
   'export-group': 'ExportGroup',
   'export-group-failed': 'ExportGroupFailed',
   'export-summary': 'ExportSummary',
+  api: 'Api',
 };
 
 /** Functions that never touch the database: no credentials, no way in through its security group. */
@@ -80,6 +82,7 @@ export class PipelineStack extends Stack {
   readonly statusPublishing: StatusPublishing;
   readonly monitoring: Monitoring;
   readonly userExport: UserExport;
+  readonly bulkApi: BulkApi;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -193,6 +196,16 @@ export class PipelineStack extends Stack {
       fn.addEnvironment(CONFIG_ENV.matchImportTopics, config.matchImportTopics.join(','));
     }
 
+    // The bulk HTTP API: starts node and match imports, stages uploads and exports, keeps idempotency keys.
+    const api = create('api');
+    staging.bind(api);
+    sources.grantRead(api);
+    this.importStateMachine.bindStarter(api);
+    this.matchImportStateMachine.bindStarter(api);
+    this.idempotency.bind(api);
+    this.bulkApi = new BulkApi(this, 'BulkApi', { handler: api, logRetention: config.logRetentionDays });
+    api.node.addDependency(this.migrations.resource);
+
     // Nothing may run against an old schema: imports start only once the migrations of this deploy ran.
     this.importStateMachine.stateMachine.node.addDependency(this.migrations.resource);
     this.matchImportStateMachine.stateMachine.node.addDependency(this.migrations.resource);
@@ -241,6 +254,7 @@ export class PipelineStack extends Stack {
       'export-group': exportGroup,
       'export-group-failed': exportGroupFailed,
       'export-summary': exportSummary,
+      api,
     };
     // Last: every dead-letter queue, function and state machine above gets its alarm and dashboard widgets.
     this.monitoring.watch(this);

@@ -12,7 +12,9 @@ import { openLocalEnvironment } from '../local/environment.ts';
 import { runImportLocally } from '../local/run-import.ts';
 import { logger } from '../observability/logger.ts';
 import { type RuntimeDeps, runtimeDeps } from '../runtime/deps.ts';
+import { apiCommand } from './api-command.ts';
 import { exportCommand } from './export-command.ts';
+import { importUsersCommand } from './import-users-command.ts';
 import { dlqCommand, ingestCommand } from './ingest-commands.ts';
 import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
 import { progressReporter } from './progress.ts';
@@ -229,6 +231,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (argv[0] === 'kafka-bridge') return await kafkaBridgeCommand(argv.slice(1));
     if (argv[0] === 'export') return await exportCommand(argv.slice(1));
+    if (argv[0] === 'api') return await apiCommand(argv.slice(1));
     const { values, positionals } = parseCommandLine(argv, OPTIONS);
     const [command, sub, ...rest] = positionals;
     if (values.help || !command) {
@@ -238,6 +241,8 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'import' && sub === 'nodes') return await importNodes(rest, values);
     if (command === 'import' && sub === 'references') return await importReferences(rest, values);
     if (command === 'import' && sub === 'matches') return await importMatches(rest, values);
+    if (command === 'import' && sub === 'users')
+      return await importUsersCommand(rest, jobTarget(values), values.json);
     if (command === 'jobs') return await jobs(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'ingest') return await ingestCommand(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'dlq') return await dlqCommand(sub === undefined ? [] : [sub, ...rest], values);

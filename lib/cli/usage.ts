@@ -28,6 +28,7 @@ export const EXIT = { completed: 0, failed: 1, usage: 2 } as const;
 export const USAGE = `usage:
   matchbridge import nodes <file|s3-uri> --domain <uuid> --group <id> [--json]
   matchbridge import matches <file.parquet|s3-uri> --domain <uuid> --group <id> [--json]
+  matchbridge import users <file.csv|file.ndjson> --domain <uuid> --group <id> [--json]
   matchbridge import references --domain <uuid> --group <id> (--ids a,b,c | --ids-file <file>) [--json]
   matchbridge ingest <msk-event.json> [--json]
   matchbridge jobs list [--limit <n>] [--json]
@@ -37,6 +38,7 @@ export const USAGE = `usage:
   matchbridge dlq replay [<id>] [--json]
   matchbridge kafka-bridge --brokers <host:port>[,…] [--topics a,b] [--group <id>] [--json]
   matchbridge export users [--group <id>] [--domain <uuid>] [--full] [--json]
+  matchbridge api [--port 8080] [--host 127.0.0.1]
 
 Exit codes: 0 job COMPLETED, 1 job FAILED, 2 usage or input error.
 Database: DATABASE_URL when set, else an embedded PostgreSQL under .matchbridge/ (MATCHBRIDGE_HOME).

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.ts';
 import type { ImportExecutionInput, ImportSource } from '../jobs/types.ts';
-import { parseObjectUri } from '../storage/object-uri.ts';
+import { type ObjectLocation, parseObjectUri } from '../storage/object-uri.ts';
 
 const CONTENT_TYPES = [
   'text/csv',
@@ -121,6 +121,30 @@ export interface FileSourceOptions {
 }
 
 /**
+ * Refuses a file in the pipeline's own bucket outside the domain's uploads (`incoming/<kind>/<domainId>/…`)
+ * and exports (`exports/users/<domainId>/…`): the rest of it (staged parts, reports, other domains' files)
+ * belongs to other jobs and domains. Shared by Kafka requests and the bulk API's `source_uri`.
+ * @throws InvalidRequestError FORBIDDEN_FILE_PATH
+ */
+export function checkPipelineBucketPath(
+  location: ObjectLocation,
+  filePath: string,
+  domainId: string,
+  pipelineBucket: string | undefined,
+): void {
+  if (location.kind !== 's3' || location.bucket !== pipelineBucket) return;
+  const key = location.key;
+  const ownUpload = /^incoming\/[^/]+\//.test(key) && key.split('/')[2] === domainId;
+  const ownExport = key.startsWith(`exports/users/${domainId}/`);
+  if (!ownUpload && !ownExport) {
+    throw new InvalidRequestError(
+      'FORBIDDEN_FILE_PATH',
+      `${filePath} is in the pipeline's bucket outside incoming/<kind>/${domainId}/ and exports/users/${domainId}/`,
+    );
+  }
+}
+
+/**
  * The source of a file request: an S3 location (or, in local mode, a path), with the name and content type
  * the producer gave.
  */
@@ -133,19 +157,12 @@ function fileSource(
   },
   options: FileSourceOptions,
 ): ImportSource {
-  const location = parseObjectUri(filePath, { allowLocal: options.allowLocalFiles });
-  if (location.kind === 's3' && location.bucket === options.pipelineBucket) {
-    const key = location.key;
-    const domain = request.domainId;
-    const ownUpload = /^incoming\/[^/]+\//.test(key) && key.split('/')[2] === domain;
-    const ownExport = key.startsWith(`exports/users/${domain}/`);
-    if (!ownUpload && !ownExport) {
-      throw new InvalidRequestError(
-        'FORBIDDEN_FILE_PATH',
-        `${filePath} is in the pipeline's bucket outside incoming/<kind>/${domain}/ and exports/users/${domain}/`,
-      );
-    }
-  }
+  checkPipelineBucketPath(
+    parseObjectUri(filePath, { allowLocal: options.allowLocalFiles }),
+    filePath,
+    request.domainId,
+    options.pipelineBucket,
+  );
   return {
     uri: filePath,
     ...(request.fileName ? { fileName: request.fileName } : {}),

@@ -9,13 +9,24 @@ import type { ImportExecutionInput } from './types.ts';
  *
  * @param referenceList where a reference-list job of this id staged its list (`referenceListUri`): a job
  *   whose source is there is run as a reference list again.
- * @throws InvalidRequestError `NOT_RESUMABLE` for a job that already ended.
+ * @throws InvalidRequestError `NOT_RESUMABLE` for a job that already ended, or one the bulk API accepted.
  */
 export function resumeInput(job: ImportJobRow, referenceList: string): ImportExecutionInput {
   if (job.status === 'COMPLETED' || job.status === 'FAILED') {
     throw new InvalidRequestError('NOT_RESUMABLE', `job ${job.id} already ended ${job.status}`, {
       jobId: job.id,
     });
+  }
+  // The API loads users and CSV/NDJSON matches itself and converts NDJSON nodes before the pipeline: its
+  // job's source is not what a state machine would read. Its jobs are run again by the API (docs/runbook.md).
+  if (job.origin === 'api') {
+    throw new InvalidRequestError(
+      'NOT_RESUMABLE',
+      `job ${job.id} was accepted by the bulk API: submit it there again`,
+      {
+        jobId: job.id,
+      },
+    );
   }
   return {
     jobId: job.id,

@@ -16,8 +16,11 @@ export interface LocalEnvironment {
 /**
  * Prepares local mode: `DATABASE_URL` when set, otherwise an embedded PostgreSQL whose data stays under
  * the local home folder (so later commands see earlier jobs); migrations applied; handlers configured.
+ * `overrides` are configuration variables this command sets on top of the environment.
  */
-export async function openLocalEnvironment(): Promise<LocalEnvironment> {
+export async function openLocalEnvironment(
+  overrides: Record<string, string> = {},
+): Promise<LocalEnvironment> {
   const base = loadConfig();
   const home = resolve(base.localHome);
   await mkdir(home, { recursive: true });
@@ -36,7 +39,12 @@ export async function openLocalEnvironment(): Promise<LocalEnvironment> {
     await stopEmbedded?.();
     throw error;
   }
-  const config = initConfig({ DATABASE_URL: databaseUrl, MATCHBRIDGE_LOCAL: 'true', MATCHBRIDGE_HOME: home });
+  const config = initConfig({
+    ...overrides,
+    DATABASE_URL: databaseUrl,
+    MATCHBRIDGE_LOCAL: 'true',
+    MATCHBRIDGE_HOME: home,
+  });
   return {
     config,
     embedded: stopEmbedded !== undefined,

@@ -38,7 +38,7 @@ describe('data stack', () => {
 
     it('opens the proxy to each function from the pipeline stack, keeping the data stack independent', () => {
       // Every function but object-created, dlq-replay and export-summary reaches the database.
-      pipeline.resourceCountIs('AWS::EC2::SecurityGroupIngress', 11);
+      pipeline.resourceCountIs('AWS::EC2::SecurityGroupIngress', 12);
       pipeline.allResourcesProperties('AWS::EC2::SecurityGroupIngress', {
         FromPort: 5432,
         ToPort: 5432,
@@ -68,7 +68,7 @@ describe('data stack', () => {
       const functions = Object.entries(functionsByHandler(pipeline))
         .filter(([handler]) => !withoutDatabase.includes(handler))
         .map(([, fn]) => fn);
-      assert.equal(functions.length, 11);
+      assert.equal(functions.length, 12);
       for (const { properties } of functions) {
         assert.deepEqual(properties.VpcConfig?.SubnetIds, EXISTING_VPC.privateSubnetIds);
         const env = properties.Environment?.Variables ?? {};

@@ -64,6 +64,7 @@ describe('pipeline functions', () => {
     );
 
     assert.deepEqual(withBucket.sort(), [
+      'api',
       'dlq-replay',
       'fail-job',
       'finalize',

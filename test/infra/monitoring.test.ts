@@ -39,8 +39,9 @@ describe('failure paths and alarms', () => {
       .map((alarm) => alarm.Properties)
       .filter((alarm) => alarm.MetricName === 'ApproximateNumberOfMessagesVisible');
 
-    // Ingest Records and Failures, StatusPublishing, ExecutionFailures, the user export's schedule.
-    assert.equal(queues.length, 5);
+    // Ingest Records and Failures, StatusPublishing, ExecutionFailures, the user export's schedule, the bulk
+    // API's failed job runs.
+    assert.equal(queues.length, 6);
     const watched = depthAlarms.map((alarm) => {
       assert.equal(alarm.Threshold, 0);
       assert.equal(alarm.ComparisonOperator, 'GreaterThanThreshold');
@@ -137,6 +138,8 @@ describe('dashboard', () => {
       'Dead-letter queue depths',
       'Lambda errors and throttles',
       'RDS Proxy connections',
+      'Bulk API requests, 4XX, 5XX',
+      'Bulk API latency (ms)',
       'Alarms',
     ]) {
       assert.ok(body.includes(title), `a widget titled ${title}`);
@@ -150,6 +153,8 @@ describe('dashboard', () => {
       'ApproximateNumberOfMessagesVisible',
       'Throttles',
       'DatabaseConnections',
+      '5XXError',
+      'Latency',
     ]) {
       assert.ok(body.includes(name), `the dashboard reads ${name}`);
     }

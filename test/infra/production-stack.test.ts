@@ -138,13 +138,13 @@ describe('cdk-nag (AwsSolutions)', () => {
 describe('network and data', () => {
   const { data, pipeline } = synth();
 
-  it('needs no NAT: functions in isolated subnets, endpoints for S3, DynamoDB, Secrets Manager, SQS, Step Functions, EventBridge', () => {
+  it('needs no NAT: functions in isolated subnets, endpoints for S3, DynamoDB, Secrets Manager, SQS, Step Functions, EventBridge, Lambda', () => {
     data.resourceCountIs('AWS::EC2::NatGateway', 0);
     data.resourceCountIs('AWS::EC2::InternetGateway', 0);
     const endpoints = Object.values(
       resourcesOf<{ ServiceName: unknown; VpcEndpointType?: string }>(data, 'AWS::EC2::VPCEndpoint'),
     ).map((endpoint) => JSON.stringify(endpoint.Properties.ServiceName));
-    for (const service of ['s3', 'dynamodb', 'secretsmanager', 'sqs', 'states', 'events']) {
+    for (const service of ['s3', 'dynamodb', 'secretsmanager', 'sqs', 'states', 'events', 'lambda']) {
       assert.ok(
         endpoints.some((name) => name.includes(`.${service}`)),
         `an endpoint for ${service}`,

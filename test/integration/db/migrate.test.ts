@@ -5,6 +5,8 @@ import { migrate } from '../../../lib/db/migrate.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
 
 const TABLES = [
+  'api_callers',
+  'api_idempotency_keys',
   'domains',
   'export_jobs',
   'import_job_batches',

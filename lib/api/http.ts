@@ -1,0 +1,116 @@
+import type { Readable } from 'node:stream';
+import { ApiRequestError, MatchbridgeError } from '../errors.ts';
+import { logger } from '../observability/logger.ts';
+
+/** Who is calling: the authenticated principal and the one domain it acts for (undefined: local, trusted). */
+export interface Caller {
+  readonly principal: string;
+  readonly domainId?: string;
+}
+
+/** An HTTP request as the handlers see it, whether it came through node:http or API Gateway. */
+export interface ApiRequest {
+  readonly method: string;
+  /** The path without its query string. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Header values by lower-case name. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** The raw body, read at most once. */
+  readonly body: Readable;
+  readonly caller: Caller;
+  /** Scheme, host and stage of the API as the caller reached it, for links back to it. */
+  readonly baseUrl: string;
+}
+
+/** A response: a JSON document, or a body streamed chunk by chunk. */
+export type ApiResponse =
+  | { readonly status: number; readonly headers?: Readonly<Record<string, string>>; readonly json: unknown }
+  | {
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly stream: AsyncIterable<string | Buffer>;
+    };
+
+/** A route of the API: what `openapi.json` documents under `paths`. */
+export interface Route<C> {
+  readonly method: 'GET' | 'POST' | 'PUT';
+  /** OpenAPI path template, e.g. `/v1/imports/{job_id}`. */
+  readonly path: string;
+  readonly handle: (
+    request: ApiRequest,
+    params: Readonly<Record<string, string>>,
+    context: C,
+  ) => Promise<ApiResponse>;
+}
+
+/** `{code, message}` with the given status. */
+export function errorResponse(status: number, code: string, message: string): ApiResponse {
+  return { status, json: { code, message } };
+}
+
+function matchPath(template: string, path: string): Record<string, string> | undefined {
+  const want = template.split('/');
+  const got = path.split('/');
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, part] of want.entries()) {
+    const actual = got[i] ?? '';
+    if (part.startsWith('{') && part.endsWith('}')) {
+      if (actual === '') return undefined;
+      params[part.slice(1, -1)] = decodeURIComponent(actual);
+    } else if (part !== actual) {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+/** Maps an error to its response: API refusals and exposed domain errors as they are, anything else 500. */
+export function responseForError(error: unknown): ApiResponse {
+  if (error instanceof ApiRequestError) return errorResponse(error.status, error.code, error.message);
+  if (error instanceof MatchbridgeError && error.expose) {
+    return errorResponse(error.transient ? 503 : 400, error.code, error.message);
+  }
+  if (error instanceof MatchbridgeError) {
+    logger.error('request failed', { error });
+    return errorResponse(503, error.code, 'a dependency is unavailable; retry later');
+  }
+  logger.error('request failed', { error: error as Error });
+  return errorResponse(500, 'INTERNAL_ERROR', 'internal error');
+}
+
+/**
+ * Routes a request to its handler. Unknown paths get 404 `NOT_FOUND`, a known path with another method 405
+ * `METHOD_NOT_ALLOWED`; errors become `{code, message}` responses (see {@link responseForError}).
+ */
+export async function dispatch<C>(
+  routes: readonly Route<C>[],
+  request: ApiRequest,
+  context: C,
+): Promise<ApiResponse> {
+  let pathKnown = false;
+  for (const route of routes) {
+    const params = matchPath(route.path, request.path);
+    if (!params) continue;
+    pathKnown = true;
+    if (route.method !== request.method) continue;
+    let response: ApiResponse;
+    try {
+      response = await route.handle(request, params, context);
+    } catch (error) {
+      response = responseForError(error);
+    }
+    logger.info('API request', {
+      method: request.method,
+      route: route.path,
+      status: response.status,
+      principal: request.caller.principal,
+      ...(request.caller.domainId ? { domainId: request.caller.domainId } : {}),
+    });
+    return response;
+  }
+  return pathKnown
+    ? errorResponse(405, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${request.path}`)
+    : errorResponse(404, 'NOT_FOUND', `no route ${request.path}`);
+}

@@ -1,0 +1,218 @@
+import { mapDatabaseError } from '../db/errors.ts';
+import { loadMatches } from '../db/load-matches.ts';
+import { loadUsers, type UserImportRow } from '../db/load-users.ts';
+import { InvalidFileError } from '../errors.ts';
+import { writeFailedReport } from '../jobs/job-reports.ts';
+import { completeJob, failJob } from '../jobs/job-repository.ts';
+import type { ImportExecutionInput } from '../jobs/types.ts';
+import { logJob } from '../observability/logger.ts';
+import type { RuntimeDeps } from '../runtime/deps.ts';
+import { pipelineObjectUri } from '../storage/staging.ts';
+import { validateUserRow } from '../users/user-row.ts';
+import { matchRows, withKnownParticipants } from './match-rows.ts';
+import { convertNodesNdjson } from './ndjson-nodes.ts';
+import { csvRows, ndjsonRows, type SourceRow } from './row-sources.ts';
+
+export const RESOURCE_TYPES = ['users', 'nodes', 'matches'] as const;
+export type ResourceType = (typeof RESOURCE_TYPES)[number];
+export const IMPORT_FORMATS = ['csv', 'ndjson', 'parquet'] as const;
+export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+
+/** The formats each resource can be imported from. */
+export const IMPORTABLE: Readonly<Record<ResourceType, readonly ImportFormat[]>> = {
+  users: ['csv', 'ndjson'],
+  nodes: ['csv', 'ndjson'],
+  matches: ['parquet', 'csv', 'ndjson'],
+};
+
+/** An import the API accepted: what its job runs on. */
+export interface ApiImportJob {
+  readonly jobId: string;
+  readonly resourceType: ResourceType;
+  readonly format: ImportFormat;
+  readonly domainId: string;
+  readonly groupId: string;
+  /** The file: staged upload, or the caller's `source_uri`. */
+  readonly uri: string;
+}
+
+/** Rows per users transaction at most: user rows are wide. */
+const USERS_BATCH_ROWS = 5000;
+
+/** Source of a job whose file is still to be uploaded to its `upload_url`. */
+export const AWAITING_UPLOAD = 'upload:pending';
+
+/** Records the job (PENDING, origin `api` unless given) so that it can be read back at once. */
+export async function createImportJob(
+  deps: RuntimeDeps,
+  job: Omit<ApiImportJob, 'uri'> & { readonly uri: string | undefined },
+  origin = 'api',
+): Promise<{ createdAt: Date }> {
+  try {
+    const result = await deps.pool.query<{ created_at: Date }>(
+      `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin, format)
+       VALUES ($1, $2, $3, $4, 'PENDING', $5, $7, $6)
+       RETURNING created_at`,
+      [
+        job.jobId,
+        job.resourceType,
+        job.domainId,
+        job.groupId,
+        job.uri ?? AWAITING_UPLOAD,
+        job.format,
+        origin,
+      ],
+    );
+    return { createdAt: result.rows[0]?.created_at ?? new Date() };
+  } catch (error) {
+    throw mapDatabaseError(error);
+  }
+}
+
+/** Where an uploaded file is staged before its job reads it. */
+export function uploadUri(deps: RuntimeDeps, jobId: string): string {
+  return pipelineObjectUri(deps.config, 'staging', jobId, 'upload');
+}
+
+/** Runs an import through the pipeline of its kind (the state machine: locally in-process, on AWS started). */
+export type PipelineStarter = (input: ImportExecutionInput) => Promise<unknown>;
+
+/**
+ * Runs the job of an accepted import to its end. Users are validated and loaded here; nodes (CSV, or NDJSON
+ * converted to CSV first) and matches (Parquet) go through their import state machines. A failure that
+ * stops the job as a whole marks it FAILED with its reason; it never stays PENDING.
+ */
+export async function runApiImport(
+  deps: RuntimeDeps,
+  job: ApiImportJob,
+  startPipeline: PipelineStarter,
+): Promise<void> {
+  const log = logJob(job);
+  try {
+    if (job.resourceType === 'users') {
+      await importUsers(deps, job);
+      return;
+    }
+    const base = { jobId: job.jobId, domainId: job.domainId, groupId: job.groupId, origin: 'api' } as const;
+    if (job.resourceType === 'matches' && job.format !== 'parquet') {
+      await importMatchRecords(deps, job);
+      return;
+    }
+    if (job.resourceType === 'matches') {
+      await startPipeline({
+        ...base,
+        kind: 'matches',
+        source: { uri: job.uri, contentType: 'application/vnd.apache.parquet' },
+      });
+      return;
+    }
+    const csv = job.format === 'ndjson' ? await convertNodesNdjson(deps, job) : job.uri;
+    await startPipeline({ ...base, kind: 'nodes', source: { uri: csv, contentType: 'text/csv' } });
+  } catch (error) {
+    log.error('API import failed', { error: error as Error });
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    await failJob(deps.pool, job.jobId, reason);
+  }
+}
+
+async function* userRows(
+  rows: AsyncIterable<SourceRow>,
+  opts: { readonly defaultGroup: string; readonly fromText: boolean },
+): AsyncGenerator<UserImportRow> {
+  for await (const source of rows) {
+    if ('error' in source) {
+      yield { line: source.line, reference: null, errors: [source.error] };
+      continue;
+    }
+    const checked = validateUserRow(source.values, opts);
+    const username = typeof source.values.username === 'string' ? source.values.username.slice(0, 255) : null;
+    yield 'row' in checked
+      ? { line: source.line, row: checked.row }
+      : { line: source.line, reference: username, errors: checked.errors };
+  }
+}
+
+/** Marks a job the API runs itself as started. */
+async function startOwnJob(deps: RuntimeDeps, jobId: string): Promise<void> {
+  try {
+    await deps.pool.query(
+      `UPDATE import_jobs SET status = 'PROCESSING', started_at = now(), updated_at = now()
+       WHERE id = $1 AND status = 'PENDING'`,
+      [jobId],
+    );
+  } catch (error) {
+    throw mapDatabaseError(error);
+  }
+}
+
+/** Final figures of a job the API ran itself: COMPLETED when failed rows stay within the tolerance. */
+async function finishOwnJob(
+  deps: RuntimeDeps,
+  job: ApiImportJob,
+  counts: { total: number; failed: number; inserted: number; updated: number },
+  reportKind: 'nodes' | 'matches',
+): Promise<void> {
+  const { config, pool } = deps;
+  if (counts.total === 0) throw new InvalidFileError('EMPTY_FILE', 'the file has no rows');
+  const failedList = await writeFailedReport(deps, job.jobId, [], config.statusListCap, reportKind);
+  const loaded = counts.total - counts.failed;
+  const completed = (counts.failed * 100) / counts.total <= config.toleratedFailurePercent;
+  await completeJob(pool, job.jobId, {
+    status: completed ? 'COMPLETED' : 'FAILED',
+    total: counts.total,
+    processed: loaded,
+    successCount: loaded,
+    failedCount: counts.failed,
+    duplicateCount: loaded - counts.inserted - counts.updated,
+    ...(completed ? {} : { failureReason: `${counts.failed} of ${counts.total} rows failed` }),
+    failedListUri: failedList.uri,
+  });
+  logJob(job).info('API import finished', { ...counts });
+}
+
+/**
+ * Match suggestions from CSV or NDJSON: validated here and written by the match loader (the one the
+ * Parquet pipeline uses), in one pass over the file.
+ */
+async function importMatchRecords(deps: RuntimeDeps, job: ApiImportJob): Promise<void> {
+  const { pool, store, config } = deps;
+  await startOwnJob(deps, job.jobId);
+  const input = await store.read(job.uri);
+  const fromText = job.format === 'csv';
+  const rows = fromText ? csvRows(input, config.maxRecordBytes) : ndjsonRows(input, config.maxRecordBytes);
+  const unknownAmong = async (ids: readonly string[]): Promise<ReadonlySet<string>> => {
+    try {
+      const result = await pool.query<{ id: string }>(
+        `SELECT i.id FROM unnest($3::text[]) AS i (id)
+         WHERE NOT EXISTS (SELECT 1 FROM nodes n
+                           WHERE n.domain_id = $1 AND n.group_id = $2 AND n.reference_id = i.id COLLATE "C")`,
+        [job.domainId, job.groupId, ids],
+      );
+      return new Set(result.rows.map((r) => r.id));
+    } catch (error) {
+      throw mapDatabaseError(error);
+    }
+  };
+  const checked = withKnownParticipants(unknownAmong, matchRows(rows, { fromText }));
+  const counts = await loadMatches(pool, { ...job, kind: 'matches' }, checked, {
+    dbBatchRows: config.dbBatchRows,
+  });
+  // Every row read is inserted, updated, a duplicate or failed (`rows` counts the valid ones only).
+  const total = counts.inserted + counts.updated + counts.duplicates + counts.failed;
+  await finishOwnJob(deps, job, { ...counts, total }, 'matches');
+}
+
+async function importUsers(deps: RuntimeDeps, job: ApiImportJob): Promise<void> {
+  const { pool, store, config } = deps;
+  await startOwnJob(deps, job.jobId);
+  const input = await store.read(job.uri);
+  const fromText = job.format === 'csv';
+  const rows = fromText ? csvRows(input, config.maxRecordBytes) : ndjsonRows(input, config.maxRecordBytes);
+  const counts = await loadUsers(
+    pool,
+    job,
+    userRows(rows, { defaultGroup: job.groupId, fromText }),
+    Math.min(config.dbBatchRows, USERS_BATCH_ROWS),
+  );
+  await finishOwnJob(deps, job, counts, 'nodes');
+}
