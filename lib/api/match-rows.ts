@@ -1,4 +1,4 @@
-import { type MatchRowRun, RUN_ROWS } from '../parquet/read-matches.ts';
+import { type MatchRowRun, matchRowRun, RUN_ROWS } from '../parquet/read-matches.ts';
 import type { JsonValue, MatchRow, MatchRowRejection } from '../parquet/types.ts';
 import type { SourceRow } from './row-sources.ts';
 
@@ -72,27 +72,6 @@ export async function* matchRows(
 /** Rows whose participants are looked up in one statement. */
 const PARTICIPANT_CHECK_ROWS = 5000;
 
-/** Checked rows as a run of the match loader, which takes runs (a visitor per run) rather than row objects. */
-function runOf(items: readonly (MatchRow | MatchRowRejection)[]): MatchRowRun {
-  return {
-    size: items.length,
-    visit: (visitor) => {
-      for (const item of items) {
-        if ('code' in item) visitor.rejected(item);
-        else
-          visitor.valid(
-            item.row,
-            item.participantId,
-            item.matchedParticipantId,
-            item.compatibilityScore,
-            item.rank,
-            JSON.stringify(item.details),
-          );
-      }
-    },
-  };
-}
-
 /**
  * Rejects match rows whose participant or matched participant is not a node of the job's group, looked up
  * set-based: one query per {@link PARTICIPANT_CHECK_ROWS} rows, holding only that many in memory. The checked
@@ -123,7 +102,7 @@ export async function* withKnownParticipants(
     });
     batch = [];
     for (let from = 0; from < checked.length; from += RUN_ROWS)
-      yield runOf(checked.slice(from, from + RUN_ROWS));
+      yield matchRowRun(checked.slice(from, from + RUN_ROWS));
   }
   for await (const item of rows) {
     batch.push(item);

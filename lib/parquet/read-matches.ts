@@ -7,7 +7,7 @@ import { timeParsers } from './iso-time.ts';
 import { toJsonValue } from './json-value.ts';
 import { isKnownMatchColumn, MatchColumnName, resolveMatchColumns } from './match-columns.ts';
 import { openRangeBuffer, type RangeBuffer } from './range-buffer.ts';
-import type { MatchBatch, MatchColumn, MatchRowRejection } from './types.ts';
+import type { MatchBatch, MatchColumn, MatchRow, MatchRowRejection } from './types.ts';
 
 /** Longest participant id, in characters (Unicode code points), as the `match_suggestions` columns. */
 export const MAX_PARTICIPANT_ID_LENGTH = 255;
@@ -65,6 +65,27 @@ export interface MatchRowRun {
   /** Rows in the run, valid or rejected. */
   readonly size: number;
   visit(visitor: MatchRowVisitor): void;
+}
+
+/** A run of rows already checked (e.g. from CSV or NDJSON), for the loader, which takes runs of rows. */
+export function matchRowRun(items: readonly (MatchRow | MatchRowRejection)[]): MatchRowRun {
+  return {
+    size: items.length,
+    visit: (visitor) => {
+      for (const item of items) {
+        if ('code' in item) visitor.rejected(item);
+        else
+          visitor.valid(
+            item.row,
+            item.participantId,
+            item.matchedParticipantId,
+            item.compatibilityScore,
+            item.rank,
+            JSON.stringify(item.details),
+          );
+      }
+    },
+  };
 }
 
 /** A column chunk without an offset index is read whole for each part; up to this size that is acceptable. */

@@ -3,12 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { setImmediate } from 'node:timers/promises';
 import { loadBatch } from '../../lib/jobs/load-batch.ts';
 import { planImport } from '../../lib/jobs/plan-import.ts';
 import type { JobStatusMessage } from '../../lib/jobs/types.ts';
 import { runImportLocally } from '../../lib/local/run-import.ts';
 import { runtimeDeps } from '../../lib/runtime/deps.ts';
+import { blockedBy, groupState } from '../support/faults.ts';
 import { localPipeline } from '../support/local-pipeline.ts';
 
 const DOMAIN = '5a2b9c8d-7e6f-4a3b-8c2d-1e0f9a8b7c6d';
@@ -36,27 +36,7 @@ describe('database faults during a node import', () => {
       origin: 'test',
     });
 
-  /** The group's nodes with their metadata, in reference order: what a run leaves behind. */
-  const stateOf = async (groupId: string) =>
-    (
-      await suite.pool.query(
-        `SELECT n.reference_id, m.metadata FROM nodes n LEFT JOIN node_metadata m ON m.node_id = n.id
-         WHERE n.domain_id = $1 AND n.group_id = $2 ORDER BY n.reference_id`,
-        [DOMAIN, groupId],
-      )
-    ).rows;
-
-  /** Resolves with the pid of the first backend found waiting for a lock held by `holderPid`. */
-  async function blockedBy(holderPid: number): Promise<number> {
-    for (;;) {
-      const { rows } = await suite.pool.query<{ pid: number }>(
-        'SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) LIMIT 1',
-        [holderPid],
-      );
-      if (rows[0]) return rows[0].pid;
-      await setImmediate();
-    }
-  }
+  const stateOf = (groupId: string) => groupState(suite.pool, DOMAIN, groupId);
 
   it('a connection terminated mid-upsert: the batch is retried and the result equals a clean run', async () => {
     const clean = await run('clean');
@@ -72,7 +52,7 @@ describe('database faults during a node import', () => {
         [DOMAIN],
       );
       const running = run('faulted');
-      const victim = await blockedBy(rows[0]!.pid);
+      const victim = await blockedBy(suite.pool, rows[0]!.pid);
       const killed = await suite.pool.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [
         victim,
       ]);

@@ -4,7 +4,6 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setImmediate } from 'node:timers/promises';
 import pg from 'pg';
 import { initConfig } from '../../lib/config.ts';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../../lib/db/embedded.ts';
@@ -12,6 +11,7 @@ import { migrate } from '../../lib/db/migrate.ts';
 import type { JobStatusMessage } from '../../lib/jobs/types.ts';
 import { runImportLocally } from '../../lib/local/run-import.ts';
 import { closeRuntimeDeps } from '../../lib/runtime/deps.ts';
+import { blockedBy, groupState } from '../support/faults.ts';
 
 const DOMAIN = '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b';
 const ROWS = 5000;
@@ -66,17 +66,7 @@ describe('the database restarted during a node import', () => {
     }
   }
 
-  const stateOf = (groupId: string) =>
-    withClient(
-      async (client) =>
-        (
-          await client.query(
-            `SELECT n.reference_id, m.metadata FROM nodes n LEFT JOIN node_metadata m ON m.node_id = n.id
-             WHERE n.domain_id = $1 AND n.group_id = $2 ORDER BY n.reference_id`,
-            [DOMAIN, groupId],
-          )
-        ).rows,
-    );
+  const stateOf = (groupId: string) => withClient((client) => groupState(client, DOMAIN, groupId));
 
   it('the batches caught by the restart are retried: the job completes and equals a clean run', async () => {
     const clean = await run('clean');
@@ -92,16 +82,7 @@ describe('the database restarted during a node import', () => {
       [DOMAIN],
     );
     const running = run('faulted');
-    await withClient(async (client) => {
-      for (;;) {
-        const waiting = await client.query(
-          'SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))',
-          [rows[0]?.pid],
-        );
-        if (waiting.rowCount) return;
-        await setImmediate();
-      }
-    });
+    await withClient((client) => blockedBy(client, rows[0]?.pid));
     const url = server.url;
     await server.stop();
     server = await startEmbeddedPostgres(join(dir, 'pg'), { durable: false });

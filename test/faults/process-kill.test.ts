@@ -10,6 +10,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { planCsvRanges } from '../../lib/csv/plan-csv.ts';
 import { runImportLocally } from '../../lib/local/run-import.ts';
 import { cli, ROOT } from '../support/cli.ts';
+import { groupState } from '../support/faults.ts';
 import { localPipeline } from '../support/local-pipeline.ts';
 
 const DOMAIN = '4b3a2918-0f7e-4d6c-9b5a-4e3d2c1b0a99';
@@ -40,14 +41,7 @@ describe('the process killed in the middle of a job, then `jobs resume`', () => 
     batches = plan.batches.length;
   });
 
-  const stateOf = async (groupId: string) =>
-    (
-      await suite.pool.query(
-        `SELECT n.reference_id, m.metadata FROM nodes n LEFT JOIN node_metadata m ON m.node_id = n.id
-         WHERE n.domain_id = $1 AND n.group_id = $2 ORDER BY n.reference_id`,
-        [DOMAIN, groupId],
-      )
-    ).rows;
+  const stateOf = (groupId: string) => groupState(suite.pool, DOMAIN, groupId);
 
   it('resumes the job: completed batches are skipped, the rest loads, counts are those of one run', async () => {
     const env = { ...SETTINGS, DATABASE_URL: suite.url, MATCHBRIDGE_HOME: join(suite.dir, 'cli-home') };

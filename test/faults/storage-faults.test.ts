@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { JobStatusMessage } from '../../lib/jobs/types.ts';
 import { runImportLocally } from '../../lib/local/run-import.ts';
+import { groupState } from '../support/faults.ts';
 import { localPipeline } from '../support/local-pipeline.ts';
 import { startTestS3, type TestS3 } from '../support/s3.ts';
 
@@ -97,14 +98,7 @@ describe('storage faults during a node import', () => {
       origin: 'test',
     });
 
-  const stateOf = async (groupId: string) =>
-    (
-      await suite.pool.query(
-        `SELECT n.reference_id, m.metadata FROM nodes n LEFT JOIN node_metadata m ON m.node_id = n.id
-         WHERE n.domain_id = $1 AND n.group_id = $2 ORDER BY n.reference_id`,
-        [DOMAIN, groupId],
-      )
-    ).rows;
+  const stateOf = (groupId: string) => groupState(suite.pool, DOMAIN, groupId);
 
   it('an S3 read cut in the middle of a range: the batch is retried and the result equals a clean run', async () => {
     const local = join(suite.dir, 'nodes.csv');

@@ -2,8 +2,6 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { copyFile, readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { setImmediate } from 'node:timers/promises';
-import type pg from 'pg';
 import { writeMatchParquet } from '../../../bench/generate-matches.ts';
 import { loadConfig } from '../../../lib/config.ts';
 import { loadMatches } from '../../../lib/db/load-matches.ts';
@@ -11,18 +9,12 @@ import { createOrClaimJob } from '../../../lib/jobs/job-repository.ts';
 import { loadMatchBatch } from '../../../lib/jobs/load-match-batch.ts';
 import type { JobRef } from '../../../lib/jobs/types.ts';
 import { planMatchFile } from '../../../lib/parquet/plan-matches.ts';
-import type { MatchRowRun } from '../../../lib/parquet/read-matches.ts';
+import { type MatchRowRun, matchRowRun } from '../../../lib/parquet/read-matches.ts';
 import type { MatchRow, MatchRowRejection } from '../../../lib/parquet/types.ts';
 import type { RuntimeDeps } from '../../../lib/runtime/deps.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
-import {
-  footerRange,
-  inside,
-  localStore,
-  recordingStore,
-  runOf,
-  tempFolder,
-} from '../../unit/parquet/fixtures.ts';
+import { blockedBy } from '../../support/faults.ts';
+import { footerRange, inside, localStore, recordingStore, tempFolder } from '../../unit/parquet/fixtures.ts';
 
 const DOMAIN = randomUUID();
 
@@ -48,21 +40,7 @@ function rejection(row: number): MatchRowRejection {
 
 /** One run per row, so that DB batches are cut by rows as from a file. */
 async function* source(items: Iterable<MatchRow | MatchRowRejection>): AsyncGenerator<MatchRowRun> {
-  for (const item of items) yield runOf([item]);
-}
-
-/** Resolves once a backend of the database waits for a lock held by `holder`'s transaction. */
-async function waitForLockWait(db: TestDatabase, holder: pg.PoolClient): Promise<void> {
-  const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  const pid = rows[0]?.pid;
-  for (;;) {
-    const waiting = await db.pool.query(
-      'SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))',
-      [pid],
-    );
-    if (waiting.rowCount) return;
-    await setImmediate();
-  }
+  for (const item of items) yield matchRowRun([item]);
 }
 
 describe('loadMatches', () => {
@@ -172,7 +150,8 @@ describe('loadMatches', () => {
       const loading = loadMatches(db.pool, job, source([match(0, 'k', 'a'), match(1, 'k', 'b', 0.5)]), {
         dbBatchRows: 10,
       });
-      await waitForLockWait(db, blocker);
+      const { rows } = await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await blockedBy(db.pool, rows[0]?.pid);
       await blocker.query('COMMIT');
 
       const counts = await loading;
@@ -218,9 +197,9 @@ describe('loadMatches', () => {
     const job = await newJob();
     const controller = new AbortController();
     async function* slow(): AsyncGenerator<MatchRowRun> {
-      yield runOf([match(0, 's', 't')]);
+      yield matchRowRun([match(0, 's', 't')]);
       controller.abort(new Error('deadline'));
-      yield runOf([match(1, 's', 'u')]);
+      yield matchRowRun([match(1, 's', 'u')]);
     }
 
     await assert.rejects(loadMatches(db.pool, job, slow(), { dbBatchRows: 10, signal: controller.signal }), {

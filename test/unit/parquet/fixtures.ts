@@ -194,27 +194,6 @@ export function readMatchRows(
   return rowsOf(readMatchRuns(...args));
 }
 
-/** A run of given rows, as the loader receives them from a file. */
-export function runOf(items: readonly (MatchRow | MatchRowRejection)[]): MatchRowRun {
-  return {
-    size: items.length,
-    visit: (visitor) => {
-      for (const item of items) {
-        if ('code' in item) visitor.rejected(item);
-        else
-          visitor.valid(
-            item.row,
-            item.participantId,
-            item.matchedParticipantId,
-            item.compatibilityScore,
-            item.rank,
-            JSON.stringify(item.details),
-          );
-      }
-    },
-  };
-}
-
 export function splitRows(items: readonly (MatchRow | MatchRowRejection)[]): {
   rows: MatchRow[];
   rejections: MatchRowRejection[];

@@ -1,0 +1,30 @@
+import { setImmediate } from 'node:timers/promises';
+import type pg from 'pg';
+
+/** A pool or a client: what runs a query. */
+type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.Client, 'query'>;
+
+/** A group's nodes with their metadata, in reference order: what an import leaves behind, to compare runs. */
+export async function groupState(db: Queryable, domainId: string, groupId: string): Promise<unknown[]> {
+  const { rows } = await db.query(
+    `SELECT n.reference_id, m.metadata FROM nodes n LEFT JOIN node_metadata m ON m.node_id = n.id
+     WHERE n.domain_id = $1 AND n.group_id = $2 ORDER BY n.reference_id`,
+    [domainId, groupId],
+  );
+  return rows;
+}
+
+/**
+ * Resolves with the pid of a backend waiting for a lock held by `holderPid`, once one does. Its queries keep
+ * the process busy meanwhile, so the wait is never cut short by an empty event loop.
+ */
+export async function blockedBy(db: Queryable, holderPid: number | undefined): Promise<number> {
+  for (;;) {
+    const { rows } = await db.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) LIMIT 1',
+      [holderPid],
+    );
+    if (rows[0]) return rows[0].pid;
+    await setImmediate();
+  }
+}
