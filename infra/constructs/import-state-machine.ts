@@ -1,13 +1,13 @@
-import { type CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { TRANSIENT_ERROR_NAMES } from '../../lib/errors.ts';
-import { METADATA_KEYS } from '../metadata.ts';
 import { lambdaTask } from './lambda-task.ts';
+import { pipelineStateMachine } from './pipeline-state-machine.ts';
 
 /** State names of the import state machine: a contract with the local runner and the tests. */
 export const IMPORT_STATE_NAMES = {
@@ -172,27 +172,12 @@ export class ImportStateMachine extends Construct {
       catchAll,
     );
 
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      definitionBody: sfn.DefinitionBody.fromChainable(plan.next(loadBatches).next(finalize)),
-      stateMachineType: sfn.StateMachineType.STANDARD,
+    this.stateMachine = pipelineStateMachine(this, {
+      machineName: workflow.machineName,
+      definition: plan.next(loadBatches).next(finalize),
       timeout: props.timeout,
-      tracingEnabled: true,
-      logs: {
-        destination: new logs.LogGroup(this, 'Logs', {
-          // The vended-logs prefix keeps Step Functions from growing the account's CloudWatch Logs
-          // resource policy with one statement per log group.
-          logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${workflow.machineName}`,
-          retention: props.logRetention,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
-        level: sfn.LogLevel.ERROR,
-        includeExecutionData: true,
-      },
+      logRetention: props.logRetention,
     });
-    (this.stateMachine.node.defaultChild as CfnResource).addMetadata(
-      METADATA_KEYS.stateMachine,
-      workflow.machineName,
-    );
   }
 
   /** Lets a function start imports of this kind, and find the state machine through its variable. */

@@ -1,6 +1,6 @@
-import { type CfnResource, Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
+import { Duration, TimeZone } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
@@ -14,11 +14,11 @@ import {
   StorageUnavailableError,
 } from '../../lib/errors.ts';
 import { USER_EXPORT_STATE_MACHINE_NAME } from '../../lib/export/types.ts';
-import { METADATA_KEYS } from '../metadata.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
 import { LAMBDA_SERVICE_ERRORS } from './import-state-machine.ts';
 import { grantKafkaWrite, type KafkaProducerProps } from './kafka-producer.ts';
 import { lambdaTask } from './lambda-task.ts';
+import { pipelineStateMachine } from './pipeline-state-machine.ts';
 
 export { USER_EXPORT_STATE_MACHINE_NAME };
 
@@ -131,25 +131,12 @@ export class UserExport extends Construct {
       }),
     });
 
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      definitionBody: sfn.DefinitionBody.fromChainable(plan.next(exportGroups).next(summarize)),
-      stateMachineType: sfn.StateMachineType.STANDARD,
+    this.stateMachine = pipelineStateMachine(this, {
+      machineName: USER_EXPORT_STATE_MACHINE_NAME,
+      definition: plan.next(exportGroups).next(summarize),
       timeout: props.timeout,
-      tracingEnabled: true,
-      logs: {
-        destination: new logs.LogGroup(this, 'Logs', {
-          logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${USER_EXPORT_STATE_MACHINE_NAME}`,
-          retention: props.logRetention,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
-        level: sfn.LogLevel.ERROR,
-        includeExecutionData: true,
-      },
+      logRetention: props.logRetention,
     });
-    (this.stateMachine.node.defaultChild as CfnResource).addMetadata(
-      METADATA_KEYS.stateMachine,
-      USER_EXPORT_STATE_MACHINE_NAME,
-    );
 
     this.scheduleDeadLetters = new DeadLetterQueue(this, 'ScheduleDeadLetters', {
       purpose: 'daily user export runs the scheduler could not start (start the export by hand)',
