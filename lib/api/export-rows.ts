@@ -1,8 +1,9 @@
 import { stringify } from 'csv-stringify/sync';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { readWithCursor } from '../db/cursor.ts';
 import { mapDatabaseError } from '../db/errors.ts';
-import { checkoutClient, releaseClient, rollback } from '../db/pool.ts';
+import { checkoutClient, releaseClient } from '../db/pool.ts';
 import { ApiRequestError } from '../errors.ts';
 import type { ResourceType } from './import-jobs.ts';
 
@@ -204,36 +205,15 @@ export async function* exportChunks(
             return `'${name}', ${sql?.json ?? sql?.csv}`;
           })
           .join(', ')})::text`;
-  const client = await checkoutClient(pool);
-  let open = false;
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN READ ONLY');
-    open = true;
-    await client.query(
-      `DECLARE export_rows NO SCROLL CURSOR FOR SELECT ${select} FROM ${q.resource.from} WHERE ${q.where}`,
-      q.values,
-    );
-    if (query.format === 'csv') yield stringify([q.fields]);
-    for (;;) {
-      const page = await client.query<unknown[]>({
-        text: `FETCH ${FETCH_ROWS} FROM export_rows`,
-        rowMode: 'array',
-      });
-      if (page.rows.length > 0) {
-        onRows(page.rows.length);
-        yield query.format === 'csv'
-          ? stringify(page.rows)
-          : `${page.rows.map((row) => row[0] as string).join('\n')}\n`;
-      }
-      if (page.rows.length < FETCH_ROWS) break;
-    }
-    await client.query('COMMIT');
-    open = false;
-  } catch (error) {
-    throw mapDatabaseError(error);
-  } finally {
-    if (open) broken = await rollback(client);
-    releaseClient(client, broken);
+  const pages = readWithCursor(pool, {
+    begin: 'BEGIN READ ONLY',
+    sql: `SELECT ${select} FROM ${q.resource.from} WHERE ${q.where}`,
+    params: q.values,
+    pageRows: FETCH_ROWS,
+  });
+  if (query.format === 'csv') yield stringify([q.fields]);
+  for await (const rows of pages) {
+    onRows(rows.length);
+    yield query.format === 'csv' ? stringify(rows) : `${rows.map((row) => row[0] as string).join('\n')}\n`;
   }
 }

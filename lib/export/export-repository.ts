@@ -1,6 +1,7 @@
 import type pg from 'pg';
+import { readWithCursor } from '../db/cursor.ts';
 import { mapDatabaseError } from '../db/errors.ts';
-import { checkoutClient, releaseClient, rollback, withTransaction } from '../db/pool.ts';
+import { withTransaction } from '../db/pool.ts';
 
 /** A group with export enabled, as stored. */
 export interface ExportableGroupRow {
@@ -164,36 +165,18 @@ export async function* readGroupUsers(
   query: UserQuery,
   snapshot: CursorSnapshot,
 ): AsyncGenerator<Array<Array<string | null>>> {
-  const client = await checkoutClient(pool);
-  let broken: Error | undefined;
-  let open = false;
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    open = true;
-    const { rows } = await client.query<{ now: Date }>('SELECT now()');
-    snapshot.readAt = rows[0]!.now;
-    await client.query(
-      `DECLARE export_users NO SCROLL CURSOR FOR
-         SELECT ${query.columns.map((c) => c.sql).join(', ')} FROM users
+  const pages = readWithCursor(pool, {
+    begin: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+    onOpen: async (client) => {
+      const { rows } = await client.query<{ now: Date }>('SELECT now()');
+      snapshot.readAt = rows[0]!.now;
+    },
+    sql: `SELECT ${query.columns.map((c) => c.sql).join(', ')} FROM users
           WHERE domain_id = $1 AND group_id = $2 AND ready_for_matching
             AND ($3::timestamptz IS NULL OR updated_at > $3)
           ORDER BY username`,
-      [query.domainId, query.groupId, query.since],
-    );
-    for (;;) {
-      const batch = await client.query<Array<string | null>>({
-        text: `FETCH ${Math.trunc(query.batchRows)} FROM export_users`,
-        rowMode: 'array',
-      });
-      if (batch.rows.length === 0) break;
-      yield batch.rows;
-    }
-    await client.query('COMMIT');
-    open = false;
-  } catch (error) {
-    throw mapDatabaseError(error);
-  } finally {
-    if (open) broken = await rollback(client);
-    releaseClient(client, broken);
-  }
+    params: [query.domainId, query.groupId, query.since],
+    pageRows: query.batchRows,
+  });
+  for await (const rows of pages) yield rows as Array<Array<string | null>>;
 }
