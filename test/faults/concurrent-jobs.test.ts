@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { JobStatusMessage } from '../../lib/jobs/types.ts';
-import { runImportLocally } from '../../lib/local/run-import.ts';
+import { importNodes } from '../support/faults.ts';
 import { localPipeline } from '../support/local-pipeline.ts';
 
 const DOMAIN = '3d1f7a52-6b0e-4c8d-9a1b-2e3f4a5b6c7d';
@@ -34,16 +33,7 @@ describe('ten concurrent node imports on overlapping and disjoint groups (the se
     const groupOf = (i: number) => (i < JOBS / 2 ? 'shared' : `own-${i}`);
 
     const messages: JobStatusMessage[] = await Promise.all(
-      files.map((uri, i) =>
-        runImportLocally({
-          jobId: randomUUID(),
-          kind: 'nodes',
-          domainId: DOMAIN,
-          groupId: groupOf(i),
-          source: { uri },
-          origin: 'test',
-        }),
-      ),
+      files.map((uri, i) => importNodes(DOMAIN, groupOf(i), uri)),
     );
 
     assert.deepEqual(

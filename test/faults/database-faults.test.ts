@@ -6,9 +6,8 @@ import { before, describe, it } from 'node:test';
 import { loadBatch } from '../../lib/jobs/load-batch.ts';
 import { planImport } from '../../lib/jobs/plan-import.ts';
 import type { JobStatusMessage } from '../../lib/jobs/types.ts';
-import { runImportLocally } from '../../lib/local/run-import.ts';
 import { runtimeDeps } from '../../lib/runtime/deps.ts';
-import { blockedBy, groupState } from '../support/faults.ts';
+import { blockedBy, groupState, importNodes } from '../support/faults.ts';
 import { localPipeline } from '../support/local-pipeline.ts';
 
 const DOMAIN = '5a2b9c8d-7e6f-4a3b-8c2d-1e0f9a8b7c6d';
@@ -26,15 +25,7 @@ describe('database faults during a node import', () => {
     await writeFile(file, `${lines.join('\n')}\n`);
   });
 
-  const run = (groupId: string): Promise<JobStatusMessage> =>
-    runImportLocally({
-      jobId: randomUUID(),
-      kind: 'nodes',
-      domainId: DOMAIN,
-      groupId,
-      source: { uri: file },
-      origin: 'test',
-    });
+  const run = (groupId: string) => importNodes(DOMAIN, groupId, file);
 
   const stateOf = (groupId: string) => groupState(suite.pool, DOMAIN, groupId);
 

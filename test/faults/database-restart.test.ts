@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,10 +7,8 @@ import pg from 'pg';
 import { initConfig } from '../../lib/config.ts';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../../lib/db/embedded.ts';
 import { migrate } from '../../lib/db/migrate.ts';
-import type { JobStatusMessage } from '../../lib/jobs/types.ts';
-import { runImportLocally } from '../../lib/local/run-import.ts';
 import { closeRuntimeDeps } from '../../lib/runtime/deps.ts';
-import { blockedBy, groupState } from '../support/faults.ts';
+import { blockedBy, groupState, importNodes } from '../support/faults.ts';
 
 const DOMAIN = '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b';
 const ROWS = 5000;
@@ -46,15 +43,7 @@ describe('the database restarted during a node import', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const run = (groupId: string): Promise<JobStatusMessage> =>
-    runImportLocally({
-      jobId: randomUUID(),
-      kind: 'nodes',
-      domainId: DOMAIN,
-      groupId,
-      source: { uri: file },
-      origin: 'test',
-    });
+  const run = (groupId: string) => importNodes(DOMAIN, groupId, file);
 
   async function withClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
     const client = new pg.Client({ connectionString: server.url });

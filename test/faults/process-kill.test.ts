@@ -8,9 +8,8 @@ import { before, describe, it } from 'node:test';
 import { setImmediate } from 'node:timers/promises';
 import { loadConfig } from '../../lib/config.ts';
 import { planCsvRanges } from '../../lib/csv/plan-csv.ts';
-import { runImportLocally } from '../../lib/local/run-import.ts';
 import { cli, ROOT } from '../support/cli.ts';
-import { groupState } from '../support/faults.ts';
+import { groupState, importNodes } from '../support/faults.ts';
 import { localPipeline } from '../support/local-pipeline.ts';
 
 const DOMAIN = '4b3a2918-0f7e-4d6c-9b5a-4e3d2c1b0a99';
@@ -45,14 +44,7 @@ describe('the process killed in the middle of a job, then `jobs resume`', () => 
 
   it('resumes the job: completed batches are skipped, the rest loads, counts are those of one run', async () => {
     const env = { ...SETTINGS, DATABASE_URL: suite.url, MATCHBRIDGE_HOME: join(suite.dir, 'cli-home') };
-    const clean = await runImportLocally({
-      jobId: crypto.randomUUID(),
-      kind: 'nodes',
-      domainId: DOMAIN,
-      groupId: 'clean',
-      source: { uri: file },
-      origin: 'test',
-    });
+    const clean = await importNodes(DOMAIN, 'clean', file);
     // An uncommitted insert of a key of one batch holds that batch; the process is killed once every other
     // batch has recorded its completion. (A batch killed after its last commit but before its record would
     // be loaded again, its rows counted as updated: the open row of docs/faults.md.)

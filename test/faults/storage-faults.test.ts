@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { JobStatusMessage } from '../../lib/jobs/types.ts';
-import { runImportLocally } from '../../lib/local/run-import.ts';
-import { groupState } from '../support/faults.ts';
+import { groupState, importNodes } from '../support/faults.ts';
 import { localPipeline } from '../support/local-pipeline.ts';
 import { startTestS3, type TestS3 } from '../support/s3.ts';
 
@@ -88,15 +85,7 @@ describe('storage faults during a node import', () => {
     S3_ENDPOINT: proxy.url,
   }));
 
-  const run = (uri: string, groupId: string): Promise<JobStatusMessage> =>
-    runImportLocally({
-      jobId: randomUUID(),
-      kind: 'nodes',
-      domainId: DOMAIN,
-      groupId,
-      source: { uri },
-      origin: 'test',
-    });
+  const run = (uri: string, groupId: string) => importNodes(DOMAIN, groupId, uri);
 
   const stateOf = (groupId: string) => groupState(suite.pool, DOMAIN, groupId);
 

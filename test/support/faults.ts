@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
 import type pg from 'pg';
+import type { JobStatusMessage } from '../../lib/jobs/types.ts';
+import { runImportLocally } from '../../lib/local/run-import.ts';
 
 /** A pool or a client: what runs a query. */
 type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.Client, 'query'>;
@@ -27,4 +30,16 @@ export async function blockedBy(db: Queryable, holderPid: number | undefined): P
     if (rows[0]) return rows[0].pid;
     await setImmediate();
   }
+}
+
+/** A node import of `uri` into a group, as a new job, through the synthesized state machine in-process. */
+export function importNodes(domainId: string, groupId: string, uri: string): Promise<JobStatusMessage> {
+  return runImportLocally({
+    jobId: randomUUID(),
+    kind: 'nodes',
+    domainId,
+    groupId,
+    source: { uri },
+    origin: 'test',
+  });
 }
