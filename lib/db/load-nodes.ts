@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { MAX_REFERENCE_LENGTH, NUL_CHARACTER, type ParsedRow, type StagedBlock } from '../csv/parse-range.ts';
@@ -343,6 +344,8 @@ export async function writeInBatches<I, B extends GatheredBatch<I>>(
         batch = newBatch();
       }
       batch.add(step.value);
+      // Decoding runs between I/O turns only when it awaits I/O: let the running write's replies in.
+      if (writing) await nextTurn();
       if (batch.size >= dbBatchRows) {
         await submit(batch);
         batch = newBatch();
