@@ -75,3 +75,8 @@ export function mapDatabaseError(err: unknown): Error {
 export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as DriverError).code === '23505';
 }
+
+/** SQLSTATE 40P01: this transaction was chosen to end a deadlock (its statement failed, the rest may go on). */
+export function isDeadlock(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as DriverError).code === '40P01';
+}

@@ -8,7 +8,7 @@ import { MAX_REFERENCE_LENGTH, NUL_CHARACTER, type ParsedRow, type StagedBlock }
 import { unescapeCellSql } from '../csv/spreadsheet-escape.ts';
 import { DeadlineExceededError } from '../errors.ts';
 import type { JobRef, RowRejection } from '../jobs/types.ts';
-import { isUniqueViolation, mapDatabaseError } from './errors.ts';
+import { isDeadlock, isUniqueViolation, mapDatabaseError } from './errors.ts';
 import { checkoutClient, releaseClient, rollback } from './pool.ts';
 
 /** What one `loadNodes` call saw and did. For a job, inserted + updated + duplicates + failed = data rows. */
@@ -444,8 +444,9 @@ async function writeBatch(
  * ends by selecting the backend pid), COPY of `payload`, the `upsert` statement whose single summary row
  * `summarize` reads, then the rejections. With nothing staged only the rejections are written. On abort the
  * running statement is cancelled and the transaction rolled back; a client whose rollback failed is closed.
- * With `optimistic`, its statement (same parameters and summary row) runs first, under a savepoint: a plain
- * INSERT that fails with a unique violation when a key exists, whereupon `upsert` runs instead.
+ * With `optimistic`, the payload is first copied with its COPY straight into the target, under a savepoint;
+ * should that fail with a unique violation (a key exists) or a deadlock (a concurrent job inserts the same
+ * new keys in another order), the savepoint is rolled back and the payload staged and upserted as usual.
  *
  * @throws DeadlineExceededError when `signal` aborts; DatabaseUnavailableError when the connection fails.
  */
@@ -457,7 +458,12 @@ export async function writeStagedBatch<Row, Result>(
     readonly copy: string;
     readonly payload: readonly (Buffer | string)[];
     readonly upsert: string;
-    readonly optimistic?: { readonly sql: string; readonly onUniqueViolation: () => void };
+    readonly optimistic?: {
+      readonly copy: string;
+      /** What a successful optimistic COPY wrote. */
+      readonly written: Result;
+      readonly onConflict: () => void;
+    };
     readonly params: readonly unknown[];
     readonly summarize: (row: Row) => Result;
     readonly nothingStaged: Result;
@@ -482,30 +488,35 @@ export async function writeStagedBatch<Row, Result>(
       // A multi-statement query resolves to one result per statement; the last one holds the backend pid.
       const pid = ((opened as pg.QueryResult[]).at(-1)?.rows[0] as { pid?: number } | undefined)?.pid;
       throwIfAborted(signal, job);
-      const copy = client.query(copyFrom(batch.copy));
-      await pipeline(Readable.from(batch.payload), copy, ...(signal ? [{ signal }] : []));
-      throwIfAborted(signal, job);
-      const upsertWith = async (sql: string) => {
-        const upsert = client.query<pg.QueryResultRow & Row>(sql, [...batch.params]);
-        return abortable(signal, upsert, guard(upsert, pid));
+      // A COPY into the target can wait on a concurrent writer's row lock: an abort cancels it on the server.
+      const copyPayload = (sql: string) => {
+        const copying = pipeline(Readable.from(batch.payload), client.query(copyFrom(sql)));
+        return abortable(signal, copying, guard(copying, pid));
       };
-      let result: pg.QueryResult<pg.QueryResultRow & Row>;
+      let copiedStraight = false;
       if (batch.optimistic) {
         await client.query('SAVEPOINT mb_optimistic');
         try {
-          result = await upsertWith(batch.optimistic.sql);
+          await copyPayload(batch.optimistic.copy);
+          copiedStraight = true;
         } catch (err) {
-          if (!isUniqueViolation(err) || signal?.aborted) throw err;
-          batch.optimistic.onUniqueViolation();
-          await client.query('ROLLBACK TO SAVEPOINT mb_optimistic');
-          result = await upsertWith(batch.upsert);
+          if (!(isUniqueViolation(err) || isDeadlock(err)) || signal?.aborted) throw err;
+          batch.optimistic.onConflict();
+          // Back in the transaction that created the temp table: COPY … FREEZE needs that.
+          await client.query('ROLLBACK TO SAVEPOINT mb_optimistic; RELEASE SAVEPOINT mb_optimistic');
         }
-      } else {
-        result = await upsertWith(batch.upsert);
       }
-      const row = result.rows[0];
-      if (!row) throw new Error('the upsert returned no summary row');
-      written = batch.summarize(row);
+      if (copiedStraight && batch.optimistic) {
+        written = batch.optimistic.written;
+      } else {
+        await copyPayload(batch.copy);
+        throwIfAborted(signal, job);
+        const upsert = client.query<pg.QueryResultRow & Row>(batch.upsert, [...batch.params]);
+        const result = await abortable(signal, upsert, guard(upsert, pid));
+        const row = result.rows[0];
+        if (!row) throw new Error('the upsert returned no summary row');
+        written = batch.summarize(row);
+      }
       throwIfAborted(signal, job);
     }
     if (batch.rejections.length > 0) {

@@ -169,6 +169,57 @@ describe('loadMatches', () => {
     }
   });
 
+  it('falls back to the upsert when two jobs insert the same new keys in opposite orders (deadlock)', async () => {
+    const groupId = `g-${randomUUID()}`;
+    const first = await newJob(groupId);
+    const second = await newJob(groupId);
+    // Each load inserts its first key, then waits on a blocker's key; once both blockers roll back, each
+    // goes on to the key the other holds: a deadlock, which PostgreSQL ends by failing one of the two.
+    const blockers = [await db.pool.connect(), await db.pool.connect()];
+    try {
+      const pids: number[] = [];
+      for (const [i, blocker] of blockers.entries()) {
+        await blocker.query('BEGIN');
+        await blocker.query(
+          `INSERT INTO match_suggestions (domain_id, group_id, participant_id, matched_participant_id,
+             compatibility_score) VALUES ($1, $2, $3, 'm', 0)`,
+          [DOMAIN, groupId, `held-${i}`],
+        );
+        const { rows } = await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        pids.push(rows[0]?.pid ?? 0);
+      }
+      const loadFirst = loadMatches(
+        db.pool,
+        first,
+        source([match(0, 'k1', 'm'), match(1, 'held-0', 'm'), match(2, 'k2', 'm')]),
+        { dbBatchRows: 10 },
+      );
+      await blockedBy(db.pool, pids[0]);
+      const loadSecond = loadMatches(
+        db.pool,
+        second,
+        source([match(0, 'k2', 'm'), match(1, 'held-1', 'm'), match(2, 'k1', 'm')]),
+        { dbBatchRows: 10 },
+      );
+      await blockedBy(db.pool, pids[1]);
+      for (const blocker of blockers) await blocker.query('ROLLBACK');
+
+      const counts = await Promise.all([loadFirst, loadSecond]);
+
+      const written = counts.map((c) => [c.inserted, c.updated]).sort();
+      assert.deepEqual(written, [
+        [1, 2],
+        [3, 0],
+      ]);
+      assert.deepEqual(
+        (await rowsOf(first)).map((r) => r.participant_id),
+        ['held-0', 'held-1', 'k1', 'k2'],
+      );
+    } finally {
+      for (const blocker of blockers) blocker.release();
+    }
+  });
+
   it('stores ids and details holding tabs, backslashes, newlines and \\N exactly', async () => {
     const job = await newJob();
     const odd = ['a\tb', 'c\\d', 'e\nf\r', '\\N', 'é"ü\\t'];
