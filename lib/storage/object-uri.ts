@@ -41,7 +41,12 @@ export function parseObjectUri(uri: string, options: { allowLocal: boolean }): O
     } catch {
       throw new InvalidRequestError('INVALID_FILE_PATH', `not a valid URL: ${uri}`);
     }
-    const path = decodeURIComponent(url.pathname.slice(1));
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname.slice(1));
+    } catch {
+      throw new InvalidRequestError('INVALID_FILE_PATH', `malformed percent-encoding in ${uri}`);
+    }
     const virtual = VIRTUAL_HOST.exec(url.hostname);
     if (virtual?.[1]) return s3Location(virtual[1], path, uri);
     const slash = path.indexOf('/');
@@ -51,10 +56,23 @@ export function parseObjectUri(uri: string, options: { allowLocal: boolean }): O
   if (!options.allowLocal) {
     throw new InvalidRequestError('INVALID_FILE_PATH', `not an S3 location (s3:// or https://): ${uri}`);
   }
-  if (uri.startsWith('file://')) return { kind: 'file', path: fileURLToPath(uri) };
-  if (uri.includes('://')) throw new InvalidRequestError('INVALID_FILE_PATH', `unsupported scheme in ${uri}`);
-  if (uri.length === 0) throw new InvalidRequestError('INVALID_FILE_PATH', 'empty file path');
-  return { kind: 'file', path: isAbsolute(uri) ? uri : resolve(uri) };
+  let path: string;
+  if (uri.startsWith('file://')) {
+    try {
+      path = fileURLToPath(uri);
+    } catch {
+      // A host other than localhost, or an encoded slash: not a local file.
+      throw new InvalidRequestError('INVALID_FILE_PATH', `not a local file URL: ${uri}`);
+    }
+  } else {
+    if (uri.includes('://'))
+      throw new InvalidRequestError('INVALID_FILE_PATH', `unsupported scheme in ${uri}`);
+    if (uri.length === 0) throw new InvalidRequestError('INVALID_FILE_PATH', 'empty file path');
+    path = isAbsolute(uri) ? uri : resolve(uri);
+  }
+  // The filesystem calls would throw a TypeError on it, later, as if storage were down.
+  if (path.includes('\0')) throw new InvalidRequestError('INVALID_FILE_PATH', 'NUL character in file path');
+  return { kind: 'file', path };
 }
 
 /** The canonical URI of a location: `s3://bucket/key` or an absolute path. */

@@ -52,6 +52,7 @@ describe('ingest of MSK import requests', () => {
       ['SCHEMA_VIOLATION', valid({ groupId: '' })],
       ['INVALID_FILE_PATH', valid({ filePath: '/etc/passwd' })],
       ['INVALID_FILE_PATH', valid({ filePath: 's3://bucket/../../secret' })],
+      ['INVALID_FILE_PATH', valid({ filePath: 'https://minio.local/bucket/%E0%A4%A.csv' })],
       ['EMPTY_VALUE', null],
       ['NOT_UTF8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d])],
       ['OVERSIZED', `{"x":"${'a'.repeat(MAX_REQUEST_BYTES)}"}`],
@@ -76,6 +77,21 @@ describe('ingest of MSK import requests', () => {
     assert.equal(first?.key, 'k0');
     assert.equal(first?.value, '{"domainId": ');
     assert.equal(sink.letters.find((l) => l.code === 'NOT_UTF8')?.valueEncoding, 'base64');
+  });
+
+  it('dead-letters local paths that are no files in local mode rather than failing the batch', async () => {
+    const starter = fakeStarter();
+    const sink = fakeSink();
+    const paths = ['file://\0/', 'file://other-host/users.csv', 'file:///a%2Fb.csv', '/tmp/users\0.csv'];
+    const records = paths.map((filePath, offset) => mskRecord(valid({ filePath }), { offset }));
+
+    await ingestRecords(mskEvent(records), { starter, deadLetters: sink, allowLocalFiles: true });
+
+    assert.deepEqual(
+      sink.letters.map((l) => l.code),
+      paths.map(() => 'INVALID_FILE_PATH'),
+    );
+    assert.equal(starter.inputs.length, 0);
   });
 
   it("refuses paths into the pipeline's bucket other than the request domain's uploads and exports", async () => {
