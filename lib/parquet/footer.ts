@@ -143,8 +143,12 @@ function checkLayout(metadata: FileMetaData, footerStart: number, uri: string): 
   return { metadata, start: footerStart, total, rowGroups };
 }
 
-/** The bytes of a column chunk (dictionary page and data pages), or undefined when they make no sense. */
-function chunkRange(chunk: ColumnChunk, uri: string, rowGroup: number): ByteRange | undefined {
+/**
+ * The bytes of a column chunk (dictionary page and data pages), or undefined when they make no sense.
+ *
+ * @throws InvalidFileError for a chunk in another file, without metadata or with an unsupported codec.
+ */
+export function chunkRange(chunk: ColumnChunk, uri: string, rowGroup: number): ByteRange | undefined {
   if (chunk.file_path) {
     throw new InvalidFileError('UNSUPPORTED_PARQUET', `${uri}: column chunks in other files`, {
       uri,

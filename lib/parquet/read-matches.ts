@@ -6,6 +6,7 @@ import { type RowGroupLayout, readParquetFooter } from './footer.ts';
 import { timeParsers } from './iso-time.ts';
 import { toJsonValue } from './json-value.ts';
 import { isKnownMatchColumn, MatchColumnName, resolveMatchColumns } from './match-columns.ts';
+import { pageCheckedBuffer } from './page-headers.ts';
 import { openRangeBuffer, type RangeBuffer } from './range-buffer.ts';
 import type { MatchBatch, MatchColumn, MatchRow, MatchRowRejection } from './types.ts';
 
@@ -274,7 +275,7 @@ async function readColumns(
   const pieces = new Map<string, ColumnData[]>();
   try {
     await parquetRead({
-      file: buffer,
+      file: pageCheckedBuffer(buffer, metadata, rowGroup),
       metadata,
       rowStart,
       rowEnd,

@@ -68,9 +68,9 @@ describe('mutated Parquet files', () => {
           assert.ok(error instanceof MatchbridgeError, `not a clear error: ${String(error)}`);
         }
       }),
-      // A fixed seed: a page header whose value count was overwritten can make hyparquet decode for minutes
-      // (synchronously, beyond any timeout) — found by this test, open in docs/faults.md.
-      { numRuns: 300, seed: 7 },
+      // Seed 1 meets page headers whose value count was overwritten, which made hyparquet decode for minutes
+      // (synchronously, beyond any timeout) before page headers were checked against their column chunk.
+      { numRuns: 1500, seed: 1 },
     );
   });
 });
