@@ -3,6 +3,13 @@ import { InvalidFileError } from '../errors.ts';
 /** The column every node CSV must have, after {@link normalizeHeaderName}. */
 export const REFERENCE_COLUMN = 'reference_id';
 
+/**
+ * Most columns a node CSV may have. Each is a column of the load's staging table, whose rows must fit a
+ * PostgreSQL page: 400 cells moved out of line take 400 × 18 bytes, under the 8 KB a row may take, so any
+ * record within the size limit can be staged (PostgreSQL's own limit, 1600 columns, is not enough for that).
+ */
+export const MAX_COLUMNS = 400;
+
 /** A resolved header: normalised names in file order and the index of the reference column. */
 export interface ResolvedHeader {
   readonly header: string[];
@@ -36,15 +43,28 @@ export function normalizeHeaderName(raw: string): string {
 /**
  * Normalises the raw names of a header record and finds the reference column.
  *
- * @throws InvalidFileError `EMPTY_HEADER_NAME` when a name is blank (or normalises to nothing),
- *   `DUPLICATE_COLUMN` when two names normalise to the same name, `NO_REFERENCE_COLUMN` when no name
- *   normalises to `reference_id`.
+ * @throws InvalidFileError `TOO_MANY_COLUMNS` past {@link MAX_COLUMNS}, `INVALID_HEADER` when a name holds
+ *   a NUL character (PostgreSQL text, and so a metadata key, cannot), `EMPTY_HEADER_NAME` when a name is
+ *   blank (or normalises to nothing), `DUPLICATE_COLUMN` when two names normalise to the same name,
+ *   `NO_REFERENCE_COLUMN` when no name normalises to `reference_id`.
  */
 export function resolveHeader(rawNames: readonly string[]): ResolvedHeader {
+  if (rawNames.length > MAX_COLUMNS) {
+    throw new InvalidFileError(
+      'TOO_MANY_COLUMNS',
+      `the header has ${rawNames.length} columns, more than ${MAX_COLUMNS}`,
+      { columns: rawNames.length },
+    );
+  }
   const header: string[] = [];
   const seen = new Map<string, number>();
   for (let column = 0; column < rawNames.length; column++) {
     const raw = rawNames[column]!;
+    if (raw.includes('\0')) {
+      throw new InvalidFileError('INVALID_HEADER', `header column ${column + 1} holds a NUL character`, {
+        column: column + 1,
+      });
+    }
     const name = normalizeHeaderName(raw);
     if (name === '') {
       throw new InvalidFileError('EMPTY_HEADER_NAME', `header column ${column + 1} has no name`, {

@@ -83,8 +83,20 @@ export function csvStageLayout(header: readonly string[], referenceColumn: numbe
     reference: unescapeCellSql(`c${referenceColumn}`),
     // With no column but the reference (a reference list), nodes get no metadata row, and existing
     // metadata is left as it is.
-    metadata: pairs.length > 0 ? `jsonb_strip_nulls(jsonb_build_object(${pairs.join(', ')}))` : 'NULL::jsonb',
+    metadata: pairs.length > 0 ? `jsonb_strip_nulls(${jsonbObjectOf(pairs)})` : 'NULL::jsonb',
   };
+}
+
+/** Key/value pairs per `jsonb_build_object` call: a function takes at most 100 arguments (FUNC_MAX_ARGS). */
+const PAIRS_PER_CALL = 50;
+
+/** One jsonb object of `pairs` (`'key', value` each), built by as many calls as the argument limit needs. */
+function jsonbObjectOf(pairs: readonly string[]): string {
+  const calls: string[] = [];
+  for (let at = 0; at < pairs.length; at += PAIRS_PER_CALL) {
+    calls.push(`jsonb_build_object(${pairs.slice(at, at + PAIRS_PER_CALL).join(', ')})`);
+  }
+  return calls.join(' || ');
 }
 
 /** The layout of parsed rows: the reference and the metadata already serialised as JSON. */

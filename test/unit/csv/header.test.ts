@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { normalizeHeaderName, resolveHeader } from '../../../lib/csv/header.ts';
+import { MAX_COLUMNS, normalizeHeaderName, resolveHeader } from '../../../lib/csv/header.ts';
 
 describe('normalizeHeaderName', () => {
   it('gives reference_id for every spelling of the reference column', () => {
@@ -73,6 +73,22 @@ describe('resolveHeader', () => {
     assert.throws(() => resolveHeader(['reference_id', ' -- ']), {
       name: 'InvalidFileError',
       code: 'EMPTY_HEADER_NAME',
+    });
+  });
+
+  it('fails with INVALID_HEADER for a name holding NUL, which PostgreSQL cannot store as a key', () => {
+    assert.throws(() => resolveHeader(['reference_id', 'na\0me']), {
+      name: 'InvalidFileError',
+      code: 'INVALID_HEADER',
+    });
+  });
+
+  it(`fails with TOO_MANY_COLUMNS past ${MAX_COLUMNS} columns`, () => {
+    const names = (n: number) => ['reference_id', ...Array.from({ length: n - 1 }, (_, c) => `c${c}`)];
+    assert.equal(resolveHeader(names(MAX_COLUMNS)).header.length, MAX_COLUMNS);
+    assert.throws(() => resolveHeader(names(MAX_COLUMNS + 1)), {
+      name: 'InvalidFileError',
+      code: 'TOO_MANY_COLUMNS',
     });
   });
 });
