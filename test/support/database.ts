@@ -70,3 +70,17 @@ export async function testDatabase(name: string): Promise<TestDatabase> {
     },
   };
 }
+
+/** Drops a database `testDatabase` created (its pools closed first), for suites that leave gigabytes behind. */
+export async function dropTestDatabase(url: string): Promise<void> {
+  const database = new URL(url).pathname.slice(1);
+  const server = new URL(url);
+  server.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: server.toString(), application_name: 'mb-test-admin' });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(database)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
