@@ -58,6 +58,11 @@ const ConfigSchema = z.object({
     .default(false),
   /** Local mode's working folder: embedded database, local staging objects, local DLQ. */
   localHome: z.string().min(1).default('.matchbridge'),
+  /**
+   * Local mode: the timeout, in seconds, each handler is given as its Lambda's (its deadline comes from it)
+   * instead of its state's `TimeoutSeconds` — to see locally how a batch that runs out of time ends.
+   */
+  localLambdaTimeoutSeconds: z.coerce.number().int().positive().optional(),
   /** Target size of one planned CSV byte range (one load-batch invocation). */
   splitBytes: positiveInt(16 * 1024 * 1024),
   /** Upper bound on planned batches: keeps the Map's state payload under the 256 KB limit. */
@@ -168,6 +173,7 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   awsRegion: 'AWS_REGION',
   localMode: 'MATCHBRIDGE_LOCAL',
   localHome: 'MATCHBRIDGE_HOME',
+  localLambdaTimeoutSeconds: 'LOCAL_LAMBDA_TIMEOUT_SECONDS',
   splitBytes: 'SPLIT_BYTES',
   maxBatches: 'MAX_BATCHES',
   dbBatchRows: 'DB_BATCH_ROWS',

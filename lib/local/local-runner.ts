@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { config } from '../config.ts';
 
 /** A Lambda handler as the local runner calls it. */
 export type LocalHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -65,7 +66,8 @@ export type LocalExecutionOutcome =
 
 /**
  * Runs a synthesized state machine definition in-process with aws-local-stepfunctions, each Task state
- * bound to its handler module under `functions/` — the same definition `cdk synth` deploys.
+ * bound to its handler module under `functions/` — the same definition `cdk synth` deploys. Each handler's
+ * context runs out after its state's `TimeoutSeconds`, or `LOCAL_LAMBDA_TIMEOUT_SECONDS` when set.
  */
 export async function runLocalExecution(
   machine: SynthesizedMachine,
@@ -75,7 +77,10 @@ export async function runLocalExecution(
   const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const [stateName, handlerName] of Object.entries(machine.taskHandlers)) {
     const handler = await importHandler(handlerName);
-    const timeout = stateTimeout(machine.definition, stateName) ?? DEFAULT_TASK_TIMEOUT_SECONDS;
+    const timeout =
+      config().localLambdaTimeoutSeconds ??
+      stateTimeout(machine.definition, stateName) ??
+      DEFAULT_TASK_TIMEOUT_SECONDS;
     overrides[stateName] = async (taskInput: unknown) => {
       const event = overJson(taskInput);
       const output = overJson(await handler(event, lambdaContext(handlerName, timeout)));
