@@ -1,9 +1,11 @@
 import type pg from 'pg';
 import { NUL_CHARACTER } from '../csv/parse-range.ts';
+import type { BatchIdentity } from '../jobs/job-repository.ts';
 import type { JobRef, RowRejection } from '../jobs/types.ts';
 import type { MatchRowRun, MatchRowVisitor } from '../parquet/read-matches.ts';
 import type { MatchRowRejection } from '../parquet/types.ts';
 import {
+  type DbBatchPosition,
   deadlineExceeded,
   IDLE_IN_TRANSACTION_TIMEOUT,
   type LoadCounts,
@@ -18,6 +20,8 @@ export interface LoadMatchesOptions {
   readonly dbBatchRows: number;
   /** Aborting stops the load: the open transaction is cancelled and rolled back. */
   readonly signal?: AbortSignal;
+  /** The batch these rows are, to count each DB batch once: see {@link DbBatchPosition}. */
+  readonly batch?: BatchIdentity;
 }
 
 /**
@@ -126,7 +130,7 @@ export async function loadMatches(
   runs: AsyncIterable<MatchRowRun>,
   opts: LoadMatchesOptions,
 ): Promise<LoadCounts> {
-  const { dbBatchRows, signal } = opts;
+  const { dbBatchRows, signal, batch } = opts;
   if (!Number.isSafeInteger(dbBatchRows) || dbBatchRows < 1) {
     throw new RangeError(`dbBatchRows must be a positive integer, got ${dbBatchRows}`);
   }
@@ -140,8 +144,16 @@ export async function loadMatches(
     signal,
     newBatch: () => new MatchDbBatch(job),
     sizeOf: (run) => run.size,
-    write: async (full) => {
-      const written = await writeBatch(pool, job, full, signal, insertingNew ? insertNew : undefined);
+    write: async (full, rowOffset) => {
+      const position = batch && { batch, rowOffset, rows: full.size };
+      const written = await writeBatch(
+        pool,
+        job,
+        full,
+        signal,
+        position,
+        insertingNew ? insertNew : undefined,
+      );
       counts.rows += full.records;
       counts.failed += full.rejections.length;
       counts.inserted += written.inserted;
@@ -262,6 +274,7 @@ function writeBatch(
   job: JobRef,
   batch: MatchDbBatch,
   signal: AbortSignal | undefined,
+  position: DbBatchPosition | undefined,
   insertNew: { readonly failed: () => void } | undefined,
 ): Promise<{ inserted: number; updated: number }> {
   return writeStagedBatch<UpsertResult, { inserted: number; updated: number }>(pool, job, {
@@ -283,5 +296,6 @@ function writeBatch(
     nothingStaged: { inserted: 0, updated: 0 },
     rejections: batch.rejections,
     signal,
+    position,
   });
 }

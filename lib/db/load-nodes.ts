@@ -7,6 +7,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { MAX_REFERENCE_LENGTH, NUL_CHARACTER, type ParsedRow, type StagedBlock } from '../csv/parse-range.ts';
 import { unescapeCellSql } from '../csv/spreadsheet-escape.ts';
 import { DeadlineExceededError } from '../errors.ts';
+import type { BatchIdentity } from '../jobs/job-repository.ts';
 import type { JobRef, RowRejection } from '../jobs/types.ts';
 import { isDeadlock, isUniqueViolation, mapDatabaseError } from './errors.ts';
 import { checkoutClient, releaseClient, rollback } from './pool.ts';
@@ -40,7 +41,37 @@ export interface LoadNodesOptions {
   readonly signal?: AbortSignal;
   /** Called after each DB batch commits, in input order, before the next one commits. */
   readonly onCommitted?: (chunk: CommittedChunk) => Promise<void> | void;
+  /** The batch these rows are, to count each DB batch once: see {@link DbBatchPosition}. */
+  readonly batch?: BatchIdentity;
 }
+
+/**
+ * Where a DB batch lies in its batch. Its inserted and updated counts are recorded in its own transaction;
+ * a batch that stopped midway and runs again rewrites the DB batches it had committed (idempotently) and
+ * reports their recorded counts, so the rows it inserted before are not counted again as updated.
+ */
+export interface DbBatchPosition {
+  readonly batch: BatchIdentity;
+  /** The batch's rows (valid or rejected) before this DB batch. */
+  readonly rowOffset: number;
+  readonly rows: number;
+}
+
+/** What a DB batch wrote, as counted by {@link writeStagedBatch}'s caller. */
+export interface WrittenCounts {
+  readonly inserted: number;
+  readonly updated: number;
+}
+
+/**
+ * Records a DB batch's counts, or returns those recorded when the same DB batch committed before (the
+ * no-op update makes RETURNING give the stored row).
+ */
+const RECORD_DB_BATCH_SQL = `INSERT INTO import_job_db_batches AS r
+  (job_id, batch_index, batch_key, row_offset, row_count, inserted, updated)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (job_id, batch_index, batch_key, row_offset, row_count) DO UPDATE SET inserted = r.inserted
+RETURNING inserted, updated`;
 
 export { NUL_CHARACTER };
 
@@ -279,7 +310,7 @@ export async function loadStagedNodes(
   layout: StageLayout,
   opts: LoadNodesOptions,
 ): Promise<LoadCounts> {
-  const { dbBatchRows, signal, onCommitted } = opts;
+  const { dbBatchRows, signal, onCommitted, batch } = opts;
   if (!Number.isSafeInteger(dbBatchRows) || dbBatchRows < 1) {
     throw new RangeError(`dbBatchRows must be a positive integer, got ${dbBatchRows}`);
   }
@@ -291,8 +322,9 @@ export async function loadStagedNodes(
     signal,
     newBatch: () => new DbBatch(),
     sizeOf: (block) => block.records + block.rejections.length,
-    write: async (full) => {
-      const written = await writeBatch(pool, job, sql, full, signal);
+    write: async (full, rowOffset) => {
+      const position = batch && { batch, rowOffset, rows: full.size };
+      const written = await writeBatch(pool, job, sql, full, signal, position);
       counts.rows += full.records - written.bad;
       counts.failed += full.rejections.length + written.bad;
       counts.inserted += written.inserted;
@@ -327,17 +359,20 @@ export async function writeInBatches<I, B extends GatheredBatch<I>>(
     readonly newBatch: () => B;
     /** Rows an item adds to a batch. */
     readonly sizeOf: (item: I) => number;
-    readonly write: (batch: B) => Promise<void>;
+    /** Writes a DB batch; `rowOffset`: the rows of the batches before it. */
+    readonly write: (batch: B, rowOffset: number) => Promise<void>;
   },
 ): Promise<void> {
   const { dbBatchRows, signal, newBatch, sizeOf, write } = opts;
   let batch = newBatch();
   let writing: Promise<void> | undefined;
   let writeFailed = false;
+  let rowOffset = 0;
   const submit = async (full: B): Promise<void> => {
     if (writing) await writing;
     if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
-    writing = write(full);
+    writing = write(full, rowOffset);
+    rowOffset += full.size;
     // Awaited later; meanwhile a failure stops the reading early and is not reported as unhandled.
     writing.catch(() => {
       writeFailed = true;
@@ -399,9 +434,7 @@ function hasNul(row: ParsedRow): boolean {
   return false;
 }
 
-interface WrittenBatch {
-  readonly inserted: number;
-  readonly updated: number;
+interface WrittenBatch extends WrittenCounts {
   /** Staged rows whose reference failed the checks (recorded as rejections by the statement). */
   readonly bad: number;
   readonly references: string[];
@@ -431,6 +464,7 @@ async function writeBatch(
   sql: BatchSql,
   batch: DbBatch,
   signal: AbortSignal | undefined,
+  position: DbBatchPosition | undefined,
 ): Promise<WrittenBatch> {
   return writeStagedBatch<UpsertResult, WrittenBatch>(pool, job, {
     begin: sql.begin,
@@ -448,6 +482,7 @@ async function writeBatch(
     nothingStaged: { inserted: 0, updated: 0, bad: 0, references: [] },
     rejections: batch.rejections,
     signal,
+    position,
   });
 }
 
@@ -459,10 +494,11 @@ async function writeBatch(
  * With `optimistic`, the payload is first copied with its COPY straight into the target, under a savepoint;
  * should that fail with a unique violation (a key exists) or a deadlock (a concurrent job inserts the same
  * new keys in another order), the savepoint is rolled back and the payload staged and upserted as usual.
+ * With `position`, the counts are recorded, or those of an earlier commit of the same DB batch returned.
  *
  * @throws DeadlineExceededError when `signal` aborts; DatabaseUnavailableError when the connection fails.
  */
-export async function writeStagedBatch<Row, Result>(
+export async function writeStagedBatch<Row, Result extends WrittenCounts>(
   pool: pg.Pool,
   job: JobRef,
   batch: {
@@ -481,6 +517,7 @@ export async function writeStagedBatch<Row, Result>(
     readonly nothingStaged: Result;
     readonly rejections: readonly RowRejection[];
     readonly signal: AbortSignal | undefined;
+    readonly position?: DbBatchPosition | undefined;
   },
 ): Promise<Result> {
   const { signal } = batch;
@@ -530,6 +567,16 @@ export async function writeStagedBatch<Row, Result>(
         written = batch.summarize(row);
       }
       throwIfAborted(signal, job);
+      if (batch.position) {
+        const recording = client.query<{ inserted: string; updated: string }>(
+          RECORD_DB_BATCH_SQL,
+          dbBatchRecordParams(job, batch.position, written),
+        );
+        const recorded = (await abortable(signal, recording, guard(recording, pid))).rows[0];
+        if (!recorded) throw new Error('the DB batch record returned no row');
+        written = { ...written, inserted: Number(recorded.inserted), updated: Number(recorded.updated) };
+        throwIfAborted(signal, job);
+      }
     }
     if (batch.rejections.length > 0) {
       const recorded = client.query(REJECTIONS_SQL, rejectionParams(job, batch.rejections));
@@ -546,6 +593,12 @@ export async function writeStagedBatch<Row, Result>(
   } finally {
     releaseClient(client, broken);
   }
+}
+
+/** The parameters of {@link RECORD_DB_BATCH_SQL}. */
+function dbBatchRecordParams(job: JobRef, position: DbBatchPosition, counts: WrittenCounts): unknown[] {
+  const { batch, rowOffset, rows } = position;
+  return [job.jobId, batch.index, batch.key, rowOffset, rows, counts.inserted, counts.updated];
 }
 
 /** The parameters of {@link REJECTIONS_SQL} (NUL characters, which text cannot hold, replaced). */

@@ -33,8 +33,8 @@ export function batchSuccessUri(deps: Pick<RuntimeDeps, 'config'>, jobId: string
 /**
  * Loads one batch: streams its byte range, parses and validates rows, and upserts them in DB batches.
  * A batch that completed before returns its recorded result; re-running one that did not is safe: the
- * upsert is idempotent for the same job and line, rejections are unique per line, and the success file is
- * rewritten whole.
+ * upsert is idempotent for the same job and line, rejections are unique per line, the success file is
+ * rewritten whole, and each DB batch committed before reports the counts recorded with it.
  */
 export function loadBatch(
   deps: RuntimeDeps,
@@ -45,12 +45,13 @@ export function loadBatch(
   // A .csv.gz re-planned writes its parts again: the lines they start at and hold tell them apart too.
   const key = `${batch.uri}#bytes=${batch.start}-${batch.end};lines=${batch.firstLine}+${batch.records}`;
   const identity = { index: batch.index, key };
-  return oncePerBatch(deps, input, identity, () => loadRange(deps, input, signal));
+  return oncePerBatch(deps, input, identity, () => loadRange(deps, input, identity, signal));
 }
 
 async function loadRange(
   deps: RuntimeDeps,
   input: LoadBatchInput,
+  identity: BatchIdentity,
   signal: AbortSignal,
 ): Promise<BatchResult> {
   const { config, pool, store } = deps;
@@ -74,6 +75,7 @@ async function loadRange(
     counts = await loadStagedNodes(pool, input, rows, csvStageLayout(input.header, input.referenceColumn), {
       dbBatchRows: input.dbBatchRows,
       signal,
+      batch: identity,
       onCommitted: async ({ references }) => {
         if (references.length === 0) return;
         if (!successes.write(`${references.join('\n')}\n`)) await once(successes, 'drain');

@@ -4,6 +4,7 @@ import { logJob, metrics } from '../observability/logger.ts';
 import { readMatchRuns } from '../parquet/read-matches.ts';
 import type { MatchBatch, MatchColumn } from '../parquet/types.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
+import type { BatchIdentity } from './job-repository.ts';
 import { batchSucceeded, oncePerBatch } from './load-batch.ts';
 import type { BatchResult, JobRef } from './types.ts';
 
@@ -20,7 +21,8 @@ export interface LoadMatchBatchInput extends JobRef {
  * Loads one batch of a match file: reads only its row groups' byte ranges (and the footer), streams the
  * decoded rows into `match_suggestions` in DB batches, and records failed rows by row index. A batch that
  * completed before returns its recorded result; re-running one that did not is safe: the upsert is
- * idempotent for the same job and row, and rejections are unique per row.
+ * idempotent for the same job and row, rejections are unique per row, and each DB batch committed before
+ * reports the counts recorded with it.
  */
 export function loadMatchBatch(
   deps: RuntimeDeps,
@@ -29,12 +31,13 @@ export function loadMatchBatch(
 ): Promise<BatchResult> {
   const { batch } = input;
   const identity = { index: batch.index, key: `${input.uri}#rows=${batch.rowStart}-${batch.rowEnd}` };
-  return oncePerBatch(deps, input, identity, () => loadRowGroups(deps, input, signal));
+  return oncePerBatch(deps, input, identity, () => loadRowGroups(deps, input, identity, signal));
 }
 
 async function loadRowGroups(
   deps: RuntimeDeps,
   input: LoadMatchBatchInput,
+  identity: BatchIdentity,
   signal: AbortSignal,
 ): Promise<BatchResult> {
   const { pool, store } = deps;
@@ -43,7 +46,11 @@ async function loadRowGroups(
   const runs = readMatchRuns(store, input.uri, batch, input.columns);
   let counts: Awaited<ReturnType<typeof loadMatches>>;
   try {
-    counts = await loadMatches(pool, input, runs, { dbBatchRows: input.dbBatchRows, signal });
+    counts = await loadMatches(pool, input, runs, {
+      dbBatchRows: input.dbBatchRows,
+      signal,
+      batch: identity,
+    });
   } catch (error) {
     metrics.addMetric('match_suggestions_storage_errors_total', MetricUnit.Count, 1);
     throw error;

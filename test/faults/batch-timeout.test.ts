@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { setImmediate } from 'node:timers/promises';
-import { blockedBy, groupState, importNodes } from '../support/faults.ts';
+import { blockedBy, groupState, importNodes, recordedCounts } from '../support/faults.ts';
 import { localPipeline } from '../support/local-pipeline.ts';
 
 const DOMAIN = '3e8f1a2b-9c4d-4e5f-8a6b-7c8d9e0f1a2b';
@@ -43,6 +43,7 @@ describe('a batch Lambda running out of time', () => {
     timeout: 120_000,
   }, async () => {
     const clean = await importNodes(DOMAIN, 'clean', file);
+    let jobId = '';
     // An uncommitted insert of one of the file's nodes holds one batch's upsert until its deadline: nothing
     // else ends that wait (no lock or statement timeout), so its end is the deadline cancelling the batch.
     const blocker = await suite.pool.connect();
@@ -59,6 +60,7 @@ describe('a batch Lambda running out of time', () => {
       await untilUnblocked(holder);
       await blocker.query('ROLLBACK');
       const message = await running;
+      jobId = message.jobId;
 
       assert.equal(clean.status, 'COMPLETED');
       assert.deepEqual(
@@ -71,5 +73,7 @@ describe('a batch Lambda running out of time', () => {
     const state = await groupState(suite.pool, DOMAIN, 'timed-out');
     assert.equal(state.length, ROWS);
     assert.deepEqual(state, await groupState(suite.pool, DOMAIN, 'clean'));
+    // The DB batches committed before the deadline count as inserted once, not again as updated.
+    assert.deepEqual(await recordedCounts(suite.pool, jobId), { inserted: ROWS, updated: 0, duplicates: 0 });
   });
 });

@@ -7,7 +7,7 @@ import { loadBatch } from '../../lib/jobs/load-batch.ts';
 import { planImport } from '../../lib/jobs/plan-import.ts';
 import type { JobStatusMessage } from '../../lib/jobs/types.ts';
 import { runtimeDeps } from '../../lib/runtime/deps.ts';
-import { blockedBy, groupState, importNodes } from '../support/faults.ts';
+import { blockedBy, groupState, importNodes, recordedCounts } from '../support/faults.ts';
 import { localPipeline } from '../support/local-pipeline.ts';
 
 const DOMAIN = '5a2b9c8d-7e6f-4a3b-8c2d-1e0f9a8b7c6d';
@@ -61,6 +61,12 @@ describe('database faults during a node import', () => {
     );
     assert.deepEqual(await stateOf('faulted'), await stateOf('clean'));
     assert.equal((await stateOf('clean')).length, ROWS);
+    // The DB batches the killed batch had committed count as inserted once, not again as updated.
+    assert.deepEqual(await recordedCounts(suite.pool, message.jobId), {
+      inserted: ROWS,
+      updated: 0,
+      duplicates: 0,
+    });
   });
 
   it('a batch run again after it completed (a retried Lambda) returns its recorded counts and writes nothing', async () => {

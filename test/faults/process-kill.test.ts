@@ -46,8 +46,7 @@ describe('the process killed in the middle of a job, then `jobs resume`', () => 
     const env = { ...SETTINGS, DATABASE_URL: suite.url, MATCHBRIDGE_HOME: join(suite.dir, 'cli-home') };
     const clean = await importNodes(DOMAIN, 'clean', file);
     // An uncommitted insert of a key of one batch holds that batch; the process is killed once every other
-    // batch has recorded its completion. (A batch killed after its last commit but before its record would
-    // be loaded again, its rows counted as updated: the open row of docs/faults.md.)
+    // batch has recorded its completion.
     const blocker = await suite.pool.connect();
     blocker.on('error', () => {});
     try {

@@ -43,3 +43,18 @@ export function importNodes(domainId: string, groupId: string, uri: string): Pro
     origin: 'test',
   });
 }
+
+/** A job's counts as its batches recorded them: what the job reports as inserted, updated, duplicates. */
+export async function recordedCounts(
+  db: Queryable,
+  jobId: string,
+): Promise<{ inserted: number; updated: number; duplicates: number }> {
+  const { rows } = await db.query<{ inserted: string; updated: string; duplicates: string }>(
+    `SELECT coalesce(sum(inserted), 0) AS inserted, coalesce(sum(updated), 0) AS updated,
+            coalesce(sum(duplicates), 0) AS duplicates
+     FROM import_job_batches WHERE job_id = $1`,
+    [jobId],
+  );
+  const row = rows[0]!;
+  return { inserted: Number(row.inserted), updated: Number(row.updated), duplicates: Number(row.duplicates) };
+}

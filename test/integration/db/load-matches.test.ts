@@ -118,6 +118,26 @@ describe('loadMatches', () => {
     );
   });
 
+  it('counts a batch stopped midway and run again as one run: committed DB batches are not counted again', async () => {
+    const job = await newJob();
+    const batch = { index: 0, key: 's3://bucket/m.parquet#rows=0-6' };
+    const items = [0, 1, 2, 3, 4, 5].map((row) => match(row, `p${row}`, 'q'));
+    async function* failingAfterFourRows(): AsyncGenerator<MatchRowRun> {
+      yield* source(items.slice(0, 4));
+      throw new Error('source failed');
+    }
+    await assert.rejects(
+      loadMatches(db.pool, job, failingAfterFourRows(), { dbBatchRows: 2, batch }),
+      /source failed/,
+    );
+    assert.equal((await rowsOf(job)).length, 4);
+
+    const counts = await loadMatches(db.pool, job, source(items), { dbBatchRows: 2, batch });
+
+    assert.deepEqual(counts, { rows: 6, inserted: 6, updated: 0, duplicates: 0, failed: 0 });
+    assert.equal((await rowsOf(job)).length, 6);
+  });
+
   it('lets a later job overwrite a key and counts it as updated', async () => {
     const groupId = `g-${randomUUID()}`;
     const first = await newJob(groupId);

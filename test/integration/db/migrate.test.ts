@@ -10,6 +10,7 @@ const TABLES = [
   'domains',
   'export_jobs',
   'import_job_batches',
+  'import_job_db_batches',
   'import_job_errors',
   'import_jobs',
   'job_status_events',
