@@ -5,6 +5,7 @@ import type { JobRef, RowRejection } from '../jobs/types.ts';
 import type { MatchRowRun, MatchRowVisitor } from '../parquet/read-matches.ts';
 import type { MatchRowRejection } from '../parquet/types.ts';
 import {
+  DB_BATCH_BYTES,
   type DbBatchPosition,
   deadlineExceeded,
   IDLE_IN_TRANSACTION_TIMEOUT,
@@ -18,6 +19,8 @@ import {
 export interface LoadMatchesOptions {
   /** Rows (valid or rejected) per database transaction. Memory is bounded by about twice this. */
   readonly dbBatchRows: number;
+  /** Staged bytes at which a DB batch ends, however few its rows. Default {@link DB_BATCH_BYTES}. */
+  readonly dbBatchBytes?: number;
   /** Aborting stops the load: the open transaction is cancelled and rolled back. */
   readonly signal?: AbortSignal;
   /** The batch these rows are, to count each DB batch once: see {@link DbBatchPosition}. */
@@ -130,7 +133,7 @@ export async function loadMatches(
   runs: AsyncIterable<MatchRowRun>,
   opts: LoadMatchesOptions,
 ): Promise<LoadCounts> {
-  const { dbBatchRows, signal, batch } = opts;
+  const { dbBatchRows, dbBatchBytes = DB_BATCH_BYTES, signal, batch } = opts;
   if (!Number.isSafeInteger(dbBatchRows) || dbBatchRows < 1) {
     throw new RangeError(`dbBatchRows must be a positive integer, got ${dbBatchRows}`);
   }
@@ -141,6 +144,7 @@ export async function loadMatches(
   const insertNew = { failed: () => (insertingNew = false) };
   await writeInBatches(runs, job, {
     dbBatchRows,
+    dbBatchBytes,
     signal,
     newBatch: () => new MatchDbBatch(job),
     sizeOf: (run) => run.size,
@@ -181,6 +185,7 @@ class MatchDbBatch implements MatchRowVisitor {
   readonly rejections: RowRejection[] = [];
   records = 0;
   size = 0;
+  bytes = 0;
   #block = Buffer.allocUnsafe(BLOCK_BYTES);
   #used = 0;
 
@@ -239,7 +244,9 @@ class MatchDbBatch implements MatchRowVisitor {
       this.#flush();
       if (most > this.#block.length) this.#block = Buffer.allocUnsafe(most);
     }
-    this.#used += this.#block.write(line, this.#used);
+    const written = this.#block.write(line, this.#used);
+    this.#used += written;
+    this.bytes += written;
   }
 
   #flush(): void {

@@ -37,6 +37,8 @@ export interface CommittedChunk {
 export interface LoadNodesOptions {
   /** Rows (valid or rejected) per database transaction. Memory is bounded by twice this. */
   readonly dbBatchRows: number;
+  /** Staged bytes at which a DB batch ends, however few its rows. Default {@link DB_BATCH_BYTES}. */
+  readonly dbBatchBytes?: number;
   /** Aborting stops the load: the open transaction is cancelled and rolled back. */
   readonly signal?: AbortSignal;
   /** Called after each DB batch commits, in input order, before the next one commits. */
@@ -81,6 +83,11 @@ export { NUL_CHARACTER };
  * more than it saves) and sort both sides of each join for a merge join, where hashing is cheaper.
  */
 export const WORK_MEM = '64MB';
+/**
+ * Staged bytes at which a DB batch ends before its `dbBatchRows`: wide rows (5 KB each) would otherwise make
+ * a 20,000-row DB batch of 100 MB, and memory holds two of them per batch loading.
+ */
+export const DB_BATCH_BYTES = 16 * 1024 * 1024;
 /** Kills a session left idle inside a load transaction (a frozen Lambda holding row locks). */
 export const IDLE_IN_TRANSACTION_TIMEOUT = '60s';
 /** How long a cancelled statement may take to stop before its connection is closed instead. */
@@ -310,7 +317,7 @@ export async function loadStagedNodes(
   layout: StageLayout,
   opts: LoadNodesOptions,
 ): Promise<LoadCounts> {
-  const { dbBatchRows, signal, onCommitted, batch } = opts;
+  const { dbBatchRows, dbBatchBytes = DB_BATCH_BYTES, signal, onCommitted, batch } = opts;
   if (!Number.isSafeInteger(dbBatchRows) || dbBatchRows < 1) {
     throw new RangeError(`dbBatchRows must be a positive integer, got ${dbBatchRows}`);
   }
@@ -319,6 +326,7 @@ export async function loadStagedNodes(
   const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0 };
   await writeInBatches(blocks, job, {
     dbBatchRows,
+    dbBatchBytes,
     signal,
     newBatch: () => new DbBatch(),
     sizeOf: (block) => block.records + block.rejections.length,
@@ -336,15 +344,18 @@ export async function loadStagedNodes(
   return counts;
 }
 
-/** A DB batch being gathered: items are added until it holds `dbBatchRows` rows. */
+/** A DB batch being gathered: items are added until it holds `dbBatchRows` rows or `dbBatchBytes` bytes. */
 export interface GatheredBatch<I> {
+  /** Rows. */
   readonly size: number;
+  /** Bytes staged. */
+  readonly bytes: number;
   add(item: I): void;
 }
 
 /**
  * Groups items into DB batches of at most `dbBatchRows` rows (an item larger than that makes a batch of its
- * own) and writes them one at a time, in order, while the next one is gathered: reading and the database
+ * own), ending one early once it holds `dbBatchBytes` (it passes that by at most one item), and writes them one at a time, in order, while the next one is gathered: reading and the database
  * overlap, and memory holds at most two batches. Aborting, or a failed write, stops the reading; no write is
  * left running when this returns or throws.
  *
@@ -355,6 +366,7 @@ export async function writeInBatches<I, B extends GatheredBatch<I>>(
   job: JobRef,
   opts: {
     readonly dbBatchRows: number;
+    readonly dbBatchBytes: number;
     readonly signal: AbortSignal | undefined;
     readonly newBatch: () => B;
     /** Rows an item adds to a batch. */
@@ -363,7 +375,7 @@ export async function writeInBatches<I, B extends GatheredBatch<I>>(
     readonly write: (batch: B, rowOffset: number) => Promise<void>;
   },
 ): Promise<void> {
-  const { dbBatchRows, signal, newBatch, sizeOf, write } = opts;
+  const { dbBatchRows, dbBatchBytes, signal, newBatch, sizeOf, write } = opts;
   let batch = newBatch();
   let writing: Promise<void> | undefined;
   let writeFailed = false;
@@ -393,7 +405,7 @@ export async function writeInBatches<I, B extends GatheredBatch<I>>(
       batch.add(step.value);
       // Decoding runs between I/O turns only when it awaits I/O: let the running write's replies in.
       if (writing) await nextTurn();
-      if (batch.size >= dbBatchRows) {
+      if (batch.size >= dbBatchRows || batch.bytes >= dbBatchBytes) {
         await submit(batch);
         batch = newBatch();
       }
@@ -417,9 +429,13 @@ class DbBatch {
   readonly rejections: RowRejection[] = [];
   records = 0;
   size = 0;
+  bytes = 0;
 
   add(block: StagedBlock): void {
-    if (block.records > 0) this.payload.push(block.csv);
+    if (block.records > 0) {
+      this.payload.push(block.csv);
+      this.bytes += block.csv.length;
+    }
     this.records += block.records;
     for (const rejection of block.rejections) this.rejections.push(rejection);
     this.size += block.records + block.rejections.length;

@@ -57,6 +57,7 @@ describe('a 5 GB CSV generated on the fly, streamed through plan and load', () =
     t: TestContext,
     rows: number,
     groupId: string,
+    env: Record<string, string> = {},
   ): Promise<GeneratedImportReport & { memory: MemoryFigures }> {
     const { stdout, memory } = await runWithMemoryProbe(
       [
@@ -70,6 +71,7 @@ describe('a 5 GB CSV generated on the fly, streamed through plan and load', () =
         DB_POOL_SIZE: '4',
         // A small old space makes a process that keeps rows or lines fail, rather than grow.
         NODE_OPTIONS: '--max-old-space-size=128',
+        ...env,
       },
     );
     const report = JSON.parse(stdout) as GeneratedImportReport;
@@ -93,6 +95,15 @@ describe('a 5 GB CSV generated on the fly, streamed through plan and load', () =
     const report = await run(t, SMALL_ROWS, 'half-gb');
     assert.ok(report.bytes > 0.5 * 1024 ** 3);
     small.push(report.memory);
+  });
+
+  // What a file past MAX_BATCHES × SPLIT_BYTES (6.4 GB) gets: ranges of 128 MB, 25,000 rows each.
+  it('0.5 GB in 4 batches of 128 MB: DB batches end at their byte limit, memory within the same bound', async (t) => {
+    const report = await run(t, SMALL_ROWS, 'wide-ranges', { MAX_BATCHES: '4' });
+    assert.equal(report.batches, 4);
+    const [usual] = small;
+    assert.ok(usual, 'the 0.5 GB run comes first');
+    assert.ok(report.memory.liveHeapBytes <= usual.liveHeapBytes + LIVE_SLACK, describeMemory(report.memory));
   });
 
   it('5 GB: every row counted and stored exactly, holding no more than for a tenth of the file', async (t) => {

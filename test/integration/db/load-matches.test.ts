@@ -138,6 +138,28 @@ describe('loadMatches', () => {
     assert.equal((await rowsOf(job)).length, 6);
   });
 
+  it('ends a DB batch at its byte limit before its row count', async () => {
+    const job = await newJob();
+    const batch = { index: 0, key: 's3://bucket/m.parquet#rows=0-5' };
+    const items = [0, 1, 2, 3, 4].map((row) => match(row, `p${row}`, 'q'));
+
+    const counts = await loadMatches(db.pool, job, source(items), {
+      dbBatchRows: 100,
+      dbBatchBytes: 1,
+      batch,
+    });
+
+    assert.equal(counts.inserted, 5);
+    const recorded = await db.pool.query<{ row_offset: string }>(
+      'SELECT row_offset FROM import_job_db_batches WHERE job_id = $1 ORDER BY row_offset',
+      [job.jobId],
+    );
+    assert.deepEqual(
+      recorded.rows.map((r) => Number(r.row_offset)),
+      [0, 1, 2, 3, 4],
+    );
+  });
+
   it('lets a later job overwrite a key and counts it as updated', async () => {
     const groupId = `g-${randomUUID()}`;
     const first = await newJob(groupId);
