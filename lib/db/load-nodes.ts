@@ -155,35 +155,28 @@ interface BatchSql {
   readonly begin: string;
   readonly copy: string;
   readonly upsert: string;
+  /** The upsert of a DB batch committed before, run again: see {@link batchSql}. */
+  readonly upsertAgain: string;
 }
 
 function batchSql(layout: StageLayout): BatchSql {
   const ref = `(${layout.reference}) COLLATE "C"`;
-  return {
-    /**
-     * Opens the DB batch: temp table, COPY target. Temp table, COPY and upsert stay in one transaction
-     * (RDS Proxy pins a session that creates a temp table; ON COMMIT DROP ends that with the transaction).
-     */
-    begin: `BEGIN;
-SET LOCAL work_mem = '${WORK_MEM}';
-SET LOCAL jit = off;
-SET LOCAL enable_mergejoin = off;
-SET LOCAL idle_in_transaction_session_timeout = '${IDLE_IN_TRANSACTION_TIMEOUT}';
-CREATE TEMP TABLE mb_stage (line bigint NOT NULL, ${layout.columns}) ON COMMIT DROP;
-SELECT pg_backend_pid() AS pid`,
-    copy: 'COPY mb_stage FROM STDIN WITH (FORMAT csv, FREEZE)',
-    /**
-     * One statement checks the references, de-duplicates (last line wins) and writes nodes and their
-     * metadata. Rows are fed in reference order, so concurrent batches lock rows in the same order and
-     * cannot deadlock. The DO UPDATE applies only when the row was last written by another job or by an
-     * earlier (or the same) line of this job; `job_writes` counts the distinct lines of this job that wrote
-     * the node. A node skipped by that WHERE, or returned with job_writes > 1, was already written by this
-     * job from another line: a duplicate. New nodes get time-ordered ids ($4 is a per-batch UUIDv7 prefix,
-     * the line fills the rest), so primary-key inserts stay local. Metadata is written only for the nodes
-     * actually written: a plain insert for new nodes (no conflict is possible), an upsert skipping unchanged
-     * metadata for the others.
-     */
-    upsert: `WITH staged AS MATERIALIZED (
+  /**
+   * One statement checks the references, de-duplicates (last line wins) and writes nodes and their
+   * metadata. Rows are fed in reference order, so concurrent batches lock rows in the same order and
+   * cannot deadlock. The DO UPDATE applies only when the row was last written by another job or by an
+   * earlier (or the same) line of this job; `job_writes` counts the distinct lines of this job that wrote
+   * the node. A node skipped by that WHERE, or returned with job_writes > 1, was already written by this
+   * job from another line: a duplicate. New nodes get time-ordered ids ($4 is a per-batch UUIDv7 prefix,
+   * the line fills the rest), so primary-key inserts stay local. Metadata is written only for the nodes
+   * actually written: a plain insert for new nodes (no conflict is possible), an upsert skipping unchanged
+   * metadata for the others.
+   * The node's success-list line is `job_first_line`, the line of its job that wrote it first (the one
+   * returned with job_writes = 1). Run `again` (a DB batch committed before, rewritten by a retried batch),
+   * it also lists the nodes it holds that a later line of the job has written since: the WHERE skips them,
+   * yet they were listed by this DB batch the first time.
+   */
+  const upsert = (again: boolean) => `WITH staged AS MATERIALIZED (
   SELECT line, ${ref} AS reference_id FROM mb_stage
 ), src AS MATERIALIZED (
   SELECT DISTINCT ON (${ref}) ${ref} AS reference_id, line, (${layout.metadata}) AS metadata
@@ -200,8 +193,8 @@ SELECT pg_backend_pid() AS pid`,
   ON CONFLICT (job_id, line) DO NOTHING
   RETURNING line
 ), up AS (
-  INSERT INTO nodes AS n (id, reference_id, group_id, domain_id, last_job_id, last_line)
-  SELECT ($4 || lpad(to_hex(s.line % 4294967296), 8, '0'))::uuid, s.reference_id, $1, $2, $3, s.line
+  INSERT INTO nodes AS n (id, reference_id, group_id, domain_id, last_job_id, last_line, job_first_line)
+  SELECT ($4 || lpad(to_hex(s.line % 4294967296), 8, '0'))::uuid, s.reference_id, $1, $2, $3, s.line, s.line
   FROM src s ORDER BY s.reference_id
   ON CONFLICT (domain_id, group_id, reference_id) DO UPDATE SET
     updated_at = now(),
@@ -211,7 +204,8 @@ SELECT pg_backend_pid() AS pid`,
       WHEN n.last_job_id = excluded.last_job_id AND n.last_line <> excluded.last_line THEN n.job_writes + 1
       WHEN n.last_job_id = excluded.last_job_id THEN n.job_writes
       ELSE 1
-    END
+    END,
+    job_first_line = CASE WHEN n.last_job_id = excluded.last_job_id THEN n.job_first_line ELSE excluded.last_line END
   WHERE n.last_job_id IS DISTINCT FROM excluded.last_job_id OR n.last_line <= excluded.last_line
   RETURNING n.id, n.reference_id, n.job_writes, n.xmax = 0 AS inserted
 ), meta_new AS (
@@ -222,13 +216,39 @@ SELECT pg_backend_pid() AS pid`,
   SELECT up.id, $2, s.metadata FROM up JOIN src s ON s.reference_id = up.reference_id WHERE NOT up.inserted AND s.metadata IS NOT NULL
   ON CONFLICT (node_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now()
   WHERE m.metadata IS DISTINCT FROM excluded.metadata
-)
+)${
+    again
+      ? `, listed_before AS (
+  SELECT s.reference_id FROM src s
+  JOIN nodes n ON n.domain_id = $2 AND n.group_id = $1 AND n.reference_id = s.reference_id
+  WHERE n.last_job_id = $3 AND n.job_first_line = s.line
+    AND NOT EXISTS (SELECT 1 FROM up WHERE up.reference_id = s.reference_id)
+)`
+      : ''
+  }
 SELECT (SELECT count(*) FROM staged) AS staged,
        (SELECT count(*) FROM staged WHERE ${missing('reference_id')} OR ${tooLong('reference_id')}) AS bad,
        count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated,
-       coalesce(array_agg(reference_id) FILTER (WHERE job_writes = 1), '{}') AS refs
-FROM up`,
+       coalesce(array_agg(reference_id) FILTER (WHERE job_writes = 1), '{}')${
+         again ? ` || (SELECT coalesce(array_agg(reference_id), '{}') FROM listed_before)` : ''
+       } AS refs
+FROM up`;
+  return {
+    /**
+     * Opens the DB batch: temp table, COPY target. Temp table, COPY and upsert stay in one transaction
+     * (RDS Proxy pins a session that creates a temp table; ON COMMIT DROP ends that with the transaction).
+     */
+    begin: `BEGIN;
+SET LOCAL work_mem = '${WORK_MEM}';
+SET LOCAL jit = off;
+SET LOCAL enable_mergejoin = off;
+SET LOCAL idle_in_transaction_session_timeout = '${IDLE_IN_TRANSACTION_TIMEOUT}';
+CREATE TEMP TABLE mb_stage (line bigint NOT NULL, ${layout.columns}) ON COMMIT DROP;
+SELECT pg_backend_pid() AS pid`,
+    copy: 'COPY mb_stage FROM STDIN WITH (FORMAT csv, FREEZE)',
+    upsert: upsert(false),
+    upsertAgain: upsert(true),
   };
 }
 
@@ -323,6 +343,7 @@ export async function loadStagedNodes(
   }
   if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
   const sql = batchSql(layout);
+  const committedBefore = batch ? await committedDbBatches(pool, job, batch) : new Set<string>();
   const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0 };
   await writeInBatches(blocks, job, {
     dbBatchRows,
@@ -332,7 +353,8 @@ export async function loadStagedNodes(
     sizeOf: (block) => block.records + block.rejections.length,
     write: async (full, rowOffset) => {
       const position = batch && { batch, rowOffset, rows: full.size };
-      const written = await writeBatch(pool, job, sql, full, signal, position);
+      const again = committedBefore.has(dbBatchKey(rowOffset, full.size));
+      const written = await writeBatch(pool, job, sql, full, signal, position, again);
       counts.rows += full.records - written.bad;
       counts.failed += full.rejections.length + written.bad;
       counts.inserted += written.inserted;
@@ -342,6 +364,22 @@ export async function loadStagedNodes(
     },
   });
   return counts;
+}
+
+const dbBatchKey = (rowOffset: number | string, rows: number | string) => `${rowOffset}+${rows}`;
+
+/** The DB batches of `batch` that committed before (the batch runs again), as {@link dbBatchKey}s. */
+async function committedDbBatches(pool: pg.Pool, job: JobRef, batch: BatchIdentity): Promise<Set<string>> {
+  try {
+    const { rows } = await pool.query<{ row_offset: string; row_count: string }>(
+      `SELECT row_offset, row_count FROM import_job_db_batches
+       WHERE job_id = $1 AND batch_index = $2 AND batch_key = $3`,
+      [job.jobId, batch.index, batch.key],
+    );
+    return new Set(rows.map((row) => dbBatchKey(row.row_offset, row.row_count)));
+  } catch (err) {
+    throw mapDatabaseError(err);
+  }
 }
 
 /** A DB batch being gathered: items are added until it holds `dbBatchRows` rows or `dbBatchBytes` bytes. */
@@ -481,12 +519,14 @@ async function writeBatch(
   batch: DbBatch,
   signal: AbortSignal | undefined,
   position: DbBatchPosition | undefined,
+  /** The DB batch committed before: its upsert runs `again`. */
+  again: boolean,
 ): Promise<WrittenBatch> {
   return writeStagedBatch<UpsertResult, WrittenBatch>(pool, job, {
     begin: sql.begin,
     copy: sql.copy,
     payload: batch.records > 0 ? batch.payload : [],
-    upsert: sql.upsert,
+    upsert: again ? sql.upsertAgain : sql.upsert,
     params: [job.groupId, job.domainId, job.jobId, uuidV7Prefix()],
     summarize: (row) => ({
       inserted: Number(row.inserted),

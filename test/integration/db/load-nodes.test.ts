@@ -235,6 +235,36 @@ describe('loadNodes', () => {
       const nodes = await nodesOf(job.groupId);
       assert.deepEqual(nodes.get(ref(60))?.metadata, { part: 'B' });
     });
+
+    it('a part stopped midway, run again after the other: each reference listed once, counted once', async () => {
+      const job = await newJob();
+      const batchA = { index: 0, key: 'A' };
+      const batchB = { index: 1, key: 'B' };
+      const run = async (items: AsyncIterable<ParsedRow>, batch: typeof batchA) => {
+        const chunks: CommittedChunk[] = [];
+        const counts = await loadNodes(db.pool, job, items, {
+          dbBatchRows: 30,
+          batch,
+          onCommitted: (chunk) => {
+            chunks.push(chunk);
+          },
+        });
+        return { counts, chunks };
+      };
+      // A commits its first two DB batches (r000..r059), then fails; its success list is dropped with it.
+      async function* stoppedA(): AsyncGenerator<ParsedRow> {
+        yield* partA.slice(0, 60);
+        throw new Error('source failed');
+      }
+      await assert.rejects(run(stoppedA(), batchA), /source failed/);
+      // B's later lines win r050..r059, which A had listed: A run again must still list them.
+      const b = await run(source(partB), batchB);
+      const againA = await run(source(partA), batchA);
+
+      await assertLastLineWins(job, [againA, b]);
+      const total = (key: keyof LoadCounts) => againA.counts[key] + b.counts[key];
+      assert.deepEqual([total('inserted'), total('updated')], [150, 0]);
+    });
   });
 
   it('records rejections once, even when the same batch is loaded twice', async () => {
