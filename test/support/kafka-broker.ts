@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin } from '@platformatic/kafka';
 import { resolveKafkaArtifacts } from './kafka/artifacts.ts';
 import { KafkaUnavailableError } from './kafka/kafka-unavailable-error.ts';
-import { runCommand } from './kafka/run-command.ts';
+import { runCommand } from './maven/run-command.ts';
 
 export { KafkaUnavailableError } from './kafka/kafka-unavailable-error.ts';
 

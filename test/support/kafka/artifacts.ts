@@ -1,151 +1,16 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { type MavenArtifacts, type MavenProgram, resolveMavenArtifacts } from '../maven/artifacts.ts';
 import { KafkaUnavailableError } from './kafka-unavailable-error.ts';
-import { runCommand } from './run-command.ts';
 
-/** The pom whose runtime dependencies are the broker's classpath; its `kafka.version` is the broker version. */
-export const KAFKA_POM = join(import.meta.dirname, 'pom.xml');
+/** The broker: the pom whose runtime dependencies are its classpath; its `kafka.version` is the broker version. */
+export const KAFKA_PROGRAM: MavenProgram = {
+  name: 'kafka',
+  pom: join(import.meta.dirname, 'pom.xml'),
+  versionProperty: 'kafka.version',
+  unavailable: (reason, options) => new KafkaUnavailableError(reason, options),
+};
 
-const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
-const CACHE_ROOT = join(REPO_ROOT, '.cache', 'kafka');
-const MVN_TIMEOUT_MS = 10 * 60_000;
-const LOCK_STALE_MS = MVN_TIMEOUT_MS + 60_000;
-const WAIT_TIMEOUT_MS = LOCK_STALE_MS + 60_000;
-
-/** The resolved broker runtime: a folder holding every jar, and the Kafka version they are. */
-export interface KafkaArtifacts {
-  readonly version: string;
-  readonly libDir: string;
-  /** A `java -cp` value: the JVM expands `<libDir>/*` to every jar in the folder. */
-  readonly classpath: string;
-}
-
-/**
- * Copies the broker's runtime jars from the Maven repositories into `.cache/kafka/<version>-<pom hash>/`, once:
- * later calls, in this process or another, find the folder and return at once. The folder only ever appears by
- * an atomic rename of a complete download, and a lock file keeps two processes starting together from
- * downloading twice (a lock whose owner died is taken over).
- */
-export async function resolveKafkaArtifacts(): Promise<KafkaArtifacts> {
-  const pom = await readFile(KAFKA_POM, 'utf8');
-  const version = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)?.[1];
-  if (!version) throw new Error(`${KAFKA_POM} declares no <kafka.version>`);
-  const hash = createHash('sha256').update(pom).digest('hex').slice(0, 12);
-  const libDir = join(CACHE_ROOT, `${version}-${hash}`);
-  const artifacts = { version, libDir, classpath: join(libDir, '*') };
-  if (await exists(libDir)) return artifacts;
-
-  await mkdir(CACHE_ROOT, { recursive: true });
-  const lock = `${libDir}.lock`;
-  const deadline = Date.now() + WAIT_TIMEOUT_MS;
-  while (!(await exists(libDir))) {
-    if (Date.now() > deadline) {
-      throw new KafkaUnavailableError(
-        `timed out waiting for another process to resolve Kafka ${version} (${lock})`,
-      );
-    }
-    if (await tryLock(lock)) {
-      try {
-        if (!(await exists(libDir))) await download(libDir);
-      } finally {
-        await unlink(lock).catch(() => undefined);
-      }
-    } else {
-      await sleep(250);
-    }
-  }
-  return artifacts;
-}
-
-async function download(libDir: string): Promise<void> {
-  // Under the lock, any other staging folder for this version is what a killed download left behind.
-  const prefix = `${basename(libDir)}.tmp-`;
-  for (const name of await readdir(CACHE_ROOT)) {
-    if (name.startsWith(prefix)) await rm(join(CACHE_ROOT, name), { recursive: true, force: true });
-  }
-  const staging = `${libDir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    const result = await runCommand(
-      'mvn',
-      [
-        '-B',
-        '-q',
-        '-f',
-        KAFKA_POM,
-        'dependency:copy-dependencies',
-        '-DincludeScope=runtime',
-        `-DoutputDirectory=${staging}`,
-      ],
-      { timeoutMs: MVN_TIMEOUT_MS },
-    ).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new KafkaUnavailableError('Maven (`mvn`) is needed to fetch the Kafka broker jars', {
-          cause: error,
-        });
-      }
-      throw new KafkaUnavailableError(`could not fetch the Kafka broker jars: ${(error as Error).message}`, {
-        cause: error,
-      });
-    });
-    const jars = (await readdir(staging).catch(() => [])).filter((name) => name.endsWith('.jar'));
-    if (result.code !== 0 || jars.length === 0) {
-      throw new KafkaUnavailableError(
-        `\`mvn dependency:copy-dependencies\` failed (exit ${result.code}) for ${KAFKA_POM}:\n${result.output}`,
-      );
-    }
-    await rename(staging, libDir).catch(async (error: unknown) => {
-      // Another process, e.g. one that took over a lock it judged stale, finished first: its copy is as good.
-      if (!(await exists(libDir))) throw error;
-    });
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
-}
-
-/** Creates the lock file exclusively; removes it first when its owner is gone or it is older than any download. */
-async function tryLock(lock: string): Promise<boolean> {
-  try {
-    const handle = await open(lock, 'wx');
-    await handle.writeFile(String(process.pid));
-    await handle.close();
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  if (await isStale(lock)) await unlink(lock).catch(() => undefined);
-  return false;
-}
-
-async function isStale(lock: string): Promise<boolean> {
-  const [owner, info] = await Promise.all([
-    readFile(lock, 'utf8').catch(() => ''),
-    stat(lock).catch(() => undefined),
-  ]);
-  if (!info) return false;
-  if (Date.now() - info.mtimeMs > LOCK_STALE_MS) return true;
-  const pid = Number.parseInt(owner, 10);
-  // An empty file is a lock being written right now.
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-if (import.meta.main) {
-  const started = performance.now();
-  const artifacts = await resolveKafkaArtifacts();
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`Kafka ${artifacts.version}: ${artifacts.libDir} (${seconds} s)`);
+/** The broker's jars in `.cache/kafka/`, fetched once (see {@link resolveMavenArtifacts}). */
+export function resolveKafkaArtifacts(): Promise<MavenArtifacts> {
+  return resolveMavenArtifacts(KAFKA_PROGRAM);
 }
