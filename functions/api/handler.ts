@@ -1,9 +1,9 @@
 import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { configuredIdempotencyStore } from '../../lib/api/configured-idempotency-store.ts';
 import { runApiExport } from '../../lib/api/export-jobs.ts';
 import type { IdempotencyStore } from '../../lib/api/idempotency.ts';
 import { runApiImport } from '../../lib/api/import-jobs.ts';
-import { configuredIdempotencyStore } from '../../lib/api/local-context.ts';
 import {
   isApiJobEvent,
   type ResponseStreamWrapper,
