@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { CONFIG_ENV, type Config } from '../config.ts';
+import type { Config } from '../config.ts';
 import { ConfigurationError } from '../errors.ts';
 import type { ExportGroupRef } from './types.ts';
 
@@ -21,9 +21,8 @@ export function exportFileLocation(
   const bucket = cfg.exportBucket ?? cfg.stagingBucket;
   if (bucket) return { uri: `s3://${bucket}/${parts.join('/')}`, fileName };
   if (!cfg.localMode) {
-    throw new ConfigurationError(`${CONFIG_ENV.exportBucket} is not set`, {
-      variable: CONFIG_ENV.exportBucket,
-    });
+    // Named, not read from CONFIG_ENV: the config module (and zod) would follow into export-summary's bundle.
+    throw new ConfigurationError('EXPORT_BUCKET is not set', { variable: 'EXPORT_BUCKET' });
   }
   return { uri: resolve(cfg.localHome, 'objects', ...parts), fileName };
 }

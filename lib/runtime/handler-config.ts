@@ -25,6 +25,7 @@ export const HANDLER_REQUIREMENTS = {
   'export-plan': [DATABASE],
   'export-group': [DATABASE, ['exportBucket', 'stagingBucket'], 'kafkaBrokers'],
   'export-group-failed': [DATABASE],
+  // Totals its input only: no configuration, and no config module (zod) in its bundle.
   'export-summary': [],
   api: [DATABASE, 'stagingBucket', 'importStateMachineArn'],
 } as const satisfies Record<string, readonly Requirement[]>;
