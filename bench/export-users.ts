@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import pg from 'pg';
-import { initConfig } from '../lib/config.ts';
+import { initLocalConfig } from '../lib/local/adapters.ts';
 import { synthesizedMachines } from '../lib/local/run-import.ts';
 import { benchDatabase, child, DATA } from './support.ts';
 
@@ -57,7 +57,7 @@ await client.connect();
 try {
   await rm(HOME, { recursive: true, force: true });
   // Synthesize once here: the capped children read the cached definitions.
-  initConfig({ DATABASE_URL: db.url, MATCHBRIDGE_LOCAL: 'true', MATCHBRIDGE_HOME: HOME });
+  initLocalConfig({ DATABASE_URL: db.url, MATCHBRIDGE_HOME: HOME });
   await synthesizedMachines();
   const runs: Array<ExportFigures & { users: number }> = [];
   let roundTrip: { domainId: string; file: string } | undefined;

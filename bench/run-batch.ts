@@ -2,12 +2,12 @@
 // load-batch (CSV: one byte range) or load-match-batch (Parquet: every row group) Lambda would — its peak
 // memory must not grow with the size of its batch.
 import { randomUUID } from 'node:crypto';
-import { initConfig } from '../lib/config.ts';
 import { loadBatch } from '../lib/jobs/load-batch.ts';
 import { loadMatchBatch } from '../lib/jobs/load-match-batch.ts';
 import { planImport } from '../lib/jobs/plan-import.ts';
 import { planMatches } from '../lib/jobs/plan-matches.ts';
 import type { BatchResult } from '../lib/jobs/types.ts';
+import { initLocalConfig } from '../lib/local/adapters.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../lib/runtime/deps.ts';
 
 const [file, databaseUrl, home, domainId, groupId, kind = 'nodes'] = process.argv.slice(2);
@@ -15,9 +15,8 @@ if (!file || !databaseUrl || !home || !domainId || !groupId || (kind !== 'nodes'
   throw new Error('usage: run-batch.ts <file> <databaseUrl> <home> <domainId> <groupId> [nodes|matches]');
 }
 const WHOLE_FILE = String(2 ** 40);
-initConfig({
+initLocalConfig({
   DATABASE_URL: databaseUrl,
-  MATCHBRIDGE_LOCAL: 'true',
   MATCHBRIDGE_HOME: home,
   SPLIT_BYTES: WHOLE_FILE,
   MATCH_BATCH_ROWS: WHOLE_FILE,

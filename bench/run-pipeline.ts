@@ -1,7 +1,7 @@
 // Child process of the import benchmark: runs one import through the local pipeline (the synthesized
 // state machine with in-process handlers) and prints its figures as JSON on stdout.
 import { randomUUID } from 'node:crypto';
-import { initConfig } from '../lib/config.ts';
+import { initLocalConfig } from '../lib/local/adapters.ts';
 import { runImportLocally, synthesizedMachines } from '../lib/local/run-import.ts';
 import { closeRuntimeDeps } from '../lib/runtime/deps.ts';
 
@@ -9,7 +9,7 @@ const [file, databaseUrl, home, domainId, groupId, kind = 'nodes'] = process.arg
 if (!file || !databaseUrl || !home || !domainId || !groupId || (kind !== 'nodes' && kind !== 'matches')) {
   throw new Error('usage: run-pipeline.ts <file> <databaseUrl> <home> <domainId> <groupId> [nodes|matches]');
 }
-initConfig({ DATABASE_URL: databaseUrl, MATCHBRIDGE_LOCAL: 'true', MATCHBRIDGE_HOME: home });
+initLocalConfig({ DATABASE_URL: databaseUrl, MATCHBRIDGE_HOME: home });
 await synthesizedMachines();
 const started = process.hrtime.bigint();
 const message = await runImportLocally({

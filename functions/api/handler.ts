@@ -1,9 +1,9 @@
 import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { configuredIdempotencyStore } from '../../lib/api/configured-idempotency-store.ts';
 import { runApiExport } from '../../lib/api/export-jobs.ts';
 import type { IdempotencyStore } from '../../lib/api/idempotency.ts';
 import { runApiImport } from '../../lib/api/import-jobs.ts';
-import { configuredIdempotencyStore } from '../../lib/api/local-context.ts';
 import {
   isApiJobEvent,
   type ResponseStreamWrapper,
@@ -13,10 +13,10 @@ import {
 import { dynamoIdempotencyStore } from '../../lib/aws/api-idempotency.ts';
 import { idempotencyOptions } from '../../lib/aws/idempotent-starter.ts';
 import { stepFunctionsStarter } from '../../lib/aws/step-functions.ts';
-import { config } from '../../lib/config.ts';
 import { ConfigurationError } from '../../lib/errors.ts';
 import { logger } from '../../lib/observability/logger.ts';
 import { runtimeDeps } from '../../lib/runtime/deps.ts';
+import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 
 // The Lambda runtime's globals for response streaming.
 declare const awslambda: {
@@ -26,7 +26,7 @@ declare const awslambda: {
   HttpResponseStream: { from: ResponseStreamWrapper };
 };
 
-const cfg = config();
+const cfg = requireHandlerConfig('api');
 const idempotencyTable = idempotencyOptions(cfg);
 // On AWS the keys live in DynamoDB (IDEMPOTENCY_TABLE); without a table, in PostgreSQL.
 const dynamoKeys = idempotencyTable ? dynamoIdempotencyStore(idempotencyTable) : undefined;

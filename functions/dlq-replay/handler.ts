@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { awsIngestDeps } from '../../lib/aws/ingest-deps.ts';
 import { type QueueReplaySummary, replayQueue, sqsReplayQueue } from '../../lib/aws/sqs-replay.ts';
-import { config } from '../../lib/config.ts';
 import { InvalidRequestError } from '../../lib/errors.ts';
 import { replayDeadLetter } from '../../lib/ingest/replay.ts';
+import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
 
-const cfg = config();
+const cfg = requireHandlerConfig('dlq-replay');
 const deps = awsIngestDeps(cfg);
 const queue = sqsReplayQueue(deps.dlqUrl, cfg.awsRegion);
 

@@ -1,7 +1,10 @@
 import { exportDeps } from '../../lib/export/export-deps.ts';
 import { exportGroup } from '../../lib/export/export-group.ts';
 import type { ExportGroupInput } from '../../lib/export/types.ts';
+import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
+
+requireHandlerConfig('export-group');
 
 /** One Map iteration of a user export run: export one group's users and send its import request(s). */
 export const handler = lambdaHandler(async (event: ExportGroupInput) =>

@@ -1,9 +1,9 @@
 import { awsIngestDeps } from '../../lib/aws/ingest-deps.ts';
-import { config } from '../../lib/config.ts';
 import { type IngestOutcome, ingestRecords, type MskEvent } from '../../lib/ingest/ingest-records.ts';
+import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
 
-const deps = awsIngestDeps(config());
+const deps = awsIngestDeps(requireHandlerConfig('ingest'));
 
 /**
  * MSK event-source target: each valid request starts one import execution (once per job id: idempotency

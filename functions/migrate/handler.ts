@@ -1,16 +1,18 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { config } from '../../lib/config.ts';
 import { migrate } from '../../lib/db/migrate.ts';
 import { logger } from '../../lib/observability/logger.ts';
 import { resolveDatabaseUrl } from '../../lib/runtime/deps.ts';
+import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
+
+const cfg = requireHandlerConfig('migrate');
 
 /** Custom resource: applies pending migrations on every deploy, before any function runs on the schema. */
 export const handler = lambdaHandler(
   async (event: CloudFormationCustomResourceEvent): Promise<{ PhysicalResourceId: string }> => {
     const physicalResourceId = 'matchbridge-schema';
     if (event.RequestType !== 'Delete') {
-      await migrate(await resolveDatabaseUrl(config()));
+      await migrate(await resolveDatabaseUrl(cfg));
       logger.info('migrations applied', { requestType: event.RequestType });
     }
     return { PhysicalResourceId: physicalResourceId };

@@ -1,10 +1,10 @@
 import { awsIngestDeps } from '../../lib/aws/ingest-deps.ts';
-import { config } from '../../lib/config.ts';
 import type { IngestOutcome } from '../../lib/ingest/ingest-records.ts';
 import { ingestObjectCreated } from '../../lib/ingest/object-created.ts';
+import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
 
-const deps = awsIngestDeps(config());
+const deps = awsIngestDeps(requireHandlerConfig('object-created'));
 
 /**
  * EventBridge target for S3 "Object Created" under `incoming/nodes/`: starts the import of the uploaded file

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { type CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../lib/observability/job-metrics.ts';
@@ -35,6 +35,27 @@ export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
 // An ESM bundle has no `require`; CommonJS dependencies (pg, csv-parse's CJS paths) call it for built-ins.
 export const REQUIRE_SHIM =
   "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+
+/**
+ * The esbuild settings of every function's bundle, shared with the tests that bundle handlers the same way.
+ * `keepNames`: Step Functions `Retry`/`Catch` match on `error.name`, which is the class name
+ * (`lib/errors.ts`); minified without it, every class is renamed and no rule would ever match on AWS.
+ */
+export const BUNDLING = {
+  format: OutputFormat.ESM,
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  banner: REQUIRE_SHIM,
+  minify: true,
+  keepNames: true,
+  sourceMap: true,
+  sourcesContent: false,
+  // pg loads its optional native binding lazily; it is not installed and never used.
+  externalModules: ['pg-native'],
+  esbuildArgs: Object.fromEntries(
+    Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
+  ),
+} as const satisfies BundlingOptions;
 
 export interface MatchbridgeFunctionProps {
   /** Which handler to run: the folder under `functions/`. Also written as `matchbridge:handler` metadata. */
@@ -91,18 +112,9 @@ export class MatchbridgeFunction extends NodejsFunction {
         ...props.environment,
       },
       bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        banner: REQUIRE_SHIM,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // pg loads its optional native binding lazily; it is not installed and never used.
-        externalModules: ['pg-native'],
-        esbuildArgs: Object.fromEntries(
-          Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
-        ),
+        ...BUNDLING,
+        mainFields: [...BUNDLING.mainFields],
+        externalModules: [...BUNDLING.externalModules],
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],

@@ -35,7 +35,7 @@ export const USER_EXPORT_STATE_NAMES = {
  * Retries of a group's export: the database and the object store, 3 attempts from 1 s, doubling, at most
  * 10 s apart. Kafka sends are retried where they are made (the file is not written again for them).
  */
-export const EXPORT_RETRY: sfn.RetryProps = {
+const EXPORT_RETRY: sfn.RetryProps = {
   errors: [
     DatabaseUnavailableError.name,
     StorageUnavailableError.name,

@@ -1,6 +1,6 @@
-import { localApiContext } from '../api/local-context.ts';
 import { startApiServer } from '../api/server.ts';
 import { loadConfig } from '../config.ts';
+import { localApiContext } from '../local/api-context.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runtimeDeps } from '../runtime/deps.ts';
 import { EXIT, parseCommandLine, UsageError } from './usage.ts';

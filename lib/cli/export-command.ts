@@ -5,9 +5,9 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { closeExportDeps, exportDeps } from '../export/export-deps.ts';
-import { outboxFile } from '../export/request-sender.ts';
 import type { ExportSummary } from '../export/types.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
+import { outboxFile } from '../local/outbox.ts';
 import { runExportLocally } from '../local/run-export.ts';
 import { EXIT, parseCommandLine, UsageError } from './usage.ts';
 

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { initConfig } from '../config.ts';
 import { ingestRecords } from '../ingest/ingest-records.ts';
+import { initLocalConfig } from '../local/adapters.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { openLocalIngest } from '../local/ingest.ts';
 import { logger } from '../observability/logger.ts';
@@ -99,9 +99,8 @@ export async function kafkaBridgeCommand(argv: string[]): Promise<number> {
     const { runKafkaBridge } = await import('../local/kafka-bridge.ts');
     const cfg = env.config.kafkaBrokers
       ? env.config
-      : initConfig({
+      : initLocalConfig({
           DATABASE_URL: env.config.databaseUrl ?? '',
-          MATCHBRIDGE_LOCAL: 'true',
           MATCHBRIDGE_HOME: env.config.localHome,
           KAFKA_BROKERS: brokers.join(','),
         });

@@ -1,8 +1,9 @@
-import { resolve } from 'node:path';
+import { CONFIG_ENV } from '../config.ts';
 import { kafkaSettings } from '../kafka/client-options.ts';
 import { runtimeDeps } from '../runtime/deps.ts';
+import { localStandIn } from '../runtime/local-adapters.ts';
 import type { ExportDeps } from './export-group.ts';
-import { kafkaRequestSender, outboxRequestSender, type RequestSender } from './request-sender.ts';
+import { kafkaRequestSender, type RequestSender } from './request-sender.ts';
 
 /** Longest wait between two send attempts. */
 const SEND_MAX_BACKOFF_MS = 10_000;
@@ -11,7 +12,7 @@ let sender: RequestSender | undefined;
 
 /**
  * The export's dependencies: the runtime's, and one request sender per process — Kafka when `KAFKA_BROKERS`
- * is set, otherwise the local outbox under `MATCHBRIDGE_HOME`.
+ * is set, otherwise (local mode only) local mode's stand-in, the outbox under `MATCHBRIDGE_HOME`.
  */
 export async function exportDeps(): Promise<ExportDeps> {
   const deps = await runtimeDeps();
@@ -24,7 +25,7 @@ export async function exportDeps(): Promise<ExportDeps> {
           baseDelayMs: cfg.exportSendBackoffMs,
           maxDelayMs: Math.max(cfg.exportSendBackoffMs, SEND_MAX_BACKOFF_MS),
         })
-      : outboxRequestSender(resolve(cfg.localHome));
+      : localStandIn(cfg, CONFIG_ENV.kafkaBrokers).requestSender(cfg);
   }
   return { ...deps, sender };
 }

@@ -1,10 +1,7 @@
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MessagingUnavailableError } from '../errors.ts';
 import type { KafkaSettings } from '../kafka/client-options.ts';
 import type { StringProducer } from '../kafka/producer.ts';
-import { appendLine } from '../local/dead-letters.ts';
 
 /** One import request as sent: topic, key, headers and the JSON value. */
 export interface OutgoingRequest {
@@ -73,26 +70,5 @@ export function kafkaRequestSender(settings: KafkaSettings, retry: SendRetry): R
       const client = await current?.catch(() => undefined);
       if (client && !client.closed) await client.close();
     },
-  };
-}
-
-/** The local outbox file of import requests (local mode without brokers): one request per line. */
-export function outboxFile(home: string): string {
-  return join(home, 'outbox', 'import-requests.jsonl');
-}
-
-/**
- * Keeps the requests in `<home>/outbox/import-requests.jsonl` (`{topic, key, headers, value}` per line, the
- * value as JSON) when no broker is configured, so that nothing is lost and the command line can print them.
- */
-export function outboxRequestSender(home: string): RequestSender {
-  const file = outboxFile(home);
-  return {
-    kind: 'outbox',
-    async send(request) {
-      await mkdir(join(home, 'outbox'), { recursive: true });
-      await appendLine(file, { ...request, value: JSON.parse(request.value) as unknown });
-    },
-    async close() {},
   };
 }

@@ -37,14 +37,17 @@ export async function writeReferenceList(
 }
 
 /** Where a job's reference list is staged. */
-export function referenceListUri(config: Pick<Config, 'stagingBucket' | 'localHome'>, jobId: string): string {
+export function referenceListUri(
+  config: Pick<Config, 'stagingBucket' | 'localHome' | 'localMode'>,
+  jobId: string,
+): string {
   return pipelineObjectUri(config, 'staging', jobId, 'references.csv');
 }
 
 /** Stages reference lists of ingested requests under each job's staging prefix. */
 export function referenceStager(
   store: ObjectStore,
-  config: Pick<Config, 'stagingBucket' | 'localHome'>,
+  config: Pick<Config, 'stagingBucket' | 'localHome' | 'localMode'>,
 ): (jobId: string, ids: readonly string[]) => Promise<string> {
   return async (jobId, ids) => (await writeReferenceList(store, referenceListUri(config, jobId), ids)).uri;
 }

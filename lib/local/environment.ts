@@ -1,10 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type Config, initConfig, loadConfig } from '../config.ts';
+import { type Config, loadConfig } from '../config.ts';
 import { startEmbeddedPostgres } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
 import { logger } from '../observability/logger.ts';
 import { closeRuntimeDeps } from '../runtime/deps.ts';
+import { initLocalConfig } from './adapters.ts';
 
 /** A ready local environment: configuration set, database migrated; `close` releases everything. */
 export interface LocalEnvironment {
@@ -39,10 +40,9 @@ export async function openLocalEnvironment(
     await stopEmbedded?.();
     throw error;
   }
-  const config = initConfig({
+  const config = initLocalConfig({
     ...overrides,
     DATABASE_URL: databaseUrl,
-    MATCHBRIDGE_LOCAL: 'true',
     MATCHBRIDGE_HOME: home,
   });
   return {

@@ -1,18 +1,22 @@
-import { resolve } from 'node:path';
 import type pg from 'pg';
 import { readDatabaseCredentials } from '../aws/database-credentials.ts';
 import { iamAuthToken } from '../aws/database-token.ts';
 import { eventBridgeStatusPublisher } from '../aws/eventbridge.ts';
 import { sqsStatusDeadLetters } from '../aws/sqs-status-dead-letters.ts';
-import { type Config, config } from '../config.ts';
+import { CONFIG_ENV, type Config, config } from '../config.ts';
 import { createPool } from '../db/pool.ts';
 import { ConfigurationError } from '../errors.ts';
-import { noStatusPublisher, type StatusDelivery, type StatusPublisher } from '../jobs/publish-status.ts';
+import {
+  noStatusPublisher,
+  type StatusDeadLetterSink,
+  type StatusDelivery,
+  type StatusPublisher,
+} from '../jobs/publish-status.ts';
 import { kafkaSettings } from '../kafka/client-options.ts';
 import { kafkaStatusPublisher } from '../kafka/status-publisher.ts';
-import { localStatusDeadLetters } from '../local/status-dead-letters.ts';
 import { configuredObjectStore } from '../storage/configured-store.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { localStandIn } from './local-adapters.ts';
 
 /** What every handler works with: configuration, one database pool and one object store per process. */
 export interface RuntimeDeps {
@@ -27,10 +31,28 @@ export interface RuntimeDeps {
 const STATUS_MAX_BACKOFF_MS = 10_000;
 
 /**
+ * Where undeliverable status messages go: the `STATUS_DLQ_URL` queue; without one, local mode's stand-in.
+ * On AWS without one, every function still gets its runtime deps: only finalize and fail-job dead-letter
+ * status messages, and they require the queue at cold start (`handler-config.ts`), so the sink that refuses
+ * is never reached there.
+ */
+function statusDeadLetters(cfg: Config): StatusDeadLetterSink {
+  if (cfg.statusDlqUrl) return sqsStatusDeadLetters(cfg.statusDlqUrl, cfg.awsRegion);
+  if (cfg.localMode) return localStandIn(cfg, CONFIG_ENV.statusDlqUrl).statusDeadLetters(cfg);
+  return {
+    send: async () => {
+      throw new ConfigurationError(`${CONFIG_ENV.statusDlqUrl} is not set`, {
+        variable: CONFIG_ENV.statusDlqUrl,
+      });
+    },
+  };
+}
+
+/**
  * Status delivery from the configuration: the Kafka topics when `KAFKA_BROKERS` is set (otherwise messages
  * are recorded as PENDING), the EventBridge bus when `EVENT_BUS_NAME` is set, and the dead letters in the
- * `STATUS_DLQ_URL` queue or, without one, in `<MATCHBRIDGE_HOME>/dlq/status.jsonl`. Nothing connects
- * before the first message; `close` ends the Kafka producer if one was created.
+ * `STATUS_DLQ_URL` queue or, in local mode without one, local mode's stand-in. Nothing connects before the
+ * first message; `close` ends the Kafka producer if one was created.
  */
 export function createStatusDelivery(cfg: Config): { delivery: StatusDelivery; close(): Promise<void> } {
   const kafka = kafkaSettings(cfg);
@@ -46,9 +68,7 @@ export function createStatusDelivery(cfg: Config): { delivery: StatusDelivery; c
         typeIds: { nodes: cfg.nodesStatusTypeId, matches: cfg.matchesStatusTypeId },
       },
       publishers,
-      deadLetters: cfg.statusDlqUrl
-        ? sqsStatusDeadLetters(cfg.statusDlqUrl, cfg.awsRegion)
-        : localStatusDeadLetters(resolve(cfg.localHome)),
+      deadLetters: statusDeadLetters(cfg),
       retry: {
         attempts: cfg.statusPublishAttempts,
         baseDelayMs: cfg.statusPublishBackoffMs,

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { initConfig } from '../../lib/config.ts';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../../lib/db/embedded.ts';
 import { migrate } from '../../lib/db/migrate.ts';
+import { initLocalConfig } from '../../lib/local/adapters.ts';
 import { closeRuntimeDeps } from '../../lib/runtime/deps.ts';
 import { blockedBy, groupState, importNodes } from '../support/faults.ts';
 
@@ -25,9 +25,8 @@ describe('the database restarted during a node import', () => {
     await chmod(dir, 0o755);
     server = await startEmbeddedPostgres(join(dir, 'pg'), { durable: false });
     await migrate(server.url);
-    initConfig({
+    initLocalConfig({
       DATABASE_URL: server.url,
-      MATCHBRIDGE_LOCAL: 'true',
       MATCHBRIDGE_HOME: join(dir, 'home'),
       SPLIT_BYTES: String(32 * 1024),
       DB_BATCH_ROWS: '400',

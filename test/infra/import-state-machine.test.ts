@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { IMPORT_STATE_NAMES, LAMBDA_SERVICE_ERRORS } from '../../infra/constructs/import-state-machine.ts';
 import { localFunctionArn } from '../../infra/definitions.ts';
-import { TRANSIENT_ERROR_NAMES } from '../../lib/errors.ts';
 import { resourcesOf, synth } from './support/synth.ts';
 
 interface State {
@@ -45,7 +44,13 @@ function state(name: string): State {
 
 const EXPECTED_RETRY = [
   {
-    ErrorEquals: [...TRANSIENT_ERROR_NAMES, ...LAMBDA_SERVICE_ERRORS],
+    ErrorEquals: [
+      'DatabaseUnavailableError',
+      'StorageUnavailableError',
+      'DeadlineExceededError',
+      'StatusDeliveryError',
+      ...LAMBDA_SERVICE_ERRORS,
+    ],
     IntervalSeconds: 1,
     MaxAttempts: 3,
     BackoffRate: 2,

@@ -5,7 +5,6 @@ import { LAMBDA_SERVICE_ERRORS } from '../../infra/constructs/import-state-machi
 import { MATCH_IMPORT_STATE_NAMES } from '../../infra/constructs/match-import-state-machine.ts';
 import { extractStateMachines, localFunctionArn } from '../../infra/definitions.ts';
 import { CONFIG_ENV } from '../../lib/config.ts';
-import { TRANSIENT_ERROR_NAMES } from '../../lib/errors.ts';
 import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
 
 interface State {
@@ -74,7 +73,13 @@ describe('match import state machine definition', () => {
   it('retries every task like the node import, and catches job failures into FailJob', () => {
     const retry = [
       {
-        ErrorEquals: [...TRANSIENT_ERROR_NAMES, ...LAMBDA_SERVICE_ERRORS],
+        ErrorEquals: [
+          'DatabaseUnavailableError',
+          'StorageUnavailableError',
+          'DeadlineExceededError',
+          'StatusDeliveryError',
+          ...LAMBDA_SERVICE_ERRORS,
+        ],
         IntervalSeconds: 1,
         MaxAttempts: 3,
         BackoffRate: 2,

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { parseInfraConfig } from '../../infra/config.ts';
-import { BUNDLE_ALIASES, PROJECT_ROOT, REQUIRE_SHIM } from '../../infra/constructs/matchbridge-function.ts';
+import { PROJECT_ROOT } from '../../infra/constructs/matchbridge-function.ts';
 import { CONFIG_ENV } from '../../lib/config.ts';
+import { bundleWithHouseSettings } from './support/bundle.ts';
 import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
 
 const CLUSTER = 'arn:aws:kafka:eu-west-1:123456789012:cluster/imports/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d-2';
@@ -151,28 +149,13 @@ describe('function bundles', () => {
   it('carry a Kafka client that loads away from its package folder, as in a Lambda', {
     timeout: 60_000,
   }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mb-bundle-'));
+    const built = await bundleWithHouseSettings(join(PROJECT_ROOT, 'lib', 'kafka', 'producer.ts'));
     try {
-      const outfile = join(dir, 'index.mjs');
-      await build({
-        entryPoints: [join(PROJECT_ROOT, 'lib', 'kafka', 'producer.ts')],
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        minify: true,
-        alias: { ...BUNDLE_ALIASES },
-        banner: { js: REQUIRE_SHIM },
-        outfile,
-        logLevel: 'silent',
-      });
-
-      const bundled = (await import(pathToFileURL(outfile).href)) as { createKafkaProducer?: unknown };
+      const bundled = (await import(pathToFileURL(built.outfile).href)) as { createKafkaProducer?: unknown };
 
       assert.equal(typeof bundled.createKafkaProducer, 'function');
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await built.cleanup();
     }
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
-import { EXPORT_RETRY, USER_EXPORT_STATE_NAMES } from '../../infra/constructs/user-export.ts';
+import { LAMBDA_SERVICE_ERRORS } from '../../infra/constructs/import-state-machine.ts';
+import { USER_EXPORT_STATE_NAMES } from '../../infra/constructs/user-export.ts';
 import { extractStateMachines, localFunctionArn } from '../../infra/definitions.ts';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { USER_EXPORT_STATE_MACHINE_NAME } from '../../lib/export/types.ts';
@@ -119,9 +120,12 @@ describe('user export: schedule and state machine', () => {
     const inner = definition.States[N.exportGroups]?.ItemProcessor;
     assert.equal(inner?.StartAt, N.exportGroup);
     const exportGroup = inner?.States[N.exportGroup];
-    assert.deepEqual(exportGroup?.Retry?.[0]?.ErrorEquals, EXPORT_RETRY.errors);
-    assert.ok(exportGroup?.Retry?.[0]?.ErrorEquals.includes('DatabaseUnavailableError'));
-    assert.ok(exportGroup?.Retry?.[0]?.ErrorEquals.includes('StorageUnavailableError'));
+    assert.deepEqual(exportGroup?.Retry?.[0]?.ErrorEquals, [
+      'DatabaseUnavailableError',
+      'StorageUnavailableError',
+      'DeadlineExceededError',
+      ...LAMBDA_SERVICE_ERRORS,
+    ]);
     assert.equal(exportGroup?.Retry?.[0]?.MaxAttempts, 3);
     assert.equal(exportGroup?.Retry?.[0]?.BackoffRate, 2);
     assert.deepEqual(exportGroup?.Catch, [

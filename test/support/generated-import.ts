@@ -11,6 +11,7 @@ import { finalizeImport } from '../../lib/jobs/finalize-import.ts';
 import { loadBatch } from '../../lib/jobs/load-batch.ts';
 import { planImport } from '../../lib/jobs/plan-import.ts';
 import type { BatchResult, ImportExecutionInput } from '../../lib/jobs/types.ts';
+import { useLocalAdapters } from '../../lib/local/adapters.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../../lib/runtime/deps.ts';
 import { generatedCsv, generatedCsvStore } from './generated-csv.ts';
 
@@ -32,6 +33,7 @@ export interface GeneratedImportReport {
   readonly loadMs: number;
 }
 
+useLocalAdapters();
 const request = JSON.parse(process.argv[2] ?? '{}') as Request;
 const csv = generatedCsv(request.rows, request.rowBytes);
 const uri = `s3://mb-generated/${request.groupId}.csv`;

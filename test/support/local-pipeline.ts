@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type pg from 'pg';
-import { initConfig } from '../../lib/config.ts';
+import { initLocalConfig } from '../../lib/local/adapters.ts';
 import { closeRuntimeDeps } from '../../lib/runtime/deps.ts';
 import { testDatabase } from './database.ts';
 
@@ -34,9 +34,8 @@ export function localPipeline(
     suite.pool = db.pool;
     suite.url = db.url;
     closeDb = db.close;
-    initConfig({
+    initLocalConfig({
       DATABASE_URL: db.url,
-      MATCHBRIDGE_LOCAL: 'true',
       MATCHBRIDGE_HOME: join(suite.dir, 'home'),
       ...(typeof settings === 'function' ? settings() : settings),
     });

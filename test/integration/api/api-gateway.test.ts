@@ -11,7 +11,7 @@ import { postgresIdempotencyStore } from '../../../lib/api/idempotency.ts';
 import type { ApiImportJob } from '../../../lib/api/import-jobs.ts';
 import type { ApiContext } from '../../../lib/api/routes.ts';
 import { roleArnOf, serveApiGatewayEvent } from '../../../lib/aws/api-gateway.ts';
-import { initConfig } from '../../../lib/config.ts';
+import { initLocalConfig } from '../../../lib/local/adapters.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../../../lib/runtime/deps.ts';
 import { testDatabase } from '../../support/database.ts';
 import { responseProblems } from '../../support/openapi.ts';
@@ -56,7 +56,7 @@ describe('the api function behind API Gateway (IAM identity → domain, streamed
     const db = await testDatabase('api_gateway');
     pool = db.pool;
     closeDb = db.close;
-    initConfig({ DATABASE_URL: db.url, MATCHBRIDGE_LOCAL: 'true', MATCHBRIDGE_HOME: join(dir, 'home') });
+    initLocalConfig({ DATABASE_URL: db.url, MATCHBRIDGE_HOME: join(dir, 'home') });
     await pool.query('INSERT INTO api_callers (principal, domain_id) VALUES ($1, $2)', [ROLE, DOMAIN]);
     const deps = await runtimeDeps();
     context = {

@@ -6,11 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { writeMatchParquet } from '../../../bench/generate-matches.ts';
-import { localApiContext } from '../../../lib/api/local-context.ts';
 import openapi from '../../../lib/api/openapi.json' with { type: 'json' };
 import { ROUTES } from '../../../lib/api/routes.ts';
 import { type ApiServer, LOCAL_DOMAIN_HEADER, startApiServer } from '../../../lib/api/server.ts';
-import { initConfig } from '../../../lib/config.ts';
+import { initLocalConfig } from '../../../lib/local/adapters.ts';
+import { localApiContext } from '../../../lib/local/api-context.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../../../lib/runtime/deps.ts';
 import { apiClient } from '../../support/api-client.ts';
 import { testDatabase } from '../../support/database.ts';
@@ -36,9 +36,8 @@ describe('bulk HTTP API over real HTTP', () => {
     const db = await testDatabase('api');
     pool = db.pool;
     closeDb = db.close;
-    initConfig({
+    initLocalConfig({
       DATABASE_URL: db.url,
-      MATCHBRIDGE_LOCAL: 'true',
       MATCHBRIDGE_HOME: join(dir, 'home'),
       API_MAX_BODY_BYTES: String(1024 * 1024),
       API_STREAM_MAX_ROWS: '5000',

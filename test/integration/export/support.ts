@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import type pg from 'pg';
-import { type OutgoingRequest, outboxFile } from '../../../lib/export/request-sender.ts';
+import type { OutgoingRequest } from '../../../lib/export/request-sender.ts';
+import { outboxFile } from '../../../lib/local/outbox.ts';
 
 /** A user row as the tests insert it. */
 export interface TestUser {

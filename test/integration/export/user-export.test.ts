@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
-import { config, initConfig } from '../../../lib/config.ts';
+import { config } from '../../../lib/config.ts';
 import { unescapeCell } from '../../../lib/csv/spreadsheet-escape.ts';
 import { closeExportDeps, exportDeps } from '../../../lib/export/export-deps.ts';
 import { exportFileLocation } from '../../../lib/export/export-file.ts';
@@ -12,6 +12,7 @@ import { exportGroup } from '../../../lib/export/export-group.ts';
 import { recordGroupFailure } from '../../../lib/export/finish-export.ts';
 import { USER_EXPORT_COLUMNS } from '../../../lib/export/user-columns.ts';
 import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import { initLocalConfig } from '../../../lib/local/adapters.ts';
 import { openLocalIngest } from '../../../lib/local/ingest.ts';
 import { runExportLocally } from '../../../lib/local/run-export.ts';
 import { metrics } from '../../../lib/observability/logger.ts';
@@ -65,9 +66,8 @@ describe('user export (local, no broker: the outbox)', () => {
     const db = await testDatabase('user_export');
     pool = db.pool;
     closeDb = db.close;
-    initConfig({
+    initLocalConfig({
       DATABASE_URL: db.url,
-      MATCHBRIDGE_LOCAL: 'true',
       MATCHBRIDGE_HOME: home,
       EXPORT_INCREMENTAL_OVERLAP_SECONDS: '0',
       EXPORT_BATCH_ROWS: '2',

@@ -8,10 +8,10 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Admin, Producer, stringSerializers } from '@platformatic/kafka';
 import type pg from 'pg';
-import { initConfig } from '../../../lib/config.ts';
 import type { IngestOutcome, MskEvent } from '../../../lib/ingest/ingest-records.ts';
 import { JobStatusMessageSchema } from '../../../lib/jobs/status-message.ts';
 import type { BridgedMskEvent } from '../../../lib/kafka/msk-event.ts';
+import { initLocalConfig } from '../../../lib/local/adapters.ts';
 import { type KafkaBridgeSummary, runKafkaBridge } from '../../../lib/local/kafka-bridge.ts';
 import { closeRuntimeDeps } from '../../../lib/runtime/deps.ts';
 import { testDatabase } from '../../support/database.ts';
@@ -57,9 +57,8 @@ describe('kafka-bridge: the local MSK event-source mapping', () => {
     pool = db.pool;
     databaseUrl = db.url;
     closeDb = db.close;
-    initConfig({
+    initLocalConfig({
       DATABASE_URL: db.url,
-      MATCHBRIDGE_LOCAL: 'true',
       MATCHBRIDGE_HOME: join(dir, 'home'),
       KAFKA_BROKERS: broker.bootstrap,
       STATUS_PUBLISH_BACKOFF_MS: '50',

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
-import { initConfig } from '../../../lib/config.ts';
 import { failImport } from '../../../lib/jobs/fail-import.ts';
 import { finalizeImport } from '../../../lib/jobs/finalize-import.ts';
 import { createOrClaimJob, getJob } from '../../../lib/jobs/job-repository.ts';
 import { JobStatusMessageSchema } from '../../../lib/jobs/status-message.ts';
 import type { ImportExecutionInput, JobStatusMessage } from '../../../lib/jobs/types.ts';
+import { initLocalConfig } from '../../../lib/local/adapters.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../../../lib/runtime/deps.ts';
 import { testDatabase } from '../../support/database.ts';
 import { type KafkaBroker, startKafkaBroker } from '../../support/kafka-broker.ts';
@@ -43,9 +43,8 @@ describe('status messages on Kafka', () => {
     closeDb = db.close;
     // A topic of its own per run: a second run reads no message of the first.
     statusTopic = `nodes-import-status-${randomUUID()}`;
-    initConfig({
+    initLocalConfig({
       DATABASE_URL: db.url,
-      MATCHBRIDGE_LOCAL: 'true',
       MATCHBRIDGE_HOME: home,
       KAFKA_BROKERS: broker.bootstrap,
       NODES_STATUS_TOPIC: statusTopic,

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Admin } from '@platformatic/kafka';
 import type pg from 'pg';
-import { initConfig } from '../../../lib/config.ts';
 import { closeExportDeps } from '../../../lib/export/export-deps.ts';
+import { initLocalConfig } from '../../../lib/local/adapters.ts';
 import { runKafkaBridge } from '../../../lib/local/kafka-bridge.ts';
 import { runExportLocally } from '../../../lib/local/run-export.ts';
 import { closeRuntimeDeps } from '../../../lib/runtime/deps.ts';
@@ -41,9 +41,8 @@ describe('user export → Kafka → kafka-bridge → node import (real broker, S
     // The SDK's default credential chain reads these; s3rver accepts its own pair.
     process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
     process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
-    initConfig({
+    initLocalConfig({
       DATABASE_URL: db.url,
-      MATCHBRIDGE_LOCAL: 'true',
       MATCHBRIDGE_HOME: join(dir, 'home'),
       KAFKA_BROKERS: broker.bootstrap,
       S3_ENDPOINT: s3.endpoint,

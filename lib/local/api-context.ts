@@ -1,20 +1,10 @@
-import { dynamoIdempotencyStore } from '../aws/api-idempotency.ts';
-import { idempotencyOptions } from '../aws/idempotent-starter.ts';
-import { runImportLocally } from '../local/run-import.ts';
+import { configuredIdempotencyStore } from '../api/configured-idempotency-store.ts';
+import { runApiExport } from '../api/export-jobs.ts';
+import { runApiImport } from '../api/import-jobs.ts';
+import type { ApiContext } from '../api/routes.ts';
 import { logger } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
-import { runApiExport } from './export-jobs.ts';
-import { type IdempotencyStore, postgresIdempotencyStore } from './idempotency.ts';
-import { runApiImport } from './import-jobs.ts';
-import type { ApiContext } from './routes.ts';
-
-/** The idempotency store of a configuration: DynamoDB when `IDEMPOTENCY_TABLE` is set, else PostgreSQL. */
-export function configuredIdempotencyStore(deps: RuntimeDeps): IdempotencyStore {
-  const options = idempotencyOptions(deps.config);
-  return options
-    ? dynamoIdempotencyStore(options)
-    : postgresIdempotencyStore(deps.pool, { ttlSeconds: deps.config.idempotencyTtlSeconds });
-}
+import { runImportLocally } from './run-import.ts';
 
 /** The local API's context: jobs run in this process, in the background; `drain` waits for them. */
 export function localApiContext(deps: RuntimeDeps): ApiContext & { drain(): Promise<void> } {
