@@ -3,9 +3,9 @@ import { idempotencyOptions } from '../aws/idempotent-starter.ts';
 import { runImportLocally } from '../local/run-import.ts';
 import { logger } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
-import { runApiExport } from './export-jobs.ts';
+import { runApiExportInProcess } from './export-jobs.ts';
 import { type IdempotencyStore, postgresIdempotencyStore } from './idempotency.ts';
-import { runApiImport } from './import-jobs.ts';
+import { runApiImportInProcess } from './import-jobs.ts';
 import type { ApiContext } from './routes.ts';
 
 /** The idempotency store of a configuration: DynamoDB when `IDEMPOTENCY_TABLE` is set, else PostgreSQL. */
@@ -29,8 +29,8 @@ export function localApiContext(deps: RuntimeDeps): ApiContext & { drain(): Prom
     deps,
     idempotency: configuredIdempotencyStore(deps),
     launcher: {
-      launchImport: async (job) => track(runApiImport(deps, job, runImportLocally)),
-      launchExport: async (job) => track(runApiExport(deps, job)),
+      launchImport: async (job) => track(runApiImportInProcess(deps, job, runImportLocally)),
+      launchExport: async (job) => track(runApiExportInProcess(deps, job)),
     },
     async drain() {
       while (running.size > 0) await Promise.all([...running]);
