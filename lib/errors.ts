@@ -5,7 +5,11 @@
  */
 export abstract class MatchbridgeError extends Error {
   abstract readonly code: string;
-  readonly expose: boolean = true;
+  /**
+   * Whether the message is safe to show to a caller. Opt-in: only errors the caller caused (its request, its
+   * file, its job id) set it; any other message may name hosts, connection strings or internal paths.
+   */
+  readonly expose: boolean = false;
   /** True when retrying the same work later may succeed. */
   readonly transient: boolean = false;
   readonly details: Readonly<Record<string, unknown>>;
@@ -20,6 +24,7 @@ export abstract class MatchbridgeError extends Error {
 /** The import request (Kafka message, S3 key, CLI arguments) is malformed. Never retried. */
 export class InvalidRequestError extends MatchbridgeError {
   readonly code: string;
+  override readonly expose = true;
   constructor(code: string, message: string, details: Record<string, unknown> = {}) {
     super(message, details);
     this.code = code;
@@ -29,6 +34,7 @@ export class InvalidRequestError extends MatchbridgeError {
 /** The file cannot be imported as a whole: missing, truncated, not CSV, no reference column… Never retried. */
 export class InvalidFileError extends MatchbridgeError {
   readonly code: string;
+  override readonly expose = true;
   constructor(code: string, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
     super(message, details, options);
     this.code = code;
@@ -38,14 +44,12 @@ export class InvalidFileError extends MatchbridgeError {
 /** The database could not be reached or dropped the connection; the same work may succeed on retry. */
 export class DatabaseUnavailableError extends MatchbridgeError {
   readonly code = 'DATABASE_UNAVAILABLE';
-  override readonly expose = false;
   override readonly transient = true;
 }
 
 /** The object store (S3 or the local folder) failed in a way that may pass on retry. */
 export class StorageUnavailableError extends MatchbridgeError {
   readonly code = 'STORAGE_UNAVAILABLE';
-  override readonly expose = false;
   override readonly transient = true;
 }
 
@@ -61,13 +65,13 @@ export class DeadlineExceededError extends MatchbridgeError {
  */
 export class StatusDeliveryError extends MatchbridgeError {
   readonly code = 'STATUS_UNDELIVERABLE';
-  override readonly expose = false;
   override readonly transient = true;
 }
 
 /** No job with that id (in that domain). */
 export class JobNotFoundError extends MatchbridgeError {
   readonly code = 'JOB_NOT_FOUND';
+  override readonly expose = true;
 }
 
 /** Invalid configuration: raised at cold start or synth time, before any work. */
@@ -81,8 +85,15 @@ export class ConfigurationError extends MatchbridgeError {
  */
 export class MessagingUnavailableError extends MatchbridgeError {
   readonly code = 'MESSAGING_UNAVAILABLE';
-  override readonly expose = false;
   override readonly transient = true;
+}
+
+/**
+ * True when retrying the same work later may succeed: the one test of "transient" for every place that chooses
+ * between retrying (rethrow to the state machine, Lambda's async retries, a 503) and failing for good.
+ */
+export function isTransient(error: unknown): boolean {
+  return error instanceof MatchbridgeError && error.transient;
 }
 
 /** Names of the errors a state machine should retry (Step Functions `ErrorEquals`). */
@@ -100,6 +111,7 @@ export const TRANSIENT_ERROR_NAMES = [
 export class ApiRequestError extends MatchbridgeError {
   readonly code: string;
   readonly status: number;
+  override readonly expose = true;
   constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
     super(message, details);
     this.status = status;

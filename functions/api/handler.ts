@@ -43,7 +43,8 @@ const starter = stepFunctionsStarter(
 
 /**
  * The bulk HTTP API behind API Gateway (REST, IAM auth, response streaming), and the runner of the jobs it
- * accepts (it invokes itself asynchronously with each).
+ * accepts (it invokes itself asynchronously with each). A job's transient failure rejects its invocation, so
+ * Lambda retries it and finally dead-letters it (`BulkApi/JobFailures`); a permanent one has FAILED the job.
  */
 export const handler = awslambda.streamifyResponse(async (event, stream, context) => {
   logger.addContext(context);

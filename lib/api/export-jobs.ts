@@ -1,8 +1,10 @@
 import { mapDatabaseError } from '../db/errors.ts';
+import { isTransient } from '../errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import { type ExportQuery, exportChunks } from './export-rows.ts';
+import { type InProcessRetry, reasonOf, retryTransient } from './job-retries.ts';
 
 /** An async export the API accepted. */
 export interface ApiExportJob extends ExportQuery {
@@ -33,43 +35,95 @@ export async function createExportJob(deps: RuntimeDeps, job: ApiExportJob): Pro
 
 /**
  * Writes the export to `reports/exports/<jobId>/<resource>.<format>` (S3 multipart upload, or the local
- * folder), streaming from the database, and records the row count and the file. A failure marks the job
- * FAILED with its reason.
+ * folder), streaming from the database, and records the row count and the file. A permanent failure marks the
+ * job FAILED with its reason; a transient one ({@link isTransient}) is noted on the job, which stays
+ * PROCESSING, and rethrown for the runner to retry, as for imports. A rerun rewrites the file.
+ *
+ * @throws the transient error, once noted on the job.
  */
 export async function runApiExport(deps: RuntimeDeps, job: ApiExportJob): Promise<void> {
-  const { pool, store, config } = deps;
   const log = logger.createChild({ persistentKeys: { jobId: job.jobId, domainId: job.domainId } });
   try {
-    await pool.query(
-      `UPDATE export_jobs SET status = 'PROCESSING', started_at = now(), updated_at = now() WHERE id = $1`,
-      [job.jobId],
-    );
-    let rows = 0;
-    const uri = pipelineObjectUri(
-      config,
-      'reports',
-      'exports',
-      job.jobId,
-      `${job.resourceType}.${job.format}`,
-    );
-    const written = await store.write(
-      uri,
-      exportChunks(pool, job, (n) => {
-        rows += n;
-      }),
-      { contentType: job.format === 'csv' ? 'text/csv' : 'application/x-ndjson' },
-    );
-    await pool.query(
-      `UPDATE export_jobs SET status = 'COMPLETED', exported = $2, file_uri = $3, finished_at = now(), updated_at = now()
-       WHERE id = $1`,
-      [job.jobId, rows, written.uri],
-    );
-    log.info('API export finished', { rows, uri: written.uri });
+    await exportOnce(deps, job, log);
   } catch (error) {
+    if (isTransient(error)) {
+      log.warn('API export interrupted; to be retried', { error: error as Error });
+      try {
+        await setExportError(deps, job.jobId, `retrying after ${reasonOf(error)}`);
+      } catch (noteError) {
+        // Best effort: the database is often what failed, and the rethrown error is what gets the job retried.
+        log.warn('could not note the retry on the export', { error: noteError as Error });
+      }
+      throw error;
+    }
     log.error('API export failed', { error: error as Error });
-    await pool.query(
-      `UPDATE export_jobs SET status = 'FAILED', error = $2, finished_at = now(), updated_at = now() WHERE id = $1`,
-      [job.jobId, error instanceof Error ? error.message : String(error)],
-    );
+    await failExport(deps, job.jobId, reasonOf(error));
+  }
+}
+
+/**
+ * Runs an accepted export in this process, where nothing retries it from outside: a transient failure is
+ * retried as {@link retryTransient} says, then the export is FAILED with it.
+ */
+export function runApiExportInProcess(
+  deps: RuntimeDeps,
+  job: ApiExportJob,
+  retry?: InProcessRetry,
+): Promise<void> {
+  return retryTransient(
+    () => runApiExport(deps, job),
+    (error) => failExport(deps, job.jobId, reasonOf(error)),
+    retry,
+  );
+}
+
+async function exportOnce(deps: RuntimeDeps, job: ApiExportJob, log: typeof logger): Promise<void> {
+  const { pool, store, config } = deps;
+  await update(
+    deps,
+    `UPDATE export_jobs SET status = 'PROCESSING', started_at = now(), updated_at = now() WHERE id = $1`,
+    [job.jobId],
+  );
+  let rows = 0;
+  const uri = pipelineObjectUri(config, 'reports', 'exports', job.jobId, `${job.resourceType}.${job.format}`);
+  const written = await store.write(
+    uri,
+    exportChunks(pool, job, (n) => {
+      rows += n;
+    }),
+    { contentType: job.format === 'csv' ? 'text/csv' : 'application/x-ndjson' },
+  );
+  await update(
+    deps,
+    `UPDATE export_jobs SET status = 'COMPLETED', exported = $2, file_uri = $3, error = NULL, finished_at = now(),
+            updated_at = now()
+     WHERE id = $1`,
+    [job.jobId, rows, written.uri],
+  );
+  log.info('API export finished', { rows, uri: written.uri });
+}
+
+/** Records `reason` on a running export, which keeps its status. */
+function setExportError(deps: RuntimeDeps, jobId: string, reason: string): Promise<void> {
+  return update(
+    deps,
+    `UPDATE export_jobs SET error = $2, updated_at = now() WHERE id = $1 AND status IN ('PENDING', 'PROCESSING')`,
+    [jobId, reason],
+  );
+}
+
+function failExport(deps: RuntimeDeps, jobId: string, reason: string): Promise<void> {
+  return update(
+    deps,
+    `UPDATE export_jobs SET status = 'FAILED', error = $2, finished_at = now(), updated_at = now() WHERE id = $1`,
+    [jobId, reason],
+  );
+}
+
+async function update(deps: RuntimeDeps, text: string, values: unknown[]): Promise<void> {
+  try {
+    await deps.pool.query(text, values);
+  } catch (error) {
+    throw mapDatabaseError(error);
   }
 }

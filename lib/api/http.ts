@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { ApiRequestError, MatchbridgeError } from '../errors.ts';
+import { ApiRequestError, isTransient, MatchbridgeError } from '../errors.ts';
 import { logger } from '../observability/logger.ts';
 
 /** Who is calling: the authenticated principal and the one domain it acts for (undefined: local, trusted). */
@@ -66,18 +66,22 @@ function matchPath(template: string, path: string): Record<string, string> | und
   return params;
 }
 
-/** Maps an error to its response: API refusals and exposed domain errors as they are, anything else 500. */
+/**
+ * Maps an error to its response. Only an exposed error's message reaches the caller: API refusals with their
+ * status, other exposed domain errors as 400 (503 when transient). Any other error is logged and answered with
+ * its code (`INTERNAL_ERROR` when it has none) and a generic message: 503 when a retry may pass, else 500.
+ */
 export function responseForError(error: unknown): ApiResponse {
   if (error instanceof ApiRequestError) return errorResponse(error.status, error.code, error.message);
+  const transient = isTransient(error);
   if (error instanceof MatchbridgeError && error.expose) {
-    return errorResponse(error.transient ? 503 : 400, error.code, error.message);
-  }
-  if (error instanceof MatchbridgeError) {
-    logger.error('request failed', { error });
-    return errorResponse(503, error.code, 'a dependency is unavailable; retry later');
+    return errorResponse(transient ? 503 : 400, error.code, error.message);
   }
   logger.error('request failed', { error: error as Error });
-  return errorResponse(500, 'INTERNAL_ERROR', 'internal error');
+  const code = error instanceof MatchbridgeError ? error.code : 'INTERNAL_ERROR';
+  return transient
+    ? errorResponse(503, code, 'a dependency is unavailable; retry later')
+    : errorResponse(500, code, 'internal error');
 }
 
 /**

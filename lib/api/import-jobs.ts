@@ -1,14 +1,15 @@
 import { mapDatabaseError } from '../db/errors.ts';
 import { loadMatches } from '../db/load-matches.ts';
 import { loadUsers, type UserImportRow } from '../db/load-users.ts';
-import { InvalidFileError } from '../errors.ts';
+import { InvalidFileError, isTransient } from '../errors.ts';
 import { writeFailedReport } from '../jobs/job-reports.ts';
 import { completeJob, failJob } from '../jobs/job-repository.ts';
 import type { ImportExecutionInput } from '../jobs/types.ts';
-import { logJob } from '../observability/logger.ts';
+import { logger, logJob } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import { validateUserRow } from '../users/user-row.ts';
+import { type InProcessRetry, reasonOf, retryTransient } from './job-retries.ts';
 import { matchRows, withKnownParticipants } from './match-rows.ts';
 import { convertNodesNdjson } from './ndjson-nodes.ts';
 import { csvRows, ndjsonRows, type SourceRow } from './row-sources.ts';
@@ -78,9 +79,15 @@ export function uploadUri(deps: RuntimeDeps, jobId: string): string {
 export type PipelineStarter = (input: ImportExecutionInput) => Promise<unknown>;
 
 /**
- * Runs the job of an accepted import to its end. Users are validated and loaded here; nodes (CSV, or NDJSON
- * converted to CSV first) and matches (Parquet) go through their import state machines. A failure that
- * stops the job as a whole marks it FAILED with its reason; it never stays PENDING.
+ * Runs the job of an accepted import. Users are validated and loaded here; nodes (CSV, or NDJSON converted to
+ * CSV first) and matches (Parquet) go through their import state machines. A permanent failure marks the job
+ * FAILED with its reason. A transient one ({@link isTransient}: the database or the store unavailable, the
+ * deadline reached) leaves the job PENDING or PROCESSING with the error noted as its reason and is rethrown,
+ * so that whoever runs the job retries it (on AWS Lambda's asynchronous invocation, then its dead-letter
+ * queue; locally {@link runApiImportInProcess}). Running the same job again is safe: loads are upserts keyed
+ * on the job's rows, and the job's figures are those of its last run.
+ *
+ * @throws the transient error, once noted on the job.
  */
 export async function runApiImport(
   deps: RuntimeDeps,
@@ -89,29 +96,77 @@ export async function runApiImport(
 ): Promise<void> {
   const log = logJob(job);
   try {
-    if (job.resourceType === 'users') {
-      await importUsers(deps, job);
-      return;
-    }
-    const base = { jobId: job.jobId, domainId: job.domainId, groupId: job.groupId, origin: 'api' } as const;
-    if (job.resourceType === 'matches' && job.format !== 'parquet') {
-      await importMatchRecords(deps, job);
-      return;
-    }
-    if (job.resourceType === 'matches') {
-      await startPipeline({
-        ...base,
-        kind: 'matches',
-        source: { uri: job.uri, contentType: 'application/vnd.apache.parquet' },
-      });
-      return;
-    }
-    const csv = job.format === 'ndjson' ? await convertNodesNdjson(deps, job) : job.uri;
-    await startPipeline({ ...base, kind: 'nodes', source: { uri: csv, contentType: 'text/csv' } });
+    await importOnce(deps, job, startPipeline);
   } catch (error) {
+    if (isTransient(error)) {
+      log.warn('API import interrupted; to be retried', { error: error as Error });
+      await noteRetry(deps, job.jobId, error);
+      throw error;
+    }
     log.error('API import failed', { error: error as Error });
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    await failJob(deps.pool, job.jobId, reason);
+    await failJob(deps.pool, job.jobId, reasonOf(error));
+  }
+}
+
+/**
+ * Runs an accepted import in this process (`matchbridge api`, `import users`), where nothing retries it from
+ * outside: a transient failure is retried as {@link retryTransient} says, then the job is FAILED with it.
+ */
+export function runApiImportInProcess(
+  deps: RuntimeDeps,
+  job: ApiImportJob,
+  startPipeline: PipelineStarter,
+  retry?: InProcessRetry,
+): Promise<void> {
+  return retryTransient(
+    () => runApiImport(deps, job, startPipeline),
+    async (error) => {
+      await failJob(deps.pool, job.jobId, reasonOf(error));
+    },
+    retry,
+  );
+}
+
+async function importOnce(
+  deps: RuntimeDeps,
+  job: ApiImportJob,
+  startPipeline: PipelineStarter,
+): Promise<void> {
+  if (job.resourceType === 'users') {
+    await importUsers(deps, job);
+    return;
+  }
+  const base = { jobId: job.jobId, domainId: job.domainId, groupId: job.groupId, origin: 'api' } as const;
+  if (job.resourceType === 'matches' && job.format !== 'parquet') {
+    await importMatchRecords(deps, job);
+    return;
+  }
+  if (job.resourceType === 'matches') {
+    await startPipeline({
+      ...base,
+      kind: 'matches',
+      source: { uri: job.uri, contentType: 'application/vnd.apache.parquet' },
+    });
+    return;
+  }
+  const csv = job.format === 'ndjson' ? await convertNodesNdjson(deps, job) : job.uri;
+  await startPipeline({ ...base, kind: 'nodes', source: { uri: csv, contentType: 'text/csv' } });
+}
+
+/**
+ * Notes a transient failure on a job still running (a final job is left alone), for `jobs show` and the
+ * runbook; the next run's outcome replaces it. The note is best effort: the database is often the very thing
+ * that failed, and the error being rethrown is what gets the job retried.
+ */
+async function noteRetry(deps: RuntimeDeps, jobId: string, error: unknown): Promise<void> {
+  try {
+    await deps.pool.query(
+      `UPDATE import_jobs SET failure_reason = $2, updated_at = now()
+       WHERE id = $1 AND status IN ('PENDING', 'PROCESSING')`,
+      [jobId, `retrying after ${reasonOf(error)}`],
+    );
+  } catch (noteError) {
+    logger.warn('could not note the retry on the job', { jobId, error: noteError as Error });
   }
 }
 

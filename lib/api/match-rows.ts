@@ -1,21 +1,28 @@
+import { isParticipantId, matchRank, matchRowProblems } from '../matches/match-row-rules.ts';
 import { type MatchRowRun, matchRowRun, RUN_ROWS } from '../parquet/read-matches.ts';
 import type { JsonValue, MatchRow, MatchRowRejection } from '../parquet/types.ts';
 import type { SourceRow } from './row-sources.ts';
 
-const MAX_ID_LENGTH = 255;
 const KNOWN = new Set(['participant_id', 'matched_participant_id', 'compatibility_score', 'rank']);
-const INT32_MAX = 2 ** 31 - 1;
 
 /**
- * Match suggestions from CSV or NDJSON records, validated like the Parquet columns (both ids required, at
- * most 255 characters; a finite score; an optional 32-bit integer rank; every other field into `details`,
- * empty cells and nulls left out). `row` is the record's line − 1, so the loader's `line` (row + 1) is the
- * record's own line. A failed row carries all its errors, joined.
+ * Match suggestions from CSV or NDJSON records, checked by the match row rules the Parquet pipeline applies
+ * ({@link matchRowProblems}); every other field goes into `details`, empty cells and nulls left out. In CSV
+ * numbers are text: a score or rank cell is read as a number, and an empty one is absent. `row` is the
+ * record's line − 1, so the loader's `line` (row + 1) is the record's own line. A failed row has the code of
+ * the first rule it breaks, as a Parquet row would, and all its reasons, joined.
  */
 export async function* matchRows(
   rows: AsyncIterable<SourceRow>,
   opts: { readonly fromText: boolean },
 ): AsyncGenerator<MatchRow | MatchRowRejection> {
+  const fromText = (value: unknown): unknown => {
+    if (!opts.fromText || typeof value !== 'string') return value;
+    if (value.trim() === '') return null;
+    const n = Number(value);
+    // Text that is no number stays as it is, so the reason quotes what the file holds.
+    return Number.isNaN(n) ? value : n;
+  };
   for await (const source of rows) {
     const row = source.line - 1;
     if ('error' in source) {
@@ -23,33 +30,19 @@ export async function* matchRows(
       continue;
     }
     const values = source.values;
-    const errors: string[] = [];
-    const id = (name: string): string => {
-      const value = values[name];
-      if (typeof value !== 'string' || value.trim() === '') errors.push(`${name} is required`);
-      else if ([...value].length > MAX_ID_LENGTH)
-        errors.push(`${name} is longer than ${MAX_ID_LENGTH} characters`);
-      else return value;
-      return '';
-    };
-    const number = (value: unknown): number | undefined => {
-      if (opts.fromText && typeof value === 'string' && value.trim() !== '') return Number(value);
-      return typeof value === 'number' ? value : undefined;
-    };
-    const participantId = id('participant_id');
-    const matchedParticipantId = id('matched_participant_id');
-    const score = number(values.compatibility_score);
-    if (score === undefined || !Number.isFinite(score)) errors.push('compatibility_score must be a number');
-    const rawRank = values.rank;
-    const blankRank = rawRank === undefined || rawRank === null || (opts.fromText && rawRank === '');
-    const rank = blankRank ? null : number(rawRank);
-    if (rank === undefined || (rank !== null && (!Number.isInteger(rank) || Math.abs(rank) > INT32_MAX))) {
-      errors.push('rank must be an integer');
-    }
-    if (errors.length > 0) {
-      const reference =
-        typeof values.participant_id === 'string' ? values.participant_id.slice(0, MAX_ID_LENGTH) : null;
-      yield { row, line: source.line, reference, code: 'INVALID_ROW', reason: errors.join('; ') };
+    const participantId = values.participant_id;
+    const matchedParticipantId = values.matched_participant_id;
+    const score = fromText(values.compatibility_score);
+    const rank = fromText(values.rank);
+    const [first, ...more] = matchRowProblems(participantId, matchedParticipantId, score, rank);
+    if (first) {
+      yield {
+        row,
+        line: source.line,
+        reference: isParticipantId(participantId) ? participantId : null,
+        code: first.code,
+        reason: [first, ...more].map((problem) => problem.reason).join('; '),
+      };
       continue;
     }
     const details: Record<string, JsonValue> = {};
@@ -60,10 +53,10 @@ export async function* matchRows(
     }
     yield {
       row,
-      participantId,
-      matchedParticipantId,
+      participantId: participantId as string,
+      matchedParticipantId: matchedParticipantId as string,
       compatibilityScore: score as number,
-      rank: rank ?? null,
+      rank: matchRank(rank) ?? null,
       details,
     };
   }

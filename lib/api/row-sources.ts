@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { normalizeHeaderName } from '../csv/header.ts';
-import { InvalidFileError } from '../errors.ts';
+import { InvalidFileError, MatchbridgeError } from '../errors.ts';
 
 /** One record of an uploaded file: its fields by name, or why it is not a record. */
 export type SourceRow =
@@ -25,6 +25,8 @@ export async function* csvRows(input: Readable, maxRecordBytes: number): AsyncGe
     max_record_size: maxRecordBytes,
   });
   const feeding = pipeline(input, parser);
+  // Awaited below; when the loop ends first with the same failure, it must not count as unhandled meanwhile.
+  feeding.catch(() => undefined);
   let header: string[] | undefined;
   try {
     for await (const { record, info } of parser as AsyncIterable<{
@@ -46,6 +48,9 @@ export async function* csvRows(input: Readable, maxRecordBytes: number): AsyncGe
       yield { line, values };
     }
   } catch (error) {
+    // The source's own failure (a dropped read: StorageUnavailableError, transient) reaches the loop through
+    // the pipeline; it says nothing about the file's content.
+    if (error instanceof MatchbridgeError) throw error;
     const code = (error as { code?: string }).code ?? 'CSV_INVALID';
     throw new InvalidFileError(
       code,

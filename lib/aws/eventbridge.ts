@@ -18,7 +18,6 @@ const MAX_DETAIL_BYTES = 240 * 1024;
 /** EventBridge accepted the request but not the entry (throttled, internal failure…). */
 export class EventRejectedError extends MatchbridgeError {
   readonly code = 'EVENT_REJECTED';
-  override readonly expose = false;
   override readonly transient = true;
 }
 

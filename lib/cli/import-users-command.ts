@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createImportJob, runApiImport } from '../api/import-jobs.ts';
+import { createImportJob, runApiImportInProcess } from '../api/import-jobs.ts';
 import { getJob, streamJobErrors } from '../jobs/job-repository.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runtimeDeps } from '../runtime/deps.ts';
@@ -27,7 +27,7 @@ export async function importUsersCommand(
     const info = await deps.store.head(file);
     const job = { jobId: randomUUID(), resourceType: 'users', format, ...target, uri: info.uri } as const;
     await createImportJob(deps, job, 'cli');
-    await runApiImport(deps, job, () => Promise.reject(new Error('users have no state machine')));
+    await runApiImportInProcess(deps, job, () => Promise.reject(new Error('users have no state machine')));
     const row = await getJob(deps.pool, job.jobId);
     if (!row) throw new Error(`job ${job.jobId} vanished`);
     const failedList: string[] = [];

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
-import { InvalidRequestError, MatchbridgeError } from '../errors.ts';
+import { InvalidRequestError, isTransient, MatchbridgeError } from '../errors.ts';
 import type { ImportExecutionInput } from '../jobs/types.ts';
 import { logger } from '../observability/logger.ts';
 import {
@@ -175,7 +175,7 @@ export async function ingestRecords(event: MskEvent, deps: IngestDeps): Promise<
               : fileImportInput(request, jobId, origin, paths);
         }
       } catch (error) {
-        if (!(error instanceof MatchbridgeError) || error.transient) throw error;
+        if (!(error instanceof MatchbridgeError) || isTransient(error)) throw error;
         const letter: DeadLetter = {
           reason: error.message,
           code: error.code,

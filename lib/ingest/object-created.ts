@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidRequestError, MatchbridgeError } from '../errors.ts';
+import { InvalidRequestError, isTransient, MatchbridgeError } from '../errors.ts';
 import type { ImportExecutionInput } from '../jobs/types.ts';
 import { logger } from '../observability/logger.ts';
 import { parseObjectUri } from '../storage/object-uri.ts';
@@ -128,7 +128,7 @@ export async function ingestObjectCreated(
   try {
     input = objectCreatedInput(parseEvent(event));
   } catch (error) {
-    if (!(error instanceof MatchbridgeError) || error.transient) throw error;
+    if (!(error instanceof MatchbridgeError) || isTransient(error)) throw error;
     await deps.deadLetters.send({
       reason: error.message,
       code: error.code,

@@ -1,6 +1,6 @@
 import { configuredIdempotencyStore } from '../api/configured-idempotency-store.ts';
-import { runApiExport } from '../api/export-jobs.ts';
-import { runApiImport } from '../api/import-jobs.ts';
+import { runApiExportInProcess } from '../api/export-jobs.ts';
+import { runApiImportInProcess } from '../api/import-jobs.ts';
 import type { ApiContext } from '../api/routes.ts';
 import { logger } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
@@ -19,8 +19,8 @@ export function localApiContext(deps: RuntimeDeps): ApiContext & { drain(): Prom
     deps,
     idempotency: configuredIdempotencyStore(deps),
     launcher: {
-      launchImport: async (job) => track(runApiImport(deps, job, runImportLocally)),
-      launchExport: async (job) => track(runApiExport(deps, job)),
+      launchImport: async (job) => track(runApiImportInProcess(deps, job, runImportLocally)),
+      launchExport: async (job) => track(runApiExportInProcess(deps, job)),
     },
     async drain() {
       while (running.size > 0) await Promise.all([...running]);

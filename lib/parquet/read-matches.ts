@@ -1,5 +1,6 @@
 import { type ColumnData, type FileMetaData, parquetRead, parquetSchema } from 'hyparquet';
 import { InvalidFileError, MatchbridgeError } from '../errors.ts';
+import { firstMatchRowProblem, isParticipantId, matchRank } from '../matches/match-row-rules.ts';
 import type { ByteRange, ObjectStore } from '../storage/object-store.ts';
 import { parquetDecompressors } from './decompressors.ts';
 import { type RowGroupLayout, readParquetFooter } from './footer.ts';
@@ -9,18 +10,6 @@ import { isKnownMatchColumn, MatchColumnName, resolveMatchColumns } from './matc
 import { pageCheckedBuffer } from './page-headers.ts';
 import { openRangeBuffer, type RangeBuffer } from './range-buffer.ts';
 import type { MatchBatch, MatchColumn, MatchRow, MatchRowRejection } from './types.ts';
-
-/** Longest participant id, in characters (Unicode code points), as the `match_suggestions` columns. */
-export const MAX_PARTICIPANT_ID_LENGTH = 255;
-
-/** The `code` of each kind of {@link MatchRowRejection} produced by {@link readMatchRows}. */
-export const MatchRejectionCode = {
-  MISSING_PARTICIPANT: 'MISSING_PARTICIPANT',
-  PARTICIPANT_ID_TOO_LONG: 'PARTICIPANT_ID_TOO_LONG',
-  INVALID_SCORE: 'INVALID_SCORE',
-  SELF_MATCH: 'SELF_MATCH',
-  INVALID_RANK: 'INVALID_RANK',
-} as const;
 
 /** Options of {@link readMatchRuns}. */
 export interface ReadMatchRowsOptions {
@@ -93,18 +82,12 @@ export function matchRowRun(items: readonly (MatchRow | MatchRowRejection)[]): M
 
 /** A column chunk without an offset index is read whole for each part; up to this size that is acceptable. */
 const SMALL_CHUNK_BYTES = 1024 * 1024;
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
 
 /**
  * Streams the rows of one batch of a match file, in file order, as runs of up to {@link RUN_ROWS} rows; a
  * run hands each row to a visitor as a valid row or, when it cannot be loaded, a {@link MatchRowRejection}
- * (`line` = row index + 1):
- * - `MISSING_PARTICIPANT`: `participant_id` or `matched_participant_id` is null, empty or only whitespace;
- * - `PARTICIPANT_ID_TOO_LONG`: either id has more than {@link MAX_PARTICIPANT_ID_LENGTH} characters;
- * - `INVALID_SCORE`: `compatibility_score` is null, NaN or infinite;
- * - `SELF_MATCH`: the two ids are equal;
- * - `INVALID_RANK`: `rank` is outside the 32-bit integer range of the table.
+ * (`line` = row index + 1) with the code of the first match row rule it breaks ({@link firstMatchRowProblem}:
+ * the rules the bulk API's CSV and NDJSON rows follow too).
  *
  * Reads the footer again (two range reads), then only the batch's row groups: a whole row group as one
  * read of its column chunks, or, for a part of a row group, the pages holding its rows when the file has
@@ -367,21 +350,10 @@ class DecodedColumns {
       const matchedParticipantId = this.#matched.at(row);
       const score = this.#scores.at(row);
       const rank = this.#ranks?.at(row);
-      const rejection = checkRow(row, participantId, matchedParticipantId, score);
-      if (rejection) {
-        visitor.rejected(rejection);
-        continue;
-      }
-      const rankValue = toRank(rank);
-      if (rankValue === undefined) {
-        visitor.rejected(
-          reject(
-            row,
-            participantId as string,
-            MatchRejectionCode.INVALID_RANK,
-            `rank ${String(rank)} is not a 32-bit integer`,
-          ),
-        );
+      const problem = firstMatchRowProblem(participantId, matchedParticipantId, score, rank);
+      if (problem) {
+        const reference = isParticipantId(participantId) ? participantId : null;
+        visitor.rejected({ row, line: row + 1, reference, code: problem.code, reason: problem.reason });
         continue;
       }
       visitor.valid(
@@ -389,7 +361,7 @@ class DecodedColumns {
         participantId as string,
         matchedParticipantId as string,
         score as number,
-        rankValue,
+        matchRank(rank) ?? null,
         this.#detailsJson(row),
       );
     }
@@ -413,74 +385,4 @@ class DecodedColumns {
     }
     return json === '' ? '{}' : `${json}}`;
   }
-}
-
-/** Why a row cannot be loaded, checked in this order; undefined when its ids and score are valid. */
-function checkRow(
-  row: number,
-  participantId: unknown,
-  matchedParticipantId: unknown,
-  score: unknown,
-): MatchRowRejection | undefined {
-  const reference = isId(participantId) ? participantId : null;
-  if (!isId(participantId) || !isId(matchedParticipantId)) {
-    const column = isId(participantId)
-      ? MatchColumnName.MATCHED_PARTICIPANT_ID
-      : MatchColumnName.PARTICIPANT_ID;
-    return reject(row, reference, MatchRejectionCode.MISSING_PARTICIPANT, `${column} is null or blank`);
-  }
-  if (isTooLong(participantId) || isTooLong(matchedParticipantId)) {
-    const column = isTooLong(participantId)
-      ? MatchColumnName.PARTICIPANT_ID
-      : MatchColumnName.MATCHED_PARTICIPANT_ID;
-    return reject(
-      row,
-      reference,
-      MatchRejectionCode.PARTICIPANT_ID_TOO_LONG,
-      `${column} has more than ${MAX_PARTICIPANT_ID_LENGTH} characters`,
-    );
-  }
-  if (typeof score !== 'number' || !Number.isFinite(score)) {
-    return reject(
-      row,
-      reference,
-      MatchRejectionCode.INVALID_SCORE,
-      `compatibility_score is ${score == null ? 'empty' : String(score)}`,
-    );
-  }
-  if (participantId === matchedParticipantId) {
-    return reject(
-      row,
-      reference,
-      MatchRejectionCode.SELF_MATCH,
-      'participant_id equals matched_participant_id',
-    );
-  }
-  return undefined;
-}
-
-function reject(row: number, reference: string | null, code: string, reason: string): MatchRowRejection {
-  return { row, line: row + 1, reference, reason, code };
-}
-
-/** True for a string that is not empty nor only whitespace. */
-function isId(value: unknown): value is string {
-  if (typeof value !== 'string' || value.length === 0) return false;
-  const first = value.charCodeAt(0);
-  // Most ids start with a printable ASCII character, which is never whitespace: skip the trim.
-  return (first > 32 && first <= 126) || value.trim().length > 0;
-}
-
-function isTooLong(value: string): boolean {
-  if (value.length <= MAX_PARTICIPANT_ID_LENGTH) return false;
-  let count = 0;
-  for (const _ of value) if (++count > MAX_PARTICIPANT_ID_LENGTH) return true;
-  return false;
-}
-
-/** The rank as a number: null when absent, undefined when outside the int32 range of the table. */
-function toRank(value: unknown): number | null | undefined {
-  if (value === undefined || value === null) return null;
-  const n = typeof value === 'bigint' ? Number(value) : value;
-  return typeof n === 'number' && Number.isInteger(n) && n >= INT32_MIN && n <= INT32_MAX ? n : undefined;
 }

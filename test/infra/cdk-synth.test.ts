@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -29,7 +29,7 @@ async function cdkSynth(outdir: string, context: readonly string[] = []): Promis
       cwd: PROJECT_ROOT,
       env: {
         ...process.env,
-        // cdk.json runs `node infra/app.ts`: the project's Node 24, not the system's.
+        // The CLI's own `#!/usr/bin/env node`; the app runs on the project's Node whatever this finds.
         PATH: `${BIN}${delimiter}${process.env.PATH ?? ''}`,
         // Synth needs no AWS account: do not wait for an instance metadata service that is not there.
         AWS_EC2_METADATA_DISABLED: 'true',
@@ -38,6 +38,19 @@ async function cdkSynth(outdir: string, context: readonly string[] = []): Promis
     },
   );
 }
+
+describe('the app command of cdk.json', () => {
+  it("runs infra/app.ts with the project's Node, not the first `node` on PATH", async () => {
+    const { app } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { app: string };
+    const [node, ...args] = app.split(' ');
+
+    // A global `cdk` on an older Node would otherwise fail on the .ts entry (ERR_UNKNOWN_FILE_EXTENSION).
+    assert.equal(node, 'node_modules/.bin/node');
+    assert.deepEqual(args, ['infra/app.ts']);
+    const { stdout } = await run(join(PROJECT_ROOT, node ?? ''), ['--version']);
+    assert.ok(Number(/^v(\d+)\./.exec(stdout)?.[1]) >= 24, `the project's Node is ${stdout.trim()}`);
+  });
+});
 
 describe('cdk synth (CLI, with esbuild bundling)', () => {
   const outdir = mkdtempSync(join(tmpdir(), 'matchbridge-cdk-synth-'));

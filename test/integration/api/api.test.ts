@@ -232,7 +232,9 @@ describe('bulk HTTP API over real HTTP', () => {
     assert.deepEqual(csvJob.errors, [
       {
         line: 3,
-        errors: ['participant_id is required; compatibility_score must be a number; rank must be an integer'],
+        errors: [
+          'participant_id is null or blank; compatibility_score is high; rank 1.5 is not a 32-bit integer',
+        ],
       },
       { line: 5, errors: ['ghost is not a node of the group'] },
     ]);

@@ -16,8 +16,8 @@ import {
   Utf8,
   vectorFromArray,
 } from 'apache-arrow';
+import { MatchRejectionCode } from '../../../lib/matches/match-row-rules.ts';
 import { planMatchFile } from '../../../lib/parquet/plan-matches.ts';
-import { MatchRejectionCode } from '../../../lib/parquet/read-matches.ts';
 import {
   bytesOf,
   CODECS,

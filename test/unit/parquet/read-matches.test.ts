@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { ColumnSource } from 'hyparquet-writer';
+import { MatchRejectionCode } from '../../../lib/matches/match-row-rules.ts';
 import { planMatchFile } from '../../../lib/parquet/plan-matches.ts';
-import { MatchRejectionCode } from '../../../lib/parquet/read-matches.ts';
 import type { MatchPlan, MatchRow } from '../../../lib/parquet/types.ts';
 import {
   bytesOf,
