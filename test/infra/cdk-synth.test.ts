@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { HANDLER_NAMES } from '../../infra/config.ts';
@@ -14,30 +14,9 @@ import {
   synthesizeTemplates,
 } from '../../infra/definitions.ts';
 import { USER_EXPORT_STATE_MACHINE_NAME } from '../../lib/export/types.ts';
+import { cdkSynth } from '../support/cdk-synth.ts';
 
 const run = promisify(execFile);
-const BIN = join(PROJECT_ROOT, 'node_modules', '.bin');
-/** The CDK CLI to run: the project's, unless MATCHBRIDGE_CDK_CLI names another binary. */
-const CDK_CLI = process.env.MATCHBRIDGE_CDK_CLI ?? join(BIN, 'cdk');
-
-/** Runs `cdk synth` offline into `outdir` with extra `-c key=value` arguments. */
-async function cdkSynth(outdir: string, context: readonly string[] = []): Promise<void> {
-  await run(
-    CDK_CLI,
-    ['synth', '--quiet', '--no-notices', '-o', outdir, ...context.flatMap((c) => ['-c', c])],
-    {
-      cwd: PROJECT_ROOT,
-      env: {
-        ...process.env,
-        // The CLI's own `#!/usr/bin/env node`; the app runs on the project's Node whatever this finds.
-        PATH: `${BIN}${delimiter}${process.env.PATH ?? ''}`,
-        // Synth needs no AWS account: do not wait for an instance metadata service that is not there.
-        AWS_EC2_METADATA_DISABLED: 'true',
-      },
-      maxBuffer: 64 * 1024 * 1024,
-    },
-  );
-}
 
 describe('the app command of cdk.json', () => {
   it("runs infra/app.ts with the project's Node, not the first `node` on PATH", async () => {
