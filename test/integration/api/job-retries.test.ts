@@ -10,8 +10,8 @@ import type { Context } from 'aws-lambda';
 import type pg from 'pg';
 import { type ApiExportJob, createExportJob } from '../../../lib/api/export-jobs.ts';
 import { type ApiImportJob, createImportJob, runApiImportInProcess } from '../../../lib/api/import-jobs.ts';
-import { initConfig } from '../../../lib/config.ts';
 import { StorageUnavailableError } from '../../../lib/errors.ts';
+import { initLocalConfig } from '../../../lib/local/adapters.ts';
 import { closeRuntimeDeps, type RuntimeDeps, runtimeDeps } from '../../../lib/runtime/deps.ts';
 import type { ObjectStore } from '../../../lib/storage/object-store.ts';
 import { testDatabase } from '../../support/database.ts';
@@ -71,9 +71,8 @@ describe('jobs the API accepted: transient failures are retried, permanent ones 
     const db = await testDatabase('api_job_retries');
     pool = db.pool;
     closeDb = db.close;
-    initConfig({
+    initLocalConfig({
       DATABASE_URL: db.url,
-      MATCHBRIDGE_LOCAL: 'true',
       MATCHBRIDGE_HOME: join(dir, 'home'),
       AWS_LAMBDA_FUNCTION_NAME: 'matchbridge-api',
       // Two rows per transaction: an interrupted run has committed some rows before it fails.
