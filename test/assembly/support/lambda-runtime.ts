@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cp, mkdir, mkdtemp } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** One function of the template, as the assembly suite runs it. */
@@ -78,6 +78,8 @@ export class LambdaService {
   readonly #root: Promise<string>;
   /** Called before each invocation; a test uses it to inject a fault at a given moment. */
   beforeInvoke: ((fn: FunctionSpec, event: unknown) => Promise<void> | void) | undefined;
+  /** Called after each invocation with its record (e.g. to end an injected fault once it has shown). */
+  afterInvoke: ((fn: FunctionSpec, record: InvocationRecord) => void) | undefined;
 
   constructor(functions: readonly FunctionSpec[], service: ServiceEnvironment) {
     for (const fn of functions) this.#functions.set(fn.name, fn);
@@ -109,14 +111,14 @@ export class LambdaService {
     const environment = this.#idle.get(name)?.pop() ?? (await this.#start(fn));
     try {
       const result = await this.#run(fn, environment, payload);
-      this.invocations.push({ functionName: name, handlerName: fn.handlerName, event: payload });
+      this.#record(fn, { functionName: name, handlerName: fn.handlerName, event: payload });
       const idle = this.#idle.get(name) ?? [];
       idle.push(environment);
       this.#idle.set(name, idle);
       return result;
     } catch (error) {
       const failure = error instanceof LambdaInvocationError ? error : toInvocationError(error);
-      this.invocations.push({
+      this.#record(fn, {
         functionName: name,
         handlerName: fn.handlerName,
         event: payload,
@@ -132,11 +134,17 @@ export class LambdaService {
     }
   }
 
-  /** Stops every function process. */
+  /** Stops every function process and removes their folders. */
   async close(): Promise<void> {
     for (const child of this.#all) child.kill('SIGKILL');
     this.#all.clear();
     this.#idle.clear();
+    await rm(await this.#root, { recursive: true, force: true });
+  }
+
+  #record(fn: FunctionSpec, record: InvocationRecord): void {
+    this.invocations.push(record);
+    this.afterInvoke?.(fn, record);
   }
 
   async #start(fn: FunctionSpec): Promise<Environment> {
