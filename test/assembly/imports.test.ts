@@ -7,7 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { Producer, stringSerializers } from '@platformatic/kafka';
 import { writeMatchParquet } from '../../bench/generate-matches.ts';
+import { readMessage } from '../support/kafka/status-topic.ts';
 import { mskEvent, mskRecord } from '../support/msk-events.ts';
 import { objectCreatedEvent } from '../support/s3-events.ts';
 import { type Assembly, startAssembly } from './support/assembly.ts';
@@ -105,7 +107,7 @@ describe('the assembly: imports through the bundled functions', { timeout: 900_0
     assert.deepEqual(invoked, []);
   });
 
-  it('imports a CSV named by a Kafka request, and a reference list, through the ingest function', async () => {
+  it('imports a CSV and a reference list requested on Kafka, through the MSK mapping, and publishes their status over IAM', async () => {
     const domain = randomUUID();
     const key = `incoming/nodes/${domain}/kafka-group/nodes.csv`;
     await assembly.s3.client.send(
@@ -117,20 +119,17 @@ describe('the assembly: imports through the bundled functions', { timeout: 900_0
       groupId: 'reference-group',
       referenceIds: ['r1', 'r2', 'r3'],
     };
+    await produce('matchbridge-users', [JSON.stringify(fileRequest), JSON.stringify(referenceRequest)]);
 
-    const result = await assembly.lambda.invoke(
-      assembly.lambda.byHandler('ingest').name,
-      mskEvent([
-        mskRecord(JSON.stringify(fileRequest), { topic: 'matchbridge-users', offset: 10 }),
-        mskRecord(JSON.stringify(referenceRequest), { topic: 'matchbridge-users', offset: 11 }),
-      ]),
-    );
+    const [outcome] = (await assembly.deliverKafka('matchbridge-users', 2)) as {
+      started: unknown[];
+      deadLettered: unknown[];
+    }[];
     await assembly.settled();
 
-    const outcome = result.payload as { started: unknown[]; deadLettered: unknown[] };
-    assert.equal(outcome.started.length, 2, JSON.stringify(outcome));
+    assert.equal(outcome?.started.length, 2, JSON.stringify(outcome));
     const { rows } = await assembly.pool.query(
-      `SELECT group_id, status FROM import_jobs WHERE domain_id = $1 ORDER BY group_id`,
+      `SELECT id, group_id, status FROM import_jobs WHERE domain_id = $1 ORDER BY group_id`,
       [domain],
     );
     assert.deepEqual(
@@ -149,6 +148,14 @@ describe('the assembly: imports through the bundled functions', { timeout: 900_0
       (await nodesOf(domain, 'reference-group')).map(([reference]) => reference),
       ['r1', 'r2', 'r3'],
     );
+    const status = await readMessage(
+      assembly.kafka.bootstrap,
+      'nodes-import-status',
+      (m) => m.key === rows[0].id,
+    );
+    const message = JSON.parse(status.value) as { status: string; processed: number; total: number };
+    assert.deepEqual([message.status, message.processed, message.total], ['COMPLETED', 2, 2]);
+    assert.equal(status.headers.get('__TypeId__'), 'com.matchbridge.imports.NodesImportStatus');
   });
 
   it('imports a Parquet file of matches named by a request on a match topic', async () => {
@@ -167,10 +174,8 @@ describe('the assembly: imports through the bundled functions', { timeout: 900_0
       contentType: 'application/vnd.apache.parquet',
     };
 
-    await assembly.lambda.invoke(
-      assembly.lambda.byHandler('ingest').name,
-      mskEvent([mskRecord(JSON.stringify(request), { topic: 'matchbridge-matches', offset: 3 })]),
-    );
+    await produce('matchbridge-matches', [JSON.stringify(request)]);
+    await assembly.deliverKafka('matchbridge-matches', 1);
     await assembly.settled();
 
     const job = await jobOf(domain);
@@ -257,6 +262,20 @@ describe('the assembly: imports through the bundled functions', { timeout: 900_0
       ['o1', 'o2', 'o3'],
     );
   });
+
+  async function produce(topic: string, values: readonly string[]): Promise<void> {
+    const producer = new Producer({
+      clientId: 'assembly-producer',
+      bootstrapBrokers: [assembly.kafka.bootstrap],
+      serializers: stringSerializers,
+      autocreateTopics: true,
+    });
+    try {
+      await producer.send({ messages: values.map((value) => ({ topic, value })) });
+    } finally {
+      await producer.close();
+    }
+  }
 
   async function receiveAll(queueUrl: string): Promise<Record<string, unknown>[]> {
     const bodies: Record<string, unknown>[] = [];

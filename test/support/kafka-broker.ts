@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, rmSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin } from '@platformatic/kafka';
 import { resolveKafkaArtifacts } from './kafka/artifacts.ts';
@@ -17,6 +17,8 @@ export { KafkaUnavailableError } from './kafka/kafka-unavailable-error.ts';
 export interface KafkaBroker {
   /** `127.0.0.1:<port>`: the PLAINTEXT listener, for `bootstrapBrokers`. */
   readonly bootstrap: string;
+  /** `127.0.0.1:<port>`: the MSK IAM stand-in (TLS + SASL/OAUTHBEARER), when asked for. */
+  readonly mskIamBootstrap?: string;
   /** Stops the broker (SIGTERM, SIGKILL after a grace period), waits for it to exit, removes its data. Idempotent. */
   stop(): Promise<void>;
 }
@@ -24,6 +26,12 @@ export interface KafkaBroker {
 export interface StartKafkaBrokerOptions {
   /** Where to keep the broker's log after it stops; by default it lives, and is removed, with the broker's data. */
   logDir?: string;
+  /**
+   * Adds a listener that stands in for MSK's IAM listener (port 9098): TLS with this PEM file (private key and
+   * certificate), SASL/OAUTHBEARER taking the tokens aws-msk-iam-sasl-signer-js signs (see
+   * kafka/msk-iam/MskIamTokenValidator.java).
+   */
+  mskIam?: { readonly keyAndCertificateFile: string };
 }
 
 const MIN_JAVA = 17;
@@ -53,7 +61,11 @@ const JVM_FLAGS = [
  */
 export async function startKafkaBroker(opts: StartKafkaBrokerOptions = {}): Promise<KafkaBroker> {
   await checkJava();
-  const { classpath, version } = await resolveKafkaArtifacts();
+  const artifacts = await resolveKafkaArtifacts();
+  const { version } = artifacts;
+  const classpath = opts.mskIam
+    ? `${artifacts.classpath}${delimiter}${await compileMskIamValidator(artifacts.classpath)}`
+    : artifacts.classpath;
   const dir = await mkdtemp(join(tmpdir(), 'mb-kafka-'));
   const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
   process.once('exit', removeDir);
@@ -65,14 +77,18 @@ export async function startKafkaBroker(opts: StartKafkaBrokerOptions = {}): Prom
     if (opts.logDir) await mkdir(opts.logDir, { recursive: true });
     const logFile = join(opts.logDir ?? dir, `kafka-${version}-${process.pid}-${Date.now()}.log`);
     for (let attempt = 1; ; attempt++) {
-      const started = await startOnce(dir, logFile, classpath);
+      const started = await startOnce(dir, logFile, classpath, opts.mskIam);
       if (started.ok) {
         let stopping: Promise<void> | undefined;
         const stop = (): Promise<void> => {
           stopping ??= started.terminate().then(cleanUp);
           return stopping;
         };
-        return { bootstrap: started.bootstrap, stop };
+        return {
+          bootstrap: started.bootstrap,
+          ...(started.mskIamBootstrap ? { mskIamBootstrap: started.mskIamBootstrap } : {}),
+          stop,
+        };
       }
       if (!started.portTaken || attempt === START_ATTEMPTS) throw started.error;
     }
@@ -83,15 +99,24 @@ export async function startKafkaBroker(opts: StartKafkaBrokerOptions = {}): Prom
 }
 
 type StartResult =
-  | { ok: true; bootstrap: string; terminate(): Promise<void> }
+  | { ok: true; bootstrap: string; mskIamBootstrap?: string; terminate(): Promise<void> }
   | { ok: false; error: KafkaUnavailableError; portTaken: boolean };
 
-async function startOnce(dir: string, logFile: string, classpath: string): Promise<StartResult> {
-  const [brokerPort, controllerPort] = await freePortPair();
+async function startOnce(
+  dir: string,
+  logFile: string,
+  classpath: string,
+  mskIam: StartKafkaBrokerOptions['mskIam'],
+): Promise<StartResult> {
+  const [brokerPort, controllerPort, iamPort] = await freePorts(3);
+  if (brokerPort === undefined || controllerPort === undefined || iamPort === undefined) {
+    throw new Error('expected three ports');
+  }
   const dataDir = join(dir, 'data');
   await rm(dataDir, { recursive: true, force: true });
   const properties = join(dir, 'server.properties');
-  await writeFile(properties, serverProperties(brokerPort, controllerPort, dataDir));
+  const iam = mskIam ? { port: iamPort, pemFile: mskIam.keyAndCertificateFile } : undefined;
+  await writeFile(properties, serverProperties(brokerPort, controllerPort, dataDir, iam));
   await formatStorage(classpath, properties, logFile);
 
   // Opened and closed synchronously: no await may come between spawn() and the 'exit' listener, or a broker
@@ -145,17 +170,39 @@ async function startOnce(dir: string, logFile: string, classpath: string): Promi
     await terminate();
     return { ok: false, ...failure };
   }
-  return { ok: true, bootstrap, terminate };
+  return { ok: true, bootstrap, ...(iam ? { mskIamBootstrap: `127.0.0.1:${iam.port}` } : {}), terminate };
 }
 
-function serverProperties(brokerPort: number, controllerPort: number, dataDir: string): string {
+function serverProperties(
+  brokerPort: number,
+  controllerPort: number,
+  dataDir: string,
+  iam: { port: number; pemFile: string } | undefined,
+): string {
+  const listeners = [
+    `PLAINTEXT://127.0.0.1:${brokerPort}`,
+    `CONTROLLER://127.0.0.1:${controllerPort}`,
+    ...(iam ? [`SASL_SSL://127.0.0.1:${iam.port}`] : []),
+  ].join(',');
+  const iamSettings: Record<string, string> = iam
+    ? {
+        'sasl.enabled.mechanisms': 'OAUTHBEARER',
+        'listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class':
+          'matchbridge.test.MskIamTokenValidator',
+        'listener.name.sasl_ssl.oauthbearer.sasl.jaas.config':
+          'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required ;',
+        'listener.name.sasl_ssl.ssl.keystore.type': 'PEM',
+        'listener.name.sasl_ssl.ssl.keystore.location': iam.pemFile,
+      }
+    : {};
   const settings: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': NODE_ID,
     'controller.quorum.bootstrap.servers': `127.0.0.1:${controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${brokerPort},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${brokerPort},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    listeners,
+    'advertised.listeners': listeners,
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL',
+    ...iamSettings,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
     'log.dirs': dataDir,
@@ -258,6 +305,32 @@ async function waitUntilReady(
   };
 }
 
+/**
+ * Compiles the MSK IAM token validator against the broker's jars, once per source and classpath, into
+ * `.cache/kafka/msk-iam-<hash>/`; returns that folder (a classpath entry).
+ */
+async function compileMskIamValidator(classpath: string): Promise<string> {
+  const source = join(import.meta.dirname, 'kafka', 'msk-iam', 'MskIamTokenValidator.java');
+  const hash = createHash('sha256')
+    .update(await readFile(source))
+    .update(classpath)
+    .digest('hex')
+    .slice(0, 12);
+  const out = join(import.meta.dirname, '..', '..', '.cache', 'kafka', `msk-iam-${hash}`);
+  if (await stat(join(out, 'matchbridge', 'test', 'MskIamTokenValidator.class')).catch(() => undefined))
+    return out;
+  const staging = `${out}.tmp-${process.pid}`;
+  const result = await runCommand('javac', ['-d', staging, '-cp', classpath, source], { timeoutMs: 120_000 });
+  if (result.code !== 0) {
+    await rm(staging, { recursive: true, force: true });
+    throw new KafkaUnavailableError(
+      `compiling the MSK IAM validator failed (javac: a JDK is needed):\n${result.output}`,
+    );
+  }
+  await rename(staging, out).catch(async () => rm(staging, { recursive: true, force: true }));
+  return out;
+}
+
 async function checkJava(): Promise<void> {
   const hint = `Java ${MIN_JAVA}+ is needed to run the test Kafka broker (e.g. apt-get install openjdk-17-jre-headless)`;
   const result = await runCommand('java', ['-version'], { timeoutMs: 30_000 }).catch((error: unknown) => {
@@ -273,11 +346,11 @@ async function checkJava(): Promise<void> {
   }
 }
 
-/** Two free ports on 127.0.0.1, held open together so that they differ, then released for the broker to bind. */
-async function freePortPair(): Promise<[number, number]> {
+/** Free ports on 127.0.0.1, held open together so that they differ, then released for the broker to bind. */
+async function freePorts(count: number): Promise<number[]> {
   const servers: Server[] = [];
   try {
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < count; i++) {
       const server = createServer();
       servers.push(server);
       await new Promise<void>((resolve, reject) => {
@@ -285,13 +358,11 @@ async function freePortPair(): Promise<[number, number]> {
         server.listen(0, '127.0.0.1', resolve);
       });
     }
-    const [first, second] = servers.map((server) => {
+    return servers.map((server) => {
       const address = server.address();
       if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
       return address.port;
     });
-    if (first === undefined || second === undefined) throw new Error('expected two ports');
-    return [first, second];
   } finally {
     await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }

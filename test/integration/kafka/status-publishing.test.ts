@@ -13,8 +13,8 @@ import type { ImportExecutionInput, JobStatusMessage } from '../../../lib/jobs/t
 import { initLocalConfig } from '../../../lib/local/adapters.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../../../lib/runtime/deps.ts';
 import { testDatabase } from '../../support/database.ts';
+import { readMessage } from '../../support/kafka/status-topic.ts';
 import { type KafkaBroker, startKafkaBroker } from '../../support/kafka-broker.ts';
-import { readMessage } from './status-topic.ts';
 
 const DOMAIN = '7e1f0c3a-5b2d-4e8f-9a6c-1d2e3f4a5b6c';
 const TYPE_ID = 'com.matchbridge.imports.NodesImportStatus';
