@@ -66,6 +66,11 @@ export interface Assembly {
   deliverKafka(topic: string, records: number): Promise<unknown[]>;
   /** Delivers an event to every enabled rule whose pattern matches it; returns the functions invoked. */
   deliverEvent(event: Record<string, unknown>): Promise<string[]>;
+  /**
+   * What EventBridge Scheduler does when the template's one schedule fires: starts its target state machine
+   * with its input (the scheduled time filled in); returns the execution's name.
+   */
+  fireSchedule(): string;
   /** The outcome of the execution named `name` (a job id), once it has ended. */
   execution(name: string): Promise<ExecutionOutcome>;
   /** Waits for every execution and asynchronous invocation under way. */
@@ -385,6 +390,20 @@ async function assemble(cleanups: (() => Promise<unknown>)[]): Promise<Assembly>
         throw new Error(`expected one event-source mapping of topic ${topic}, found ${mapping.length}`);
       }
       return mapping[0].deliver(records, async (name, event) => (await lambda.invoke(name, event)).payload);
+    },
+    fireSchedule() {
+      const schedules = names.resources('AWS::Scheduler::Schedule');
+      if (schedules.length !== 1 || !schedules[0])
+        throw new Error(`expected one schedule, found ${schedules.length}`);
+      const { stackName, resource } = schedules[0];
+      const target = resource.Properties?.Target as { Arn: unknown; Input?: string };
+      const name = `schedule-${Date.now()}`;
+      api.operations.startExecution({
+        stateMachineArn: names.resolve(stackName, target.Arn),
+        name,
+        input: (target.Input ?? '{}').replaceAll('<aws.scheduler.scheduled-time>', new Date().toISOString()),
+      });
+      return name;
     },
     async execution(name) {
       const execution = executions.get(name);

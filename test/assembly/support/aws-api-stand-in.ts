@@ -32,12 +32,13 @@ export interface AwsApiOperations {
  * own SDK clients reach them through `AWS_ENDPOINT_URL_SFN`, `…_EVENTBRIDGE` and `…_LAMBDA`.
  */
 export class AwsApiStandIn {
-  readonly #operations: AwsApiOperations;
+  /** The operations, also for callers inside AWS (the scheduler starts executions without the API). */
+  readonly operations: AwsApiOperations;
   #server: Server | undefined;
   endpoint = '';
 
   constructor(operations: AwsApiOperations) {
-    this.#operations = operations;
+    this.operations = operations;
   }
 
   async start(): Promise<void> {
@@ -68,11 +69,11 @@ export class AwsApiStandIn {
     const invocation = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(request.url ?? '');
     if (target === 'AWSStepFunctions.StartExecution') {
       const input = JSON.parse(body) as { stateMachineArn: string; name: string; input: string };
-      const { executionArn } = this.#operations.startExecution(input);
+      const { executionArn } = this.operations.startExecution(input);
       respond(response, 200, { executionArn, startDate: Date.now() / 1000 });
     } else if (target === 'AWSEvents.PutEvents') {
       const { Entries } = JSON.parse(body) as { Entries: Record<string, unknown>[] };
-      this.#operations.putEvents(Entries);
+      this.operations.putEvents(Entries);
       respond(response, 200, {
         FailedEntryCount: 0,
         Entries: Entries.map((_entry, i) => ({ EventId: `event-${Date.now()}-${i}` })),
@@ -80,7 +81,7 @@ export class AwsApiStandIn {
     } else if (invocation?.[1] !== undefined) {
       const name = decodeURIComponent(invocation[1]);
       const type = String(request.headers['x-amz-invocation-type'] ?? 'RequestResponse');
-      const result = await this.#operations.invoke(name, type, body === '' ? null : JSON.parse(body));
+      const result = await this.operations.invoke(name, type, body === '' ? null : JSON.parse(body));
       if (type === 'Event') {
         response.writeHead(202).end();
       } else {
