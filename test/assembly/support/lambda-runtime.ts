@@ -58,8 +58,12 @@ interface Environment {
 // The node binary of this process: the project's Node 24, as the template's runtime (nodejs24.x).
 const NODE = process.execPath;
 const BOOTSTRAP = join(import.meta.dirname, 'lambda-bootstrap.mjs');
-/** Heap the runtime leaves for the rest of the process (code, buffers), as a share of the function's memory. */
-const HEAP_SHARE = 0.85;
+/**
+ * The heap a function's memory allows: the old space a share of it, the young generation's semi-spaces small,
+ * so that the whole heap stays under the memory and leaves room for code and buffers.
+ */
+const OLD_SPACE_SHARE = 0.75;
+const SEMI_SPACE_MIB = 16;
 
 /**
  * A stand-in of the Lambda service for the functions of a cloud assembly. Each function runs its **bundled
@@ -160,7 +164,8 @@ export class LambdaService {
       `--allow-fs-read=${BOOTSTRAP}`,
       `--allow-fs-read=${tmp}`,
       `--allow-fs-write=${tmp}`,
-      `--max-old-space-size=${Math.floor(fn.memoryMiB * HEAP_SHARE)}`,
+      `--max-old-space-size=${Math.floor(fn.memoryMiB * OLD_SPACE_SHARE)}`,
+      `--max-semi-space-size=${SEMI_SPACE_MIB}`,
     ];
     const child = fork(BOOTSTRAP, [], {
       execPath: NODE,
