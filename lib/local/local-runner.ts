@@ -64,29 +64,21 @@ export type LocalExecutionOutcome =
   | { readonly status: 'SUCCEEDED'; readonly output: unknown }
   | { readonly status: 'FAILED'; readonly error: string; readonly cause: string };
 
+/** Runs one Task state's invocation: the state's name, the handler it is bound to, and the state's input. */
+export type TaskInvoker = (stateName: string, handlerName: string, input: unknown) => Promise<unknown>;
+
 /**
- * Runs a synthesized state machine definition in-process with aws-local-stepfunctions, each Task state
- * bound to its handler module under `functions/` — the same definition `cdk synth` deploys. Each handler's
- * context runs out after its state's `TimeoutSeconds`, or `LOCAL_LAMBDA_TIMEOUT_SECONDS` when set.
+ * Runs a synthesized state machine definition with aws-local-stepfunctions, every Task state bound to a
+ * handler going through `invokeTask` (local handlers in this process, or bundled functions in their own).
  */
-export async function runLocalExecution(
+export async function runSynthesizedMachine(
   machine: SynthesizedMachine,
   input: unknown,
-  options: { executionName: string; observe?: TaskObserver },
+  options: { executionName: string; executionArn: string; invokeTask: TaskInvoker },
 ): Promise<LocalExecutionOutcome> {
   const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const [stateName, handlerName] of Object.entries(machine.taskHandlers)) {
-    const handler = await importHandler(handlerName);
-    const timeout =
-      config().localLambdaTimeoutSeconds ??
-      stateTimeout(machine.definition, stateName) ??
-      DEFAULT_TASK_TIMEOUT_SECONDS;
-    overrides[stateName] = async (taskInput: unknown) => {
-      const event = overJson(taskInput);
-      const output = overJson(await handler(event, lambdaContext(handlerName, timeout)));
-      options.observe?.(handlerName, event, output);
-      return output;
-    };
+    overrides[stateName] = (taskInput: unknown) => options.invokeTask(stateName, handlerName, taskInput);
   }
   const stateMachine = new StateMachine(machine.definition, {
     validationOptions: { checkArn: false, checkPaths: false },
@@ -95,7 +87,7 @@ export async function runLocalExecution(
     overrides: { taskResourceLocalHandlers: overrides as never },
     context: {
       Execution: {
-        Id: `arn:aws:states:local:000000000000:execution:import:${options.executionName}`,
+        Id: options.executionArn,
         Name: options.executionName,
         Input: input as never,
         StartTime: new Date().toISOString(),
@@ -109,4 +101,39 @@ export async function runLocalExecution(
     const cause = (error as ExecutionError & { cause?: { name?: string; message?: string } }).cause;
     return { status: 'FAILED', error: cause?.name ?? error.name, cause: cause?.message ?? error.message };
   }
+}
+
+/**
+ * Runs a synthesized state machine definition in-process, each Task state bound to its handler module under
+ * `functions/` — the same definition `cdk synth` deploys. Each handler's context runs out after its state's
+ * `TimeoutSeconds`, or `LOCAL_LAMBDA_TIMEOUT_SECONDS` when set.
+ */
+export async function runLocalExecution(
+  machine: SynthesizedMachine,
+  input: unknown,
+  options: { executionName: string; observe?: TaskObserver },
+): Promise<LocalExecutionOutcome> {
+  const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  for (const [stateName, handlerName] of Object.entries(machine.taskHandlers)) {
+    const handler = await importHandler(handlerName);
+    const timeout =
+      config().localLambdaTimeoutSeconds ??
+      stateTimeout(machine.definition, stateName) ??
+      DEFAULT_TASK_TIMEOUT_SECONDS;
+    handlers[stateName] = async (taskInput: unknown) => {
+      const event = overJson(taskInput);
+      const output = overJson(await handler(event, lambdaContext(handlerName, timeout)));
+      options.observe?.(handlerName, event, output);
+      return output;
+    };
+  }
+  return runSynthesizedMachine(machine, input, {
+    executionName: options.executionName,
+    executionArn: `arn:aws:states:local:000000000000:execution:import:${options.executionName}`,
+    invokeTask: (stateName, _handlerName, taskInput) => {
+      const handler = handlers[stateName];
+      if (!handler) throw new Error(`no handler bound to state ${stateName}`);
+      return handler(taskInput);
+    },
+  });
 }

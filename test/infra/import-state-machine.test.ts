@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { IMPORT_STATE_NAMES, LAMBDA_SERVICE_ERRORS } from '../../infra/constructs/import-state-machine.ts';
+import { IMPORT_STATE_NAMES } from '../../infra/constructs/import-state-machine.ts';
 import { localFunctionArn } from '../../infra/definitions.ts';
+import { EXPECTED_IMPORT_TASK_RETRY } from './support/expected-retry.ts';
 import { resourcesOf, synth } from './support/synth.ts';
 
 interface State {
@@ -42,21 +43,7 @@ function state(name: string): State {
   return found;
 }
 
-const EXPECTED_RETRY = [
-  {
-    ErrorEquals: [
-      'DatabaseUnavailableError',
-      'StorageUnavailableError',
-      'DeadlineExceededError',
-      'StatusDeliveryError',
-      ...LAMBDA_SERVICE_ERRORS,
-    ],
-    IntervalSeconds: 1,
-    MaxAttempts: 3,
-    BackoffRate: 2,
-    MaxDelaySeconds: 10,
-  },
-];
+const EXPECTED_RETRY = EXPECTED_IMPORT_TASK_RETRY;
 const CATCH_TO_FAIL_JOB = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: N.failJob }];
 
 describe('import state machine definition', () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { LAMBDA_SERVICE_ERRORS } from '../../infra/constructs/import-state-machine.ts';
 import { MATCH_IMPORT_STATE_NAMES } from '../../infra/constructs/match-import-state-machine.ts';
 import { extractStateMachines, localFunctionArn } from '../../infra/definitions.ts';
 import { CONFIG_ENV } from '../../lib/config.ts';
+import { EXPECTED_IMPORT_TASK_RETRY } from './support/expected-retry.ts';
 import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
 
 interface State {
@@ -71,21 +71,7 @@ describe('match import state machine definition', () => {
   });
 
   it('retries every task like the node import, and catches job failures into FailJob', () => {
-    const retry = [
-      {
-        ErrorEquals: [
-          'DatabaseUnavailableError',
-          'StorageUnavailableError',
-          'DeadlineExceededError',
-          'StatusDeliveryError',
-          ...LAMBDA_SERVICE_ERRORS,
-        ],
-        IntervalSeconds: 1,
-        MaxAttempts: 3,
-        BackoffRate: 2,
-        MaxDelaySeconds: 10,
-      },
-    ];
+    const retry = EXPECTED_IMPORT_TASK_RETRY;
     for (const name of [N.plan, N.loadBatch, N.finalize, N.failJob])
       assert.deepEqual(state(name).Retry, retry);
     for (const name of [N.plan, N.loadBatches, N.finalize]) {

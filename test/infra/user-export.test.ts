@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
-import { LAMBDA_SERVICE_ERRORS } from '../../infra/constructs/import-state-machine.ts';
 import { USER_EXPORT_STATE_NAMES } from '../../infra/constructs/user-export.ts';
 import { extractStateMachines, localFunctionArn } from '../../infra/definitions.ts';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { USER_EXPORT_STATE_MACHINE_NAME } from '../../lib/export/types.ts';
+import { LAMBDA_SERVICE_ERROR_NAMES } from './support/expected-retry.ts';
 import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
 
 interface State {
@@ -124,7 +124,7 @@ describe('user export: schedule and state machine', () => {
       'DatabaseUnavailableError',
       'StorageUnavailableError',
       'DeadlineExceededError',
-      ...LAMBDA_SERVICE_ERRORS,
+      ...LAMBDA_SERVICE_ERROR_NAMES,
     ]);
     assert.equal(exportGroup?.Retry?.[0]?.MaxAttempts, 3);
     assert.equal(exportGroup?.Retry?.[0]?.BackoffRate, 2);

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { Admin } from '@platformatic/kafka';
-import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import type pg from 'pg';
 import {
   type CfnTemplate,
@@ -13,6 +12,7 @@ import {
   readTemplatesFromCdkOut,
 } from '../../../infra/definitions.ts';
 import { METADATA_KEYS } from '../../../infra/metadata.ts';
+import { type LocalExecutionOutcome, runSynthesizedMachine } from '../../../lib/local/local-runner.ts';
 import { cdkSynth } from '../../support/cdk-synth.ts';
 import { startDynalite, type TestDynamo } from '../../support/dynalite.ts';
 import { type ElasticMq, startElasticMq } from '../../support/elasticmq/elasticmq.ts';
@@ -27,9 +27,7 @@ import { createStandInCertificate } from './stand-in-certificate.ts';
 import { ACCOUNT, REGION, StandInNames } from './stand-in-names.ts';
 
 /** How an execution of the stand-in Step Functions ended. */
-export type ExecutionOutcome =
-  | { readonly status: 'SUCCEEDED'; readonly output: unknown }
-  | { readonly status: 'FAILED'; readonly error: string; readonly cause: string };
+export type ExecutionOutcome = LocalExecutionOutcome;
 
 interface Execution {
   readonly machine: string;
@@ -201,7 +199,12 @@ async function assemble(cleanups: (() => Promise<unknown>)[]): Promise<Assembly>
       }
       const arn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${stateMachineArn.split(':').pop()}:${name}`;
       const outcome = track(
-        runExecution(machines[machine], lambda, arn, name, input).then(async (result) => {
+        runSynthesizedMachine(machines[machine] as ExtractedStateMachine, JSON.parse(input), {
+          executionName: name,
+          executionArn: arn,
+          invokeTask: async (_state, handlerName, taskInput) =>
+            (await lambda.invoke(lambda.byHandler(handlerName).name, taskInput)).payload,
+        }).then(async (result) => {
           if (result.status === 'FAILED') {
             // Step Functions puts the status change on the default bus; the monitoring rule takes it from there.
             await deliverEvent({
@@ -431,37 +434,6 @@ async function assemble(cleanups: (() => Promise<unknown>)[]): Promise<Assembly>
     ResourceProperties: { ServiceToken: 'assembly' },
   });
   return assembly;
-}
-
-async function runExecution(
-  machine: ExtractedStateMachine | undefined,
-  lambda: LambdaService,
-  arn: string,
-  name: string,
-  input: string,
-): Promise<ExecutionOutcome> {
-  if (!machine) throw new Error('unknown state machine');
-  const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
-  for (const [stateName, handlerName] of Object.entries(machine.taskHandlers)) {
-    const fn = lambda.byHandler(handlerName);
-    overrides[stateName] = async (taskInput) => (await lambda.invoke(fn.name, taskInput)).payload;
-  }
-  const stateMachine = new StateMachine(machine.definition, {
-    validationOptions: { checkArn: false, checkPaths: false },
-  });
-  const execution = stateMachine.run(JSON.parse(input) as never, {
-    overrides: { taskResourceLocalHandlers: overrides as never },
-    context: {
-      Execution: { Id: arn, Name: name, Input: JSON.parse(input), StartTime: new Date().toISOString() },
-    } as never,
-  });
-  try {
-    return { status: 'SUCCEEDED', output: await execution.result };
-  } catch (error) {
-    if (!(error instanceof ExecutionError)) throw error;
-    const cause = (error as ExecutionError & { cause?: { name?: string; message?: string } }).cause;
-    return { status: 'FAILED', error: cause?.name ?? error.name, cause: cause?.message ?? error.message };
-  }
 }
 
 /** Resolves intrinsics anywhere in a value (an event pattern holds them among plain objects and arrays). */
