@@ -1,10 +1,11 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
   EndpointType,
   LambdaIntegration,
   LogGroupLogDestination,
+  MethodLoggingLevel,
   ResponseTransferMode,
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
@@ -62,9 +63,16 @@ export class BulkApi extends Construct {
       endpointTypes: [EndpointType.REGIONAL],
       binaryMediaTypes: BINARY_MEDIA_TYPES,
       defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
+      // API Gateway refuses a stage with access logging until the account's CloudWatch Logs role is set, which
+      // a fresh account lacks: set it (AWS::ApiGateway::Account), and keep it when the stack goes, since
+      // every API of the account and region relies on it.
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       deployOptions: {
         stageName: 'api',
         tracingEnabled: true,
+        // Errors only: the access log and the function's own lines carry the rest, without bodies.
+        loggingLevel: MethodLoggingLevel.ERROR,
         accessLogDestination: new LogGroupLogDestination(this.accessLogs),
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
       },

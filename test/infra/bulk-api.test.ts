@@ -69,6 +69,25 @@ describe('bulk HTTP API (REST API → api function)', () => {
     });
   });
 
+  it("sets the account's API Gateway CloudWatch role, kept on delete, so a fresh account can log the stage", () => {
+    const accounts = resourcesOf<{ CloudWatchRoleArn: { 'Fn::GetAtt': [string, string] } }>(
+      pipeline,
+      'AWS::ApiGateway::Account',
+    );
+    const [account] = Object.values(accounts);
+    assert.equal(Object.keys(accounts).length, 1);
+    const roleId = account?.Properties.CloudWatchRoleArn['Fn::GetAtt'][0] ?? '';
+    const role = pipeline.toJSON().Resources[roleId];
+    assert.equal(role?.Type, 'AWS::IAM::Role');
+    assert.equal(role?.DeletionPolicy, 'Retain');
+    assert.equal(pipeline.toJSON().Resources[Object.keys(accounts)[0] ?? '']?.DeletionPolicy, 'Retain');
+    assert.match(JSON.stringify(role?.Properties.AssumeRolePolicyDocument), /apigateway\.amazonaws\.com/);
+    assert.match(JSON.stringify(role?.Properties.ManagedPolicyArns), /AmazonAPIGatewayPushToCloudWatchLogs/);
+    pipeline.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ LoggingLevel: 'ERROR', HttpMethod: '*' })]),
+    });
+  });
+
   it('logs every request to its access log, validates requests, and pages on repeated 5XX answers', () => {
     const [logGroupId] = Object.keys(resourcesOf(pipeline, 'AWS::Logs::LogGroup')).filter((id) =>
       id.startsWith('BulkApiAccessLogs'),
