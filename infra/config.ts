@@ -334,6 +334,11 @@ const InfraConfigSchema = z
         }),
       )
       .default(30),
+    /**
+     * Days the bucket keeps what a redriven execution reads again (`incoming/` sources, `staging/` parts, staged
+     * lists, API uploads, batch outputs). Step Functions redrives an execution for 14 days: at least 15.
+     */
+    redriveRetentionDays: int(15, 3650).default(15),
     /** Buckets, besides the stack's own, that import files may be read from. */
     sourceBucketNames: list(
       z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected S3 bucket names'),
@@ -392,6 +397,7 @@ export const CONTEXT_KEYS = [
   'loadBatchTaskTimeoutSeconds',
   'stateMachineTimeoutMinutes',
   'logRetentionDays',
+  'redriveRetentionDays',
   'sourceBucketNames',
 ] as const satisfies readonly (keyof z.input<typeof InfraConfigSchema>)[];
 

@@ -4,15 +4,23 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
 
-/** Key prefixes of the bucket and how many days objects under each are kept. */
+/**
+ * Key prefixes of the bucket and how long objects under each are kept: `redrive` ones as long as an execution
+ * that reads them can be redriven, the others a fixed number of days.
+ */
 export const BUCKET_PREFIXES = {
-  /** Uploaded import files (bulk API uploads, manual drops). */
-  incoming: { prefix: 'incoming/', expireDays: 7 },
-  /** Intermediate parts of running jobs (large reference lists, batch outputs). */
-  staging: { prefix: 'staging/', expireDays: 1 },
+  /** Uploaded import files (manual drops, the sources of upload-started jobs). */
+  incoming: { prefix: 'incoming/', keep: 'redrive' },
+  /** What running jobs read again: decompressed parts, staged reference lists, API uploads, batch outputs. */
+  staging: { prefix: 'staging/', keep: 'redrive' },
   /** Complete success/failed lists of finished jobs (`…/reports/<jobId>/failed.csv`). */
-  reports: { prefix: 'reports/', expireDays: 90 },
+  reports: { prefix: 'reports/', keep: 90 },
 } as const;
+
+export interface StagingBucketProps {
+  /** Days `incoming/` and `staging/` objects are kept: longer than the 14 days of Step Functions' redrive. */
+  readonly redriveRetentionDays: number;
+}
 
 /** How long the bucket's server access logs are kept. */
 const ACCESS_LOG_DAYS = 90;
@@ -26,7 +34,7 @@ export class StagingBucket extends Construct {
   /** Server access logs of {@link bucket}. */
   readonly accessLogs: s3.Bucket;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: StagingBucketProps) {
     super(scope, id);
     this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -46,10 +54,10 @@ export class StagingBucket extends Construct {
       minimumTLSVersion: 1.2,
       eventBridgeEnabled: true,
       removalPolicy: RemovalPolicy.RETAIN,
-      lifecycleRules: Object.entries(BUCKET_PREFIXES).map(([name, { prefix, expireDays }]) => ({
+      lifecycleRules: Object.entries(BUCKET_PREFIXES).map(([name, { prefix, keep }]) => ({
         id: name,
         prefix,
-        expiration: Duration.days(expireDays),
+        expiration: Duration.days(keep === 'redrive' ? props.redriveRetentionDays : keep),
         abortIncompleteMultipartUploadAfter: Duration.days(1),
       })),
     });

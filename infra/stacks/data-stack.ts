@@ -24,7 +24,7 @@ export class DataStack extends Stack {
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
     const { config } = props;
-    this.staging = new StagingBucket(this, 'Staging');
+    this.staging = new StagingBucket(this, 'Staging', { redriveRetentionDays: config.redriveRetentionDays });
     if (config.target === 'localstack') {
       this.database = new UrlDatabase(config.localstack.databaseUrl);
       return;

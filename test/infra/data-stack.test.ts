@@ -16,6 +16,16 @@ const EXISTING_VPC = {
   privateSubnetIds: ['subnet-0aaa', 'subnet-0bbb'],
 };
 
+/** The enabled lifecycle rules of a bucket: days to expiry by prefix. */
+function expiryOf(bucket: { Properties: Record<string, unknown> } | undefined): Record<string, number> {
+  assert.ok(bucket, 'the staging bucket');
+  const { Rules } = bucket.Properties.LifecycleConfiguration as {
+    Rules: { Prefix: string; ExpirationInDays: number; Status: string }[];
+  };
+  const enabled = Rules.filter((rule) => rule.Status === 'Enabled');
+  return Object.fromEntries(enabled.map((rule) => [rule.Prefix, rule.ExpirationInDays]));
+}
+
 describe('data stack', () => {
   describe('with a new database', () => {
     const { data, pipeline } = synth();
@@ -117,15 +127,18 @@ describe('data stack', () => {
       });
     });
 
-    it('expires incoming/ after 7 days, staging/ after 1 and reports/ after 90', () => {
-      assert.ok(bucket);
-      const { Rules } = bucket.Properties.LifecycleConfiguration as {
-        Rules: { Prefix: string; ExpirationInDays: number; Status: string }[];
-      };
+    it('keeps incoming/ and staging/ past the 14 days of redrive (15 by default), reports/ 90 days', () => {
+      assert.deepEqual(expiryOf(bucket), { 'incoming/': 15, 'staging/': 15, 'reports/': 90 });
+    });
 
-      const enabled = Rules.filter((rule) => rule.Status === 'Enabled');
-      const expiry = Object.fromEntries(enabled.map((rule) => [rule.Prefix, rule.ExpirationInDays]));
-      assert.deepEqual(expiry, { 'incoming/': 7, 'staging/': 1, 'reports/': 90 });
+    it('keeps what a redrive reads for the days of redriveRetentionDays, and refuses fewer than 15', () => {
+      const { data: longer } = synth({ redriveRetentionDays: 30 });
+      const [longerBucket] = Object.entries(resourcesOf(longer, 'AWS::S3::Bucket'))
+        .filter(([id]) => id.startsWith('StagingBucket'))
+        .map(([, resource]) => resource);
+
+      assert.deepEqual(expiryOf(longerBucket), { 'incoming/': 30, 'staging/': 30, 'reports/': 90 });
+      assert.throws(() => synth({ redriveRetentionDays: 14 }), /redriveRetentionDays/);
     });
   });
 });
