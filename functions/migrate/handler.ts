@@ -1,5 +1,5 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { migrate } from '../../lib/db/migrate.ts';
+import { migrateWhenReachable } from '../../lib/db/migrate.ts';
 import { logger } from '../../lib/observability/logger.ts';
 import { resolveDatabaseUrl } from '../../lib/runtime/deps.ts';
 import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
@@ -12,7 +12,8 @@ export const handler = lambdaHandler(
   async (event: CloudFormationCustomResourceEvent): Promise<{ PhysicalResourceId: string }> => {
     const physicalResourceId = 'matchbridge-schema';
     if (event.RequestType !== 'Delete') {
-      await migrate(await resolveDatabaseUrl(cfg));
+      // The URL is made again for each attempt: it carries a fresh IAM token.
+      await migrateWhenReachable(() => resolveDatabaseUrl(cfg));
       logger.info('migrations applied', { requestType: event.RequestType });
     }
     return { PhysicalResourceId: physicalResourceId };

@@ -204,12 +204,10 @@ export class PipelineStack extends Stack {
     this.matchImportStateMachine.bindStarter(api);
     this.idempotency.bind(api);
     this.bulkApi = new BulkApi(this, 'BulkApi', { handler: api, logRetention: config.logRetentionDays });
-    api.node.addDependency(this.migrations.resource);
 
     // Nothing may run against an old schema: imports start only once the migrations of this deploy ran.
     this.importStateMachine.stateMachine.node.addDependency(this.migrations.resource);
     this.matchImportStateMachine.stateMachine.node.addDependency(this.migrations.resource);
-    for (const fn of [ingest, objectCreated, dlqReplay]) fn.node.addDependency(this.migrations.resource);
 
     const exportPlan = create('export-plan');
     const exportGroup = create('export-group');
@@ -256,6 +254,10 @@ export class PipelineStack extends Stack {
       'export-summary': exportSummary,
       api,
     };
+    // A function updated by this deploy reads the schema of this deploy: each waits for the migrations.
+    for (const [name, fn] of Object.entries(this.functions)) {
+      if (name !== 'migrate') fn.node.addDependency(this.migrations.resource);
+    }
     // Last: every dead-letter queue, function and state machine above gets its alarm and dashboard widgets.
     this.monitoring.watch(this);
   }

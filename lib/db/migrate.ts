@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
+import pRetry from 'p-retry';
 import pg from 'pg';
+import { isTransient } from '../errors.ts';
 import { logger } from '../observability/logger.ts';
 import { mapDatabaseError } from './errors.ts';
 
@@ -46,4 +48,34 @@ export async function migrate(databaseUrl: string): Promise<void> {
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** How long {@link migrateWhenReachable} keeps trying, and its first and longest waits. */
+export interface ReachRetry {
+  readonly maxTimeMs: number;
+  readonly minDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/** A deploy's patience: RDS Proxy created minutes earlier may take a few more to accept connections. */
+export const DEPLOY_REACH_RETRY: ReachRetry = { maxTimeMs: 5 * 60_000, minDelayMs: 1000, maxDelayMs: 30_000 };
+
+/**
+ * {@link migrate}, tried again with jittered exponential backoff while the database is unreachable
+ * (`DatabaseUnavailableError`), for at most `retry.maxTimeMs`; any other error fails at once.
+ */
+export async function migrateWhenReachable(
+  databaseUrl: () => Promise<string>,
+  retry: ReachRetry = DEPLOY_REACH_RETRY,
+): Promise<void> {
+  await pRetry(async () => migrate(await databaseUrl()), {
+    retries: Number.POSITIVE_INFINITY,
+    maxRetryTime: retry.maxTimeMs,
+    minTimeout: retry.minDelayMs,
+    maxTimeout: retry.maxDelayMs,
+    randomize: true,
+    shouldRetry: ({ error }) => isTransient(error),
+    onFailedAttempt: ({ error, attemptNumber }) =>
+      logger.warn('database not reachable yet; migrations will try again', { attemptNumber, error }),
+  });
 }

@@ -38,10 +38,29 @@ describe('migrations on deploy', () => {
     assert.ok(deps.includes(String(migrateIngress[0])));
   });
 
-  it('runs before the state machine and the ingest function exist', () => {
-    const machineId = Object.keys(resourcesOf(pipeline, 'AWS::StepFunctions::StateMachine'))[0];
+  it('runs before every state machine and every function but migrate is created or updated', () => {
+    for (const machineId of Object.keys(resourcesOf(pipeline, 'AWS::StepFunctions::StateMachine'))) {
+      assert.ok(dependsOn(machineId).includes(String(migrationsId)), machineId);
+    }
+    const waiting = Object.entries(functions).filter(([, fn]) =>
+      dependsOn(fn.logicalId).includes(String(migrationsId)),
+    );
 
-    assert.ok(dependsOn(machineId).includes(String(migrationsId)));
-    assert.ok(dependsOn(functions.ingest?.logicalId).includes(String(migrationsId)));
+    assert.deepEqual(waiting.map(([name]) => name).sort(), [
+      'api',
+      'dlq-replay',
+      'export-group',
+      'export-group-failed',
+      'export-plan',
+      'export-summary',
+      'fail-job',
+      'finalize',
+      'ingest',
+      'load-batch',
+      'load-match-batch',
+      'object-created',
+      'plan',
+      'plan-matches',
+    ]);
   });
 });

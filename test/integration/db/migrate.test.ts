@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { migrate } from '../../../lib/db/migrate.ts';
+import { migrate, migrateWhenReachable } from '../../../lib/db/migrate.ts';
+import { DatabaseUnavailableError } from '../../../lib/errors.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
+import { freePort } from '../../support/free-port.ts';
 
 const TABLES = [
   'api_callers',
@@ -64,5 +66,28 @@ describe('migrate', () => {
     url.port = '1';
 
     await assert.rejects(migrate(url.toString()), { name: 'DatabaseUnavailableError' });
+  });
+
+  it('waits for a database that is not reachable yet, then migrates', async () => {
+    const closed = `postgres://postgres@127.0.0.1:${await freePort()}/postgres`;
+    const urls = [closed, closed, db.url];
+    let calls = 0;
+
+    await migrateWhenReachable(async () => urls[Math.min(calls++, urls.length - 1)] ?? db.url, {
+      maxTimeMs: 30_000,
+      minDelayMs: 5,
+      maxDelayMs: 20,
+    });
+
+    assert.equal(calls, 3);
+  });
+
+  it('gives up once its time is spent, with the database error', async () => {
+    const closed = `postgres://postgres@127.0.0.1:${await freePort()}/postgres`;
+
+    await assert.rejects(
+      migrateWhenReachable(async () => closed, { maxTimeMs: 200, minDelayMs: 5, maxDelayMs: 20 }),
+      DatabaseUnavailableError,
+    );
   });
 });
