@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../lib/observability/job-metrics.ts';
 import type { FunctionSettings, HandlerName } from '../config.ts';
 import { METADATA_KEYS } from '../metadata.ts';
+import { physicalName } from '../naming.ts';
 
 /** The repository root: handlers, `migrations/` and the lock file are found from here, whatever the cwd. */
 export const PROJECT_ROOT = resolve(import.meta.dirname, '../..');
@@ -79,7 +80,7 @@ export interface MatchbridgeFunctionProps {
 }
 
 /**
- * A Matchbridge Lambda: Node 24 on ARM, an ESM bundle built by esbuild from `functions/<name>/handler.ts`,
+ * A Matchbridge Lambda, named `<namePrefix>-<handler>` (e.g. `matchbridge-prod-load-batch`): Node 24 on ARM, an ESM bundle built by esbuild from `functions/<name>/handler.ts`,
  * X-Ray tracing, its own log group with a retention, in the VPC's private subnets, Powertools logging and
  * metrics with one service name and namespace.
  */
@@ -88,7 +89,9 @@ export class MatchbridgeFunction extends NodejsFunction {
 
   constructor(scope: Construct, id: string, props: MatchbridgeFunctionProps) {
     const folders = props.bundledFolders ?? [];
+    const functionName = physicalName(scope, props.handlerName);
     super(scope, id, {
+      functionName,
       entry: handlerEntry(props.handlerName),
       handler: 'handler',
       projectRoot: PROJECT_ROOT,
@@ -103,6 +106,7 @@ export class MatchbridgeFunction extends NodejsFunction {
         : {}),
       // A sibling, not a child: the log group must exist before `super` can be handed it.
       logGroup: new LogGroup(scope, `${id}LogGroup`, {
+        logGroupName: `/aws/lambda/${functionName}`,
         retention: props.logRetention,
         removalPolicy: RemovalPolicy.DESTROY,
       }),

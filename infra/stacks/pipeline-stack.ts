@@ -20,6 +20,7 @@ import type { StagingBucket } from '../constructs/staging-bucket.ts';
 import { StatusPublishing } from '../constructs/status-publishing.ts';
 import { UploadTrigger } from '../constructs/upload-trigger.ts';
 import { UserExport } from '../constructs/user-export.ts';
+import type { NamingStack } from '../naming.ts';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -71,7 +72,8 @@ function pipelineEnvironment(config: InfraConfig): Record<string, string> {
  * The stateless half: the functions, the migrations run on deploy, the import state machine, and ingest
  * (MSK event sources, S3 upload events, the idempotency table and the dead-letter queues).
  */
-export class PipelineStack extends Stack {
+export class PipelineStack extends Stack implements NamingStack {
+  readonly namePrefix: string;
   readonly functions: Readonly<Record<HandlerName, MatchbridgeFunction>>;
   readonly importStateMachine: ImportStateMachine;
   readonly matchImportStateMachine: ImportStateMachine;
@@ -87,6 +89,7 @@ export class PipelineStack extends Stack {
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
     const { config, database, staging } = props;
+    this.namePrefix = `matchbridge-${config.envName}`;
     this.monitoring = new Monitoring(this, 'Monitoring', {
       alarmEmails: config.alarmEmails,
       ...(props.database instanceof Database && props.database.proxy

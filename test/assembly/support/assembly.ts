@@ -183,9 +183,9 @@ async function assemble(cleanups: (() => Promise<unknown>)[]): Promise<Assembly>
   const putEvents: Record<string, unknown>[] = [];
   const machines = extractStateMachines(templates);
   const machineByArn = new Map<string, string>();
-  for (const { logicalId, resource } of names.resources('AWS::StepFunctions::StateMachine')) {
+  for (const { stackName, logicalId, resource } of names.resources('AWS::StepFunctions::StateMachine')) {
     const name = resource.Metadata?.[METADATA_KEYS.stateMachine];
-    if (typeof name === 'string') machineByArn.set(names.stateMachineArn(logicalId), name);
+    if (typeof name === 'string') machineByArn.set(names.stateMachineArn(stackName, logicalId), name);
   }
 
   let lambda: LambdaService;

@@ -56,12 +56,16 @@ export class StandInNames {
     return `${stackName}-${logicalId}`;
   }
 
+  /** The template's `FunctionName` when it gives one, else a name as CloudFormation would generate it. */
   functionName(stackName: string, logicalId: string): string {
-    return `${stackName}-${logicalId}`.slice(0, 64);
+    const given = this.#templates[stackName]?.Resources?.[logicalId]?.Properties?.FunctionName;
+    return typeof given === 'string' ? given : `${stackName}-${logicalId}`.slice(0, 64);
   }
 
-  stateMachineArn(logicalId: string): string {
-    return `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${logicalId}`;
+  /** The ARN of a state machine: its `StateMachineName` when the template gives one. */
+  stateMachineArn(stackName: string, logicalId: string): string {
+    const given = this.#templates[stackName]?.Resources?.[logicalId]?.Properties?.StateMachineName;
+    return `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${typeof given === 'string' ? given : logicalId}`;
   }
 
   /** Resolves a template value (a string or an intrinsic) in the context of `stackName`. */
@@ -158,7 +162,7 @@ export class StandInNames {
         return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${this.tableName(stackName, logicalId)}`;
       case 'AWS::StepFunctions::StateMachine.Ref':
       case 'AWS::StepFunctions::StateMachine.Arn':
-        return this.stateMachineArn(logicalId);
+        return this.stateMachineArn(stackName, logicalId);
       case 'AWS::Lambda::Function.Ref':
         return this.functionName(stackName, logicalId);
       case 'AWS::Lambda::Function.Arn':

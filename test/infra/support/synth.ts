@@ -61,6 +61,7 @@ export function functionsByHandler(
 
 /** The parts of an AWS::Lambda::Function the tests read. */
 export interface FunctionProps {
+  readonly FunctionName?: string;
   readonly Runtime: string;
   readonly Architectures?: string[];
   readonly TracingConfig?: { Mode: string };
