@@ -1,4 +1,4 @@
-import { type CfnResource, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, type CfnResource, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -24,7 +24,16 @@ export interface MonitoringProps {
   readonly alarmEmails: readonly string[];
   /** RDS Proxy whose connections the dashboard shows (a new database only). */
   readonly proxyName?: string;
+  /** The RDS instance whose CPU and free storage page (a new database only). */
+  readonly databaseInstanceId?: string;
 }
+
+/** Errors of one function in 5 minutes that page: a retried transient error or two does not. */
+const FUNCTION_ERRORS_THRESHOLD = 3;
+/** RDS CPU (%) that pages once it lasts 15 minutes. */
+const DATABASE_CPU_PERCENT = 80;
+/** Free storage (bytes) under which the database pages: storage autoscaling has not kept up. */
+const DATABASE_MIN_FREE_BYTES = 10 * 1024 ** 3;
 
 /**
  * What the operators see and what pages them: an alarm topic (KMS-encrypted), the seeds' job alarms, a
@@ -87,6 +96,12 @@ export class Monitoring extends Construct {
       new targets.SqsQueue(this.executionFailures, { retryAttempts: 8, maxEventAge: Duration.hours(24) }),
     );
 
+    if (props.alarmEmails.length === 0) {
+      Annotations.of(this).addWarning(
+        'No alarmEmails: alarms go to the alarm topic, which nobody is subscribed to. Set the context key alarmEmails.',
+      );
+    }
+
     this.jobAlarms = new JobAlarms(this, 'JobAlarms');
     for (const alarm of this.jobAlarms.all) alarm.addAlarmAction(this.#alarmAction);
 
@@ -97,6 +112,19 @@ export class Monitoring extends Construct {
     const hour = Duration.hours(1);
     const fiveMinutes = Duration.minutes(5);
     this.#alarms.push(...this.jobAlarms.all);
+    this.addAlarm(
+      serviceMetric(METRIC_NAMES.usersExportFailures, {
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.hours(1),
+      }).createAlarm(this, 'UserExportFailures', {
+        alarmDescription: "A group's daily user export failed after its retries. See docs/runbook.md.",
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    if (props.databaseInstanceId !== undefined) this.addDatabase(props.databaseInstanceId);
     this.#executions = new cloudwatch.GraphWidget({
       title: 'Jobs started (executions) / completed / failed',
       left: [finishedJobs('COMPLETED', hour, 'jobs completed'), finishedJobs('FAILED', hour, 'jobs failed')],
@@ -236,12 +264,71 @@ export class Monitoring extends Construct {
     ]);
   }
 
-  /** A function: its errors and throttles on the dashboard. */
+  /** A function: repeated errors and any sustained throttling page; both on the dashboard. */
   addFunction(fn: MatchbridgeFunction): void {
     if (!this.#claim(fn)) return;
     const period = Duration.minutes(5);
-    this.#lambdaErrors.addLeftMetric(fn.metricErrors({ period, label: `${fn.handlerName} errors` }));
-    this.#lambdaErrors.addRightMetric(fn.metricThrottles({ period, label: `${fn.handlerName} throttles` }));
+    const errors = fn.metricErrors({
+      period,
+      statistic: cloudwatch.Stats.SUM,
+      label: `${fn.handlerName} errors`,
+    });
+    const throttles = fn.metricThrottles({
+      period,
+      statistic: cloudwatch.Stats.SUM,
+      label: `${fn.handlerName} throttles`,
+    });
+    this.#lambdaErrors.addLeftMetric(errors);
+    this.#lambdaErrors.addRightMetric(throttles);
+    const id = fn.node.id;
+    this.addAlarm(
+      errors.createAlarm(this, `${id}Errors`, {
+        alarmDescription: `${fn.handlerName} failed ${FUNCTION_ERRORS_THRESHOLD} times or more in 5 minutes. See docs/runbook.md.`,
+        threshold: FUNCTION_ERRORS_THRESHOLD,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    this.addAlarm(
+      throttles.createAlarm(this, `${id}Throttles`, {
+        alarmDescription: `${fn.handlerName} was throttled in 3 consecutive 5-minute periods. See docs/runbook.md.`,
+        threshold: 1,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+
+  /** The RDS instance: CPU above 80 % for 15 minutes, or free storage under 10 GiB, pages. */
+  addDatabase(instanceId: string): void {
+    const metric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/RDS',
+        metricName,
+        dimensionsMap: { DBInstanceIdentifier: instanceId },
+        statistic,
+        period: Duration.minutes(5),
+      });
+    this.addAlarm(
+      metric('CPUUtilization', cloudwatch.Stats.AVERAGE).createAlarm(this, 'DatabaseCpu', {
+        alarmDescription: `The database's CPU stayed above ${DATABASE_CPU_PERCENT} % for 15 minutes. See docs/runbook.md.`,
+        threshold: DATABASE_CPU_PERCENT,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.MISSING,
+      }),
+    );
+    this.addAlarm(
+      metric('FreeStorageSpace', cloudwatch.Stats.MINIMUM).createAlarm(this, 'DatabaseFreeStorage', {
+        alarmDescription: 'The database has less than 10 GiB of free storage. See docs/runbook.md.',
+        threshold: DATABASE_MIN_FREE_BYTES,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    );
   }
 
   /**

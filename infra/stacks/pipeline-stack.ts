@@ -95,6 +95,9 @@ export class PipelineStack extends Stack implements NamingStack {
       ...(props.database instanceof Database && props.database.proxy
         ? { proxyName: props.database.proxy.dbProxyName }
         : {}),
+      ...(props.database instanceof Database && props.database.instance
+        ? { databaseInstanceId: props.database.instance.instanceIdentifier }
+        : {}),
     });
     const sources = new SourceBuckets(this, 'Sources', { bucketNames: config.sourceBucketNames });
 

@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type pg from 'pg';
+import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logger, metrics } from '../observability/logger.ts';
 import { exportRunKey } from './export-group.ts';
 import { failExportRun } from './export-repository.ts';
@@ -36,7 +37,7 @@ export async function recordGroupFailure(
 ): Promise<ExportGroupResult> {
   const error = describeCaught(input.error);
   await failExportRun(deps.pool, exportRunKey(input), error);
-  metrics.addMetric('users_export_failures', MetricUnit.Count, 1);
+  metrics.addMetric(METRIC_NAMES.usersExportFailures, MetricUnit.Count, 1);
   logger.error('group export failed', {
     runId: input.runId,
     groupId: input.group.groupId,

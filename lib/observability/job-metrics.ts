@@ -22,6 +22,8 @@ export const METRIC_NAMES = {
   /** Milliseconds one batch took. */
   nodeBatchDuration: 'node_import_batch_duration',
   matchBatchDuration: 'match_suggestions_storage_batch_duration',
+  /** Groups whose daily export failed after its retries. */
+  usersExportFailures: 'users_export_failures',
 } as const;
 
 /** Records a finished job: one `import_job_duration_seconds` sample with its kind and final status. */

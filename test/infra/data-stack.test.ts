@@ -27,6 +27,15 @@ function expiryOf(bucket: { Properties: Record<string, unknown> } | undefined): 
 }
 
 describe('data stack', () => {
+  it('spreads a new VPC over 3 availability zones in the prod preset, 2 in dev', () => {
+    const subnetsOf = (context: Record<string, unknown>) =>
+      Object.keys(resourcesOf(synth(context).data, 'AWS::EC2::Subnet')).filter((id) => id.includes('private'))
+        .length;
+
+    assert.equal(subnetsOf({ preset: 'prod' }), 3);
+    assert.equal(subnetsOf({}), 2);
+  });
+
   describe('with a new database', () => {
     const { data, pipeline } = synth();
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { JOB_ALARM_THRESHOLDS } from '../../infra/constructs/job-alarms.ts';
 import { METRIC_NAMES } from '../../lib/observability/job-metrics.ts';
 import { resourcesOf, synth } from './support/synth.ts';
@@ -172,5 +172,84 @@ describe('dashboard', () => {
       resourcesOf<{ DashboardBody: unknown }>(existing, 'AWS::CloudWatch::Dashboard'),
     );
     assert.ok(!JSON.stringify(other?.Properties.DashboardBody).includes('RDS Proxy'));
+  });
+});
+
+describe('operator alarms', () => {
+  const pages = (alarm: AlarmProps) => JSON.stringify(alarm.AlarmActions).includes(String(topicId));
+  const namespacesOf = (alarm: AlarmProps) =>
+    (alarm.Metrics ?? []).flatMap((m) => {
+      const metric = m.MetricStat?.Metric as { Namespace?: string } | undefined;
+      return metric?.Namespace ? [metric.Namespace] : [];
+    });
+  /** Alarms on one metric, whether CDK rendered them as a plain metric or a metric inside `Metrics`. */
+  const byMetric = (namespace: string, metricName: string, from = alarms) =>
+    Object.values(from)
+      .map((alarm) => alarm.Properties)
+      .filter(
+        (alarm) =>
+          (alarm.Namespace === namespace && alarm.MetricName === metricName) ||
+          (namespacesOf(alarm).includes(namespace) && metricNamesOf(alarm).includes(metricName)),
+      );
+
+  it('pages on 3 errors of any function in 5 minutes, and on throttling for 15 minutes', () => {
+    const errors = byMetric('AWS/Lambda', 'Errors');
+    const throttles = byMetric('AWS/Lambda', 'Throttles');
+
+    assert.equal(errors.length, 15);
+    assert.equal(throttles.length, 15);
+    for (const alarm of errors) {
+      assert.deepEqual([alarm.Threshold, alarm.EvaluationPeriods], [3, 1]);
+      assert.ok(pages(alarm));
+    }
+    for (const alarm of throttles) {
+      assert.deepEqual([alarm.Threshold, alarm.EvaluationPeriods], [1, 3]);
+      assert.ok(pages(alarm));
+    }
+  });
+
+  it("pages on the database's CPU above 80 % for 15 minutes and on less than 10 GiB free", () => {
+    const [cpu] = byMetric('AWS/RDS', 'CPUUtilization');
+    const [storage] = byMetric('AWS/RDS', 'FreeStorageSpace');
+
+    assert.deepEqual(
+      [cpu?.Threshold, cpu?.EvaluationPeriods, cpu?.ComparisonOperator],
+      [80, 3, 'GreaterThanThreshold'],
+    );
+    assert.deepEqual(
+      [storage?.Threshold, storage?.ComparisonOperator],
+      [10_737_418_240, 'LessThanThreshold'],
+    );
+    assert.ok(cpu && storage && pages(cpu) && pages(storage));
+    const existing = resourcesOf<AlarmProps>(
+      synth({
+        database: {
+          mode: 'existing',
+          host: 'db.internal.example',
+          secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf',
+          securityGroupId: 'sg-0123456789abcdef0',
+        },
+      }).pipeline,
+      'AWS::CloudWatch::Alarm',
+    );
+    // An existing database is its operators' to watch.
+    assert.equal(byMetric('AWS/RDS', 'CPUUtilization', existing).length, 0);
+  });
+
+  it("pages when a group's daily user export fails", () => {
+    const [failures] = byMetric('Matchbridge', 'users_export_failures');
+
+    assert.equal(failures?.Threshold, 1);
+    assert.ok(failures && pages(failures));
+  });
+
+  it('warns at synth when no alarm address is set, and not when one is', () => {
+    const warnings = (context: Record<string, unknown>) =>
+      Annotations.fromStack(synth(context).stacks.pipeline)
+        .findWarning('*', Match.stringLikeRegexp('alarmEmails'))
+        .map((w) => w.entry.data);
+
+    assert.equal(warnings({}).length, 1);
+    assert.deepEqual(warnings({ alarmEmails: ['oncall@example.com'] }), []);
   });
 });
