@@ -80,6 +80,14 @@ export class ConfigurationError extends MatchbridgeError {
 }
 
 /**
+ * A job's row counts break the accounting rule (every row read counts once: succeeded, failed or a duplicate).
+ * A bug, never the file's fault: the job fails with it rather than report a row that vanished. Never retried.
+ */
+export class RowAccountingError extends MatchbridgeError {
+  readonly code = 'ROW_COUNT_MISMATCH';
+}
+
+/**
  * Kafka did not take a message after its attempts (already retried with backoff where it was sent, so the
  * state machines do not retry it again); sending it later may succeed.
  */

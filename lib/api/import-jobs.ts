@@ -4,6 +4,7 @@ import { loadUsers, type UserImportRow } from '../db/load-users.ts';
 import { InvalidFileError, isTransient } from '../errors.ts';
 import { writeFailedReport } from '../jobs/job-reports.ts';
 import { completeJob, failJob } from '../jobs/job-repository.ts';
+import { accountRows, importStatus, type RowAccount, rowFailureReason } from '../jobs/row-accounting.ts';
 import type { ImportExecutionInput } from '../jobs/types.ts';
 import { logger, logJob } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
@@ -200,29 +201,45 @@ async function startOwnJob(deps: RuntimeDeps, jobId: string): Promise<void> {
   }
 }
 
-/** Final figures of a job the API ran itself: COMPLETED when failed rows stay within the tolerance. */
+/**
+ * Final figures of a job the API ran itself, by the row-accounting rule: `read` is the number of rows read
+ * from the file, checked against what the loader reports.
+ */
 async function finishOwnJob(
   deps: RuntimeDeps,
   job: ApiImportJob,
-  counts: { total: number; failed: number; inserted: number; updated: number },
+  read: number,
+  loaded: { inserted: number; updated: number; failed: number; duplicates: number },
   reportKind: 'nodes' | 'matches',
 ): Promise<void> {
   const { config, pool } = deps;
-  if (counts.total === 0) throw new InvalidFileError('EMPTY_FILE', 'the file has no rows');
+  if (read === 0) throw new InvalidFileError('EMPTY_FILE', 'the file has no rows');
+  const account: RowAccount = accountRows(read, {
+    succeeded: loaded.inserted + loaded.updated,
+    failed: loaded.failed,
+    duplicates: loaded.duplicates,
+  });
   const failedList = await writeFailedReport(deps, job.jobId, [], config.statusListCap, reportKind);
-  const loaded = counts.total - counts.failed;
-  const completed = (counts.failed * 100) / counts.total <= config.toleratedFailurePercent;
+  const status = importStatus(account, config.toleratedFailurePercent);
   await completeJob(pool, job.jobId, {
-    status: completed ? 'COMPLETED' : 'FAILED',
-    total: counts.total,
-    processed: loaded,
-    successCount: loaded,
-    failedCount: counts.failed,
-    duplicateCount: loaded - counts.inserted - counts.updated,
-    ...(completed ? {} : { failureReason: `${counts.failed} of ${counts.total} rows failed` }),
+    status,
+    total: account.total,
+    processed: account.succeeded,
+    successCount: account.succeeded,
+    failedCount: account.failed,
+    duplicateCount: account.duplicates,
+    ...(status === 'COMPLETED' ? {} : { failureReason: rowFailureReason(account) }),
     failedListUri: failedList.uri,
   });
-  logJob(job).info('API import finished', { ...counts });
+  logJob(job).info('API import finished', { ...account });
+}
+
+/** Passes `rows` through, counting them in `tally`: the rows read, counted apart from what the loader saw. */
+async function* counted<T>(rows: AsyncIterable<T>, tally: { read: number }): AsyncGenerator<T> {
+  for await (const row of rows) {
+    tally.read += 1;
+    yield row;
+  }
 }
 
 /**
@@ -248,13 +265,12 @@ async function importMatchRecords(deps: RuntimeDeps, job: ApiImportJob): Promise
       throw mapDatabaseError(error);
     }
   };
-  const checked = withKnownParticipants(unknownAmong, matchRows(rows, { fromText }));
+  const tally = { read: 0 };
+  const checked = withKnownParticipants(unknownAmong, counted(matchRows(rows, { fromText }), tally));
   const counts = await loadMatches(pool, { ...job, kind: 'matches' }, checked, {
     dbBatchRows: config.dbBatchRows,
   });
-  // Every row read is inserted, updated, a duplicate or failed (`rows` counts the valid ones only).
-  const total = counts.inserted + counts.updated + counts.duplicates + counts.failed;
-  await finishOwnJob(deps, job, { ...counts, total }, 'matches');
+  await finishOwnJob(deps, job, tally.read, counts, 'matches');
 }
 
 async function importUsers(deps: RuntimeDeps, job: ApiImportJob): Promise<void> {
@@ -269,5 +285,5 @@ async function importUsers(deps: RuntimeDeps, job: ApiImportJob): Promise<void> 
     userRows(rows, { defaultGroup: job.groupId, fromText }),
     Math.min(config.dbBatchRows, USERS_BATCH_ROWS),
   );
-  await finishOwnJob(deps, job, counts, 'nodes');
+  await finishOwnJob(deps, job, counts.total, counts, 'nodes');
 }

@@ -29,11 +29,19 @@ function cell(value: unknown): string | undefined {
 }
 
 /**
+ * One CSV record per NDJSON record. Empty cells are quoted: a record of empty cells only (`{"reference_id":""}`
+ * in a file with no other field) would otherwise be a blank line, which the loader skips as no record at
+ * all, and the row would vanish from the job's counts. Quoted, it is a record with a missing reference.
+ */
+const record = (cells: readonly string[]): string => stringify([cells], { quoted_empty: true });
+
+/**
  * Converts an NDJSON node file into the node CSV contract (a `reference_id` column, every other field a
  * metadata column), streaming, in two passes: the first collects the field names, the second writes one CSV
  * line per NDJSON line. A line that is not an object, or holds a value with a line break, is recorded as a
  * failed row here and written as an empty record (which the loader counts as failed without overwriting the
- * recorded reason), so line numbers stay aligned. Returns the staged CSV's URI.
+ * recorded reason), so line numbers stay aligned and every NDJSON record is one record of the job's count.
+ * Returns the staged CSV's URI.
  */
 export async function convertNodesNdjson(deps: RuntimeDeps, job: ApiImportJob): Promise<string> {
   const { store, config, pool } = deps;
@@ -52,7 +60,7 @@ export async function convertNodesNdjson(deps: RuntimeDeps, job: ApiImportJob): 
     }
   }
   const columns = ['reference_id', ...fields];
-  const empty = `${','.repeat(columns.length - 1)}\n`;
+  const empty = record(columns.map(() => ''));
   let pending: { line: number; reference: string | null; reason: string }[] = [];
   const flush = async () => {
     if (pending.length === 0) return;
@@ -88,8 +96,8 @@ export async function convertNodesNdjson(deps: RuntimeDeps, job: ApiImportJob): 
         pending.push({ line, reference: null, reason: row.error });
       } else {
         const cells = columns.map((name) => cell(row.values[name]));
-        if (cells.every((c) => c !== undefined)) {
-          yield stringify([cells]);
+        if (cells.every((c): c is string => c !== undefined)) {
+          yield record(cells);
           continue;
         }
         const reference =

@@ -11,31 +11,38 @@ export type UserImportRow =
   | { readonly line: number; readonly row: UserRow }
   | { readonly line: number; readonly reference: string | null; readonly errors: readonly string[] };
 
-/** What a users load did. */
+/** What a users load did: every row read (`total`) is inserted, updated, failed or a duplicate. */
 export interface UserLoadCounts {
   total: number;
   failed: number;
   inserted: number;
   updated: number;
+  /** Rows of a username that a later line of the same DB batch wrote: the last line wins, counted once. */
+  duplicates: number;
 }
 
 const STAGE_COLUMNS = ['line', ...USER_FIELD_NAMES];
 const UPDATED = USER_FIELD_NAMES.filter((name) => name !== 'username' && name !== 'group_id');
 
-/** `$1` domain, `$2` job. Unknown groups are rejected set-based; the rest upserted, the last line winning. */
-const UPSERT_SQL = `WITH bad AS (
+/**
+ * `$1` domain, `$2` job. Unknown groups are rejected set-based; the rest upserted, the last line winning.
+ * Rejections and duplicates are counted from the staged rows, not from what the statement inserted: a job run
+ * again finds its error rows already recorded and must count them all the same.
+ */
+const UPSERT_SQL = `WITH known AS MATERIALIZED (
+  SELECT s.* FROM mb_users_stage s
+  WHERE EXISTS (SELECT 1 FROM matching_groups g WHERE g.domain_id = $1 AND g.group_id = s.group_id)
+), bad AS (
   INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason, errors)
   SELECT $2, $1, s.line, s.username, 'UNKNOWN_GROUP', format('group_id %s is not a matching group of the domain', s.group_id),
          ARRAY[format('group_id %s is not a matching group of the domain', s.group_id)]
   FROM mb_users_stage s
-  WHERE NOT EXISTS (SELECT 1 FROM matching_groups g WHERE g.domain_id = $1 AND g.group_id = s.group_id)
+  WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.line = s.line)
   ON CONFLICT (job_id, line) DO NOTHING
-  RETURNING line
-), src AS (
-  SELECT DISTINCT ON (s.group_id, s.username) s.*
-  FROM mb_users_stage s
-  WHERE EXISTS (SELECT 1 FROM matching_groups g WHERE g.domain_id = $1 AND g.group_id = s.group_id)
-  ORDER BY s.group_id, s.username, s.line DESC
+), src AS MATERIALIZED (
+  SELECT DISTINCT ON (k.group_id, k.username) k.*
+  FROM known k
+  ORDER BY k.group_id, k.username, k.line DESC
 ), up AS (
   INSERT INTO users AS u (domain_id, ${USER_FIELD_NAMES.join(', ')})
   SELECT $1, ${USER_FIELD_NAMES.map((name) =>
@@ -48,7 +55,8 @@ const UPSERT_SQL = `WITH bad AS (
     ${UPDATED.map((name) => `${name} = excluded.${name}`).join(', ')}, updated_at = now()
   RETURNING u.xmax = 0 AS inserted
 )
-SELECT (SELECT count(*) FROM bad) AS bad,
+SELECT (SELECT count(*) FROM mb_users_stage) - (SELECT count(*) FROM known) AS bad,
+       (SELECT count(*) FROM known) - (SELECT count(*) FROM src) AS duplicates,
        count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted) AS updated
 FROM up`;
@@ -109,12 +117,13 @@ async function writeBatch(
         copyFrom(`COPY mb_users_stage (${STAGE_COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT csv)`),
       ),
     );
-    const result = await client.query<{ bad: string; inserted: string; updated: string }>(UPSERT_SQL, [
-      job.domainId,
-      job.jobId,
-    ]);
+    const result = await client.query<{ bad: string; duplicates: string; inserted: string; updated: string }>(
+      UPSERT_SQL,
+      [job.domainId, job.jobId],
+    );
     const r = result.rows[0];
     counts.failed += Number(r?.bad ?? 0);
+    counts.duplicates += Number(r?.duplicates ?? 0);
     counts.inserted += Number(r?.inserted ?? 0);
     counts.updated += Number(r?.updated ?? 0);
   });
@@ -131,7 +140,7 @@ export async function loadUsers(
   rows: AsyncIterable<UserImportRow>,
   batchRows: number,
 ): Promise<UserLoadCounts> {
-  const counts: UserLoadCounts = { total: 0, failed: 0, inserted: 0, updated: 0 };
+  const counts: UserLoadCounts = { total: 0, failed: 0, inserted: 0, updated: 0, duplicates: 0 };
   let valid: { line: number; row: UserRow }[] = [];
   let invalid: { line: number; reference: string | null; errors: readonly string[] }[] = [];
   for await (const item of rows) {

@@ -7,6 +7,7 @@ import { type BatchFailure, type WrittenList, writeFailedReport, writeSuccessRep
 import { completeJob, recordStatusEvent } from './job-repository.ts';
 import type { MatchImportPlan } from './plan-matches.ts';
 import { publishStatus, type StatusRecorder } from './publish-status.ts';
+import { accountRows, importStatus, rowFailureReason } from './row-accounting.ts';
 import { buildStatusMessage } from './status-message.ts';
 import type { BatchResult, ImportExecutionInput, ImportPlan, JobStatusMessage } from './types.ts';
 
@@ -49,6 +50,12 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
       batchFailures.push(batchFailure(input.plan, result));
     }
   }
+  const total = input.plan.total;
+  const outcomes = { succeeded: totals.processed, failed: totals.failed, duplicates: totals.duplicates };
+  // A batch that failed as a whole reports no rows (the job fails with it): the rule holds only when every
+  // batch loaded, and then a mismatch is a row lost between the plan and the loaders.
+  const account = batchFailures.length === 0 ? accountRows(total, outcomes) : { total, ...outcomes };
+  const status = importStatus(account, config.toleratedFailurePercent, batchFailures.length);
   const matches = input.kind === 'matches';
   const success: WrittenList | undefined = matches
     ? undefined
@@ -57,15 +64,12 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
     totals.failed > 0 || batchFailures.length > 0
       ? await writeFailedReport(deps, input.jobId, batchFailures, config.statusListCap, input.kind)
       : undefined;
-  const total = input.plan.total;
-  const tolerated = total > 0 && (totals.failed / total) * 100 <= config.toleratedFailurePercent;
-  const status = batchFailures.length === 0 && (totals.failed === 0 || tolerated) ? 'COMPLETED' : 'FAILED';
   const failureReason =
     status === 'COMPLETED'
       ? undefined
       : batchFailures.length > 0
         ? batchFailures.map((failure) => failure.reason).join('; ')
-        : `${totals.failed} of ${total} rows failed`;
+        : rowFailureReason(account);
   const job = await completeJob(pool, input.jobId, {
     status,
     total,
