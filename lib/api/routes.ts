@@ -3,10 +3,8 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { mapDatabaseError } from '../db/errors.ts';
 import { ApiRequestError } from '../errors.ts';
-import { checkPipelineBucketPath } from '../ingest/import-request.ts';
 import { failJob, getJob } from '../jobs/job-repository.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
-import { parseObjectUri } from '../storage/object-uri.ts';
 import { downloadUrl } from '../storage/presign.ts';
 import {
   checkDeclaredLength,
@@ -36,6 +34,7 @@ import {
   RESOURCE_TYPES,
   uploadUri,
 } from './import-jobs.ts';
+import { checkImportSource } from './import-source.ts';
 import { NDJSON_LINE_OFFSET } from './ndjson-nodes.ts';
 import openapi from './openapi.json' with { type: 'json' };
 
@@ -100,23 +99,6 @@ function checkImportable(params: ImportParams): void {
   }
 }
 
-/**
- * A `source_uri` must exist and, in the pipeline's own bucket, be one of the domain's uploads or exports (the
- * rule Kafka requests follow): its staged uploads, parts and reports belong to every domain, so naming one
- * would read another domain's data.
- */
-async function checkSource(deps: RuntimeDeps, uri: string, domainId: string): Promise<void> {
-  const { config, store } = deps;
-  let location: ReturnType<typeof parseObjectUri>;
-  try {
-    location = parseObjectUri(uri, { allowLocal: config.localMode });
-  } catch (error) {
-    throw new ApiRequestError(400, 'INVALID_SOURCE', (error as Error).message);
-  }
-  checkPipelineBucketPath(location, uri, domainId, config.stagingBucket);
-  if (!(await store.exists(uri))) throw new ApiRequestError(400, 'SOURCE_NOT_FOUND', `no file at ${uri}`);
-}
-
 const fromQuery = (query: URLSearchParams): Record<string, string> => Object.fromEntries(query.entries());
 
 async function createImport(request: ApiRequest, context: ApiContext): Promise<ApiResponse> {
@@ -128,6 +110,7 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
   const type = mediaType(request.headers);
   let params: ImportParams;
   let staged: StagedBody | undefined;
+  let source: string | undefined;
   if (type === 'multipart/form-data') {
     const form = await readMultipart(
       request.body,
@@ -144,7 +127,9 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
   } else if (type === 'application/json') {
     params = parse(ImportParams, await readJson(request.body));
     authorize(request.caller, params.domain_id);
-    if (params.source_uri !== undefined) await checkSource(context.deps, params.source_uri, params.domain_id);
+    if (params.source_uri !== undefined) {
+      source = await checkImportSource(context.deps, params.source_uri, params.domain_id);
+    }
   } else if (MEDIA_FORMATS[type] !== undefined) {
     params = parse(ImportParams.omit({ source_uri: true }), {
       format: MEDIA_FORMATS[type],
@@ -173,7 +158,7 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
     { domainId: params.domain_id, key },
     hash,
     async () => {
-      const uri = staged?.uri ?? params.source_uri;
+      const uri = staged?.uri ?? source;
       const job = {
         jobId,
         resourceType: params.resource_type,
