@@ -125,6 +125,7 @@ describe('bulk HTTP API over real HTTP', () => {
     assert.equal(created.status, 202);
     const job = await finished(created.json.job_id as string);
     assert.equal(job.status, 'failed');
+    assert.equal(job.failure, undefined, 'failed by its rows: they say why');
     assert.equal(job.total_records, 5);
     assert.equal(job.success_count, 2);
     assert.equal(job.fail_count, 3);
@@ -446,6 +447,20 @@ describe('bulk HTTP API over real HTTP', () => {
     await assert.rejects(startApiServer(context, { port: 0, host: '0.0.0.0' }), {
       name: 'ConfigurationError',
     });
+  });
+
+  it('says why a job failed for a reason other than its rows (issue 21: status failed, errors [], nothing else)', async () => {
+    const empty = await finished((await rawImport('users', 'ndjson', '\n')).json.job_id as string);
+    assert.equal(empty.status, 'failed');
+    assert.deepEqual(empty.errors, []);
+    assert.equal((empty.failure as { code: string }).code, 'EMPTY_FILE');
+    const noReference = await finished(
+      (await rawImport('nodes', 'csv', 'city\nPune\n')).json.job_id as string,
+    );
+    assert.equal(noReference.status, 'failed');
+    const failure = noReference.failure as { code: string; message: string };
+    assert.equal(failure.code, 'INVALID_FILE');
+    assert.match(failure.message, /reference_id/);
   });
 
   it('refuses bodies over the limit (413) and unknown jobs (404)', async () => {

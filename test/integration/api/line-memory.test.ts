@@ -113,6 +113,7 @@ describe('a 300 MB NDJSON line sent to `matchbridge api` (issue 21)', () => {
     );
     assert.equal(job.status, 'failed');
     assert.deepEqual(job.errors, []);
+    assert.equal((job.failure as { code: string }).code, 'RECORD_TOO_LARGE');
     assert.ok(peak - idle < GROWTH_BOUND_MB, `the server grew by ${(peak - idle).toFixed(0)} MB`);
     assert.ok(memory.liveHeapBytes / MB < LIVE_BOUND_MB, describeMemory(memory));
   });
