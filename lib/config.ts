@@ -151,6 +151,16 @@ const ConfigSchema = z.object({
   apiMaxBodyBytes: positiveInt(1024 * 1024 * 1024),
   /** Most rows a streamed export (`GET /v1/exports`) sends; more need the async export (413 says so). */
   apiStreamMaxRows: positiveInt(1_000_000),
+  /**
+   * The local API's bearer token: with it `matchbridge api` may listen beyond loopback, every request must
+   * carry `Authorization: Bearer <token>`, and the `x-matchbridge-domain` header names the caller's domain.
+   */
+  apiToken: z.string().min(16, 'use at least 16 characters').max(512).optional(),
+  /**
+   * The one folder whose files (symlinks resolved) a local API `source_uri` may name; unset: no local path
+   * is taken, only object-store URIs.
+   */
+  apiLocalImportRoot: z.string().min(1).optional(),
   /** The running Lambda's own name (set by the runtime): the API invokes itself to run accepted jobs. */
   lambdaFunctionName: z.string().min(1).optional(),
 });
@@ -212,6 +222,8 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   exportTimeZone: 'EXPORT_TIME_ZONE',
   apiMaxBodyBytes: 'API_MAX_BODY_BYTES',
   apiStreamMaxRows: 'API_STREAM_MAX_ROWS',
+  apiToken: 'API_TOKEN',
+  apiLocalImportRoot: 'API_LOCAL_IMPORT_ROOT',
   lambdaFunctionName: 'AWS_LAMBDA_FUNCTION_NAME',
 };
 

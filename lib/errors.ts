@@ -126,3 +126,27 @@ export class ApiRequestError extends MatchbridgeError {
     this.code = code;
   }
 }
+
+/** What the caller of a job may learn of why it failed: a stable code, and the message when safe to show. */
+export interface JobFailure {
+  readonly code: string;
+  readonly message?: string;
+}
+
+/** The {@link JobFailure} of the error that ended a job: an exposed error's message, any other's code only. */
+export function jobFailureOf(error: unknown): JobFailure {
+  if (!(error instanceof MatchbridgeError)) return { code: 'INTERNAL_ERROR' };
+  return error.expose ? { code: error.code, message: error.message } : { code: error.code };
+}
+
+/** Codes of the exposed errors by name: a state machine's catch passes on an error's name and message only. */
+const EXPOSED_BY_NAME: Readonly<Record<string, string>> = {
+  [InvalidFileError.name]: 'INVALID_FILE',
+  [InvalidRequestError.name]: 'INVALID_REQUEST',
+};
+
+/** The {@link JobFailure} of an error a state machine caught, known by its `name` and `message` only. */
+export function jobFailureOfStep(name: string, message: string): JobFailure {
+  const code = EXPOSED_BY_NAME[name];
+  return code ? { code, message } : { code: 'JOB_FAILED' };
+}

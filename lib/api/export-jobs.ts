@@ -1,5 +1,5 @@
 import { mapDatabaseError } from '../db/errors.ts';
-import { isTransient } from '../errors.ts';
+import { isTransient, jobFailureOf } from '../errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
@@ -57,7 +57,7 @@ export async function runApiExport(deps: RuntimeDeps, job: ApiExportJob): Promis
       throw error;
     }
     log.error('API export failed', { error: error as Error });
-    await failExport(deps, job.jobId, reasonOf(error));
+    await failExport(deps, job.jobId, error);
   }
 }
 
@@ -72,7 +72,7 @@ export function runApiExportInProcess(
 ): Promise<void> {
   return retryTransient(
     () => runApiExport(deps, job),
-    (error) => failExport(deps, job.jobId, reasonOf(error)),
+    (error) => failExport(deps, job.jobId, error),
     retry,
   );
 }
@@ -112,11 +112,20 @@ function setExportError(deps: RuntimeDeps, jobId: string, reason: string): Promi
   );
 }
 
-function failExport(deps: RuntimeDeps, jobId: string, reason: string): Promise<void> {
+/** Fails an export with the reason of `error` (for operators) and its {@link jobFailureOf} (for its caller). */
+export function failExport(
+  deps: RuntimeDeps,
+  jobId: string,
+  error: unknown,
+  reason = reasonOf(error),
+): Promise<void> {
+  const failure = jobFailureOf(error);
   return update(
     deps,
-    `UPDATE export_jobs SET status = 'FAILED', error = $2, finished_at = now(), updated_at = now() WHERE id = $1`,
-    [jobId, reason],
+    `UPDATE export_jobs SET status = 'FAILED', error = $2, failure_code = $3, failure_message = $4, finished_at = now(),
+            updated_at = now()
+     WHERE id = $1`,
+    [jobId, reason, failure.code, failure.message ?? null],
   );
 }
 

@@ -37,6 +37,8 @@ export interface Route<C> {
   readonly method: 'GET' | 'POST' | 'PUT';
   /** OpenAPI path template, e.g. `/v1/imports/{job_id}`. */
   readonly path: string;
+  /** The query parameters it takes: any other is refused with 400 `UNKNOWN_PARAMETER`. */
+  readonly query: readonly string[];
   readonly handle: (
     request: ApiRequest,
     params: Readonly<Record<string, string>>,
@@ -49,6 +51,7 @@ export function errorResponse(status: number, code: string, message: string): Ap
   return { status, json: { code, message } };
 }
 
+/** The raw (still percent-encoded) path parameters of `path` when it matches `template`. */
 function matchPath(template: string, path: string): Record<string, string> | undefined {
   const want = template.split('/');
   const got = path.split('/');
@@ -58,9 +61,31 @@ function matchPath(template: string, path: string): Record<string, string> | und
     const actual = got[i] ?? '';
     if (part.startsWith('{') && part.endsWith('}')) {
       if (actual === '') return undefined;
-      params[part.slice(1, -1)] = decodeURIComponent(actual);
+      params[part.slice(1, -1)] = actual;
     } else if (part !== actual) {
       return undefined;
+    }
+  }
+  return params;
+}
+
+/** Decodes path parameters and checks the query's names: the parts of a request no handler parses. */
+function checkedParams<C>(
+  route: Route<C>,
+  request: ApiRequest,
+  raw: Record<string, string>,
+): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    try {
+      params[name] = decodeURIComponent(value);
+    } catch {
+      throw new ApiRequestError(400, 'INVALID_PATH', `${name}: not a valid percent-encoded value`);
+    }
+  }
+  for (const name of new Set(request.query.keys())) {
+    if (!route.query.includes(name)) {
+      throw new ApiRequestError(400, 'UNKNOWN_PARAMETER', `unknown query parameter: ${name.slice(0, 100)}`);
     }
   }
   return params;
@@ -95,13 +120,13 @@ export async function dispatch<C>(
 ): Promise<ApiResponse> {
   let pathKnown = false;
   for (const route of routes) {
-    const params = matchPath(route.path, request.path);
-    if (!params) continue;
+    const raw = matchPath(route.path, request.path);
+    if (!raw) continue;
     pathKnown = true;
     if (route.method !== request.method) continue;
     let response: ApiResponse;
     try {
-      response = await route.handle(request, params, context);
+      response = await route.handle(request, checkedParams(route, request, raw), context);
     } catch (error) {
       response = responseForError(error);
     }

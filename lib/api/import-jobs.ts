@@ -1,7 +1,7 @@
 import { mapDatabaseError } from '../db/errors.ts';
 import { loadMatches } from '../db/load-matches.ts';
 import { loadUsers, type UserImportRow } from '../db/load-users.ts';
-import { InvalidFileError, isTransient } from '../errors.ts';
+import { InvalidFileError, isTransient, jobFailureOf } from '../errors.ts';
 import { writeFailedReport } from '../jobs/job-reports.ts';
 import { completeJob, failJob } from '../jobs/job-repository.ts';
 import { accountRows, importStatus, type RowAccount, rowFailureReason } from '../jobs/row-accounting.ts';
@@ -105,7 +105,7 @@ export async function runApiImport(
       throw error;
     }
     log.error('API import failed', { error: error as Error });
-    await failJob(deps.pool, job.jobId, reasonOf(error));
+    await failJob(deps.pool, job.jobId, reasonOf(error), jobFailureOf(error));
   }
 }
 
@@ -122,7 +122,7 @@ export function runApiImportInProcess(
   return retryTransient(
     () => runApiImport(deps, job, startPipeline),
     async (error) => {
-      await failJob(deps.pool, job.jobId, reasonOf(error));
+      await failJob(deps.pool, job.jobId, reasonOf(error), jobFailureOf(error));
     },
     retry,
   );

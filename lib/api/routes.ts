@@ -2,11 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
 import { mapDatabaseError } from '../db/errors.ts';
-import { ApiRequestError } from '../errors.ts';
-import { checkPipelineBucketPath } from '../ingest/import-request.ts';
+import { ApiRequestError, jobFailureOf } from '../errors.ts';
 import { failJob, getJob } from '../jobs/job-repository.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
-import { parseObjectUri } from '../storage/object-uri.ts';
 import { downloadUrl } from '../storage/presign.ts';
 import {
   checkDeclaredLength,
@@ -16,7 +14,7 @@ import {
   type StagedBody,
   stageBody,
 } from './body.ts';
-import { type ApiExportJob, createExportJob } from './export-jobs.ts';
+import { type ApiExportJob, createExportJob, failExport } from './export-jobs.ts';
 import {
   checkExportQuery,
   countExportRows,
@@ -36,6 +34,7 @@ import {
   RESOURCE_TYPES,
   uploadUri,
 } from './import-jobs.ts';
+import { checkImportSource } from './import-source.ts';
 import { NDJSON_LINE_OFFSET } from './ndjson-nodes.ts';
 import openapi from './openapi.json' with { type: 'json' };
 
@@ -100,23 +99,6 @@ function checkImportable(params: ImportParams): void {
   }
 }
 
-/**
- * A `source_uri` must exist and, in the pipeline's own bucket, be one of the domain's uploads or exports (the
- * rule Kafka requests follow): its staged uploads, parts and reports belong to every domain, so naming one
- * would read another domain's data.
- */
-async function checkSource(deps: RuntimeDeps, uri: string, domainId: string): Promise<void> {
-  const { config, store } = deps;
-  let location: ReturnType<typeof parseObjectUri>;
-  try {
-    location = parseObjectUri(uri, { allowLocal: config.localMode });
-  } catch (error) {
-    throw new ApiRequestError(400, 'INVALID_SOURCE', (error as Error).message);
-  }
-  checkPipelineBucketPath(location, uri, domainId, config.stagingBucket);
-  if (!(await store.exists(uri))) throw new ApiRequestError(400, 'SOURCE_NOT_FOUND', `no file at ${uri}`);
-}
-
 const fromQuery = (query: URLSearchParams): Record<string, string> => Object.fromEntries(query.entries());
 
 async function createImport(request: ApiRequest, context: ApiContext): Promise<ApiResponse> {
@@ -128,6 +110,7 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
   const type = mediaType(request.headers);
   let params: ImportParams;
   let staged: StagedBody | undefined;
+  let source: string | undefined;
   if (type === 'multipart/form-data') {
     const form = await readMultipart(
       request.body,
@@ -144,7 +127,9 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
   } else if (type === 'application/json') {
     params = parse(ImportParams, await readJson(request.body));
     authorize(request.caller, params.domain_id);
-    if (params.source_uri !== undefined) await checkSource(context.deps, params.source_uri, params.domain_id);
+    if (params.source_uri !== undefined) {
+      source = await checkImportSource(context.deps, params.source_uri, params.domain_id);
+    }
   } else if (MEDIA_FORMATS[type] !== undefined) {
     params = parse(ImportParams.omit({ source_uri: true }), {
       format: MEDIA_FORMATS[type],
@@ -173,7 +158,7 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
     { domainId: params.domain_id, key },
     hash,
     async () => {
-      const uri = staged?.uri ?? params.source_uri;
+      const uri = staged?.uri ?? source;
       const job = {
         jobId,
         resourceType: params.resource_type,
@@ -210,7 +195,12 @@ async function launchOrFail(context: ApiContext, job: ApiImportJob): Promise<voi
   try {
     await context.launcher.launchImport(job);
   } catch (error) {
-    await failJob(context.deps.pool, job.jobId, `the job could not be started: ${(error as Error).message}`);
+    await failJob(
+      context.deps.pool,
+      job.jobId,
+      `the job could not be started: ${(error as Error).message}`,
+      jobFailureOf(error),
+    );
     throw error;
   }
 }
@@ -308,12 +298,13 @@ async function getImport(
   authorize(request.caller, job.domainId);
   const limit = pageSize(request.query);
   const after = decodeCursor(request.query.get('cursor'));
-  const format = await query<{ format: string | null }>(
-    context.deps,
-    'SELECT format FROM import_jobs WHERE id = $1',
-    [jobId],
-  );
-  const offset = job.kind === 'nodes' && format.rows[0]?.format === 'ndjson' ? NDJSON_LINE_OFFSET : 0;
+  const extra = await query<{
+    format: string | null;
+    failure_code: string | null;
+    failure_message: string | null;
+  }>(context.deps, 'SELECT format, failure_code, failure_message FROM import_jobs WHERE id = $1', [jobId]);
+  const format = extra.rows[0];
+  const offset = job.kind === 'nodes' && format?.format === 'ndjson' ? NDJSON_LINE_OFFSET : 0;
   let errors: { line: string; errors: string[] }[];
   try {
     errors = (
@@ -344,10 +335,24 @@ async function getImport(
       ...(job.failedListUri && job.failedCount > 0
         ? { error_report_url: await downloadUrl(config, job.failedListUri, LINK_SECONDS) }
         : {}),
+      ...failureOf(job.status, format),
       created_at: job.createdAt.toISOString(),
       completed_at: job.finishedAt?.toISOString() ?? null,
     },
   };
+}
+
+/**
+ * The `failure` of a job that failed for a reason other than its rows (those record a code; a job failed by
+ * its rows does not): the message recorded only when it was safe to show, otherwise a generic one.
+ */
+function failureOf(
+  status: string,
+  row: { failure_code: string | null; failure_message: string | null } | undefined,
+): { failure?: { code: string; message: string } } {
+  if (status !== 'FAILED' || !row?.failure_code) return {};
+  const message = row.failure_message ?? `the job failed (${row.failure_code}); the operators' logs say why`;
+  return { failure: { code: row.failure_code, message } };
 }
 
 const ExportParams = z.object({
@@ -439,10 +444,11 @@ async function createExport(request: ApiRequest, context: ApiContext): Promise<A
       try {
         await context.launcher.launchExport(job);
       } catch (error) {
-        await query(
+        await failExport(
           context.deps,
-          `UPDATE export_jobs SET status = 'FAILED', error = $2, finished_at = now(), updated_at = now() WHERE id = $1`,
-          [job.jobId, `the job could not be started: ${(error as Error).message}`],
+          job.jobId,
+          error,
+          `the job could not be started: ${(error as Error).message}`,
         );
         throw error;
       }
@@ -469,9 +475,12 @@ async function getExport(
     file_uri: string | null;
     created_at: Date;
     finished_at: Date | null;
+    failure_code: string | null;
+    failure_message: string | null;
   }>(
     context.deps,
-    'SELECT domain_id, status, exported, file_uri, created_at, finished_at FROM export_jobs WHERE id = $1',
+    `SELECT domain_id, status, exported, file_uri, created_at, finished_at, failure_code, failure_message
+     FROM export_jobs WHERE id = $1`,
     [jobId],
   );
   const row = result.rows[0];
@@ -486,31 +495,31 @@ async function getExport(
       ...(row.status === 'COMPLETED' && row.file_uri
         ? { download_url: await downloadUrl(config, row.file_uri, LINK_SECONDS) }
         : {}),
+      ...failureOf(row.status, row),
       created_at: row.created_at.toISOString(),
       completed_at: row.finished_at?.toISOString() ?? null,
     },
   };
 }
 
+type Handler = Route<ApiContext>['handle'];
+
+/** A route whose query parameters are those the document declares for it: one source for both. */
+function route(method: Route<ApiContext>['method'], path: string, handle: Handler): Route<ApiContext> {
+  const operation = (
+    openapi.paths as Record<string, Record<string, { parameters?: { name: string; in: string }[] }>>
+  )[path]?.[method.toLowerCase()];
+  const query = (operation?.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+  return { method, path, query, handle };
+}
+
 /** The API: every route `openapi.json` documents, and no other. */
 export const ROUTES: readonly Route<ApiContext>[] = [
-  {
-    method: 'POST',
-    path: '/v1/imports',
-    handle: (request, _params, context) => createImport(request, context),
-  },
-  { method: 'GET', path: '/v1/imports/{job_id}', handle: getImport },
-  { method: 'PUT', path: '/v1/imports/{job_id}/file', handle: uploadImportFile },
-  {
-    method: 'GET',
-    path: '/v1/exports',
-    handle: (request, _params, context) => streamExport(request, context),
-  },
-  {
-    method: 'POST',
-    path: '/v1/exports',
-    handle: (request, _params, context) => createExport(request, context),
-  },
-  { method: 'GET', path: '/v1/exports/{job_id}', handle: getExport },
-  { method: 'GET', path: '/v1/openapi.json', handle: async () => ({ status: 200, json: openapi }) },
+  route('POST', '/v1/imports', (request, _params, context) => createImport(request, context)),
+  route('GET', '/v1/imports/{job_id}', getImport),
+  route('PUT', '/v1/imports/{job_id}/file', uploadImportFile),
+  route('GET', '/v1/exports', (request, _params, context) => streamExport(request, context)),
+  route('POST', '/v1/exports', (request, _params, context) => createExport(request, context)),
+  route('GET', '/v1/exports/{job_id}', getExport),
+  route('GET', '/v1/openapi.json', async () => ({ status: 200, json: openapi })),
 ];

@@ -1,9 +1,9 @@
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { normalizeHeaderName } from '../csv/header.ts';
 import { InvalidFileError, MatchbridgeError } from '../errors.ts';
+import { boundedLines, lineTooLarge } from './bounded-lines.ts';
 
 /** One record of an uploaded file: its fields by name, or why it is not a record. */
 export type SourceRow =
@@ -52,6 +52,10 @@ export async function* csvRows(input: Readable, maxRecordBytes: number): AsyncGe
     // the pipeline; it says nothing about the file's content.
     if (error instanceof MatchbridgeError) throw error;
     const code = (error as { code?: string }).code ?? 'CSV_INVALID';
+    // csv-parse stops at the limit too; the code is the one every reader gives a record over it.
+    if (code === 'CSV_MAX_RECORD_SIZE') {
+      throw lineTooLarge((error as { lines?: number }).lines ?? 0, maxRecordBytes);
+    }
     throw new InvalidFileError(
       code,
       `not a readable CSV file: ${(error as Error).message}`,
@@ -63,18 +67,16 @@ export async function* csvRows(input: Readable, maxRecordBytes: number): AsyncGe
   if (!header) throw new InvalidFileError('EMPTY_FILE', 'the file has no header row');
 }
 
-/** The records of an NDJSON file: one JSON object per line; blank lines are skipped. */
+/**
+ * The records of an NDJSON file: one JSON object per line; blank lines are skipped.
+ *
+ * @throws InvalidFileError `RECORD_TOO_LARGE` as soon as a line passes `maxRecordBytes` (see
+ *   {@link boundedLines}): the file fails, as a CSV file with a record over the limit does.
+ */
 export async function* ndjsonRows(input: Readable, maxRecordBytes: number): AsyncGenerator<SourceRow> {
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  let line = 0;
-  for await (const text of lines) {
-    line += 1;
+  for await (const { line, text } of boundedLines(input, maxRecordBytes)) {
     if (line === 1 && text.charCodeAt(0) === 0xfeff) {
       yield* one(text.slice(1), line);
-      continue;
-    }
-    if (text.length > maxRecordBytes) {
-      yield { line, error: `the line is longer than ${maxRecordBytes} bytes` };
       continue;
     }
     yield* one(text, line);

@@ -1,16 +1,55 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ConfigurationError } from '../errors.ts';
 import { logger } from '../observability/logger.ts';
-import { type ApiResponse, type Caller, dispatch } from './http.ts';
+import { type ApiRequest, type ApiResponse, type Caller, dispatch } from './http.ts';
 import { type ApiContext, ROUTES } from './routes.ts';
 
 /**
  * The header that names the caller's domain on the local server, standing in for the IAM identity API
- * Gateway gives on AWS. Without it a local request is trusted for the domain it names.
+ * Gateway gives on AWS. It is believed only from a caller holding the server's token; without it a local
+ * request is trusted for the domain it names.
  */
 export const LOCAL_DOMAIN_HEADER = 'x-matchbridge-domain';
+
+/** Whether `host` is a loopback address or name: only this machine can reach a server listening there. */
+export function isLoopback(host: string): boolean {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (bare === 'localhost') return true;
+  if (isIPv4(bare)) return bare.startsWith('127.');
+  return isIPv6(bare) && (bare === '::1' || /^::ffff:127\./i.test(bare));
+}
+
+/**
+ * Why a server on `host` must not start, if it must not: a local server trusts the domain a request names,
+ * so only a loopback one may go without a token.
+ */
+export function exposureProblem(host: string, token: string | undefined): string | undefined {
+  return token === undefined && !isLoopback(host)
+    ? `refusing to listen on ${host} without API_TOKEN: anyone who reaches it could act for any domain`
+    : undefined;
+}
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/**
+ * Whether the request carries `Authorization: Bearer <token>`. Digests of equal length are compared in
+ * constant time, so the comparison tells nothing about the token by how long it takes.
+ */
+function authorized(headers: Readonly<Record<string, string | undefined>>, token: string): boolean {
+  const match = /^Bearer ([^\s]+)$/i.exec(headers.authorization?.trim() ?? '');
+  return timingSafeEqual(digest(match?.[1] ?? ''), digest(token)) && match !== null;
+}
+
+/** Who calls: with a token, the domain its header names; without one (loopback only), nobody in particular. */
+function callerOf(headers: Readonly<Record<string, string | undefined>>, token: string | undefined): Caller {
+  const domain = token === undefined ? undefined : headers[LOCAL_DOMAIN_HEADER];
+  return domain ? { principal: `local:${domain}`, domainId: domain } : { principal: 'local' };
+}
 
 function headersOf(request: IncomingMessage): Record<string, string | undefined> {
   const headers: Record<string, string | undefined> = {};
@@ -43,38 +82,57 @@ export async function writeResponse(res: ServerResponse, response: ApiResponse):
   }
 }
 
+function requestOf(
+  req: IncomingMessage,
+  headers: Record<string, string | undefined>,
+  host: string,
+  caller: Caller,
+): ApiRequest {
+  // A Host header that is not a host would make the URL unparseable: the listening host stands in for it.
+  const base = URL.canParse(`http://${headers.host}`) ? `http://${headers.host}` : `http://${host}`;
+  const url = URL.canParse(req.url ?? '/', base) ? new URL(req.url ?? '/', base) : new URL('/', base);
+  return {
+    method: req.method ?? 'GET',
+    path: url.pathname,
+    query: url.searchParams,
+    headers,
+    body: req,
+    caller,
+    baseUrl: url.origin,
+  };
+}
+
 /** A running local API server. */
 export interface ApiServer {
   readonly url: string;
   close(): Promise<void>;
 }
 
-/** Serves the API's routes over node:http on `host:port` (port 0: any free port). */
+/**
+ * Serves the API's routes over node:http on `host:port` (port 0: any free port; host: loopback by default).
+ * With a `token`, a request without `Authorization: Bearer <token>` gets 401 `UNAUTHORIZED`.
+ *
+ * @throws ConfigurationError on a non-loopback host without a token (see {@link exposureProblem}).
+ */
 export async function startApiServer(
   context: ApiContext,
-  options: { readonly port: number; readonly host?: string },
+  options: { readonly port: number; readonly host?: string; readonly token?: string },
 ): Promise<ApiServer> {
   const host = options.host ?? '127.0.0.1';
+  const { token } = options;
+  const problem = exposureProblem(host, token);
+  if (problem) throw new ConfigurationError(problem);
   const server = createServer((req, res) => {
     const headers = headersOf(req);
-    const url = new URL(req.url ?? '/', `http://${headers.host ?? host}`);
-    const domain = headers[LOCAL_DOMAIN_HEADER];
-    const caller: Caller = domain
-      ? { principal: `local:${domain}`, domainId: domain }
-      : { principal: 'local' };
-    dispatch(
-      ROUTES,
-      {
-        method: req.method ?? 'GET',
-        path: url.pathname,
-        query: url.searchParams,
-        headers,
-        body: req,
-        caller,
-        baseUrl: url.origin,
-      },
-      context,
-    )
+    const answer: Promise<ApiResponse> =
+      token !== undefined && !authorized(headers, token)
+        ? Promise.resolve({
+            status: 401,
+            headers: { 'www-authenticate': 'Bearer' },
+            json: { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <the API token>' },
+          })
+        : dispatch(ROUTES, requestOf(req, headers, host, callerOf(headers, token)), context);
+    answer
       .then((response) => {
         // A refused request may leave its body unread; drain it so the connection can answer.
         if (!req.complete) req.resume();

@@ -1,4 +1,4 @@
-import { startApiServer } from '../api/server.ts';
+import { exposureProblem, startApiServer } from '../api/server.ts';
 import { loadConfig } from '../config.ts';
 import { localApiContext } from '../local/api-context.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
@@ -12,20 +12,25 @@ const API_OPTIONS = { port: { type: 'string' }, host: { type: 'string' } } as co
 
 /**
  * `api [--port n] [--host h]`: serves the bulk HTTP API locally (the same routes as the Lambda) until
- * SIGINT/SIGTERM; prints `listening on <url>` on stdout once it accepts requests.
+ * SIGINT/SIGTERM; prints `listening on <url>` on stdout once it accepts requests. A host beyond loopback
+ * needs `API_TOKEN` (else a usage error, exit 2): a local server trusts the domain a request names.
  */
 export async function apiCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, API_OPTIONS);
   if (positionals.length > 0) throw new UsageError(`api takes no arguments: ${positionals.join(' ')}`);
   const port = Number(values.port ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0 to 65535');
+  const host = values.host ?? '127.0.0.1';
+  const { apiToken } = loadConfig();
+  const problem = exposureProblem(host, apiToken);
+  if (problem) throw new UsageError(problem);
   // Each streamed export holds a connection for its whole response: a server needs more than a job does.
   const env = await openLocalEnvironment({
     DB_POOL_SIZE: String(Math.max(loadConfig().dbPoolSize, API_POOL_SIZE)),
   });
   try {
     const context = localApiContext(await runtimeDeps());
-    const server = await startApiServer(context, { port, ...(values.host ? { host: values.host } : {}) });
+    const server = await startApiServer(context, { port, host, ...(apiToken ? { token: apiToken } : {}) });
     process.stdout.write(`listening on ${server.url}\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);

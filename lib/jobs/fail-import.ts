@@ -1,4 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { jobFailureOfStep } from '../errors.ts';
 import { recordJobFinished, recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
@@ -18,8 +19,10 @@ export interface FailImportInput extends ImportExecutionInput {
  * final state, then publishes the status message and records its delivery (as finalize does).
  */
 export async function failImport(deps: RuntimeDeps, input: FailImportInput): Promise<JobStatusMessage> {
-  const reason = `${input.error?.Error ?? 'Error'}: ${causeMessage(input.error?.Cause)}`;
-  const job = await failJob(deps.pool, input.jobId, reason, input);
+  const name = input.error?.Error ?? 'Error';
+  const cause = causeMessage(input.error?.Cause);
+  const reason = `${name}: ${cause}`;
+  const job = await failJob(deps.pool, input.jobId, reason, jobFailureOfStep(name, cause), input);
   const message = buildStatusMessage(job, { successList: [], failedList: [] });
   await publishStatus(deps.status, statusRecorder(deps.pool, input.jobId), message);
   const seconds = (Date.parse(message.finishedAt) - Date.parse(message.startedAt)) / 1000;

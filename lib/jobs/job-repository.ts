@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { mapDatabaseError } from '../db/errors.ts';
 import { checkoutClient, releaseClient, rollback } from '../db/pool.ts';
-import { InvalidRequestError, JobNotFoundError } from '../errors.ts';
+import { InvalidRequestError, type JobFailure, JobNotFoundError } from '../errors.ts';
 import type {
   BatchResult,
   ImportExecutionInput,
@@ -249,8 +249,8 @@ export async function completeJob(
 }
 
 /**
- * Moves a PENDING or PROCESSING job to FAILED with `reason`; a job already in a final state is returned
- * untouched. When the row does not exist (the execution failed before its plan step created it) and
+ * Moves a PENDING or PROCESSING job to FAILED with `reason` (for operators) and `failure` (for its caller);
+ * a job already in a final state is returned untouched. When the row does not exist (the execution failed before its plan step created it) and
  * `ifMissing` is given, the job is recorded as FAILED from it.
  *
  * @throws JobNotFoundError when there is no such job and no `ifMissing`.
@@ -259,22 +259,24 @@ export async function failJob(
   pool: pg.Pool,
   jobId: string,
   reason: string,
+  failure: JobFailure,
   ifMissing?: ImportExecutionInput,
 ): Promise<FinalImportJobRow> {
   const result = await run<JobRecord>(
     pool,
     `UPDATE import_jobs
-     SET status = 'FAILED', failure_reason = $2, finished_at = now(), updated_at = now()
+     SET status = 'FAILED', failure_reason = $2, failure_code = $3, failure_message = $4, finished_at = now(),
+         updated_at = now()
      WHERE id = $1 AND status NOT IN ${FINAL}
      RETURNING ${JOB_COLUMNS}`,
-    [jobId, reason],
+    [jobId, reason, failure.code, failure.message ?? null],
   );
   if (!result.rows[0] && ifMissing) {
     const inserted = await run<JobRecord>(
       pool,
       `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin, failure_reason,
-                                started_at, finished_at)
-       VALUES ($1, $2, $3, $4, 'FAILED', $5, $6, $7, now(), now())
+                                failure_code, failure_message, started_at, finished_at)
+       VALUES ($1, $2, $3, $4, 'FAILED', $5, $6, $7, $8, $9, now(), now())
        ON CONFLICT (id) DO NOTHING
        RETURNING ${JOB_COLUMNS}`,
       [
@@ -285,10 +287,12 @@ export async function failJob(
         ifMissing.source.uri,
         ifMissing.origin,
         reason,
+        failure.code,
+        failure.message ?? null,
       ],
     );
     // A row that appeared meanwhile is handled like any other: failed unless already final.
-    if (!inserted.rows[0]) return failJob(pool, jobId, reason);
+    if (!inserted.rows[0]) return failJob(pool, jobId, reason, failure);
     return finalRow(pool, jobId, inserted.rows[0]);
   }
   return finalRow(pool, jobId, result.rows[0]);

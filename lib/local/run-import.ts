@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { config } from '../config.ts';
+import { jobFailureOfStep } from '../errors.ts';
 import { failJob, getLatestStatusEvent } from '../jobs/job-repository.ts';
 import { buildStatusMessage, canonicalStatusMessage } from '../jobs/status-message.ts';
 import type { ImportExecutionInput, JobStatusMessage } from '../jobs/types.ts';
@@ -60,6 +61,8 @@ export async function runImportLocally(
       ? `execution failed: ${outcome.error}: ${outcome.cause}`
       : 'execution ended without a status message';
   logJob(input).error('import execution ended without a final job state', { reason });
-  const job = await failJob(pool, input.jobId, reason, input);
+  const failure =
+    outcome.status === 'FAILED' ? jobFailureOfStep(outcome.error, outcome.cause) : { code: 'JOB_FAILED' };
+  const job = await failJob(pool, input.jobId, reason, failure, input);
   return buildStatusMessage(job, { successList: [], failedList: [] });
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -15,12 +15,20 @@ export interface ProbedRun {
   readonly ms: number;
 }
 
+/** A process started with the memory probe: its figures arrive when it exits. */
+export interface ProbedProcess {
+  readonly child: ChildProcess;
+  /** Resolves once the process has exited: its exit code, what it printed and its figures. */
+  readonly exited: Promise<{ code: number | null; stdout: string; memory: MemoryFigures }>;
+  /** What it printed on stdout so far. */
+  stdout(): string;
+}
+
 /**
- * Runs `node <args>` from the repository root with the memory probe preloaded (this environment plus
- * `env`); fails unless it exits with 0. Its stderr is the test's.
+ * Starts `node <args>` from the repository root with the memory probe preloaded (this environment plus
+ * `env`), for a process that runs until told to stop (a server). Its stderr is the test's.
  */
-export async function runWithMemoryProbe(args: string[], env: Record<string, string>): Promise<ProbedRun> {
-  const started = Date.now();
+export function spawnWithMemoryProbe(args: string[], env: Record<string, string>): ProbedProcess {
   const child = spawn(
     process.execPath,
     ['--expose-gc', '--import', join(ROOT, 'test', 'support', 'memory-probe.ts'), ...args],
@@ -34,9 +42,23 @@ export async function runWithMemoryProbe(args: string[], env: Record<string, str
   (child.stdio[3] as Readable).setEncoding('utf8').on('data', (text: string) => {
     figures += text;
   });
-  const [code] = await once(child, 'close');
+  const exited = once(child, 'close').then(([code]) => ({
+    code: code as number | null,
+    stdout,
+    memory: JSON.parse(figures) as MemoryFigures,
+  }));
+  return { child, exited, stdout: () => stdout };
+}
+
+/**
+ * Runs `node <args>` from the repository root with the memory probe preloaded (this environment plus
+ * `env`); fails unless it exits with 0. Its stderr is the test's.
+ */
+export async function runWithMemoryProbe(args: string[], env: Record<string, string>): Promise<ProbedRun> {
+  const started = Date.now();
+  const { code, stdout, memory } = await spawnWithMemoryProbe(args, env).exited;
   assert.equal(code, 0, `node ${args.join(' ')} exited with ${code}`);
-  return { stdout, memory: JSON.parse(figures) as MemoryFigures, ms: Date.now() - started };
+  return { stdout, memory, ms: Date.now() - started };
 }
 
 /** The figures for a test's diagnostic line. */

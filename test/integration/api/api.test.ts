@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,12 +17,15 @@ import { testDatabase } from '../../support/database.ts';
 
 const DOMAIN = '5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const OTHER = '6e2d3c4b-5f6a-4b7c-9d8e-0f1a2b3c4d5e';
+const TOKEN = 'a-token-of-the-local-api';
 
 describe('bulk HTTP API over real HTTP', () => {
   let dir: string;
   let pool: pg.Pool;
   let closeDb: () => Promise<void>;
   let server: ApiServer;
+  let guarded: ApiServer;
+  let imports: string;
   let drain: () => Promise<void>;
   let call: ReturnType<typeof apiClient>;
   let key = 0;
@@ -33,6 +36,8 @@ describe('bulk HTTP API over real HTTP', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mb-api-'));
+    imports = join(dir, 'imports');
+    await mkdir(imports);
     const db = await testDatabase('api');
     pool = db.pool;
     closeDb = db.close;
@@ -41,6 +46,7 @@ describe('bulk HTTP API over real HTTP', () => {
       MATCHBRIDGE_HOME: join(dir, 'home'),
       API_MAX_BODY_BYTES: String(1024 * 1024),
       API_STREAM_MAX_ROWS: '5000',
+      API_LOCAL_IMPORT_ROOT: imports,
     });
     for (const domain of [DOMAIN, OTHER]) {
       await pool.query(`INSERT INTO domains (id, name) VALUES ($1, 'd')`, [domain]);
@@ -52,10 +58,12 @@ describe('bulk HTTP API over real HTTP', () => {
     const context = localApiContext(await runtimeDeps());
     drain = context.drain;
     server = await startApiServer(context, { port: 0 });
+    guarded = await startApiServer(context, { port: 0, token: TOKEN });
     call = apiClient(server.url);
   });
   after(async () => {
     await server.close();
+    await guarded.close();
     await drain();
     await closeRuntimeDeps();
     await closeDb();
@@ -117,6 +125,7 @@ describe('bulk HTTP API over real HTTP', () => {
     assert.equal(created.status, 202);
     const job = await finished(created.json.job_id as string);
     assert.equal(job.status, 'failed');
+    assert.equal(job.failure, undefined, 'failed by its rows: they say why');
     assert.equal(job.total_records, 5);
     assert.equal(job.success_count, 2);
     assert.equal(job.fail_count, 3);
@@ -283,19 +292,22 @@ describe('bulk HTTP API over real HTTP', () => {
     assert.equal(refused.json.code, 'UNSUPPORTED_FORMAT');
   });
 
-  it('imports from a source_uri, and through the upload_url of a JSON request without one', async () => {
-    const file = join(dir, 'users.csv');
-    await writeFile(file, 'username\ngina\n');
-    const bySource = await call('POST', '/v1/imports', {
+  const bySourceUri = (source_uri: string) =>
+    call('POST', '/v1/imports', {
       headers: { 'idempotency-key': nextKey(), 'content-type': 'application/json' },
       body: JSON.stringify({
         resource_type: 'users',
         format: 'csv',
         domain_id: DOMAIN,
         group_id: 'g1',
-        source_uri: file,
+        source_uri,
       }),
     });
+
+  it('imports from a source_uri, and through the upload_url of a JSON request without one', async () => {
+    const file = join(imports, 'users.csv');
+    await writeFile(file, 'username\ngina\n');
+    const bySource = await bySourceUri(file);
     assert.equal(bySource.status, 202);
     assert.equal((await finished(bySource.json.job_id as string)).status, 'completed');
 
@@ -374,19 +386,85 @@ describe('bulk HTTP API over real HTTP', () => {
     assert.equal((await call('GET', `/v1/imports/${created.json.job_id}?cursor=bogus`)).status, 400);
   });
 
-  it('refuses another domain (403), bodies over the limit (413) and unknown jobs (404)', async () => {
-    const asDomain = { [LOCAL_DOMAIN_HEADER]: DOMAIN };
-    const foreign = await rawImport('users', 'csv', 'username\nx\n', asDomain, OTHER);
+  it('takes local source paths only inside the import folder (issue 21: any readable file was imported)', async () => {
+    await writeFile(join(dir, 'outside.csv'), 'username\nmallory\n');
+    await symlink(join(dir, 'outside.csv'), join(imports, 'link.csv'));
+    for (const source of [
+      '/etc/passwd',
+      'file:///etc/passwd',
+      `${imports}/../outside.csv`,
+      join(imports, 'link.csv'),
+      join(dir, 'missing.csv'),
+    ]) {
+      const refused = await bySourceUri(source);
+      assert.equal(refused.status, 400, source);
+      assert.equal(refused.json.code, 'SOURCE_NOT_ALLOWED', source);
+    }
+    const missing = await bySourceUri(join(imports, 'missing.csv'));
+    assert.equal(missing.json.code, 'SOURCE_NOT_FOUND');
+    const other = await bySourceUri('ftp://example.com/users.csv');
+    assert.equal(other.json.code, 'INVALID_SOURCE');
+  });
+
+  it('with a token: 401 without it, the domain header trusted with it; without a token the header is ignored', async () => {
+    const guardedCall = apiClient(guarded.url);
+    const jobPath = '/v1/imports/00000000-0000-4000-8000-000000000000';
+    for (const authorization of [undefined, 'Bearer wrong-token', `Basic ${TOKEN}`, TOKEN]) {
+      const refused = await guardedCall('GET', jobPath, authorization ? { headers: { authorization } } : {});
+      assert.equal(refused.status, 401, authorization);
+      assert.equal(refused.json.code, 'UNAUTHORIZED');
+    }
+    const asDomain = { authorization: `Bearer ${TOKEN}`, [LOCAL_DOMAIN_HEADER]: DOMAIN };
+    assert.equal((await guardedCall('GET', jobPath, { headers: asDomain })).status, 404);
+    const foreign = await guardedCall(
+      'POST',
+      `/v1/imports?resource_type=users&format=csv&domain_id=${OTHER}&group_id=g1`,
+      {
+        headers: { ...asDomain, 'idempotency-key': nextKey(), 'content-type': 'text/csv' },
+        body: 'username\nx\n',
+      },
+    );
     assert.equal(foreign.status, 403);
     assert.equal(foreign.json.code, 'FORBIDDEN');
     const theirs = await rawImport('users', 'csv', 'username\nzed\n', {}, OTHER);
     await drain();
-    const read = await call('GET', `/v1/imports/${theirs.json.job_id}`, { headers: asDomain });
+    const read = await guardedCall('GET', `/v1/imports/${theirs.json.job_id}`, { headers: asDomain });
     assert.equal(read.status, 403);
-    const exported = await call('GET', `/v1/exports?resource_type=users&format=csv&domain_id=${OTHER}`, {
-      headers: asDomain,
-    });
+    const exported = await guardedCall(
+      'GET',
+      `/v1/exports?resource_type=users&format=csv&domain_id=${OTHER}`,
+      { headers: asDomain },
+    );
     assert.equal(exported.status, 403);
+    // Without a token the header is nobody's word: the loopback caller is trusted for the domain it names.
+    const unguarded = await call('GET', `/v1/imports/${theirs.json.job_id}`, {
+      headers: { [LOCAL_DOMAIN_HEADER]: DOMAIN },
+    });
+    assert.equal(unguarded.status, 200);
+  });
+
+  it('refuses to listen beyond loopback without a token', async () => {
+    const context = localApiContext(await runtimeDeps());
+    await assert.rejects(startApiServer(context, { port: 0, host: '0.0.0.0' }), {
+      name: 'ConfigurationError',
+    });
+  });
+
+  it('says why a job failed for a reason other than its rows (issue 21: status failed, errors [], nothing else)', async () => {
+    const empty = await finished((await rawImport('users', 'ndjson', '\n')).json.job_id as string);
+    assert.equal(empty.status, 'failed');
+    assert.deepEqual(empty.errors, []);
+    assert.equal((empty.failure as { code: string }).code, 'EMPTY_FILE');
+    const noReference = await finished(
+      (await rawImport('nodes', 'csv', 'city\nPune\n')).json.job_id as string,
+    );
+    assert.equal(noReference.status, 'failed');
+    const failure = noReference.failure as { code: string; message: string };
+    assert.equal(failure.code, 'INVALID_FILE');
+    assert.match(failure.message, /reference_id/);
+  });
+
+  it('refuses bodies over the limit (413) and unknown jobs (404)', async () => {
     const big = await rawImport('users', 'csv', `username\n${'a'.repeat(1024 * 1024 + 10)}\n`);
     assert.equal(big.status, 413);
     assert.equal(big.json.code, 'PAYLOAD_TOO_LARGE');

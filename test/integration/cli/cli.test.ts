@@ -138,6 +138,12 @@ describe('matchbridge command line', () => {
 
     const unknown = await cli(['frobnicate'], env);
     assert.equal(unknown.code, 2);
+
+    // Issue 21: a local server trusts the domain a request names, so it may not be exposed without a token.
+    const exposed = await cli(['api', '--host', '0.0.0.0', '--port', '0'], { ...env, API_TOKEN: undefined });
+    assert.equal(exposed.code, 2);
+    assert.match(exposed.stderr.split('\n')[0] ?? '', /^matchbridge: .*API_TOKEN/);
+    assert.equal(exposed.stdout, '');
   });
 
   it('runs on an embedded PostgreSQL when no database is configured, and keeps its jobs', async () => {

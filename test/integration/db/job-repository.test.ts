@@ -133,7 +133,7 @@ describe('job repository', () => {
       await createOrClaimJob(db.pool, job);
       await completeJob(db.pool, job.jobId, OUTCOME);
 
-      const after = await failJob(db.pool, job.jobId, 'States.Timeout');
+      const after = await failJob(db.pool, job.jobId, 'States.Timeout', { code: 'JOB_FAILED' });
 
       assert.equal(after.status, 'COMPLETED');
       assert.equal(after.failureReason, null);
@@ -144,7 +144,9 @@ describe('job repository', () => {
       const job = newJob();
       await createOrClaimJob(db.pool, job);
 
-      const failed = await failJob(db.pool, job.jobId, 'DatabaseUnavailableError: gone');
+      const failed = await failJob(db.pool, job.jobId, 'DatabaseUnavailableError: gone', {
+        code: 'DATABASE_UNAVAILABLE',
+      });
       const after = await completeJob(db.pool, job.jobId, OUTCOME);
 
       assert.equal(failed.status, 'FAILED');
@@ -156,14 +158,20 @@ describe('job repository', () => {
     it('failJob records a job that was never created when told what it was', async () => {
       const job = newJob();
 
-      const failed = await failJob(db.pool, job.jobId, 'plan failed', {
-        jobId: job.jobId,
-        kind: 'nodes',
-        domainId: job.domainId,
-        groupId: job.groupId,
-        source: { uri: job.source },
-        origin: job.origin,
-      });
+      const failed = await failJob(
+        db.pool,
+        job.jobId,
+        'plan failed',
+        { code: 'JOB_FAILED' },
+        {
+          jobId: job.jobId,
+          kind: 'nodes',
+          domainId: job.domainId,
+          groupId: job.groupId,
+          source: { uri: job.source },
+          origin: job.origin,
+        },
+      );
 
       assert.equal(failed.status, 'FAILED');
       assert.equal(failed.domainId, job.domainId);
@@ -171,7 +179,9 @@ describe('job repository', () => {
     });
 
     it('throws JobNotFoundError for an unknown job', async () => {
-      await assert.rejects(failJob(db.pool, randomUUID(), 'x'), { name: 'JobNotFoundError' });
+      await assert.rejects(failJob(db.pool, randomUUID(), 'x', { code: 'JOB_FAILED' }), {
+        name: 'JobNotFoundError',
+      });
       await assert.rejects(completeJob(db.pool, randomUUID(), OUTCOME), { name: 'JobNotFoundError' });
       await assert.rejects(setJobTotal(db.pool, randomUUID(), 3), { name: 'JobNotFoundError' });
     });

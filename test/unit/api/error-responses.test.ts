@@ -33,6 +33,7 @@ async function failingWith(
   const route: Route<undefined> = {
     method: 'GET',
     path: '/v1/fails',
+    query: [],
     handle: async () => {
       throw error;
     },
