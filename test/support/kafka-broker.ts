@@ -241,8 +241,8 @@ async function formatStorage(classpath: string, properties: string, logFile: str
       classpath,
       'kafka.tools.StorageTool',
       'format',
-      '--cluster-id',
-      clusterId,
+      // One argument: an id starting with `-` (base64url may) would otherwise be read as an option.
+      `--cluster-id=${clusterId}`,
       '--config',
       properties,
       '--standalone',
