@@ -234,6 +234,33 @@ const UserExportSchema = object(
   }),
 ).prefault({});
 
+/**
+ * How the MSK event-source mappings consume the import-request topics (issue 16). Provisioned pollers: the
+ * error-handling controls (retry limit, record age, bisect, partial batch responses) exist only in that mode.
+ */
+const KafkaIngestSchema = object(
+  z.strictObject({
+    /**
+     * Where a mapping's new consumer group starts. `LATEST`: only requests written after the first deploy, so
+     * a topic's retention is not imported again (docs/deploy.md: taking over from an existing consumer).
+     */
+    startingPosition: z.enum(['LATEST', 'TRIM_HORIZON']).default('LATEST'),
+    minimumPollers: int(1, 200).default(1),
+    maximumPollers: int(1, 2000).default(2),
+    /** Retries of a failed batch (or of the failed records of a partial response) before the on-failure queue. */
+    maximumRetryAttempts: int(0, 10_000).default(5),
+    /** Older records go to the on-failure queue unprocessed (seconds; Lambda accepts 60 to 604,800). */
+    maximumRecordAgeSeconds: int(60, 604_800).default(6 * 60 * 60),
+    /** Records a mapping may lag behind its topic (OffsetLag, maximum over 5 minutes, 3 periods) before it alarms. */
+    offsetLagAlarmThreshold: int(1, 100_000_000).default(1000),
+  }),
+)
+  .prefault({})
+  .refine((kafka) => kafka.minimumPollers <= kafka.maximumPollers, {
+    path: ['maximumPollers'],
+    message: 'must be at least minimumPollers',
+  });
+
 /** Local settings of the LocalStack target: what stands in for RDS and MSK (services of localstack/docker-compose.yml). */
 const LocalStackSchema = object(
   z.strictObject({
@@ -282,6 +309,7 @@ const InfraConfigSchema = z
       z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port brokers'),
       1,
     ).optional(),
+    kafkaIngest: KafkaIngestSchema,
     /** Topics of the status messages, by import kind. */
     statusTopics: object(
       z.strictObject({
@@ -376,6 +404,7 @@ export const CONTEXT_KEYS = [
   'database',
   'mskClusterArn',
   'mskBootstrapBrokers',
+  'kafkaIngest',
   'statusTopics',
   'eventBusName',
   'nodeImportTopics',

@@ -184,13 +184,19 @@ export class PipelineStack extends Stack {
       handler: objectCreated,
       failures: this.deadLetters.failures,
     });
-    new IngestTriggers(this, 'IngestTriggers', {
+    const triggers = new IngestTriggers(this, 'IngestTriggers', {
       ingest,
       failures: this.deadLetters.failures,
       mskClusterArn: config.mskClusterArn,
       topics: [...config.nodeImportTopics, ...config.matchImportTopics],
       consumerGroupPrefix: this.stackName,
+      startingPosition: config.kafkaIngest.startingPosition,
+      pollers: { minimum: config.kafkaIngest.minimumPollers, maximum: config.kafkaIngest.maximumPollers },
+      retryAttempts: config.kafkaIngest.maximumRetryAttempts,
+      maxRecordAge: Duration.seconds(config.kafkaIngest.maximumRecordAgeSeconds),
+      offsetLagAlarmThreshold: config.kafkaIngest.offsetLagAlarmThreshold,
     });
+    for (const alarm of triggers.offsetLagAlarms) this.monitoring.addAlarm(alarm);
     // Ingest (and replay) tell a match request from a node request by the topic it arrived on.
     for (const fn of [ingest, dlqReplay]) {
       fn.addEnvironment(CONFIG_ENV.matchImportTopics, config.matchImportTopics.join(','));

@@ -156,20 +156,47 @@ describe('ingest of MSK import requests', () => {
     assert.equal(starter.inputs.length, 1);
   });
 
-  it('fails the whole batch on an infrastructure error so the event-source mapping retries it', async () => {
+  it('reports a record that failed transiently for redelivery from it, and skips the rest of its partition only', async () => {
+    const inner = fakeStarter();
     const starter: ExecutionStarter = {
-      async start() {
-        throw new DatabaseUnavailableError('down');
+      async start(input) {
+        if (input.groupId === 'down') throw new DatabaseUnavailableError('down');
+        return inner.start(input);
       },
     };
+    const event = mskEvent([
+      mskRecord(valid(), { partition: 0, offset: 10 }),
+      mskRecord(valid({ groupId: 'down' }), { partition: 0, offset: 11 }),
+      mskRecord(valid({ groupId: 'after' }), { partition: 0, offset: 12 }),
+      mskRecord(valid({ groupId: 'other-partition' }), { partition: 1, offset: 5 }),
+    ]);
 
-    await assert.rejects(
-      ingestRecords(mskEvent([mskRecord(valid())]), {
-        starter,
-        deadLetters: fakeSink(),
-        allowLocalFiles: false,
-      }),
-      { name: 'DatabaseUnavailableError' },
+    const outcome = await ingestRecords(event, { starter, deadLetters: fakeSink(), allowLocalFiles: false });
+
+    assert.deepEqual(outcome.batchItemFailures, [
+      { itemIdentifier: { partition: 'dating-users-0', offset: 11 } },
+    ]);
+    assert.deepEqual(
+      outcome.started.map((s) => [s.partition, s.offset]),
+      [
+        [0, 10],
+        [1, 5],
+      ],
     );
+    assert.deepEqual(
+      inner.inputs.map((input) => input.groupId),
+      ['dating', 'other-partition'],
+    );
+  });
+
+  it('reports no failures for a batch of valid and invalid records: invalid ones are dead-lettered', async () => {
+    const outcome = await ingestRecords(mskEvent([mskRecord(valid()), mskRecord('{', { offset: 1 })]), {
+      starter: fakeStarter(),
+      deadLetters: fakeSink(),
+      allowLocalFiles: false,
+    });
+
+    assert.deepEqual(outcome.batchItemFailures, []);
+    assert.equal(outcome.deadLettered.length, 1);
   });
 });
