@@ -1,5 +1,6 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { IMPORT_REQUEST_MAX_BYTES } from '../lib/config.ts';
 import { ConfigurationError } from '../lib/errors.ts';
 import { withPreset } from './presets.ts';
 
@@ -227,8 +228,8 @@ const UserExportSchema = object(
      * of nodeImportTopics.
      */
     topic: z.string().regex(KAFKA_TOPIC, 'expected a Kafka topic name').optional(),
-    /** Largest import request sent; a longer username list is split. */
-    messageMaxBytes: int(4096, 10 * 1024 * 1024).default(900_000),
+    /** Largest import request sent; a longer username list is split. At most what ingest accepts. */
+    messageMaxBytes: int(4096, IMPORT_REQUEST_MAX_BYTES).default(IMPORT_REQUEST_MAX_BYTES),
     /** Users fetched from the database cursor at a time. */
     batchRows: int(1, 100_000).default(1000),
   }),

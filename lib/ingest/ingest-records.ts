@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
+import { IMPORT_REQUEST_MAX_BYTES } from '../config.ts';
 import { InvalidRequestError, isTransient, MatchbridgeError } from '../errors.ts';
 import type { ImportExecutionInput } from '../jobs/types.ts';
 import { logger } from '../observability/logger.ts';
@@ -101,9 +102,6 @@ export type RecordOutcome =
   | { readonly outcome: 'started' | 'duplicate'; readonly jobId: string }
   | { readonly outcome: 'dead-lettered'; readonly reason: string };
 
-/** Largest request value accepted; a bigger one is not an import request. */
-export const MAX_REQUEST_BYTES = 256 * 1024;
-
 const MskRecordSchema = z.object({
   topic: z.string().min(1),
   partition: z.number().int().nonnegative(),
@@ -196,10 +194,10 @@ export async function ingestRecord(record: MskRecord, deps: IngestDeps): Promise
     if (value.bytes === null || value.bytes.length === 0) {
       throw new InvalidRequestError('EMPTY_VALUE', 'record has no value');
     }
-    if (value.bytes.length > MAX_REQUEST_BYTES) {
+    if (value.bytes.length > IMPORT_REQUEST_MAX_BYTES) {
       throw new InvalidRequestError(
         'OVERSIZED',
-        `value of ${value.bytes.length} bytes exceeds ${MAX_REQUEST_BYTES}`,
+        `value of ${value.bytes.length} bytes exceeds ${IMPORT_REQUEST_MAX_BYTES}`,
       );
     }
     if (value.text === null) throw new InvalidRequestError('NOT_UTF8', 'value is not UTF-8 text');

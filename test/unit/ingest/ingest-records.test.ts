@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { IMPORT_REQUEST_MAX_BYTES } from '../../../lib/config.ts';
 import { DatabaseUnavailableError } from '../../../lib/errors.ts';
-import {
-  type ExecutionStarter,
-  ingestRecords,
-  MAX_REQUEST_BYTES,
-} from '../../../lib/ingest/ingest-records.ts';
+import { type ExecutionStarter, ingestRecords } from '../../../lib/ingest/ingest-records.ts';
 import { fakeSink, fakeStarter } from '../../support/ingest-fakes.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 
@@ -55,7 +52,7 @@ describe('ingest of MSK import requests', () => {
       ['INVALID_FILE_PATH', valid({ filePath: 'https://minio.local/bucket/%E0%A4%A.csv' })],
       ['EMPTY_VALUE', null],
       ['NOT_UTF8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d])],
-      ['OVERSIZED', `{"x":"${'a'.repeat(MAX_REQUEST_BYTES)}"}`],
+      ['OVERSIZED', `{"x":"${'a'.repeat(IMPORT_REQUEST_MAX_BYTES)}"}`],
     ];
     const records = cases.map(([, value], offset) => mskRecord(value, { offset, key: `k${offset}` }));
     records.push(mskRecord(valid(), { offset: 99 }));
