@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { NODE_UPLOAD_PREFIX } from '../../lib/ingest/object-created.ts';
@@ -133,6 +134,15 @@ export class PipelineStack extends Stack {
     });
     for (const fn of [finalize, failJob]) this.statusPublishing.bind(fn);
 
+    // An execution that timed out, was aborted or failed past every Catch never ran FailJob: the rule on
+    // ended executions hands it to FailJob too, which fails a job left PROCESSING and publishes its status.
+    this.monitoring.executionFailureRule.addTarget(
+      new targets.LambdaFunction(failJob, {
+        deadLetterQueue: this.monitoring.executionFailures,
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(24),
+      }),
+    );
     this.importStateMachine = new ImportStateMachine(this, 'Import', {
       plan,
       loadBatch,
