@@ -1,5 +1,6 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { IMPORT_REQUEST_MAX_BYTES } from '../lib/config.ts';
 import { ConfigurationError } from '../lib/errors.ts';
 import { withPreset } from './presets.ts';
 
@@ -227,12 +228,39 @@ const UserExportSchema = object(
      * of nodeImportTopics.
      */
     topic: z.string().regex(KAFKA_TOPIC, 'expected a Kafka topic name').optional(),
-    /** Largest import request sent; a longer username list is split. */
-    messageMaxBytes: int(4096, 10 * 1024 * 1024).default(900_000),
+    /** Largest import request sent; a longer username list is split. At most what ingest accepts. */
+    messageMaxBytes: int(4096, IMPORT_REQUEST_MAX_BYTES).default(IMPORT_REQUEST_MAX_BYTES),
     /** Users fetched from the database cursor at a time. */
     batchRows: int(1, 100_000).default(1000),
   }),
 ).prefault({});
+
+/**
+ * How the MSK event-source mappings consume the import-request topics (issue 16). Provisioned pollers: the
+ * error-handling controls (retry limit, record age, bisect, partial batch responses) exist only in that mode.
+ */
+const KafkaIngestSchema = object(
+  z.strictObject({
+    /**
+     * Where a mapping's new consumer group starts. `LATEST`: only requests written after the first deploy, so
+     * a topic's retention is not imported again (docs/deploy.md: taking over from an existing consumer).
+     */
+    startingPosition: z.enum(['LATEST', 'TRIM_HORIZON']).default('LATEST'),
+    minimumPollers: int(1, 200).default(1),
+    maximumPollers: int(1, 2000).default(2),
+    /** Retries of a failed batch (or of the failed records of a partial response) before the on-failure queue. */
+    maximumRetryAttempts: int(0, 10_000).default(5),
+    /** Older records go to the on-failure queue unprocessed (seconds; Lambda accepts 60 to 604,800). */
+    maximumRecordAgeSeconds: int(60, 604_800).default(6 * 60 * 60),
+    /** Records a mapping may lag behind its topic (OffsetLag, maximum over 5 minutes, 3 periods) before it alarms. */
+    offsetLagAlarmThreshold: int(1, 100_000_000).default(1000),
+  }),
+)
+  .prefault({})
+  .refine((kafka) => kafka.minimumPollers <= kafka.maximumPollers, {
+    path: ['maximumPollers'],
+    message: 'must be at least minimumPollers',
+  });
 
 /** Local settings of the LocalStack target: what stands in for RDS and MSK (services of localstack/docker-compose.yml). */
 const LocalStackSchema = object(
@@ -282,6 +310,7 @@ const InfraConfigSchema = z
       z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port brokers'),
       1,
     ).optional(),
+    kafkaIngest: KafkaIngestSchema,
     /** Topics of the status messages, by import kind. */
     statusTopics: object(
       z.strictObject({
@@ -381,6 +410,7 @@ export const CONTEXT_KEYS = [
   'database',
   'mskClusterArn',
   'mskBootstrapBrokers',
+  'kafkaIngest',
   'statusTopics',
   'eventBusName',
   'nodeImportTopics',

@@ -19,6 +19,13 @@ const commaList = (item: z.ZodString) =>
     )
     .pipe(z.array(item).min(1));
 
+/**
+ * Largest import request (Kafka value, bytes), one limit for both sides: the export splits username lists
+ * under it and ingest refuses anything bigger. The smaller of what ingest accepts and MSK's default
+ * message size (1 MiB), so a request the export sends is always one ingest takes.
+ */
+export const IMPORT_REQUEST_MAX_BYTES = 256 * 1024;
+
 const kafkaTopic = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name');
 
 const ConfigSchema = z.object({
@@ -130,13 +137,16 @@ const ConfigSchema = z.object({
   exportBucket: z.string().min(1).optional(),
   /** Topic of the export's import requests when a group names none (by convention `<x>-users`). */
   exportTopic: kafkaTopic.default('matchbridge-users'),
-  /** Largest import request value the export sends; a longer username list is split into several requests. */
+  /**
+   * Largest import request value the export sends; a longer username list is split into several requests.
+   * At most {@link IMPORT_REQUEST_MAX_BYTES}: ingest refuses anything bigger.
+   */
   exportMessageMaxBytes: z.coerce
     .number()
     .int()
     .min(1024)
-    .max(100 * 1024 * 1024)
-    .default(900_000),
+    .max(IMPORT_REQUEST_MAX_BYTES)
+    .default(IMPORT_REQUEST_MAX_BYTES),
   /** Users fetched from the database cursor at a time (one CSV batch). */
   exportBatchRows: positiveInt(1000),
   /** An incremental export also re-reads users changed this long before the last one began (late commits). */

@@ -1,5 +1,5 @@
 import { awsIngestDeps } from '../../lib/aws/ingest-deps.ts';
-import { type IngestOutcome, ingestRecords, type MskEvent } from '../../lib/ingest/ingest-records.ts';
+import { ingestRecords, type KafkaIngestOutcome, type MskEvent } from '../../lib/ingest/ingest-records.ts';
 import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
 
@@ -7,9 +7,10 @@ const deps = awsIngestDeps(requireHandlerConfig('ingest'));
 
 /**
  * MSK event-source target: each valid request starts one import execution (once per job id: idempotency
- * record, then execution name); invalid ones are dead-lettered.
+ * record, then execution name); invalid ones are dead-lettered; records that could not be taken now are
+ * returned as `batchItemFailures` (the mapping's partial batch response) and redelivered.
  */
-export const handler = lambdaHandler((event: MskEvent, context): Promise<IngestOutcome> => {
+export const handler = lambdaHandler((event: MskEvent, context): Promise<KafkaIngestOutcome> => {
   deps.starter.registerLambdaContext(context);
   return ingestRecords(event, deps);
 });

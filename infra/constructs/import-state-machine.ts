@@ -118,6 +118,8 @@ export class ImportStateMachine extends Construct {
       options: Partial<tasks.LambdaInvokeJsonPathProps> = {},
     ) => lambdaTask(this, name, fn, TASK_RETRY, options);
     const catchAll = { errors: [sfn.Errors.ALL], resultPath: '$.error' };
+    // States.ALL does not catch a state whose output is over the 256 KiB limit: caught on its own.
+    const catchDataLimit = { errors: ['States.DataLimitExceeded'], resultPath: '$.error' };
 
     const jobFailed = sfn.Fail.jsonPath(this, names.jobFailed, {
       errorPath: '$.error.Error',
@@ -128,8 +130,12 @@ export class ImportStateMachine extends Construct {
       jobFailed,
     );
 
-    const plan = invoke(names.plan, props.plan, { resultPath: '$.plan' }).addCatch(failJob, catchAll);
+    const plan = invoke(names.plan, props.plan, { resultPath: '$.plan' })
+      .addCatch(failJob, catchDataLimit)
+      .addCatch(failJob, catchAll);
 
+    // A failed batch's result is small: its error name, never its cause (up to 32 KiB each, which 400
+    // batches would carry past the state's 256 KiB). The cause is in the execution's log and the function's.
     const batchFailed = sfn.Pass.jsonPath(this, names.batchFailed, {
       parameters: {
         index: sfn.JsonPath.numberAt('$.batch.index'),
@@ -140,7 +146,6 @@ export class ImportStateMachine extends Construct {
         duplicates: 0,
         failed: 0,
         error: sfn.JsonPath.stringAt('$.error.Error'),
-        cause: sfn.JsonPath.stringAt('$.error.Cause'),
       },
     });
     const loadBatch = invoke(names.loadBatch, props.loadBatch, {
@@ -165,12 +170,12 @@ export class ImportStateMachine extends Construct {
       resultPath: '$.results',
     })
       .itemProcessor(loadBatch)
+      .addCatch(failJob, catchDataLimit)
       .addCatch(failJob, catchAll);
 
-    const finalize = invoke(names.finalize, props.finalize, { resultPath: '$.status' }).addCatch(
-      failJob,
-      catchAll,
-    );
+    const finalize = invoke(names.finalize, props.finalize, { resultPath: '$.status' })
+      .addCatch(failJob, catchDataLimit)
+      .addCatch(failJob, catchAll);
 
     this.stateMachine = pipelineStateMachine(this, {
       machineName: workflow.machineName,

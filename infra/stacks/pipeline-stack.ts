@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { NODE_UPLOAD_PREFIX } from '../../lib/ingest/object-created.ts';
@@ -139,6 +140,15 @@ export class PipelineStack extends Stack implements NamingStack {
     });
     for (const fn of [finalize, failJob]) this.statusPublishing.bind(fn);
 
+    // An execution that timed out, was aborted or failed past every Catch never ran FailJob: the rule on
+    // ended executions hands it to FailJob too, which fails a job left PROCESSING and publishes its status.
+    this.monitoring.executionFailureRule.addTarget(
+      new targets.LambdaFunction(failJob, {
+        deadLetterQueue: this.monitoring.executionFailures,
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(24),
+      }),
+    );
     this.importStateMachine = new ImportStateMachine(this, 'Import', {
       plan,
       loadBatch,
@@ -190,13 +200,19 @@ export class PipelineStack extends Stack implements NamingStack {
       handler: objectCreated,
       failures: this.deadLetters.failures,
     });
-    new IngestTriggers(this, 'IngestTriggers', {
+    const triggers = new IngestTriggers(this, 'IngestTriggers', {
       ingest,
       failures: this.deadLetters.failures,
       mskClusterArn: config.mskClusterArn,
       topics: [...config.nodeImportTopics, ...config.matchImportTopics],
       consumerGroupPrefix: this.stackName,
+      startingPosition: config.kafkaIngest.startingPosition,
+      pollers: { minimum: config.kafkaIngest.minimumPollers, maximum: config.kafkaIngest.maximumPollers },
+      retryAttempts: config.kafkaIngest.maximumRetryAttempts,
+      maxRecordAge: Duration.seconds(config.kafkaIngest.maximumRecordAgeSeconds),
+      offsetLagAlarmThreshold: config.kafkaIngest.offsetLagAlarmThreshold,
     });
+    for (const alarm of triggers.offsetLagAlarms) this.monitoring.addAlarm(alarm);
     // Ingest (and replay) tell a match request from a node request by the topic it arrived on.
     for (const fn of [ingest, dlqReplay]) {
       fn.addEnvironment(CONFIG_ENV.matchImportTopics, config.matchImportTopics.join(','));

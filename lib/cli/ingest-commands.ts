@@ -9,6 +9,7 @@ import type { JobStatusMessage } from '../jobs/types.ts';
 import { type ListedDeadLetter, localDeadLetters } from '../local/dead-letters.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { openLocalIngest } from '../local/ingest.ts';
+import { KafkaBridgeRedeliveryError } from '../local/kafka-bridge.ts';
 import { EXIT, UsageError } from './usage.ts';
 
 /** Lambda's largest synchronous payload: no captured MSK event is bigger. */
@@ -64,7 +65,11 @@ export async function ingestCommand(positionals: string[], options: { json: bool
   const env = await openLocalEnvironment();
   try {
     const local = openLocalIngest(env.config);
-    const outcome = await ingestRecords(event, local.deps);
+    const { batchItemFailures, ...outcome } = await ingestRecords(event, local.deps);
+    // What the mapping would redeliver is an error here: there is no redelivery for a captured event.
+    if (batchItemFailures.length > 0) {
+      throw new KafkaBridgeRedeliveryError(batchItemFailures.map((failure) => failure.itemIdentifier));
+    }
     if (options.json) {
       await emit(JSON.stringify(outcome));
     } else {

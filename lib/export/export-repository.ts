@@ -13,12 +13,13 @@ export interface ExportableGroupRow {
 }
 
 /**
- * The active groups of active domains with export enabled, optionally only one group id (and domain),
- * in a stable order. This is the run's only query across domains: it is what decides the domains.
+ * The active groups of active domains with export enabled, optionally only one group id (and domain), and
+ * without those run `notInRun` has already recorded, in a stable order. This is the run's only query across
+ * domains: it is what decides the domains.
  */
 export async function listExportableGroups(
   pool: pg.Pool,
-  filter: { readonly groupId?: string; readonly domainId?: string } = {},
+  filter: { readonly groupId?: string; readonly domainId?: string; readonly notInRun?: string } = {},
 ): Promise<ExportableGroupRow[]> {
   try {
     const { rows } = await pool.query<{
@@ -32,8 +33,11 @@ export async function listExportableGroups(
          FROM matching_groups g JOIN domains d ON d.id = g.domain_id
         WHERE g.active AND g.export_enabled AND d.active
           AND ($1::text IS NULL OR g.group_id = $1) AND ($2::uuid IS NULL OR g.domain_id = $2)
+          AND ($3::uuid IS NULL OR NOT EXISTS (
+                SELECT 1 FROM export_jobs e
+                 WHERE e.run_id = $3 AND e.domain_id = g.domain_id AND e.group_id = g.group_id))
         ORDER BY g.domain_id, g.group_id`,
-      [filter.groupId ?? null, filter.domainId ?? null],
+      [filter.groupId ?? null, filter.domainId ?? null, filter.notInRun ?? null],
     );
     return rows.map((r) => ({
       domainId: r.domain_id,

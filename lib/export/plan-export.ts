@@ -7,11 +7,15 @@ import { listExportableGroups } from './export-repository.ts';
 import type { ExportPlan, ExportPlanInput } from './types.ts';
 
 /**
- * The first step of an export run: its id (derived from the execution, so a retried step plans the same
- * run), the files' date (the scheduled time, else the execution's start, in the export time zone) and the
+ * The first step of an export run: its id, the files' date (the scheduled time, else the execution's start, in the export time zone) and the
  * groups with export enabled. An incremental run exports each group's users changed since its last
  * successful export, less `EXPORT_INCREMENTAL_OVERLAP_SECONDS` for writes that committed late; a group never
  * exported, or a full run, exports everyone.
+ *
+ * The id comes from the scheduled time when the scheduler started the run, so a delivery of the same
+ * schedule firing twice (EventBridge Scheduler delivers at least once) is the same run, and its groups that
+ * run already recorded are not exported again; otherwise from the execution, so a retried step plans the
+ * same run.
  */
 export async function planExport(
   deps: { readonly config: Config; readonly pool: pg.Pool },
@@ -19,13 +23,20 @@ export async function planExport(
 ): Promise<ExportPlan> {
   const { request } = input;
   const full = request.full === true;
+  const scope = { groupId: request.groupId, domainId: request.domainId, full };
+  const runId = deterministicJobId(
+    request.scheduledTime
+      ? `user-export:scheduled:${request.scheduledTime}:${JSON.stringify(scope)}`
+      : `user-export:${input.executionId}`,
+  );
   const rows = await listExportableGroups(deps.pool, {
     ...(request.groupId ? { groupId: request.groupId } : {}),
     ...(request.domainId ? { domainId: request.domainId } : {}),
+    ...(request.scheduledTime ? { notInRun: runId } : {}),
   });
   const overlapMs = deps.config.exportOverlapSeconds * 1000;
   const plan: ExportPlan = {
-    runId: deterministicJobId(`user-export:${input.executionId}`),
+    runId,
     full,
     trigger: request.trigger ?? 'schedule',
     date: dateIn(new Date(request.scheduledTime ?? input.startTime), deps.config.exportTimeZone),

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
+import { IMPORT_REQUEST_MAX_BYTES } from '../config.ts';
 import { InvalidRequestError, isTransient, MatchbridgeError } from '../errors.ts';
 import type { ImportExecutionInput } from '../jobs/types.ts';
 import { logger } from '../observability/logger.ts';
@@ -72,6 +73,14 @@ export interface IngestDeps {
   readonly matchTopics?: ReadonlySet<string>;
 }
 
+/**
+ * Where a partial batch response tells the MSK event-source mapping to resume: the event's `topic-partition`
+ * key and the offset of the first record not taken (Lambda's Kafka `ReportBatchItemFailures` contract).
+ */
+export interface KafkaBatchItemFailure {
+  readonly itemIdentifier: { readonly partition: string; readonly offset: number };
+}
+
 /** What one ingest call did: jobs started, records dead-lettered, and duplicates of jobs already started. */
 export interface IngestOutcome {
   readonly started: Array<{ jobId: string; topic: string; partition: number; offset: number }>;
@@ -79,8 +88,19 @@ export interface IngestOutcome {
   readonly duplicates: number;
 }
 
-/** Largest request value accepted; a bigger one is not an import request. */
-export const MAX_REQUEST_BYTES = 256 * 1024;
+/**
+ * What one call with Kafka records did, as the partial batch response the mapping reads: besides the
+ * outcome, the records that failed for a reason that may pass, to be redelivered with the rest of their
+ * partition.
+ */
+export interface KafkaIngestOutcome extends IngestOutcome {
+  readonly batchItemFailures: KafkaBatchItemFailure[];
+}
+
+/** What became of one record. */
+export type RecordOutcome =
+  | { readonly outcome: 'started' | 'duplicate'; readonly jobId: string }
+  | { readonly outcome: 'dead-lettered'; readonly reason: string };
 
 const MskRecordSchema = z.object({
   topic: z.string().min(1),
@@ -131,79 +151,99 @@ function decodeHeaders(headers: MskRecord['headers']): Record<string, string> {
 
 /**
  * Turns each record into a started job or a dead letter. Invalid records never fail the batch (that would
- * block the partition); infrastructure errors do, so the event-source mapping retries the batch.
+ * block the partition). A record that fails otherwise (a service unavailable, an unexpected error) is
+ * reported in `batchItemFailures` and the rest of its partition is left for the redelivery, which resumes
+ * at that record; other partitions go on. The mapping retries those records a bounded number of times.
  */
-export async function ingestRecords(event: MskEvent, deps: IngestDeps): Promise<IngestOutcome> {
-  const outcome: IngestOutcome = { started: [], deadLettered: [], duplicates: 0 };
-  const paths = { allowLocalFiles: deps.allowLocalFiles, pipelineBucket: deps.pipelineBucket };
+export async function ingestRecords(event: MskEvent, deps: IngestDeps): Promise<KafkaIngestOutcome> {
+  const outcome: KafkaIngestOutcome = { started: [], deadLettered: [], duplicates: 0, batchItemFailures: [] };
   let duplicates = 0;
-  for (const records of Object.values(event.records)) {
+  for (const [partitionKey, records] of Object.entries(event.records)) {
     for (const record of records) {
       const where = { topic: record.topic, partition: record.partition, offset: record.offset };
-      const headers = decodeHeaders(record.headers);
-      const value = decodeText(record.value);
-      let input: ImportExecutionInput;
+      let result: RecordOutcome;
       try {
-        if (value.bytes === null || value.bytes.length === 0) {
-          throw new InvalidRequestError('EMPTY_VALUE', 'record has no value');
-        }
-        if (value.bytes.length > MAX_REQUEST_BYTES) {
-          throw new InvalidRequestError(
-            'OVERSIZED',
-            `value of ${value.bytes.length} bytes exceeds ${MAX_REQUEST_BYTES}`,
-          );
-        }
-        if (value.text === null) throw new InvalidRequestError('NOT_UTF8', 'value is not UTF-8 text');
-        const idempotencyKey = headers['idempotency-key'];
-        const jobId = deterministicJobId(
-          idempotencyKey
-            ? `key:${idempotencyKey}`
-            : `kafka:${record.topic}/${record.partition}/${record.offset}`,
-        );
-        const origin = `kafka:${record.topic}/${record.partition}/${record.offset}`;
-        if (deps.matchTopics?.has(record.topic)) {
-          input = matchImportInput(parseMatchImportRequest(value.text), jobId, origin, paths);
-        } else {
-          const request = parseNodeImportRequest(value.text);
-          const references = requestedReferences(request);
-          if (references && !deps.stageReferences) {
-            throw new InvalidRequestError('UNSUPPORTED_REQUEST', 'reference imports are not enabled here');
-          }
-          input =
-            references && deps.stageReferences
-              ? referenceImportInput(request, jobId, origin, await deps.stageReferences(jobId, references))
-              : fileImportInput(request, jobId, origin, paths);
-        }
+        result = await ingestRecord(record, deps);
       } catch (error) {
-        if (!(error instanceof MatchbridgeError) || isTransient(error)) throw error;
-        const letter: DeadLetter = {
-          reason: error.message,
-          code: error.code,
-          ...where,
-          key: decodeText(record.key).text,
-          headers,
-          value: value.text ?? record.value ?? null,
-          valueEncoding: value.text === null && record.value ? 'base64' : 'utf8',
-        };
-        await deps.deadLetters.send(letter);
-        outcome.deadLettered.push({ ...where, reason: error.message });
-        logger.warn('dead-lettered import request', { ...where, code: error.code, reason: error.message });
-        continue;
-      }
-      const result = await deps.starter.start(input);
-      if (result === 'duplicate') {
-        duplicates += 1;
-        logger.info('duplicate import request', { ...where, jobId: input.jobId });
-      } else {
-        outcome.started.push({ jobId: input.jobId, ...where });
-        logger.info('started import', {
-          ...where,
-          jobId: input.jobId,
-          domainId: input.domainId,
-          groupId: input.groupId,
+        outcome.batchItemFailures.push({
+          itemIdentifier: { partition: partitionKey, offset: record.offset },
         });
+        logger.error('import request not taken; redelivered from this offset', { ...where, error });
+        break;
       }
+      if (result.outcome === 'dead-lettered') outcome.deadLettered.push({ ...where, reason: result.reason });
+      else if (result.outcome === 'duplicate') duplicates += 1;
+      else outcome.started.push({ jobId: result.jobId, ...where });
     }
   }
   return { ...outcome, duplicates };
+}
+
+/**
+ * Starts the job one record asks for, or dead-letters the record when it is not a valid request.
+ *
+ * @throws whatever is not the request's fault (a transient MatchbridgeError, an AWS SDK error…).
+ */
+export async function ingestRecord(record: MskRecord, deps: IngestDeps): Promise<RecordOutcome> {
+  const paths = { allowLocalFiles: deps.allowLocalFiles, pipelineBucket: deps.pipelineBucket };
+  const where = { topic: record.topic, partition: record.partition, offset: record.offset };
+  const headers = decodeHeaders(record.headers);
+  const value = decodeText(record.value);
+  let input: ImportExecutionInput;
+  try {
+    if (value.bytes === null || value.bytes.length === 0) {
+      throw new InvalidRequestError('EMPTY_VALUE', 'record has no value');
+    }
+    if (value.bytes.length > IMPORT_REQUEST_MAX_BYTES) {
+      throw new InvalidRequestError(
+        'OVERSIZED',
+        `value of ${value.bytes.length} bytes exceeds ${IMPORT_REQUEST_MAX_BYTES}`,
+      );
+    }
+    if (value.text === null) throw new InvalidRequestError('NOT_UTF8', 'value is not UTF-8 text');
+    const idempotencyKey = headers['idempotency-key'];
+    const jobId = deterministicJobId(
+      idempotencyKey ? `key:${idempotencyKey}` : `kafka:${record.topic}/${record.partition}/${record.offset}`,
+    );
+    const origin = `kafka:${record.topic}/${record.partition}/${record.offset}`;
+    if (deps.matchTopics?.has(record.topic)) {
+      input = matchImportInput(parseMatchImportRequest(value.text), jobId, origin, paths);
+    } else {
+      const request = parseNodeImportRequest(value.text);
+      const references = requestedReferences(request);
+      if (references && !deps.stageReferences) {
+        throw new InvalidRequestError('UNSUPPORTED_REQUEST', 'reference imports are not enabled here');
+      }
+      input =
+        references && deps.stageReferences
+          ? referenceImportInput(request, jobId, origin, await deps.stageReferences(jobId, references))
+          : fileImportInput(request, jobId, origin, paths);
+    }
+  } catch (error) {
+    if (!(error instanceof MatchbridgeError) || isTransient(error)) throw error;
+    const letter: DeadLetter = {
+      reason: error.message,
+      code: error.code,
+      ...where,
+      key: decodeText(record.key).text,
+      headers,
+      value: value.text ?? record.value ?? null,
+      valueEncoding: value.text === null && record.value ? 'base64' : 'utf8',
+    };
+    await deps.deadLetters.send(letter);
+    logger.warn('dead-lettered import request', { ...where, code: error.code, reason: error.message });
+    return { outcome: 'dead-lettered', reason: error.message };
+  }
+  const result = await deps.starter.start(input);
+  if (result === 'duplicate') {
+    logger.info('duplicate import request', { ...where, jobId: input.jobId });
+    return { outcome: 'duplicate', jobId: input.jobId };
+  }
+  logger.info('started import', {
+    ...where,
+    jobId: input.jobId,
+    domainId: input.domainId,
+    groupId: input.groupId,
+  });
+  return { outcome: 'started', jobId: input.jobId };
 }

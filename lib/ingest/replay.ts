@@ -4,7 +4,7 @@ import {
   type DeadLetter,
   type IngestDeps,
   type IngestOutcome,
-  ingestRecords,
+  ingestRecord,
   type MskRecord,
 } from './ingest-records.ts';
 import { ingestObjectCreated } from './object-created.ts';
@@ -79,7 +79,7 @@ function single(outcome: IngestOutcome): ReplayOutcome {
 
 /**
  * Re-submits a letter's original request through the path it first took: a Kafka record through
- * {@link ingestRecords}, an upload event through {@link ingestObjectCreated}. A request that is valid now
+ * {@link ingestRecord}, an upload event through {@link ingestObjectCreated}. A request that is valid now
  * starts its job (or is a duplicate of one already started); one that is still invalid is dead-lettered
  * again, with the reason of today's rules. Infrastructure errors propagate.
  */
@@ -93,8 +93,6 @@ export async function replayDeadLetter(letter: DeadLetter, deps: IngestDeps): Pr
     }
     return single(await ingestObjectCreated(event, deps));
   }
-  const record = recordOfLetter(letter);
-  return single(
-    await ingestRecords({ records: { [`${record.topic}-${record.partition}`]: [record] } }, deps),
-  );
+  const result = await ingestRecord(recordOfLetter(letter), deps);
+  return result.outcome === 'duplicate' ? { outcome: 'duplicate' } : result;
 }

@@ -109,7 +109,8 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
 
 /** A batch that failed as a whole after its retries, located by its first line (CSV) or row (Parquet). */
 function batchFailure(plan: ImportPlan | MatchImportPlan, result: BatchResult): BatchFailure {
-  const why = `${result.error ?? 'error'}: ${causeMessage(result.cause)}`;
+  // Only the error's name travels in the state; its cause is in the execution's and the function's logs.
+  const why = `${result.error ?? 'error'} (the cause is in the execution's log)`;
   const batch = plan.batches.find((candidate) => candidate.index === result.index);
   if (batch && 'rowStart' in batch) {
     return {

@@ -73,9 +73,8 @@ export interface BatchResult {
   readonly updated: number;
   readonly duplicates: number;
   readonly failed: number;
-  /** Set when the whole batch failed after its retries (from the Map's Catch). */
+  /** Name of the error, when the whole batch failed after its retries (from the Map's Catch). */
   readonly error?: string;
-  readonly cause?: string;
 }
 
 /** The status message of the design (Kafka value, `--json` output). */

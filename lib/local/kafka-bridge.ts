@@ -1,7 +1,12 @@
 import { once } from 'node:events';
 import type { Message, MessagesStream } from '@platformatic/kafka';
 import { config } from '../config.ts';
-import { type IngestOutcome, ingestRecords, type MskEvent } from '../ingest/ingest-records.ts';
+import {
+  type IngestOutcome,
+  ingestRecords,
+  type KafkaIngestOutcome,
+  type MskEvent,
+} from '../ingest/ingest-records.ts';
 import { type KafkaSettings, kafkaSettings } from '../kafka/client-options.ts';
 import { createKafkaConsumer } from '../kafka/consumer.ts';
 import { type BridgedMskEvent, toMskEvent } from '../kafka/msk-event.ts';
@@ -31,9 +36,25 @@ export interface KafkaBridgeOptions {
    * What each event is handed to; by default the local ingest that `matchbridge ingest` runs (jobs run
    * in-process to their end, bad requests go to the local dead letters).
    */
-  readonly ingest?: (event: MskEvent) => Promise<IngestOutcome>;
+  readonly ingest?: (event: MskEvent) => Promise<KafkaIngestOutcome>;
   /** Connection settings besides the brokers; by default `KAFKA_AUTH`, `KAFKA_CLIENT_ID` and `AWS_REGION`. */
   readonly settings?: Omit<KafkaSettings, 'brokers'>;
+}
+
+/**
+ * Ingest reported records it could not take now: the bridge stops with their batch uncommitted, so the next
+ * run reads them again, as the event-source mapping redelivers from a reported record.
+ */
+export class KafkaBridgeRedeliveryError extends Error {
+  readonly code = 'REDELIVERY_NEEDED';
+  readonly failures: ReadonlyArray<{ readonly partition: string; readonly offset: number }>;
+  constructor(failures: ReadonlyArray<{ readonly partition: string; readonly offset: number }>) {
+    super(
+      `ingest could not take ${failures.map((f) => `${f.partition}@${f.offset}`).join(', ')}; not committed`,
+    );
+    this.name = 'KafkaBridgeRedeliveryError';
+    this.failures = failures;
+  }
 }
 
 /** What a bridge run did, in total. */
@@ -125,6 +146,10 @@ export async function runKafkaBridge(options: KafkaBridgeOptions): Promise<Kafka
       )) {
         const event = toMskEvent(batch, options.brokers);
         const outcome = await ingest(event);
+        // As the mapping would redeliver from a reported record: stop with the batch uncommitted.
+        if (outcome.batchItemFailures.length > 0) {
+          throw new KafkaBridgeRedeliveryError(outcome.batchItemFailures.map((f) => f.itemIdentifier));
+        }
         await commitBatch(batch);
         totals.events += 1;
         totals.records += batch.length;

@@ -13,7 +13,7 @@ describe('ingest', () => {
     pipeline.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
   });
 
-  it('creates one mapping per topic, from TRIM_HORIZON, with an SQS on-failure destination', () => {
+  it('creates one mapping per topic, from LATEST by default, with an SQS on-failure destination', () => {
     const { pipeline } = synth({
       mskClusterArn: CLUSTER_ARN,
       nodeImportTopics: ['eu-users', 'us-users'],
@@ -28,7 +28,7 @@ describe('ingest', () => {
     assert.deepEqual(mappings.map((m) => m.Topics).sort(), [['eu-matches'], ['eu-users'], ['us-users']]);
     for (const mapping of mappings) {
       assert.equal(mapping.EventSourceArn, CLUSTER_ARN);
-      assert.equal(mapping.StartingPosition, 'TRIM_HORIZON');
+      assert.equal(mapping.StartingPosition, 'LATEST');
       assert.deepEqual(mapping.FunctionName, { Ref: ingest.logicalId });
     }
     const failures = Object.keys(resourcesOf(pipeline, 'AWS::SQS::Queue')).find((id) =>
@@ -38,6 +38,80 @@ describe('ingest', () => {
     pipeline.allResourcesProperties('AWS::Lambda::EventSourceMapping', {
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [failures, 'Arn'] } } },
     });
+  });
+
+  it('bounds the retries of every mapping: provisioned pollers, retry limit, record age, bisect, partial responses', () => {
+    const { pipeline } = synth({ mskClusterArn: CLUSTER_ARN, nodeImportTopics: ['eu-users'] });
+
+    pipeline.allResourcesProperties('AWS::Lambda::EventSourceMapping', {
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 2 },
+      MaximumRetryAttempts: 5,
+      MaximumRecordAgeInSeconds: 21_600,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('takes the starting position, pollers, retries and record age from the kafkaIngest context', () => {
+    const { pipeline } = synth({
+      mskClusterArn: CLUSTER_ARN,
+      nodeImportTopics: ['eu-users'],
+      kafkaIngest: {
+        startingPosition: 'TRIM_HORIZON',
+        minimumPollers: 2,
+        maximumPollers: 8,
+        maximumRetryAttempts: 2,
+        maximumRecordAgeSeconds: 3600,
+      },
+    });
+
+    pipeline.allResourcesProperties('AWS::Lambda::EventSourceMapping', {
+      StartingPosition: 'TRIM_HORIZON',
+      ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 8 },
+      MaximumRetryAttempts: 2,
+      MaximumRecordAgeInSeconds: 3600,
+    });
+  });
+
+  it('alarms on the OffsetLag of each mapping, by its UUID, to the alarm topic', () => {
+    const { pipeline } = synth({
+      mskClusterArn: CLUSTER_ARN,
+      nodeImportTopics: ['eu-users'],
+      matchImportTopics: ['eu-matches'],
+    });
+    const mappingIds = Object.keys(resourcesOf(pipeline, 'AWS::Lambda::EventSourceMapping')).sort();
+    const ingest = functionsByHandler(pipeline).ingest;
+    const topicId = Object.keys(resourcesOf(pipeline, 'AWS::SNS::Topic')).find((id) =>
+      id.startsWith('MonitoringAlarmTopic'),
+    );
+    assert.ok(ingest && topicId);
+    const alarms = Object.values(resourcesOf(pipeline, 'AWS::CloudWatch::Alarm'))
+      .map((alarm) => alarm.Properties)
+      .filter((alarm) => alarm.MetricName === 'OffsetLag');
+
+    assert.equal(alarms.length, 2);
+    const byMapping = alarms
+      .map((alarm) => {
+        const dimensions = alarm.Dimensions as Array<{ Name: string; Value: unknown }>;
+        return dimensions.find((d) => d.Name === 'EventSourceMappingUUID')?.Value as { Ref: string };
+      })
+      .map((ref) => ref.Ref)
+      .sort();
+    assert.deepEqual(byMapping, mappingIds);
+    for (const alarm of alarms) {
+      assert.equal(alarm.Namespace, 'AWS/Lambda');
+      assert.equal(alarm.Statistic, 'Maximum');
+      assert.equal(alarm.Period, 300);
+      assert.equal(alarm.EvaluationPeriods, 3);
+      assert.equal(alarm.Threshold, 1000);
+      assert.equal(alarm.ComparisonOperator, 'GreaterThanThreshold');
+      assert.deepEqual(
+        (alarm.Dimensions as Array<{ Name: string; Value: unknown }>).find((d) => d.Name === 'FunctionName')
+          ?.Value,
+        { Ref: ingest.logicalId },
+      );
+      assert.deepEqual(alarm.AlarmActions, [{ Ref: topicId }]);
+    }
   });
 
   it('lets the mappings read their topics and commit their groups on an IAM-authenticated cluster', () => {

@@ -76,6 +76,7 @@ describe('match import state machine definition', () => {
       assert.deepEqual(state(name).Retry, retry);
     for (const name of [N.plan, N.loadBatches, N.finalize]) {
       assert.deepEqual(state(name).Catch, [
+        { ErrorEquals: ['States.DataLimitExceeded'], ResultPath: '$.error', Next: N.failJob },
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: N.failJob },
       ]);
     }

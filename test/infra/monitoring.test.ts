@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { JOB_ALARM_THRESHOLDS } from '../../infra/constructs/job-alarms.ts';
 import { METRIC_NAMES } from '../../lib/observability/job-metrics.ts';
-import { resourcesOf, synth } from './support/synth.ts';
+import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
 
 interface AlarmProps {
   MetricName?: string;
@@ -56,8 +56,10 @@ describe('failure paths and alarms', () => {
     }
   });
 
-  it('sends failed, timed-out and aborted executions of every state machine to a dead-letter queue', () => {
+  it('sends failed, timed-out and aborted executions of every state machine to a dead-letter queue and FailJob', () => {
     const machines = Object.keys(resourcesOf(pipeline, 'AWS::StepFunctions::StateMachine'));
+    const failJob = functionsByHandler(pipeline)['fail-job'];
+    assert.ok(failJob);
     // Node import, match import, user export.
     assert.equal(machines.length, 3);
 
@@ -73,6 +75,14 @@ describe('failure paths and alarms', () => {
       Targets: [
         Match.objectLike({
           Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MonitoringExecutionFailures'), 'Arn'] },
+        }),
+        // A timed-out or aborted execution never ran FailJob: the rule runs it, which fails the job once.
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [failJob.logicalId, 'Arn'] },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MonitoringExecutionFailures'), 'Arn'] },
+          },
+          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86_400 },
         }),
       ],
     });

@@ -89,7 +89,7 @@ describe('presets', () => {
       mapConcurrency: 4,
       fullOnSchedule: false,
       topic: 'matchbridge-users',
-      messageMaxBytes: 900_000,
+      messageMaxBytes: 262_144,
       batchRows: 1000,
     });
     assert.equal(

@@ -140,7 +140,7 @@ describe('user export: schedule and state machine', () => {
     const env = functions['export-group']?.properties.Environment?.Variables ?? {};
     assert.ok(env[CONFIG_ENV.exportBucket]);
     assert.equal(env[CONFIG_ENV.exportTopic], 'matchbridge-users');
-    assert.equal(env[CONFIG_ENV.exportMessageMaxBytes], '900000');
+    assert.equal(env[CONFIG_ENV.exportMessageMaxBytes], '262144');
     assert.equal(env[CONFIG_ENV.exportBatchRows], '1000');
     assert.equal(
       functions['export-plan']?.properties.Environment?.Variables[CONFIG_ENV.exportTimeZone],

@@ -166,6 +166,57 @@ describe('user export (local, no broker: the outbox)', () => {
     );
   });
 
+  it('a scheduled time delivered twice by the scheduler is one run: one run id, each group exported once', async () => {
+    const domainId = await createDomain(pool, [
+      ['twice-file', true],
+      ['twice-names', false],
+    ]);
+    await insertUsers(pool, domainId, 'twice-file', [{ username: 'f1' }, { username: 'f2' }]);
+    await insertUsers(pool, domainId, 'twice-names', [{ username: 'n1' }]);
+    const delivery = { trigger: 'schedule', domainId, scheduledTime: '2031-01-02T17:50:00Z' };
+
+    const first = await runExportLocally(delivery);
+    const second = await runExportLocally(delivery);
+
+    assert.equal(second.runId, first.runId);
+    assert.deepEqual(first.groups.map((g) => [g.groupId, g.status]).sort(), [
+      ['twice-file', 'COMPLETED'],
+      ['twice-names', 'COMPLETED'],
+    ]);
+    assert.deepEqual(second.groups, []);
+    const { rows } = await pool.query<{ group_id: string; run_id: string }>(
+      'SELECT group_id, run_id FROM export_jobs WHERE domain_id = $1 ORDER BY group_id',
+      [domainId],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.group_id, r.run_id]),
+      [
+        ['twice-file', first.runId],
+        ['twice-names', first.runId],
+      ],
+    );
+    assert.equal((await outboxRequests(home, first.runId)).length, 2);
+  });
+
+  it('a scheduled time is a run of its own: another firing of the schedule is another run', async () => {
+    const domainId = await createDomain(pool, [['daily', false]]);
+    await insertUsers(pool, domainId, 'daily', [{ username: 'd1' }]);
+
+    const monday = await runExportLocally({
+      trigger: 'schedule',
+      domainId,
+      scheduledTime: '2031-01-06T17:50:00Z',
+    });
+    const tuesday = await runExportLocally({
+      trigger: 'schedule',
+      domainId,
+      scheduledTime: '2031-01-07T17:50:00Z',
+    });
+
+    assert.notEqual(tuesday.runId, monday.runId);
+    assert.equal(tuesday.groups.length, 1);
+  });
+
   it('incremental by default: only users changed since the last successful export; --full: everyone', async () => {
     const domainId = await createDomain(pool, [['inc', true]]);
     await insertUsers(pool, domainId, 'inc', [{ username: 'u1' }, { username: 'u2' }, { username: 'u3' }]);

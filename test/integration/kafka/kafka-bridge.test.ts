@@ -152,7 +152,7 @@ describe('kafka-bridge: the local MSK event-source mapping', () => {
     assert.deepEqual(await committedOffsets(groupId), [[topic, [1n]]]);
   });
 
-  it('commits nothing when ingest fails, so that the next run reads the batch again', {
+  it('commits nothing when ingest reports a record for redelivery, so that the next run reads the batch again', {
     timeout: 60_000,
   }, async () => {
     const topic = `retry-${randomUUID()}-users`;
@@ -164,12 +164,22 @@ describe('kafka-bridge: the local MSK event-source mapping', () => {
       topics: [topic],
       groupId,
       signal: new AbortController().signal,
-      ingest: async () => {
-        throw new Error('database down');
+      ingest: async (event) => {
+        const [partition = '', records = []] = Object.entries(event.records)[0] ?? [];
+        return {
+          started: [],
+          deadLettered: [],
+          duplicates: 0,
+          batchItemFailures: [{ itemIdentifier: { partition, offset: records[0]?.offset ?? -1 } }],
+        };
       },
     });
 
-    await within(assert.rejects(failing, { message: 'database down' }), 30_000, 'the failing bridge stopped');
+    await within(
+      assert.rejects(failing, { name: 'KafkaBridgeRedeliveryError' }),
+      30_000,
+      'the failing bridge stopped',
+    );
     assert.deepEqual(await committedOffsets(groupId), []);
 
     const controller = new AbortController();
@@ -182,7 +192,7 @@ describe('kafka-bridge: the local MSK event-source mapping', () => {
       ingest: async (event) => {
         seen.push(event);
         controller.abort();
-        return { started: [], deadLettered: [], duplicates: 0 };
+        return { started: [], deadLettered: [], duplicates: 0, batchItemFailures: [] };
       },
     });
     const summary = await within(again, 30_000, 'the second bridge read the batch and stopped');

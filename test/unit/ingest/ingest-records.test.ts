@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { IMPORT_REQUEST_MAX_BYTES } from '../../../lib/config.ts';
 import { DatabaseUnavailableError } from '../../../lib/errors.ts';
-import {
-  type ExecutionStarter,
-  ingestRecords,
-  MAX_REQUEST_BYTES,
-} from '../../../lib/ingest/ingest-records.ts';
+import { type ExecutionStarter, ingestRecords } from '../../../lib/ingest/ingest-records.ts';
 import { fakeSink, fakeStarter } from '../../support/ingest-fakes.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 
@@ -55,7 +52,7 @@ describe('ingest of MSK import requests', () => {
       ['INVALID_FILE_PATH', valid({ filePath: 'https://minio.local/bucket/%E0%A4%A.csv' })],
       ['EMPTY_VALUE', null],
       ['NOT_UTF8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d])],
-      ['OVERSIZED', `{"x":"${'a'.repeat(MAX_REQUEST_BYTES)}"}`],
+      ['OVERSIZED', `{"x":"${'a'.repeat(IMPORT_REQUEST_MAX_BYTES)}"}`],
     ];
     const records = cases.map(([, value], offset) => mskRecord(value, { offset, key: `k${offset}` }));
     records.push(mskRecord(valid(), { offset: 99 }));
@@ -156,20 +153,47 @@ describe('ingest of MSK import requests', () => {
     assert.equal(starter.inputs.length, 1);
   });
 
-  it('fails the whole batch on an infrastructure error so the event-source mapping retries it', async () => {
+  it('reports a record that failed transiently for redelivery from it, and skips the rest of its partition only', async () => {
+    const inner = fakeStarter();
     const starter: ExecutionStarter = {
-      async start() {
-        throw new DatabaseUnavailableError('down');
+      async start(input) {
+        if (input.groupId === 'down') throw new DatabaseUnavailableError('down');
+        return inner.start(input);
       },
     };
+    const event = mskEvent([
+      mskRecord(valid(), { partition: 0, offset: 10 }),
+      mskRecord(valid({ groupId: 'down' }), { partition: 0, offset: 11 }),
+      mskRecord(valid({ groupId: 'after' }), { partition: 0, offset: 12 }),
+      mskRecord(valid({ groupId: 'other-partition' }), { partition: 1, offset: 5 }),
+    ]);
 
-    await assert.rejects(
-      ingestRecords(mskEvent([mskRecord(valid())]), {
-        starter,
-        deadLetters: fakeSink(),
-        allowLocalFiles: false,
-      }),
-      { name: 'DatabaseUnavailableError' },
+    const outcome = await ingestRecords(event, { starter, deadLetters: fakeSink(), allowLocalFiles: false });
+
+    assert.deepEqual(outcome.batchItemFailures, [
+      { itemIdentifier: { partition: 'dating-users-0', offset: 11 } },
+    ]);
+    assert.deepEqual(
+      outcome.started.map((s) => [s.partition, s.offset]),
+      [
+        [0, 10],
+        [1, 5],
+      ],
     );
+    assert.deepEqual(
+      inner.inputs.map((input) => input.groupId),
+      ['dating', 'other-partition'],
+    );
+  });
+
+  it('reports no failures for a batch of valid and invalid records: invalid ones are dead-lettered', async () => {
+    const outcome = await ingestRecords(mskEvent([mskRecord(valid()), mskRecord('{', { offset: 1 })]), {
+      starter: fakeStarter(),
+      deadLetters: fakeSink(),
+      allowLocalFiles: false,
+    });
+
+    assert.deepEqual(outcome.batchItemFailures, []);
+    assert.equal(outcome.deadLettered.length, 1);
   });
 });
