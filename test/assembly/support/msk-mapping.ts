@@ -44,6 +44,13 @@ export class MskMappingStandIn {
     });
     stream.on('data', (message: BytesMessage) => this.#buffer.push(message));
     this.#stream = stream;
+    // The mapping exists from the deploy on: with LATEST, records produced after that must reach it, so the
+    // stand-in is ready only once its partitions are assigned (and their positions taken).
+    const deadline = Date.now() + 30_000;
+    while (!this.#consumer.assignments?.some((a) => a.partitions.length > 0)) {
+      if (Date.now() > deadline) throw new Error(`${this.spec.logicalId}: no partition assigned in 30 s`);
+      await sleep(100);
+    }
   }
 
   /**
