@@ -303,6 +303,14 @@ const InfraConfigSchema = z
       .regex(/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+/, 'expected an MSK cluster ARN')
       .optional(),
     /**
+     * The MSK cluster's security group: the stack lets its Kafka clients in on 9098 (IAM listener). Without it,
+     * the cluster's operators add that rule for the `KafkaClients` security group themselves.
+     */
+    mskSecurityGroupId: z
+      .string()
+      .regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group id')
+      .optional(),
+    /**
      * Bootstrap brokers of that cluster for IAM access (`b-1.….kafka.<region>.amazonaws.com:9098,…`). With them,
      * finalize and fail-job publish the status messages to Kafka; without them the messages are only recorded.
      */
@@ -387,6 +395,19 @@ const InfraConfigSchema = z
     path: ['mskBootstrapBrokers'],
     message: 'needs mskClusterArn (the IAM permissions are derived from it)',
   })
+  .refine(
+    (config) =>
+      config.mskClusterArn === undefined || config.target !== 'aws' || config.vpc.mode === 'existing',
+    {
+      path: ['vpc'],
+      message:
+        "an MSK cluster is reached from inside its VPC: set vpc.vpcId, availabilityZones and privateSubnetIds to the cluster's VPC (a new VPC cannot reach it)",
+    },
+  )
+  .refine((config) => config.mskSecurityGroupId === undefined || config.mskClusterArn !== undefined, {
+    path: ['mskSecurityGroupId'],
+    message: 'needs mskClusterArn',
+  })
   .refine((config) => config.target === 'aws' || config.mskClusterArn === undefined, {
     path: ['mskClusterArn'],
     message: 'LocalStack Community has no MSK: use the kafka-bridge (see localstack/README.md)',
@@ -409,6 +430,7 @@ export const CONTEXT_KEYS = [
   'vpc',
   'database',
   'mskClusterArn',
+  'mskSecurityGroupId',
   'mskBootstrapBrokers',
   'kafkaIngest',
   'statusTopics',

@@ -69,6 +69,8 @@ export interface MatchbridgeFunctionProps {
    */
   readonly vpc?: ec2.IVpc;
   readonly vpcSubnets?: ec2.SubnetSelection;
+  /** The function's security groups in the VPC; by default one of its own. */
+  readonly securityGroups?: readonly ec2.ISecurityGroup[];
   readonly logRetention: RetentionDays;
   /** Variables added to the Powertools defaults. Binding methods of other constructs add their own. */
   readonly environment?: Readonly<Record<string, string>>;
@@ -102,7 +104,11 @@ export class MatchbridgeFunction extends NodejsFunction {
       timeout: Duration.seconds(props.settings.timeoutSeconds),
       tracing: Tracing.ACTIVE,
       ...(props.vpc
-        ? { vpc: props.vpc, vpcSubnets: props.vpcSubnets ?? { subnets: props.vpc.privateSubnets } }
+        ? {
+            vpc: props.vpc,
+            vpcSubnets: props.vpcSubnets ?? { subnets: props.vpc.privateSubnets },
+            ...(props.securityGroups ? { securityGroups: [...props.securityGroups] } : {}),
+          }
         : {}),
       // A sibling, not a child: the log group must exist before `super` can be handed it.
       logGroup: new LogGroup(scope, `${id}LogGroup`, {

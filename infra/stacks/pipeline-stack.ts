@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type { Construct } from 'constructs';
 import { CONFIG_ENV } from '../../lib/config.ts';
@@ -22,6 +23,9 @@ import { StatusPublishing } from '../constructs/status-publishing.ts';
 import { UploadTrigger } from '../constructs/upload-trigger.ts';
 import { UserExport } from '../constructs/user-export.ts';
 import type { NamingStack } from '../naming.ts';
+
+/** MSK's IAM listener port. */
+const MSK_IAM_PORT = 9098;
 
 export interface PipelineStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -49,6 +53,9 @@ const FUNCTION_IDS: Record<HandlerName, string> = {
   'export-summary': 'ExportSummary',
   api: 'Api',
 };
+
+/** Functions that write to Kafka (status messages, export requests): with MSK, in its clients' group. */
+const KAFKA_WRITERS: ReadonlySet<HandlerName> = new Set(['finalize', 'fail-job', 'export-group']);
 
 /** Functions that never touch the database: no credentials, no way in through its security group. */
 const WITHOUT_DATABASE: ReadonlySet<HandlerName> = new Set([
@@ -102,9 +109,11 @@ export class PipelineStack extends Stack implements NamingStack {
     });
     const sources = new SourceBuckets(this, 'Sources', { bucketNames: config.sourceBucketNames });
 
+    const kafkaClients = this.#kafkaClients(config, props.network);
     const create = (handlerName: HandlerName, bundledFolders: readonly string[] = []) => {
       const fn = new MatchbridgeFunction(this, FUNCTION_IDS[handlerName], {
         handlerName,
+        ...(kafkaClients && KAFKA_WRITERS.has(handlerName) ? { securityGroups: [kafkaClients] } : {}),
         settings: config.functions[handlerName],
         ...(props.network ? { vpc: props.network.vpc, vpcSubnets: props.network.functionSubnets } : {}),
         logRetention: config.logRetentionDays,
@@ -282,5 +291,29 @@ export class PipelineStack extends Stack implements NamingStack {
     }
     // Last: every dead-letter queue, function and state machine above gets its alarm and dashboard widgets.
     this.monitoring.watch(this);
+  }
+
+  /**
+   * With MSK, one security group for every function that writes to it; when the cluster's security group is
+   * given, the rule that lets that group in on the IAM listener (9098), as for an existing database.
+   */
+  #kafkaClients(config: InfraConfig, network: Network | undefined): ec2.SecurityGroup | undefined {
+    if (!config.mskClusterArn || !network) return undefined;
+    const clients = new ec2.SecurityGroup(this, 'KafkaClients', {
+      vpc: network.vpc,
+      description: 'Matchbridge functions that write to MSK (status messages, export requests)',
+      allowAllOutbound: true,
+    });
+    if (config.mskSecurityGroupId) {
+      new ec2.CfnSecurityGroupIngress(this, 'MskIngressFromKafkaClients', {
+        groupId: config.mskSecurityGroupId,
+        ipProtocol: 'tcp',
+        fromPort: MSK_IAM_PORT,
+        toPort: MSK_IAM_PORT,
+        sourceSecurityGroupId: clients.securityGroupId,
+        description: 'Matchbridge functions to the MSK IAM listener',
+      });
+    }
+    return clients;
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
-import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
+import { functionsByHandler, MSK_VPC, resourcesOf, synth } from './support/synth.ts';
 
 const CLUSTER_ARN =
   'arn:aws:kafka:eu-west-1:123456789012:cluster/matchbridge/0a1b2c3d-4e5f-6789-abcd-ef0123456789-1';
@@ -16,6 +16,7 @@ describe('ingest', () => {
   it('creates one mapping per topic, from LATEST by default, with an SQS on-failure destination', () => {
     const { pipeline } = synth({
       mskClusterArn: CLUSTER_ARN,
+      vpc: MSK_VPC,
       nodeImportTopics: ['eu-users', 'us-users'],
       matchImportTopics: ['eu-matches'],
     });
@@ -41,7 +42,7 @@ describe('ingest', () => {
   });
 
   it('bounds the retries of every mapping: provisioned pollers, retry limit, record age, bisect, partial responses', () => {
-    const { pipeline } = synth({ mskClusterArn: CLUSTER_ARN, nodeImportTopics: ['eu-users'] });
+    const { pipeline } = synth({ mskClusterArn: CLUSTER_ARN, vpc: MSK_VPC, nodeImportTopics: ['eu-users'] });
 
     pipeline.allResourcesProperties('AWS::Lambda::EventSourceMapping', {
       ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 2 },
@@ -55,6 +56,7 @@ describe('ingest', () => {
   it('takes the starting position, pollers, retries and record age from the kafkaIngest context', () => {
     const { pipeline } = synth({
       mskClusterArn: CLUSTER_ARN,
+      vpc: MSK_VPC,
       nodeImportTopics: ['eu-users'],
       kafkaIngest: {
         startingPosition: 'TRIM_HORIZON',
@@ -76,6 +78,7 @@ describe('ingest', () => {
   it('alarms on the OffsetLag of each mapping, by its UUID, to the alarm topic', () => {
     const { pipeline } = synth({
       mskClusterArn: CLUSTER_ARN,
+      vpc: MSK_VPC,
       nodeImportTopics: ['eu-users'],
       matchImportTopics: ['eu-matches'],
     });
@@ -117,6 +120,7 @@ describe('ingest', () => {
   it('lets the mappings read their topics and commit their groups on an IAM-authenticated cluster', () => {
     const { pipeline } = synth({
       mskClusterArn: CLUSTER_ARN,
+      vpc: MSK_VPC,
       nodeImportTopics: ['eu-users'],
       matchImportTopics: ['eu-matches'],
     });

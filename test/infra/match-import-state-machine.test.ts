@@ -5,7 +5,7 @@ import { MATCH_IMPORT_STATE_NAMES } from '../../infra/constructs/match-import-st
 import { extractStateMachines, localFunctionArn } from '../../infra/definitions.ts';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { EXPECTED_IMPORT_TASK_RETRY } from './support/expected-retry.ts';
-import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
+import { functionsByHandler, MSK_VPC, resourcesOf, synth } from './support/synth.ts';
 
 interface State {
   Type: string;
@@ -109,6 +109,7 @@ describe('match import resources', () => {
   it('creates a mapping per match topic onto ingest, with the same on-failure destination as nodes', () => {
     const { pipeline } = synth({
       mskClusterArn: CLUSTER_ARN,
+      vpc: MSK_VPC,
       nodeImportTopics: ['eu-users'],
       matchImportTopics: ['eu-matches', 'us-matches'],
     });

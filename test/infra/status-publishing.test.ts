@@ -6,7 +6,7 @@ import { parseInfraConfig } from '../../infra/config.ts';
 import { PROJECT_ROOT } from '../../infra/constructs/matchbridge-function.ts';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { bundleWithHouseSettings } from './support/bundle.ts';
-import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
+import { functionsByHandler, MSK_VPC, resourcesOf, synth } from './support/synth.ts';
 
 const CLUSTER = 'arn:aws:kafka:eu-west-1:123456789012:cluster/imports/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d-2';
 const TOPICS = 'arn:aws:kafka:eu-west-1:123456789012:topic/imports/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d-2';
@@ -106,7 +106,12 @@ describe('status publishing without an MSK cluster', () => {
 });
 
 describe('status publishing to MSK with IAM', () => {
-  const app = synth({ mskClusterArn: CLUSTER, mskBootstrapBrokers: BROKERS, eventBusName: 'imports' });
+  const app = synth({
+    mskClusterArn: CLUSTER,
+    vpc: MSK_VPC,
+    mskBootstrapBrokers: BROKERS,
+    eventBusName: 'imports',
+  });
   const env = envOf(app);
 
   it('points finalize and fail-job at the brokers with IAM auth', () => {

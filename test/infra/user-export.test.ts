@@ -6,7 +6,7 @@ import { extractStateMachines, localFunctionArn } from '../../infra/definitions.
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { USER_EXPORT_STATE_MACHINE_NAME } from '../../lib/export/types.ts';
 import { LAMBDA_SERVICE_ERROR_NAMES } from './support/expected-retry.ts';
-import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
+import { functionsByHandler, MSK_VPC, resourcesOf, synth } from './support/synth.ts';
 
 interface State {
   Type: string;
@@ -159,7 +159,11 @@ describe('user export: schedule and state machine', () => {
 
   it('grants MSK writes on the *-users topics when brokers are configured', () => {
     const cluster = 'arn:aws:kafka:eu-west-1:123456789012:cluster/mb/11111111-2222-3333-4444-555555555555-1';
-    const withMsk = synth({ mskClusterArn: cluster, mskBootstrapBrokers: 'b-1.mb:9098,b-2.mb:9098' });
+    const withMsk = synth({
+      mskClusterArn: cluster,
+      vpc: MSK_VPC,
+      mskBootstrapBrokers: 'b-1.mb:9098,b-2.mb:9098',
+    });
     const env = functionsByHandler(withMsk.pipeline)['export-group']?.properties.Environment?.Variables ?? {};
     assert.equal(env[CONFIG_ENV.kafkaBrokers], 'b-1.mb:9098,b-2.mb:9098');
     assert.equal(env[CONFIG_ENV.kafkaAuth], 'iam');

@@ -116,10 +116,16 @@ async function assemble(cleanups: (() => Promise<unknown>)[]): Promise<Assembly>
   cleanups.push(() => kafka.stop());
   const outdir = await mkdtemp(join(tmpdir(), 'mb-assembly-'));
   cleanups.push(() => rm(outdir, { recursive: true, force: true }));
-  // The production shape: an MSK cluster whose IAM listener is the broker's stand-in listener.
+  // The production shape: an MSK cluster whose IAM listener is the broker's stand-in listener, in the
+  // cluster's (existing) VPC.
   await cdkSynth(outdir, [
     `mskClusterArn=arn:aws:kafka:${REGION}:${ACCOUNT}:cluster/assembly/0b1c2d3e-assembly-1`,
     `mskBootstrapBrokers=${kafka.mskIamBootstrap}`,
+    `vpc=${JSON.stringify({
+      vpcId: 'vpc-0a55e3b1c0ffee000',
+      availabilityZones: [`${REGION}a`, `${REGION}b`],
+      privateSubnetIds: ['subnet-0a55e3b1a', 'subnet-0a55e3b1b'],
+    })}`,
   ]);
   const templates = readTemplatesFromCdkOut(outdir);
 

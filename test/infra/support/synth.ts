@@ -71,3 +71,10 @@ export interface FunctionProps {
   readonly Timeout?: number;
   readonly LoggingConfig?: { LogGroup: unknown };
 }
+
+/** An existing VPC, as a deployment with MSK names the cluster's (a new VPC cannot reach it). */
+export const MSK_VPC = {
+  vpcId: 'vpc-0a1b2c3d4e5f60718',
+  availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+  privateSubnetIds: ['subnet-0aaa1111', 'subnet-0bbb2222'],
+} as const;
