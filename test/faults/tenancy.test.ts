@@ -27,7 +27,10 @@ describe('tenancy: one domain’s jobs never read or change another domain’s r
   const suite = localPipeline('tenancy', { SPLIT_BYTES: String(4 * 1024), DB_BATCH_ROWS: '64' });
   let server: ApiServer;
   let drain: () => Promise<void>;
-  const asDomain = (domain: string) => apiClient(server.url, { [LOCAL_DOMAIN_HEADER]: domain });
+  // The domain header stands for the caller's identity only on a server with a token, as on AWS.
+  const TOKEN = 'tenancy-test-token';
+  const asDomain = (domain: string) =>
+    apiClient(server.url, { [LOCAL_DOMAIN_HEADER]: domain, authorization: `Bearer ${TOKEN}` });
 
   before(async () => {
     for (const domain of [MINE, THEIRS]) {
@@ -39,7 +42,7 @@ describe('tenancy: one domain’s jobs never read or change another domain’s r
     }
     const context = localApiContext(await runtimeDeps());
     drain = context.drain;
-    server = await startApiServer(context, { port: 0 });
+    server = await startApiServer(context, { port: 0, token: TOKEN });
   });
   after(async () => {
     await server?.close();
