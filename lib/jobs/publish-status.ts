@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { StatusDeliveryError } from '../errors.ts';
+import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import { type RetryPolicy, retry } from '../runtime/retry.ts';
 import type { DeliveryStatus } from './job-repository.ts';
@@ -190,7 +191,7 @@ export async function publishStatus(
       continue;
     }
     await record(destination, message, { status: 'FAILED', error: `${error}; dead-lettered` });
-    metrics.addMetric('status_messages_dead_lettered', MetricUnit.Count, 1);
+    metrics.addMetric(METRIC_NAMES.statusMessagesDeadLettered, MetricUnit.Count, 1);
     log.error('status message dead-lettered', { destination, error });
     reports.push({ destination, status: 'DEAD_LETTERED', attempts, error });
   }
