@@ -1,4 +1,4 @@
-import { mapDatabaseError } from '../db/errors.ts';
+import { query } from '../db/query.ts';
 import { isTransient, jobFailureOf } from '../errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
@@ -13,24 +13,21 @@ export interface ApiExportJob extends ExportQuery {
 
 /** Records the export (PENDING, triggered by the API) with what was asked. */
 export async function createExportJob(deps: RuntimeDeps, job: ApiExportJob): Promise<{ createdAt: Date }> {
-  try {
-    const result = await deps.pool.query<{ created_at: Date }>(
-      `INSERT INTO export_jobs (id, domain_id, group_id, resource_type, format, triggered_by, status, request)
-       VALUES ($1, $2, $3, $4, $5, 'api', 'PENDING', $6::jsonb)
-       RETURNING created_at`,
-      [
-        job.jobId,
-        job.domainId,
-        job.groupId ?? null,
-        job.resourceType,
-        job.format,
-        JSON.stringify({ updated_since: job.updatedSince ?? null, fields: job.fields ?? null }),
-      ],
-    );
-    return { createdAt: result.rows[0]?.created_at ?? new Date() };
-  } catch (error) {
-    throw mapDatabaseError(error);
-  }
+  const result = await query<{ created_at: Date }>(
+    deps.pool,
+    `INSERT INTO export_jobs (id, domain_id, group_id, resource_type, format, triggered_by, status, request)
+     VALUES ($1, $2, $3, $4, $5, 'api', 'PENDING', $6::jsonb)
+     RETURNING created_at`,
+    [
+      job.jobId,
+      job.domainId,
+      job.groupId ?? null,
+      job.resourceType,
+      job.format,
+      JSON.stringify({ updated_since: job.updatedSince ?? null, fields: job.fields ?? null }),
+    ],
+  );
+  return { createdAt: result.rows[0]?.created_at ?? new Date() };
 }
 
 /**
@@ -130,9 +127,5 @@ export function failExport(
 }
 
 async function update(deps: RuntimeDeps, text: string, values: unknown[]): Promise<void> {
-  try {
-    await deps.pool.query(text, values);
-  } catch (error) {
-    throw mapDatabaseError(error);
-  }
+  await query(deps.pool, text, values);
 }

@@ -4,6 +4,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { readWithCursor } from '../db/cursor.ts';
 import { mapDatabaseError } from '../db/errors.ts';
 import { checkoutClient, releaseClient } from '../db/pool.ts';
+import { query } from '../db/query.ts';
 import { ApiRequestError } from '../errors.ts';
 import type { ResourceType } from './import-jobs.ts';
 
@@ -142,17 +143,14 @@ function build(query: ExportQuery, literal?: (value: string) => string): BuiltQu
 }
 
 /** How many rows an export would send (to refuse a stream too large for one response). */
-export async function countExportRows(pool: pg.Pool, query: ExportQuery): Promise<number> {
-  const q = build(query);
-  try {
-    const result = await pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${q.resource.from} WHERE ${q.where}`,
-      q.values,
-    );
-    return Number(result.rows[0]?.n ?? 0);
-  } catch (error) {
-    throw mapDatabaseError(error);
-  }
+export async function countExportRows(pool: pg.Pool, exportQuery: ExportQuery): Promise<number> {
+  const q = build(exportQuery);
+  const result = await query<{ n: string }>(
+    pool,
+    `SELECT count(*) AS n FROM ${q.resource.from} WHERE ${q.where}`,
+    q.values,
+  );
+  return Number(result.rows[0]?.n ?? 0);
 }
 
 /** Checks the query (fields) without running it; throws what {@link exportChunks} would. */

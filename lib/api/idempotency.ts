@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { mapDatabaseError } from '../db/errors.ts';
+import { query } from '../db/query.ts';
 import { ApiRequestError } from '../errors.ts';
 
 /** A response kept under an idempotency key, replayed to a repeat of its request. */
@@ -81,16 +81,10 @@ export function postgresIdempotencyStore(
   options: { readonly ttlSeconds: number; readonly leaseSeconds?: number },
 ): IdempotencyStore {
   const lease = options.leaseSeconds ?? 120;
-  const query = async <R extends pg.QueryResultRow>(text: string, values: unknown[]) => {
-    try {
-      return await pool.query<R>(text, values);
-    } catch (error) {
-      throw mapDatabaseError(error);
-    }
-  };
   return {
     async once(scope, hash, work) {
       const taken = await query(
+        pool,
         `INSERT INTO api_idempotency_keys AS k (domain_id, key, request_hash, status, locked_until, expires_at)
          VALUES ($1, $2, $3, 'IN_PROGRESS', now() + make_interval(secs => $4), now() + make_interval(secs => $5))
          ON CONFLICT (domain_id, key) DO UPDATE SET
@@ -103,6 +97,7 @@ export function postgresIdempotencyStore(
       );
       if (taken.rowCount === 0) {
         const existing = await query<KeyRecord>(
+          pool,
           `SELECT request_hash, status, response_status, response_body FROM api_idempotency_keys
            WHERE domain_id = $1 AND key = $2`,
           [scope.domainId, scope.key],
@@ -120,13 +115,14 @@ export function postgresIdempotencyStore(
       try {
         response = await work();
       } catch (error) {
-        await query('DELETE FROM api_idempotency_keys WHERE domain_id = $1 AND key = $2', [
+        await query(pool, 'DELETE FROM api_idempotency_keys WHERE domain_id = $1 AND key = $2', [
           scope.domainId,
           scope.key,
         ]);
         throw error;
       }
       await query(
+        pool,
         `UPDATE api_idempotency_keys SET status = 'COMPLETED', response_status = $3, response_body = $4::jsonb
          WHERE domain_id = $1 AND key = $2`,
         [scope.domainId, scope.key, response.status, JSON.stringify(response.body)],

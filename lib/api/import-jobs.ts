@@ -1,6 +1,6 @@
-import { mapDatabaseError } from '../db/errors.ts';
 import { loadMatches } from '../db/load-matches.ts';
 import { loadUsers, type UserImportRow } from '../db/load-users.ts';
+import { query } from '../db/query.ts';
 import { InvalidFileError, isTransient, jobFailureOf } from '../errors.ts';
 import { writeFailedReport } from '../jobs/job-reports.ts';
 import { completeJob, failJob } from '../jobs/job-repository.ts';
@@ -50,25 +50,14 @@ export async function createImportJob(
   job: Omit<ApiImportJob, 'uri'> & { readonly uri: string | undefined },
   origin = 'api',
 ): Promise<{ createdAt: Date }> {
-  try {
-    const result = await deps.pool.query<{ created_at: Date }>(
-      `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin, format)
-       VALUES ($1, $2, $3, $4, 'PENDING', $5, $7, $6)
-       RETURNING created_at`,
-      [
-        job.jobId,
-        job.resourceType,
-        job.domainId,
-        job.groupId,
-        job.uri ?? AWAITING_UPLOAD,
-        job.format,
-        origin,
-      ],
-    );
-    return { createdAt: result.rows[0]?.created_at ?? new Date() };
-  } catch (error) {
-    throw mapDatabaseError(error);
-  }
+  const result = await query<{ created_at: Date }>(
+    deps.pool,
+    `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin, format)
+     VALUES ($1, $2, $3, $4, 'PENDING', $5, $7, $6)
+     RETURNING created_at`,
+    [job.jobId, job.resourceType, job.domainId, job.groupId, job.uri ?? AWAITING_UPLOAD, job.format, origin],
+  );
+  return { createdAt: result.rows[0]?.created_at ?? new Date() };
 }
 
 /** Where an uploaded file is staged before its job reads it. */
@@ -190,15 +179,12 @@ async function* userRows(
 
 /** Marks a job the API runs itself as started. */
 async function startOwnJob(deps: RuntimeDeps, jobId: string): Promise<void> {
-  try {
-    await deps.pool.query(
-      `UPDATE import_jobs SET status = 'PROCESSING', started_at = now(), updated_at = now()
-       WHERE id = $1 AND status = 'PENDING'`,
-      [jobId],
-    );
-  } catch (error) {
-    throw mapDatabaseError(error);
-  }
+  await query(
+    deps.pool,
+    `UPDATE import_jobs SET status = 'PROCESSING', started_at = now(), updated_at = now()
+     WHERE id = $1 AND status = 'PENDING'`,
+    [jobId],
+  );
 }
 
 /**
@@ -253,17 +239,14 @@ async function importMatchRecords(deps: RuntimeDeps, job: ApiImportJob): Promise
   const fromText = job.format === 'csv';
   const rows = fromText ? csvRows(input, config.maxRecordBytes) : ndjsonRows(input, config.maxRecordBytes);
   const unknownAmong = async (ids: readonly string[]): Promise<ReadonlySet<string>> => {
-    try {
-      const result = await pool.query<{ id: string }>(
-        `SELECT i.id FROM unnest($3::text[]) AS i (id)
-         WHERE NOT EXISTS (SELECT 1 FROM nodes n
-                           WHERE n.domain_id = $1 AND n.group_id = $2 AND n.reference_id = i.id COLLATE "C")`,
-        [job.domainId, job.groupId, ids],
-      );
-      return new Set(result.rows.map((r) => r.id));
-    } catch (error) {
-      throw mapDatabaseError(error);
-    }
+    const result = await query<{ id: string }>(
+      pool,
+      `SELECT i.id FROM unnest($3::text[]) AS i (id)
+       WHERE NOT EXISTS (SELECT 1 FROM nodes n
+                         WHERE n.domain_id = $1 AND n.group_id = $2 AND n.reference_id = i.id COLLATE "C")`,
+      [job.domainId, job.groupId, ids],
+    );
+    return new Set(result.rows.map((r) => r.id));
   };
   const tally = { read: 0 };
   const checked = withKnownParticipants(unknownAmong, counted(matchRows(rows, { fromText }), tally));

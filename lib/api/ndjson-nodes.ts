@@ -1,6 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import { escapeCell } from '../csv/spreadsheet-escape.ts';
-import { mapDatabaseError } from '../db/errors.ts';
+import { query } from '../db/query.ts';
 import { InvalidFileError } from '../errors.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
@@ -66,23 +66,20 @@ export async function convertNodesNdjson(deps: RuntimeDeps, job: ApiImportJob): 
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
-    try {
-      await pool.query(
-        `INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason, errors)
-         SELECT $1, $2, r.line, r.reference, 'INVALID_ROW', r.reason, ARRAY[r.reason]
-         FROM unnest($3::bigint[], $4::text[], $5::text[]) AS r (line, reference, reason)
-         ON CONFLICT (job_id, line) DO NOTHING`,
-        [
-          job.jobId,
-          job.domainId,
-          batch.map((e) => e.line),
-          batch.map((e) => e.reference),
-          batch.map((e) => e.reason),
-        ],
-      );
-    } catch (error) {
-      throw mapDatabaseError(error);
-    }
+    await query(
+      pool,
+      `INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason, errors)
+       SELECT $1, $2, r.line, r.reference, 'INVALID_ROW', r.reason, ARRAY[r.reason]
+       FROM unnest($3::bigint[], $4::text[], $5::text[]) AS r (line, reference, reason)
+       ON CONFLICT (job_id, line) DO NOTHING`,
+      [
+        job.jobId,
+        job.domainId,
+        batch.map((e) => e.line),
+        batch.map((e) => e.reference),
+        batch.map((e) => e.reason),
+      ],
+    );
   };
   async function* csv(rows: AsyncIterable<SourceRow>): AsyncGenerator<string> {
     yield stringify([columns]);

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
 import { z } from 'zod';
-import { mapDatabaseError } from '../db/errors.ts';
+import { query } from '../db/query.ts';
 import { ApiRequestError, jobFailureOf } from '../errors.ts';
 import { failJob, getJob } from '../jobs/job-repository.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
@@ -182,14 +181,6 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
   return { status: replayed ? 200 : response.status, json: response.body };
 }
 
-async function query<R extends pg.QueryResultRow>(deps: RuntimeDeps, text: string, values: unknown[]) {
-  try {
-    return await deps.pool.query<R>(text, values);
-  } catch (error) {
-    throw mapDatabaseError(error);
-  }
-}
-
 /** Starts a recorded job; a job that cannot be started is FAILED with the reason, never left PENDING. */
 async function launchOrFail(context: ApiContext, job: ApiImportJob): Promise<void> {
   try {
@@ -227,7 +218,7 @@ async function uploadImportFile(
     group_id: string;
     created_at: Date;
   }>(
-    context.deps,
+    context.deps.pool,
     `SELECT kind, format, domain_id, group_id, created_at FROM import_jobs
      WHERE id = $1 AND origin = 'api'`,
     [jobId],
@@ -240,7 +231,7 @@ async function uploadImportFile(
   const uri = uploadUri(context.deps, jobId);
   // Claim the upload first, so that two uploads to one job cannot both start it.
   const claimed = await query(
-    context.deps,
+    context.deps.pool,
     `UPDATE import_jobs SET source = $2, updated_at = now() WHERE id = $1 AND source = $3 AND status = 'PENDING'`,
     [jobId, uri, AWAITING_UPLOAD],
   );
@@ -250,7 +241,10 @@ async function uploadImportFile(
   try {
     await stageBody(store, uri, request.body, config.apiMaxBodyBytes);
   } catch (error) {
-    await query(context.deps, `UPDATE import_jobs SET source = $2 WHERE id = $1`, [jobId, AWAITING_UPLOAD]);
+    await query(context.deps.pool, `UPDATE import_jobs SET source = $2 WHERE id = $1`, [
+      jobId,
+      AWAITING_UPLOAD,
+    ]);
     throw error;
   }
   await launchOrFail(context, {
@@ -302,22 +296,17 @@ async function getImport(
     format: string | null;
     failure_code: string | null;
     failure_message: string | null;
-  }>(context.deps, 'SELECT format, failure_code, failure_message FROM import_jobs WHERE id = $1', [jobId]);
+  }>(pool, 'SELECT format, failure_code, failure_message FROM import_jobs WHERE id = $1', [jobId]);
   const format = extra.rows[0];
   const offset = job.kind === 'nodes' && format?.format === 'ndjson' ? NDJSON_LINE_OFFSET : 0;
-  let errors: { line: string; errors: string[] }[];
-  try {
-    errors = (
-      await query<{ line: string; errors: string[] }>(
-        context.deps,
-        `SELECT line, coalesce(errors, ARRAY[reason]) AS errors FROM import_job_errors
-         WHERE job_id = $1 AND line > $2 ORDER BY line LIMIT $3`,
-        [jobId, after, limit + 1],
-      )
-    ).rows;
-  } catch (error) {
-    throw mapDatabaseError(error);
-  }
+  const errors = (
+    await query<{ line: string; errors: string[] }>(
+      pool,
+      `SELECT line, coalesce(errors, ARRAY[reason]) AS errors FROM import_job_errors
+       WHERE job_id = $1 AND line > $2 ORDER BY line LIMIT $3`,
+      [jobId, after, limit + 1],
+    )
+  ).rows;
   const page = errors.slice(0, limit);
   const last = page.at(-1);
   return {
@@ -478,7 +467,7 @@ async function getExport(
     failure_code: string | null;
     failure_message: string | null;
   }>(
-    context.deps,
+    context.deps.pool,
     `SELECT domain_id, status, exported, file_uri, created_at, finished_at, failure_code, failure_message
      FROM export_jobs WHERE id = $1`,
     [jobId],

@@ -7,7 +7,7 @@ import type { ApiExportJob } from '../api/export-jobs.ts';
 import { type ApiResponse, type Caller, dispatch, responseForError } from '../api/http.ts';
 import type { ApiImportJob } from '../api/import-jobs.ts';
 import { type ApiContext, type JobLauncher, ROUTES } from '../api/routes.ts';
-import { mapDatabaseError } from '../db/errors.ts';
+import { query } from '../db/query.ts';
 import { ApiRequestError } from '../errors.ts';
 
 /** The event the API function sends itself to run an accepted job after its response. */
@@ -54,18 +54,14 @@ export function roleArnOf(principal: string): string | undefined {
 export async function callerOf(event: APIGatewayProxyEvent, pool: pg.Pool): Promise<Caller> {
   const principal = event.requestContext.identity.userArn;
   if (!principal) throw new ApiRequestError(403, 'FORBIDDEN', 'the request carries no IAM identity');
-  try {
-    const result = await pool.query<{ domain_id: string }>(
-      `SELECT domain_id FROM api_callers WHERE principal = ANY($1::text[]) ORDER BY principal = $2 DESC LIMIT 1`,
-      [[principal, roleArnOf(principal)].filter((p) => p !== undefined), principal],
-    );
-    const domainId = result.rows[0]?.domain_id;
-    if (!domainId) throw new ApiRequestError(403, 'FORBIDDEN', 'the caller acts for no domain');
-    return { principal, domainId };
-  } catch (error) {
-    if (error instanceof ApiRequestError) throw error;
-    throw mapDatabaseError(error);
-  }
+  const result = await query<{ domain_id: string }>(
+    pool,
+    `SELECT domain_id FROM api_callers WHERE principal = ANY($1::text[]) ORDER BY principal = $2 DESC LIMIT 1`,
+    [[principal, roleArnOf(principal)].filter((p) => p !== undefined), principal],
+  );
+  const domainId = result.rows[0]?.domain_id;
+  if (!domainId) throw new ApiRequestError(403, 'FORBIDDEN', 'the caller acts for no domain');
+  return { principal, domainId };
 }
 
 /** API Gateway's proxy event as the handlers' request. */

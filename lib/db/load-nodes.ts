@@ -11,6 +11,7 @@ import type { BatchIdentity } from '../jobs/job-repository.ts';
 import type { JobRef, RowRejection } from '../jobs/types.ts';
 import { isDeadlock, isUniqueViolation, mapDatabaseError } from './errors.ts';
 import { checkoutClient, releaseClient, rollback } from './pool.ts';
+import { query } from './query.ts';
 
 /** What one `loadNodes` call saw and did. For a job, inserted + updated + duplicates + failed = data rows. */
 export interface LoadCounts {
@@ -370,16 +371,13 @@ const dbBatchKey = (rowOffset: number | string, rows: number | string) => `${row
 
 /** The DB batches of `batch` that committed before (the batch runs again), as {@link dbBatchKey}s. */
 async function committedDbBatches(pool: pg.Pool, job: JobRef, batch: BatchIdentity): Promise<Set<string>> {
-  try {
-    const { rows } = await pool.query<{ row_offset: string; row_count: string }>(
-      `SELECT row_offset, row_count FROM import_job_db_batches
-       WHERE job_id = $1 AND batch_index = $2 AND batch_key = $3`,
-      [job.jobId, batch.index, batch.key],
-    );
-    return new Set(rows.map((row) => dbBatchKey(row.row_offset, row.row_count)));
-  } catch (err) {
-    throw mapDatabaseError(err);
-  }
+  const { rows } = await query<{ row_offset: string; row_count: string }>(
+    pool,
+    `SELECT row_offset, row_count FROM import_job_db_batches
+     WHERE job_id = $1 AND batch_index = $2 AND batch_key = $3`,
+    [job.jobId, batch.index, batch.key],
+  );
+  return new Set(rows.map((row) => dbBatchKey(row.row_offset, row.row_count)));
 }
 
 /** A DB batch being gathered: items are added until it holds `dbBatchRows` rows or `dbBatchBytes` bytes. */

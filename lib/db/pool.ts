@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { logger } from '../observability/logger.ts';
 import { mapDatabaseError } from './errors.ts';
+import { withMappedErrors } from './query.ts';
 
 /** How to reach the database: a URL (local, tests) or discrete settings (AWS, from the secret). */
 export interface PoolConfig {
@@ -56,12 +57,7 @@ const checkedOutErrorListener = (err: Error): void => {
  * Pair every call with {@link releaseClient}.
  */
 export async function checkoutClient(pool: pg.Pool): Promise<pg.PoolClient> {
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (err) {
-    throw mapDatabaseError(err);
-  }
+  const client = await withMappedErrors(() => pool.connect());
   client.on('error', checkedOutErrorListener);
   return client;
 }

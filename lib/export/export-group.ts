@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { escapeCell } from '../csv/spreadsheet-escape.ts';
 import { DeadlineExceededError, InvalidRequestError } from '../errors.ts';
+import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logger, metrics } from '../observability/logger.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { EXPORT_CONTENT_TYPE, exportFileLocation } from './export-file.ts';
@@ -87,7 +88,7 @@ export async function exportGroup(
       ? await exportFile(deps, input, topic, snapshot, signal)
       : await exportUsernames(deps, input, topic, snapshot, signal);
   } catch (error) {
-    metrics.addMetric('users_export_batch_failures', MetricUnit.Count, 1);
+    metrics.addMetric(METRIC_NAMES.usersExportBatchFailures, MetricUnit.Count, 1);
     throw error;
   }
   const durationMs = Date.now() - started;
@@ -99,8 +100,9 @@ export async function exportGroup(
     readAt: snapshot.readAt ?? new Date(started),
     durationMs,
   });
-  metrics.addMetric('users_export_duration', MetricUnit.Milliseconds, durationMs);
-  if (group.costBased) metrics.addMetric('users_export_csv_processed', MetricUnit.Count, outcome.exported);
+  metrics.addMetric(METRIC_NAMES.usersExportDuration, MetricUnit.Milliseconds, durationMs);
+  if (group.costBased)
+    metrics.addMetric(METRIC_NAMES.usersExportCsvProcessed, MetricUnit.Count, outcome.exported);
   log.info('exported group', { ...outcome, durationMs, full: input.full, since: group.since });
   return {
     domainId: group.domainId,
@@ -124,7 +126,7 @@ async function* timedBatches<T>(batches: AsyncGenerator<T[]>, signal: AbortSigna
       });
     }
     yield batch;
-    metrics.addMetric('users_export_batch_duration', MetricUnit.Milliseconds, Date.now() - started);
+    metrics.addMetric(METRIC_NAMES.usersExportBatchDuration, MetricUnit.Milliseconds, Date.now() - started);
     started = Date.now();
   }
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { readWithCursor } from '../db/cursor.ts';
-import { mapDatabaseError } from '../db/errors.ts';
 import { withTransaction } from '../db/pool.ts';
+import { query } from '../db/query.ts';
 
 /** A group with export enabled, as stored. */
 export interface ExportableGroupRow {
@@ -21,34 +21,31 @@ export async function listExportableGroups(
   pool: pg.Pool,
   filter: { readonly groupId?: string; readonly domainId?: string; readonly notInRun?: string } = {},
 ): Promise<ExportableGroupRow[]> {
-  try {
-    const { rows } = await pool.query<{
-      domain_id: string;
-      group_id: string;
-      cost_based: boolean;
-      export_topic: string | null;
-      last_exported_at: Date | null;
-    }>(
-      `SELECT g.domain_id, g.group_id, g.cost_based, g.export_topic, g.last_exported_at
-         FROM matching_groups g JOIN domains d ON d.id = g.domain_id
-        WHERE g.active AND g.export_enabled AND d.active
-          AND ($1::text IS NULL OR g.group_id = $1) AND ($2::uuid IS NULL OR g.domain_id = $2)
-          AND ($3::uuid IS NULL OR NOT EXISTS (
-                SELECT 1 FROM export_jobs e
-                 WHERE e.run_id = $3 AND e.domain_id = g.domain_id AND e.group_id = g.group_id))
-        ORDER BY g.domain_id, g.group_id`,
-      [filter.groupId ?? null, filter.domainId ?? null, filter.notInRun ?? null],
-    );
-    return rows.map((r) => ({
-      domainId: r.domain_id,
-      groupId: r.group_id,
-      costBased: r.cost_based,
-      exportTopic: r.export_topic,
-      lastExportedAt: r.last_exported_at,
-    }));
-  } catch (error) {
-    throw mapDatabaseError(error);
-  }
+  const { rows } = await query<{
+    domain_id: string;
+    group_id: string;
+    cost_based: boolean;
+    export_topic: string | null;
+    last_exported_at: Date | null;
+  }>(
+    pool,
+    `SELECT g.domain_id, g.group_id, g.cost_based, g.export_topic, g.last_exported_at
+       FROM matching_groups g JOIN domains d ON d.id = g.domain_id
+      WHERE g.active AND g.export_enabled AND d.active
+        AND ($1::text IS NULL OR g.group_id = $1) AND ($2::uuid IS NULL OR g.domain_id = $2)
+        AND ($3::uuid IS NULL OR NOT EXISTS (
+              SELECT 1 FROM export_jobs e
+               WHERE e.run_id = $3 AND e.domain_id = g.domain_id AND e.group_id = g.group_id))
+      ORDER BY g.domain_id, g.group_id`,
+    [filter.groupId ?? null, filter.domainId ?? null, filter.notInRun ?? null],
+  );
+  return rows.map((r) => ({
+    domainId: r.domain_id,
+    groupId: r.group_id,
+    costBased: r.cost_based,
+    exportTopic: r.export_topic,
+    lastExportedAt: r.last_exported_at,
+  }));
 }
 
 /** What identifies a group's export in a run, and how it runs. */
@@ -92,12 +89,8 @@ function runValues(key: ExportRunKey, status: string, error: string | null): unk
 
 /** Records a group's export as PROCESSING (a retried attempt of the same run takes the same row); its id. */
 export async function startExportRun(pool: pg.Pool, key: ExportRunKey): Promise<string> {
-  try {
-    const { rows } = await pool.query<{ id: string }>(UPSERT_RUN, runValues(key, 'PROCESSING', null));
-    return rows[0]!.id;
-  } catch (error) {
-    throw mapDatabaseError(error);
-  }
+  const { rows } = await query<{ id: string }>(pool, UPSERT_RUN, runValues(key, 'PROCESSING', null));
+  return rows[0]!.id;
 }
 
 /**
@@ -134,11 +127,7 @@ export async function completeExportRun(
 
 /** Marks a group's export FAILED with the error (creating its row if the export failed before it started). */
 export async function failExportRun(pool: pg.Pool, key: ExportRunKey, error: string): Promise<void> {
-  try {
-    await pool.query(UPSERT_RUN, runValues(key, 'FAILED', error));
-  } catch (err) {
-    throw mapDatabaseError(err);
-  }
+  await query(pool, UPSERT_RUN, runValues(key, 'FAILED', error));
 }
 
 /** Which users a cursor reads. */

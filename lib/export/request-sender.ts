@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { MessagingUnavailableError } from '../errors.ts';
 import type { KafkaSettings } from '../kafka/client-options.ts';
 import type { StringProducer } from '../kafka/producer.ts';
+import { type RetryPolicy, retry } from '../runtime/retry.ts';
 
 /** One import request as sent: topic, key, headers and the JSON value. */
 export interface OutgoingRequest {
@@ -19,19 +19,12 @@ export interface RequestSender {
   close(): Promise<void>;
 }
 
-/** Attempts and backoff of each send. */
-export interface SendRetry {
-  readonly attempts: number;
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-}
-
 /**
  * Sends to Kafka with the process's one producer (created, and the client library loaded, on the first
- * send). Each request gets `retry.attempts` attempts, the wait doubling from `baseDelayMs` up to
+ * send). Each request gets `retry.attempts` attempts, the jittered wait doubling from `baseDelayMs` up to
  * `maxDelayMs`; then {@link MessagingUnavailableError} with the last error as its cause.
  */
-export function kafkaRequestSender(settings: KafkaSettings, retry: SendRetry): RequestSender {
+export function kafkaRequestSender(settings: KafkaSettings, policy: RetryPolicy): RequestSender {
   let producer: Promise<StringProducer> | undefined;
   const connect = (): Promise<StringProducer> => {
     producer ??= import('../kafka/producer.ts').then(({ createKafkaProducer }) =>
@@ -45,24 +38,20 @@ export function kafkaRequestSender(settings: KafkaSettings, retry: SendRetry): R
   return {
     kind: 'kafka',
     async send(request) {
-      let last: unknown;
-      for (let attempt = 1; attempt <= retry.attempts; attempt++) {
-        try {
+      let attempts = 0;
+      try {
+        await retry(async (attempt) => {
+          attempts = attempt;
           const client = await connect();
           await client.send({ messages: [{ ...request, headers: { ...request.headers } }] });
-          return;
-        } catch (error) {
-          last = error;
-          if (attempt < retry.attempts) {
-            await sleep(Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)));
-          }
-        }
+        }, policy);
+      } catch (error) {
+        throw new MessagingUnavailableError(
+          `Kafka did not take the import request for ${request.topic} after ${attempts} attempts`,
+          { topic: request.topic, key: request.key, attempts },
+          { cause: error },
+        );
       }
-      throw new MessagingUnavailableError(
-        `Kafka did not take the import request for ${request.topic} after ${retry.attempts} attempts`,
-        { topic: request.topic, key: request.key, attempts: retry.attempts },
-        { cause: last },
-      );
     },
     async close() {
       const current = producer;

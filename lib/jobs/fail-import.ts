@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { jobFailureOfStep } from '../errors.ts';
-import { recordJobFinished, recordNodeStorageError } from '../observability/job-metrics.ts';
+import { METRIC_NAMES, recordJobFinished, recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { causeMessage, statusRecorder } from './finalize-import.ts';
@@ -28,9 +28,9 @@ export async function failImport(deps: RuntimeDeps, input: FailImportInput): Pro
   const seconds = (Date.parse(message.finishedAt) - Date.parse(message.startedAt)) / 1000;
   recordJobFinished(input.kind, message.status, seconds);
   if (input.kind === 'matches') {
-    metrics.addMetric('match_suggestions_storage_errors_total', MetricUnit.Count, 1);
+    metrics.addMetric(METRIC_NAMES.matchStorageErrors, MetricUnit.Count, 1);
   } else {
-    metrics.addMetric('node_import_jobs_failed', MetricUnit.Count, 1);
+    metrics.addMetric(METRIC_NAMES.nodeJobsFailed, MetricUnit.Count, 1);
     recordNodeStorageError();
   }
   logJob(input).error('import failed', { reason });

@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type pg from 'pg';
-import { recordJobFinished } from '../observability/job-metrics.ts';
+import { METRIC_NAMES, recordJobFinished } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { type BatchFailure, type WrittenList, writeFailedReport, writeSuccessReport } from './job-reports.ts';
@@ -91,14 +91,14 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
   const seconds = (Date.parse(message.finishedAt) - Date.parse(message.startedAt)) / 1000;
   recordJobFinished(input.kind, message.status, seconds);
   if (matches) {
-    metrics.addMetric('match_suggestions_storage_duration', MetricUnit.Milliseconds, seconds * 1000);
+    metrics.addMetric(METRIC_NAMES.matchJobDuration, MetricUnit.Milliseconds, seconds * 1000);
     if (batchFailures.length > 0) {
-      metrics.addMetric('match_suggestions_storage_errors_total', MetricUnit.Count, batchFailures.length);
+      metrics.addMetric(METRIC_NAMES.matchStorageErrors, MetricUnit.Count, batchFailures.length);
     }
   } else {
-    metrics.addMetric('node_import_total_duration', MetricUnit.Milliseconds, seconds * 1000);
+    metrics.addMetric(METRIC_NAMES.nodeJobDuration, MetricUnit.Milliseconds, seconds * 1000);
     metrics.addMetric(
-      status === 'COMPLETED' ? 'node_import_jobs_completed' : 'node_import_jobs_failed',
+      status === 'COMPLETED' ? METRIC_NAMES.nodeJobsCompleted : METRIC_NAMES.nodeJobsFailed,
       MetricUnit.Count,
       1,
     );

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { mapDatabaseError } from '../db/errors.ts';
 import { checkoutClient, releaseClient, rollback } from '../db/pool.ts';
+import { query } from '../db/query.ts';
 import { InvalidRequestError, type JobFailure, JobNotFoundError } from '../errors.ts';
 import type {
   BatchResult,
@@ -131,18 +131,6 @@ function asFinal(row: ImportJobRow): FinalImportJobRow | undefined {
   return row.status === 'COMPLETED' || row.status === 'FAILED' ? (row as FinalImportJobRow) : undefined;
 }
 
-async function run<R extends pg.QueryResultRow>(
-  pool: pg.Pool,
-  text: string,
-  values: unknown[],
-): Promise<pg.QueryResult<R>> {
-  try {
-    return await pool.query<R>(text, values);
-  } catch (err) {
-    throw mapDatabaseError(err);
-  }
-}
-
 /**
  * Creates the job row (PENDING) unless it exists, then claims it: PENDING → PROCESSING with `started_at`.
  * Idempotent by job id. `claimed` is true when this call moved the job to PROCESSING, or when the job is
@@ -156,14 +144,14 @@ export async function createOrClaimJob(
   job: NewImportJob,
 ): Promise<{ job: ImportJobRow; claimed: boolean }> {
   const executionId = job.executionId ?? null;
-  await run(
+  await query(
     pool,
     `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin, execution_id)
      VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7)
      ON CONFLICT (id) DO NOTHING`,
     [job.jobId, job.kind, job.domainId, job.groupId, job.source, job.origin, executionId],
   );
-  const claim = await run<JobRecord>(
+  const claim = await query<JobRecord>(
     pool,
     `UPDATE import_jobs
      SET status = 'PROCESSING', started_at = coalesce(started_at, now()), updated_at = now(),
@@ -207,7 +195,7 @@ export function claimImportJob(
 
 /** Records the number of data rows the plan found. A job in a final state is left as it is. */
 export async function setJobTotal(pool: pg.Pool, jobId: string, total: number): Promise<void> {
-  const updated = await run(
+  const updated = await query(
     pool,
     `UPDATE import_jobs SET total = $2, updated_at = now() WHERE id = $1 AND status NOT IN ${FINAL}`,
     [jobId, total],
@@ -224,7 +212,7 @@ export async function completeJob(
   jobId: string,
   outcome: JobOutcome,
 ): Promise<FinalImportJobRow> {
-  const result = await run<JobRecord>(
+  const result = await query<JobRecord>(
     pool,
     `UPDATE import_jobs
      SET status = $2, total = $3, processed = $4, success_count = $5, failed_count = $6, duplicate_count = $7,
@@ -262,7 +250,7 @@ export async function failJob(
   failure: JobFailure,
   ifMissing?: ImportExecutionInput,
 ): Promise<FinalImportJobRow> {
-  const result = await run<JobRecord>(
+  const result = await query<JobRecord>(
     pool,
     `UPDATE import_jobs
      SET status = 'FAILED', failure_reason = $2, failure_code = $3, failure_message = $4, finished_at = now(),
@@ -272,7 +260,7 @@ export async function failJob(
     [jobId, reason, failure.code, failure.message ?? null],
   );
   if (!result.rows[0] && ifMissing) {
-    const inserted = await run<JobRecord>(
+    const inserted = await query<JobRecord>(
       pool,
       `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin, failure_reason,
                                 failure_code, failure_message, started_at, finished_at)
@@ -321,7 +309,7 @@ export async function getJob(
   jobId: string,
   domainId?: string,
 ): Promise<ImportJobRow | undefined> {
-  const result = await run<JobRecord>(
+  const result = await query<JobRecord>(
     pool,
     `SELECT ${JOB_COLUMNS} FROM import_jobs WHERE id = $1 AND ($2::uuid IS NULL OR domain_id = $2::uuid)`,
     [jobId, domainId ?? null],
@@ -336,12 +324,12 @@ export async function listJobs(
   opts: { readonly limit: number; readonly domainId?: string },
 ): Promise<ImportJobRow[]> {
   const result = opts.domainId
-    ? await run<JobRecord>(
+    ? await query<JobRecord>(
         pool,
         `SELECT ${JOB_COLUMNS} FROM import_jobs WHERE domain_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
         [opts.domainId, opts.limit],
       )
-    : await run<JobRecord>(
+    : await query<JobRecord>(
         pool,
         `SELECT ${JOB_COLUMNS} FROM import_jobs ORDER BY created_at DESC, id DESC LIMIT $1`,
         [opts.limit],
@@ -386,18 +374,6 @@ export async function* streamJobErrors(pool: pg.Pool, jobId: string): AsyncGener
   }
 }
 
-async function query<R extends pg.QueryResultRow>(
-  client: pg.PoolClient,
-  text: string,
-  values?: unknown[],
-): Promise<pg.QueryResult<R>> {
-  try {
-    return await client.query<R>(text, values);
-  } catch (err) {
-    throw mapDatabaseError(err);
-  }
-}
-
 /**
  * Records a status message of a job (as published, or to be published: `delivery`), in the job's domain.
  * Returns the event id.
@@ -412,7 +388,7 @@ export async function recordStatusEvent(
   delivery: { readonly status?: DeliveryStatus; readonly error?: string } = {},
 ): Promise<string> {
   const status = delivery.status ?? 'SENT';
-  const result = await run<{ id: string }>(
+  const result = await query<{ id: string }>(
     pool,
     `INSERT INTO job_status_events (job_id, domain_id, topic, payload, delivery_status, delivery_error, published_at)
      SELECT j.id, j.domain_id, $2::text, $3::jsonb, $4::varchar, $5::text, CASE WHEN $4::varchar = 'SENT' THEN now() END
@@ -431,7 +407,7 @@ export async function getLatestStatusEvent(
   jobId: string,
   domainId?: string,
 ): Promise<JobStatusMessage | undefined> {
-  const result = await run<{ payload: JobStatusMessage }>(
+  const result = await query<{ payload: JobStatusMessage }>(
     pool,
     `SELECT payload FROM job_status_events
      WHERE job_id = $1 AND ($2::uuid IS NULL OR domain_id = $2::uuid)
@@ -476,7 +452,7 @@ export async function getCompletedBatch(
   jobId: string,
   batch: BatchIdentity,
 ): Promise<BatchResult | undefined> {
-  const result = await run<BatchRecord>(
+  const result = await query<BatchRecord>(
     pool,
     `SELECT ${BATCH_COLUMNS} FROM import_job_batches WHERE job_id = $1 AND batch_index = $2 AND batch_key = $3`,
     [jobId, batch.index, batch.key],
@@ -496,7 +472,7 @@ export async function recordCompletedBatch(
   result: BatchResult,
   durationMs: number,
 ): Promise<BatchResult> {
-  await run(
+  await query(
     pool,
     `INSERT INTO import_job_batches
        (job_id, batch_index, batch_key, row_count, inserted, updated, duplicates, failed, duration_ms)

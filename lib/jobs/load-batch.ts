@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { stageCsvRange } from '../csv/parse-range.ts';
 import { csvStageLayout, type LoadCounts, loadStagedNodes } from '../db/load-nodes.ts';
-import { recordNodeStorageError } from '../observability/job-metrics.ts';
+import { METRIC_NAMES, recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
@@ -91,10 +91,10 @@ async function loadRange(
     throw error;
   }
   const durationMs = Date.now() - started;
-  metrics.addMetric('node_import_batch_duration', MetricUnit.Milliseconds, durationMs);
-  metrics.addMetric('node_import_success', MetricUnit.Count, counts.inserted + counts.updated);
-  metrics.addMetric('node_import_conflict_updates', MetricUnit.Count, counts.updated);
-  metrics.addMetric('node_import_failures', MetricUnit.Count, counts.failed);
+  metrics.addMetric(METRIC_NAMES.nodeBatchDuration, MetricUnit.Milliseconds, durationMs);
+  metrics.addMetric(METRIC_NAMES.nodesWritten, MetricUnit.Count, counts.inserted + counts.updated);
+  metrics.addMetric(METRIC_NAMES.nodeConflictUpdates, MetricUnit.Count, counts.updated);
+  metrics.addMetric(METRIC_NAMES.nodeRowFailures, MetricUnit.Count, counts.failed);
   log.info('loaded batch', { batch: batch.index, ...counts, durationMs });
   return batchSucceeded(batch.index, counts);
 }

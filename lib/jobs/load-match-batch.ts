@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { loadMatches } from '../db/load-matches.ts';
+import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import { readMatchRuns } from '../parquet/read-matches.ts';
 import type { MatchBatch, MatchColumn } from '../parquet/types.ts';
@@ -52,18 +53,14 @@ async function loadRowGroups(
       batch: identity,
     });
   } catch (error) {
-    metrics.addMetric('match_suggestions_storage_errors_total', MetricUnit.Count, 1);
+    metrics.addMetric(METRIC_NAMES.matchStorageErrors, MetricUnit.Count, 1);
     throw error;
   }
   const durationMs = Date.now() - started;
-  metrics.addMetric('match_suggestions_storage_batch_duration', MetricUnit.Milliseconds, durationMs);
-  metrics.addMetric(
-    'match_suggestions_storage_matches_saved_total',
-    MetricUnit.Count,
-    counts.inserted + counts.updated,
-  );
+  metrics.addMetric(METRIC_NAMES.matchBatchDuration, MetricUnit.Milliseconds, durationMs);
+  metrics.addMetric(METRIC_NAMES.matchesWritten, MetricUnit.Count, counts.inserted + counts.updated);
   if (counts.failed > 0) {
-    metrics.addMetric('match_suggestions_storage_errors_total', MetricUnit.Count, counts.failed);
+    metrics.addMetric(METRIC_NAMES.matchStorageErrors, MetricUnit.Count, counts.failed);
   }
   logJob(input).info('loaded match batch', {
     batch: batch.index,

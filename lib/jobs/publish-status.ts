@@ -1,7 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { StatusDeliveryError } from '../errors.ts';
+import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
+import { type RetryPolicy, retry } from '../runtime/retry.ts';
 import type { DeliveryStatus } from './job-repository.ts';
 import type { ImportKind, JobStatusMessage } from './types.ts';
 
@@ -56,22 +57,14 @@ export type StatusRecorder = (
   delivery: { readonly status: DeliveryStatus; readonly error?: string },
 ) => Promise<void>;
 
-/** Attempts per destination and the waits between them: `baseDelayMs`, doubled each time, at most `maxDelayMs`. */
-export interface RetryPolicy {
-  readonly attempts: number;
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-}
-
 /** Everything status publishing works with. */
 export interface StatusDelivery {
   readonly routing: StatusRouting;
   /** Every destination, in order; the Kafka one is {@link noStatusPublisher} when no brokers are configured. */
   readonly publishers: readonly StatusPublisher[];
   readonly deadLetters: StatusDeadLetterSink;
+  /** Attempts per destination and the jittered waits between them (tests pass a zero `baseDelayMs`). */
   readonly retry: RetryPolicy;
-  /** Waits between attempts (tests pass one that does not wait). */
-  readonly wait?: (ms: number) => Promise<void>;
 }
 
 /** What became of the message at one destination. */
@@ -96,11 +89,6 @@ export function statusEnvelope(message: JobStatusMessage, routing: StatusRouting
     headers: { jobId: message.jobId, kind: message.kind, __TypeId__: routing.typeIds[message.kind] },
     message,
   };
-}
-
-/** The wait before attempt `attempt + 1` (1-based `attempt`). */
-export function backoffDelay(policy: RetryPolicy, attempt: number): number {
-  return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
 }
 
 function oneError(error: Error): string {
@@ -129,19 +117,29 @@ async function attemptDelivery(
   delivery: StatusDelivery,
   log: ReturnType<typeof logJob>,
 ): Promise<{ outcome?: 'SENT' | 'PENDING'; attempts: number; last?: { name: string; text: string } }> {
-  const wait = delivery.wait ?? ((ms: number) => sleep(ms));
   const destination = publisher.destination(envelope);
   let last: { name: string; text: string } | undefined;
-  for (let attempt = 1; attempt <= delivery.retry.attempts; attempt += 1) {
-    try {
-      return { outcome: await publisher.publish(envelope), attempts: attempt };
-    } catch (error) {
-      last = describeError(error);
-      log.warn('status message not delivered', { destination, attempt, error: last.text });
-      if (attempt < delivery.retry.attempts) await wait(backoffDelay(delivery.retry, attempt));
-    }
+  let attempts = 0;
+  try {
+    const outcome = await retry(
+      (attempt) => {
+        attempts = attempt;
+        return publisher.publish(envelope);
+      },
+      {
+        ...delivery.retry,
+        onFailedAttempt: ({ error, attemptNumber }) => {
+          last = describeError(error);
+          log.warn('status message not delivered', { destination, attempt: attemptNumber, error: last.text });
+        },
+      },
+    );
+    return { outcome, attempts };
+  } catch (error) {
+    // The last attempt's failure: dead-lettered by the caller, with why.
+    last ??= describeError(error);
+    return { attempts, last };
   }
-  return { attempts: delivery.retry.attempts, ...(last ? { last } : {}) };
 }
 
 /**
@@ -193,7 +191,7 @@ export async function publishStatus(
       continue;
     }
     await record(destination, message, { status: 'FAILED', error: `${error}; dead-lettered` });
-    metrics.addMetric('status_messages_dead_lettered', MetricUnit.Count, 1);
+    metrics.addMetric(METRIC_NAMES.statusMessagesDeadLettered, MetricUnit.Count, 1);
     log.error('status message dead-lettered', { destination, error });
     reports.push({ destination, status: 'DEAD_LETTERED', attempts, error });
   }

@@ -24,6 +24,28 @@ export const METRIC_NAMES = {
   matchBatchDuration: 'match_suggestions_storage_batch_duration',
   /** Groups whose daily export failed after its retries. */
   usersExportFailures: 'users_export_failures',
+  /** Milliseconds from start to end of a match import, per finished job. */
+  matchJobDuration: 'match_suggestions_storage_duration',
+  /** Milliseconds from start to end of a node import, per finished job. */
+  nodeJobDuration: 'node_import_total_duration',
+  /** Node imports that finished COMPLETED. */
+  nodeJobsCompleted: 'node_import_jobs_completed',
+  /** Node imports that finished FAILED, or were failed by a step. */
+  nodeJobsFailed: 'node_import_jobs_failed',
+  /** Node rows that updated an existing node instead of inserting one. */
+  nodeConflictUpdates: 'node_import_conflict_updates',
+  /** Node rows rejected within a batch that was otherwise written. */
+  nodeRowFailures: 'node_import_failures',
+  /** Status messages that no destination took after their attempts and went to the dead-letter queue. */
+  statusMessagesDeadLettered: 'status_messages_dead_lettered',
+  /** Attempts to export a group that failed (the step's retries may still succeed). */
+  usersExportBatchFailures: 'users_export_batch_failures',
+  /** Milliseconds one group's export took. */
+  usersExportDuration: 'users_export_duration',
+  /** Users exported by a cost-based group. */
+  usersExportCsvProcessed: 'users_export_csv_processed',
+  /** Milliseconds one export batch took. */
+  usersExportBatchDuration: 'users_export_batch_duration',
 } as const;
 
 /** Records a finished job: one `import_job_duration_seconds` sample with its kind and final status. */
