@@ -1,4 +1,6 @@
-import type pg from 'pg';
+import pg from 'pg';
+import { logger } from '../observability/logger.ts';
+import { mapDatabaseError } from './errors.ts';
 
 /** The role the functions sign in as: reads and writes rows, never changes the schema. */
 export const APPLICATION_ROLE = 'matchbridge_app';
@@ -81,5 +83,22 @@ export async function setUpRoles(client: pg.ClientBase, passwords: RolePasswords
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     throw err;
+  }
+}
+
+/**
+ * {@link setUpRoles} on a connection of its own to `databaseUrl` (the master user's).
+ * @throws DatabaseUnavailableError while the database cannot be reached, as the migrations do.
+ */
+export async function setUpRolesAt(databaseUrl: string, passwords: RolePasswords): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'matchbridge-roles' });
+  client.on('error', (err) => logger.warn('role setup connection failed', { error: mapDatabaseError(err) }));
+  try {
+    await client.connect();
+    await setUpRoles(client, passwords);
+  } catch (err) {
+    throw mapDatabaseError(err);
+  } finally {
+    await client.end().catch(() => {});
   }
 }

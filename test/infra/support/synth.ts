@@ -68,6 +68,7 @@ export interface FunctionProps {
   readonly VpcConfig?: { SubnetIds: unknown[]; SecurityGroupIds: unknown[] };
   readonly Environment?: { Variables: Record<string, unknown> };
   readonly MemorySize?: number;
+  readonly ReservedConcurrentExecutions?: number;
   readonly Timeout?: number;
   readonly LoggingConfig?: { LogGroup: unknown };
 }
