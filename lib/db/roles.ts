@@ -52,8 +52,9 @@ export async function setUpRoles(client: pg.ClientBase, passwords: RolePasswords
        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${MIGRATOR_ROLE}') THEN CREATE ROLE ${MIGRATOR_ROLE}; END IF;
        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${APPLICATION_ROLE}') THEN CREATE ROLE ${APPLICATION_ROLE}; END IF;
      END $$`,
-    `ALTER ROLE ${MIGRATOR_ROLE} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${client.escapeLiteral(passwords.migrator)}`,
-    `ALTER ROLE ${APPLICATION_ROLE} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD ${client.escapeLiteral(passwords.application)}`,
+    // No other attribute: RDS's master is no superuser, and naming even NOSUPERUSER needs one.
+    `ALTER ROLE ${MIGRATOR_ROLE} WITH LOGIN PASSWORD ${client.escapeLiteral(passwords.migrator)}`,
+    `ALTER ROLE ${APPLICATION_ROLE} WITH LOGIN PASSWORD ${client.escapeLiteral(passwords.application)}`,
     // The master user must be a member of the migrator to give it objects and set its default privileges
     // (RDS's master is no superuser).
     `GRANT ${MIGRATOR_ROLE} TO CURRENT_USER`,

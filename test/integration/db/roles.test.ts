@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { APPLICATION_ROLE, MIGRATOR_ROLE, setUpRoles } from '../../../lib/db/roles.ts';
+import { migrate } from '../../../lib/db/migrate.ts';
+import { APPLICATION_ROLE, MIGRATOR_ROLE, setUpRoles, setUpRolesAt } from '../../../lib/db/roles.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
 
 const PASSWORDS = { application: 'app-secret-password', migrator: 'migrator-secret-password' };
@@ -84,5 +85,72 @@ describe('setUpRoles', () => {
     const { rows } = await app.query<{ note: string }>('SELECT note FROM roles_later');
     assert.deepEqual(rows, [{ note: 'written by the application' }]);
     assert.equal(await failureCode(app, 'DROP TABLE roles_later'), INSUFFICIENT_PRIVILEGE);
+  });
+});
+
+describe('setUpRoles as the master user of RDS (CREATEROLE, no superuser), on a new database', () => {
+  const master = 'mb_roles_rds_master';
+  let db: TestDatabase;
+  let masterUrl: URL;
+
+  before(async () => {
+    // A database only to borrow the server's address; the one under test is made empty, owned by the master.
+    db = await testDatabase('roles_rds_server');
+    const admin = await db.pool.connect();
+    const database = `${process.env.TEST_DATABASE_PREFIX || 'mb_test_'}roles_rds`;
+    try {
+      await admin.query(`DO $$ BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${master}') THEN
+          CREATE ROLE ${master} LOGIN CREATEROLE;
+        END IF;
+      END $$`);
+      // As if this master had made the roles on an earlier deploy (another suite may have made them first).
+      for (const role of [APPLICATION_ROLE, MIGRATOR_ROLE]) {
+        const { rowCount } = await admin.query('SELECT FROM pg_roles WHERE rolname = $1', [role]);
+        if (rowCount) await admin.query(`GRANT ${role} TO ${master} WITH ADMIN OPTION`);
+      }
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.query(`CREATE DATABASE ${database} OWNER ${master}`);
+    } finally {
+      admin.release();
+    }
+    masterUrl = new URL(db.url);
+    masterUrl.pathname = `/${database}`;
+    masterUrl.username = master;
+  });
+
+  after(async () => {
+    await db?.close();
+  });
+
+  it('creates the roles, then the migrator migrates and the application writes rows', async () => {
+    await setUpRolesAt(masterUrl.toString(), PASSWORDS);
+    const migratorUrl = new URL(masterUrl);
+    migratorUrl.username = MIGRATOR_ROLE;
+    migratorUrl.password = PASSWORDS.migrator;
+    await migrate(migratorUrl.toString());
+
+    const client = new pg.Client({ connectionString: masterUrl.toString() });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ owner: string }>(
+        `SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class
+         WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'`,
+      );
+      assert.deepEqual(rows, [{ owner: MIGRATOR_ROLE }]);
+    } finally {
+      await client.end();
+    }
+    const appUrl = new URL(masterUrl);
+    appUrl.username = APPLICATION_ROLE;
+    appUrl.password = PASSWORDS.application;
+    const app = new pg.Client({ connectionString: appUrl.toString() });
+    await app.connect();
+    try {
+      await app.query(`INSERT INTO domains (name) VALUES ('rds')`);
+      assert.equal(await failureCode(app, 'DROP TABLE domains'), INSUFFICIENT_PRIVILEGE);
+    } finally {
+      await app.end();
+    }
   });
 });
