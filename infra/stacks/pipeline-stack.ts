@@ -137,6 +137,7 @@ export class PipelineStack extends Stack implements NamingStack {
     this.migrations = new DatabaseMigrations(this, 'Migrations', {
       handler: migrate,
       migrationsDir: join(PROJECT_ROOT, 'migrations'),
+      roleSetupFile: join(PROJECT_ROOT, 'lib', 'db', 'roles.ts'),
       logRetention: config.logRetentionDays,
     });
 
