@@ -76,6 +76,31 @@ describe('database roles and connections (new database)', () => {
     assert.ok(env('migrate')[CONFIG_ENV.dbMigratorSecretArn]);
   });
 
+  it('lets the migrate function sign in to the proxy as the master user and the migrator, every other one as the application role', () => {
+    type Statement = { Action: unknown; Resource: unknown };
+    type Policy = { PolicyDocument: { Statement: Statement[] }; Roles: { Ref: string }[] };
+    const policies = Object.values(resourcesOf<Policy>(pipeline, 'AWS::IAM::Policy'));
+    // A dbuser ARN ends its Fn::Join with `/<user>`.
+    const userOf = (resource: unknown) => {
+      const parts = (resource as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+      return String(parts.at(-1)).replace(/^\//, '');
+    };
+    const usersOf = (name: string): string[] => {
+      const role = functions[name]?.properties.Role?.['Fn::GetAtt'][0];
+      return policies
+        .filter((policy) => policy.Properties.Roles.some((ref) => ref.Ref === role))
+        .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+        .filter((statement) => statement.Action === 'rds-db:connect')
+        .flatMap((statement) => [statement.Resource].flat().map(userOf))
+        .sort();
+    };
+
+    assert.deepEqual(usersOf('migrate'), ['matchbridge', 'matchbridge_migrator']);
+    for (const name of ['plan', 'load-batch', 'load-match-batch', 'finalize', 'fail-job', 'api', 'ingest']) {
+      assert.deepEqual(usersOf(name), ['matchbridge_app'], name);
+    }
+  });
+
   it('reserves 20 concurrent executions for each batch function, each with 2 connections, and none for the others', () => {
     for (const name of ['load-batch', 'load-match-batch'] as const) {
       assert.equal(functions[name]?.properties.ReservedConcurrentExecutions, 20);

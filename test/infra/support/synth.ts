@@ -69,6 +69,7 @@ export interface FunctionProps {
   readonly Environment?: { Variables: Record<string, unknown> };
   readonly MemorySize?: number;
   readonly ReservedConcurrentExecutions?: number;
+  readonly Role?: { 'Fn::GetAtt': [string, string] };
   readonly Timeout?: number;
   readonly LoggingConfig?: { LogGroup: unknown };
 }
