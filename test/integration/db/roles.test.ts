@@ -88,63 +88,67 @@ describe('setUpRoles', () => {
   });
 });
 
-describe('setUpRoles as the master user of RDS (CREATEROLE, no superuser), on a new database', () => {
+describe('setUpRoles as the master user of RDS (CREATEROLE, no superuser)', () => {
   const master = 'mb_roles_rds_master';
+  const MASTER_PASSWORD = 'master-secret-password';
   let db: TestDatabase;
-  let masterUrl: URL;
 
   before(async () => {
-    // A database only to borrow the server's address; the one under test is made empty, owned by the master.
+    // A database only to borrow the server's address; those under test are made empty, owned by the master.
     db = await testDatabase('roles_rds_server');
-    const admin = await db.pool.connect();
-    const database = `${process.env.TEST_DATABASE_PREFIX || 'mb_test_'}roles_rds`;
-    try {
-      await admin.query(`DO $$ BEGIN
-        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${master}') THEN
-          CREATE ROLE ${master} LOGIN CREATEROLE;
-        END IF;
-      END $$`);
-      // As if this master had made the roles on an earlier deploy (another suite may have made them first).
-      for (const role of [APPLICATION_ROLE, MIGRATOR_ROLE]) {
-        const { rowCount } = await admin.query('SELECT FROM pg_roles WHERE rolname = $1', [role]);
-        if (rowCount) await admin.query(`GRANT ${role} TO ${master} WITH ADMIN OPTION`);
-      }
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await admin.query(`CREATE DATABASE ${database} OWNER ${master}`);
-    } finally {
-      admin.release();
+    await db.pool.query(`DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${master}') THEN
+        CREATE ROLE ${master} LOGIN CREATEROLE;
+      END IF;
+    END $$`);
+    await db.pool.query(`ALTER ROLE ${master} PASSWORD '${MASTER_PASSWORD}'`);
+    // As if this master had made the roles on an earlier deploy (another suite may have made them first).
+    for (const role of [APPLICATION_ROLE, MIGRATOR_ROLE]) {
+      const { rowCount } = await db.pool.query('SELECT FROM pg_roles WHERE rolname = $1', [role]);
+      if (rowCount) await db.pool.query(`GRANT ${role} TO ${master} WITH ADMIN OPTION`);
     }
-    masterUrl = new URL(db.url);
-    masterUrl.pathname = `/${database}`;
-    masterUrl.username = master;
   });
 
   after(async () => {
     await db?.close();
   });
 
-  it('creates the roles, then the migrator migrates and the application writes rows', async () => {
+  /** An empty database owned by the master user, as RDS creates it; the URL signs in as the master. */
+  async function rdsDatabase(name: string): Promise<URL> {
+    const database = `${process.env.TEST_DATABASE_PREFIX || 'mb_test_'}${name}`;
+    await db.pool.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await db.pool.query(`CREATE DATABASE ${database} OWNER ${master}`);
+    const url = new URL(db.url);
+    url.pathname = `/${database}`;
+    url.username = master;
+    url.password = MASTER_PASSWORD;
+    return url;
+  }
+
+  const as = (url: URL, role: string, password: string): string => {
+    const signedIn = new URL(url);
+    signedIn.username = role;
+    signedIn.password = password;
+    return signedIn.toString();
+  };
+
+  /** Sets up the roles, migrates as the migrator, and checks who owns what and what the application may do. */
+  async function setUpAndMigrate(masterUrl: URL): Promise<void> {
     await setUpRolesAt(masterUrl.toString(), PASSWORDS);
-    const migratorUrl = new URL(masterUrl);
-    migratorUrl.username = MIGRATOR_ROLE;
-    migratorUrl.password = PASSWORDS.migrator;
-    await migrate(migratorUrl.toString());
+    await migrate(as(masterUrl, MIGRATOR_ROLE, PASSWORDS.migrator));
 
     const client = new pg.Client({ connectionString: masterUrl.toString() });
     await client.connect();
     try {
       const { rows } = await client.query<{ owner: string }>(
         `SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class
-         WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'`,
+         WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'S')`,
       );
       assert.deepEqual(rows, [{ owner: MIGRATOR_ROLE }]);
     } finally {
       await client.end();
     }
-    const appUrl = new URL(masterUrl);
-    appUrl.username = APPLICATION_ROLE;
-    appUrl.password = PASSWORDS.application;
-    const app = new pg.Client({ connectionString: appUrl.toString() });
+    const app = new pg.Client({ connectionString: as(masterUrl, APPLICATION_ROLE, PASSWORDS.application) });
     await app.connect();
     try {
       await app.query(`INSERT INTO domains (name) VALUES ('rds')`);
@@ -152,5 +156,16 @@ describe('setUpRoles as the master user of RDS (CREATEROLE, no superuser), on a 
     } finally {
       await app.end();
     }
+  }
+
+  it('on a new database: creates the roles, the migrator migrates and the application writes rows', async () => {
+    await setUpAndMigrate(await rdsDatabase('roles_rds_new'));
+  });
+
+  it('on a database the master migrated before the roles existed: hands its objects to the migrator', async () => {
+    const masterUrl = await rdsDatabase('roles_rds_upgrade');
+    await migrate(masterUrl.toString());
+
+    await setUpAndMigrate(masterUrl);
   });
 });
