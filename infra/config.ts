@@ -141,6 +141,14 @@ const DatabaseSchema = z.preprocess(
       backupRetentionDays: int(0, 35).default(7),
       /** Days between automatic rotations of the database secret (Secrets Manager single-user rotation). */
       rotationDays: int(1, 365).default(30),
+      /** Share of the instance's `max_connections` RDS Proxy may open (its `MaxConnectionsPercent`). */
+      maxConnectionsPercent: int(1, 100).default(90),
+      /**
+       * Connections through the proxy the batch functions (load-batch, load-match-batch) may hold at once,
+       * half each: their reserved concurrency is their half over the connections one process keeps. Keep it
+       * under the proxy's share of `max_connections`, leaving room for the other functions.
+       */
+      proxyConnections: int(4, 10_000).default(80),
     }),
     z.strictObject({
       mode: z.literal('existing'),

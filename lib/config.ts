@@ -47,6 +47,13 @@ const ConfigSchema = z.object({
     .transform((value) => value === 'true'),
   /** The database user of IAM authentication. */
   dbUser: z.string().min(1).optional(),
+  /**
+   * The migrate function only: the master user it signs in as (IAM) to create the application and migrator
+   * roles before it migrates as `DB_USER`, and the secrets holding those roles' passwords.
+   */
+  dbAdminUser: z.string().min(1).optional(),
+  dbAppSecretArn: z.string().min(1).optional(),
+  dbMigratorSecretArn: z.string().min(1).optional(),
   /** Connections one process keeps open (one Lambda handles one batch at a time, so few are needed). */
   dbPoolSize: positiveInt(2),
   /** Bucket for staging parts and job reports (`s3://<bucket>/staging/…`, `…/reports/…`). */
@@ -186,6 +193,9 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   dbSsl: 'DB_SSL',
   dbIamAuth: 'DB_IAM_AUTH',
   dbUser: 'DB_USER',
+  dbAdminUser: 'DB_ADMIN_USER',
+  dbAppSecretArn: 'DB_APP_SECRET_ARN',
+  dbMigratorSecretArn: 'DB_MIGRATOR_SECRET_ARN',
   dbPoolSize: 'DB_POOL_SIZE',
   stagingBucket: 'STAGING_BUCKET',
   s3Endpoint: 'S3_ENDPOINT',

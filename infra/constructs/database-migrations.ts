@@ -12,6 +12,11 @@ export interface DatabaseMigrationsProps {
   readonly handler: lambda.IFunction;
   /** The `migrations/` folder; its fingerprint makes every change of a migration re-run the resource. */
   readonly migrationsDir: string;
+  /**
+   * The module that sets up the database roles before the migrations (`lib/db/roles.ts`); its fingerprint
+   * re-runs the resource when the roles or their grants change, even with no new migration.
+   */
+  readonly roleSetupFile: string;
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -34,7 +39,10 @@ export class DatabaseMigrations extends Construct {
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::MatchbridgeMigrations',
-      properties: { MigrationsFingerprint: FileSystem.fingerprint(props.migrationsDir) },
+      properties: {
+        MigrationsFingerprint: FileSystem.fingerprint(props.migrationsDir),
+        RoleSetupFingerprint: FileSystem.fingerprint(props.roleSetupFile),
+      },
     });
     // The handler and everything it owns (network rules to the database, IAM policies) must exist before
     // the migration runs, not merely the function.

@@ -64,6 +64,9 @@ const WITHOUT_DATABASE: ReadonlySet<HandlerName> = new Set([
   'export-summary',
 ]);
 
+/** Functions the import Maps run many at once: each gets its share of the database's connections. */
+const BATCH_FUNCTIONS: ReadonlySet<HandlerName> = new Set(['load-batch', 'load-match-batch']);
+
 /** The pipeline's tuning, set on every function (names from `lib/config.ts`). */
 function pipelineEnvironment(config: InfraConfig): Record<string, string> {
   return {
@@ -107,6 +110,10 @@ export class PipelineStack extends Stack implements NamingStack {
         ? { databaseInstanceId: props.database.instance.instanceIdentifier }
         : {}),
     });
+    if (database instanceof Database) {
+      const borrowLatency = database.borrowLatencyAlarm(this);
+      if (borrowLatency) this.monitoring.addAlarm(borrowLatency);
+    }
     const sources = new SourceBuckets(this, 'Sources', { bucketNames: config.sourceBucketNames });
 
     const kafkaClients = this.#kafkaClients(config, props.network);
@@ -120,7 +127,9 @@ export class PipelineStack extends Stack implements NamingStack {
         environment: pipelineEnvironment(config),
         bundledFolders,
       });
-      if (!WITHOUT_DATABASE.has(handlerName)) database.bind(fn);
+      if (handlerName === 'migrate') database.bindMigrator(fn);
+      else if (BATCH_FUNCTIONS.has(handlerName)) database.bindBatch(fn);
+      else if (!WITHOUT_DATABASE.has(handlerName)) database.bind(fn);
       return fn;
     };
 
@@ -128,6 +137,7 @@ export class PipelineStack extends Stack implements NamingStack {
     this.migrations = new DatabaseMigrations(this, 'Migrations', {
       handler: migrate,
       migrationsDir: join(PROJECT_ROOT, 'migrations'),
+      roleSetupFile: join(PROJECT_ROOT, 'lib', 'db', 'roles.ts'),
       logRetention: config.logRetentionDays,
     });
 

@@ -5,6 +5,7 @@ import { eventBridgeStatusPublisher } from '../aws/eventbridge.ts';
 import { sqsStatusDeadLetters } from '../aws/sqs-status-dead-letters.ts';
 import { CONFIG_ENV, type Config, config } from '../config.ts';
 import { createPool } from '../db/pool.ts';
+import { APPLICATION_ROLE, MIGRATOR_ROLE, setUpRolesAt } from '../db/roles.ts';
 import { ConfigurationError } from '../errors.ts';
 import {
   noStatusPublisher,
@@ -106,6 +107,35 @@ export async function resolveDatabaseUrl(cfg: Config): Promise<string> {
   url.password = encodeURIComponent(password);
   if (cfg.dbSsl === 'require') url.searchParams.set('sslmode', 'require');
   return url.toString();
+}
+
+/** The password of `role` from its secret, which must be that role's. */
+async function rolePassword(role: string, secretArn: string, region: string): Promise<string> {
+  const { user, password } = await readDatabaseCredentials(secretArn, region);
+  if (user !== role) {
+    throw new ConfigurationError(`the secret of database role ${role} is for ${user}`, { secretArn });
+  }
+  return password;
+}
+
+/**
+ * With DB_ADMIN_USER (the migrate function on a new database): signs in as that master user and creates or
+ * updates the application and migrator roles with the passwords of their secrets, the ones RDS Proxy signs
+ * in with. Without it (local mode, an existing database) the roles are the operator's affair: does nothing.
+ */
+export async function setUpDatabaseRoles(cfg: Config): Promise<void> {
+  if (!cfg.dbAdminUser) return;
+  if (!cfg.dbAppSecretArn || !cfg.dbMigratorSecretArn) {
+    throw new ConfigurationError('DB_ADMIN_USER needs DB_APP_SECRET_ARN and DB_MIGRATOR_SECRET_ARN');
+  }
+  const [application, migrator] = await Promise.all([
+    rolePassword(APPLICATION_ROLE, cfg.dbAppSecretArn, cfg.awsRegion),
+    rolePassword(MIGRATOR_ROLE, cfg.dbMigratorSecretArn, cfg.awsRegion),
+  ]);
+  await setUpRolesAt(await resolveDatabaseUrl({ ...cfg, dbUser: cfg.dbAdminUser }), {
+    application,
+    migrator,
+  });
 }
 
 let deps: Promise<RuntimeDeps> | undefined;

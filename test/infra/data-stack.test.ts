@@ -45,7 +45,8 @@ describe('data stack', () => {
       assert.equal(instance?.Properties.Engine, 'postgres');
       assert.ok(Number.parseInt(String(instance?.Properties.EngineVersion), 10) >= 16);
       assert.equal(instance?.Properties.StorageEncrypted, true);
-      data.resourceCountIs('AWS::SecretsManager::Secret', 1);
+      // The master user's, the application role's and the migrator role's.
+      data.resourceCountIs('AWS::SecretsManager::Secret', 3);
       data.resourceCountIs('AWS::RDS::DBProxy', 1);
       data.hasResourceProperties('AWS::RDS::DBProxy', { EngineFamily: 'POSTGRESQL', RequireTLS: true });
     });

@@ -50,7 +50,7 @@ describe('pipeline functions', () => {
         assert.ok(env[CONFIG_ENV.dbHost], 'DB_HOST is set');
         assert.equal(env[CONFIG_ENV.dbSecretArn], undefined);
         assert.equal(env[CONFIG_ENV.dbIamAuth], 'true');
-        assert.equal(env[CONFIG_ENV.dbUser], 'matchbridge');
+        assert.equal(env[CONFIG_ENV.dbUser], name === 'migrate' ? 'matchbridge_migrator' : 'matchbridge_app');
         assert.equal(env[CONFIG_ENV.dbPort], '5432');
         assert.equal(env[CONFIG_ENV.dbName], 'matchbridge');
         assert.equal(env[CONFIG_ENV.dbSsl], 'require');

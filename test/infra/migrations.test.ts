@@ -63,4 +63,12 @@ describe('migrations on deploy', () => {
       'plan-matches',
     ]);
   });
+
+  it('runs again when the migrations or the role setup change, each by its own fingerprint', () => {
+    const properties = pipeline.toJSON().Resources[migrationsId ?? ''].Properties as Record<string, unknown>;
+
+    assert.match(String(properties.MigrationsFingerprint), /^[0-9a-f]{64}$/);
+    assert.match(String(properties.RoleSetupFingerprint), /^[0-9a-f]{64}$/);
+    assert.notEqual(properties.RoleSetupFingerprint, properties.MigrationsFingerprint);
+  });
 });

@@ -166,7 +166,12 @@ describe('network and data', () => {
     });
     data.hasResourceProperties('AWS::RDS::DBProxy', {
       RequireTLS: true,
-      Auth: [Match.objectLike({ IAMAuth: 'REQUIRED' })],
+      // The master user's, the application role's and the migrator role's secrets.
+      Auth: [
+        Match.objectLike({ IAMAuth: 'REQUIRED' }),
+        Match.objectLike({ IAMAuth: 'REQUIRED' }),
+        Match.objectLike({ IAMAuth: 'REQUIRED' }),
+      ],
     });
     pipeline.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {

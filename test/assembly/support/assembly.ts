@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,11 +159,14 @@ async function assemble(cleanups: (() => Promise<unknown>)[]): Promise<Assembly>
   );
   const dbVariables = environments.find((env) => env.DB_HOST !== undefined);
   if (!dbVariables) throw new Error('no function of the assembly reaches the database');
+  const master = environments.find((env) => env.DB_ADMIN_USER !== undefined)?.DB_ADMIN_USER;
+  if (!master) throw new Error('no function of the assembly signs in as the master user');
   const db = await startDatabaseStandIn({
     certificate,
     port: Number(dbVariables.DB_PORT ?? 5432),
     database: dbVariables.DB_NAME ?? 'matchbridge',
-    user: dbVariables.DB_USER ?? 'matchbridge',
+    master,
+    users: [...new Set(environments.flatMap((env) => (env.DB_USER ? [env.DB_USER] : [])))],
   });
   cleanups.push(() => db.stop());
 
@@ -196,7 +200,25 @@ async function assemble(cleanups: (() => Promise<unknown>)[]): Promise<Assembly>
 
   let lambda: LambdaService;
   let deliverEvent: Assembly['deliverEvent'];
+  // Each generated secret (the master user's, the roles') gets a password, as Secrets Manager makes one.
+  const secrets = new Map<string, string>();
+  for (const { logicalId, resource } of names.resources('AWS::SecretsManager::Secret')) {
+    const generate = resource.Properties?.GenerateSecretString as
+      | { SecretStringTemplate?: string }
+      | undefined;
+    if (!generate?.SecretStringTemplate) continue;
+    const password = randomBytes(18).toString('base64url');
+    secrets.set(
+      names.secretArn(logicalId),
+      JSON.stringify({ ...JSON.parse(generate.SecretStringTemplate), password }),
+    );
+  }
   const api = new AwsApiStandIn({
+    getSecretValue(secretId) {
+      const secret = secrets.get(secretId);
+      if (secret === undefined) throw new AwsApiError('ResourceNotFoundException', `no secret ${secretId}`);
+      return secret;
+    },
     startExecution({ stateMachineArn, name, input }) {
       const machine = machineByArn.get(stateMachineArn);
       if (!machine) throw new AwsApiError('StateMachineDoesNotExist', `no state machine ${stateMachineArn}`);
@@ -266,6 +288,7 @@ async function assemble(cleanups: (() => Promise<unknown>)[]): Promise<Assembly>
       AWS_ENDPOINT_URL_SFN: api.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: api.endpoint,
       AWS_ENDPOINT_URL_LAMBDA: api.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: api.endpoint,
       NODE_EXTRA_CA_CERTS: certificate.certFile,
     },
   });

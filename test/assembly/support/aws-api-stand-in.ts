@@ -24,12 +24,15 @@ export interface AwsApiOperations {
   putEvents(entries: readonly Record<string, unknown>[]): void;
   /** Lambda `Invoke`: `Event` (asynchronous) or `RequestResponse`. */
   invoke(functionName: string, invocationType: string, payload: unknown): Promise<unknown>;
+  /** Secrets Manager `GetSecretValue`: the secret's string; throws `ResourceNotFoundException` for another. */
+  getSecretValue(secretId: string): string;
 }
 
 /**
- * The AWS APIs the functions call that have no off-the-shelf stand-in here — Step Functions, EventBridge and
- * Lambda — served on 127.0.0.1 in their wire protocols (AWS JSON 1.0/1.1, Lambda's REST), so the functions'
- * own SDK clients reach them through `AWS_ENDPOINT_URL_SFN`, `…_EVENTBRIDGE` and `…_LAMBDA`.
+ * The AWS APIs the functions call that have no off-the-shelf stand-in here — Step Functions, EventBridge,
+ * Lambda and Secrets Manager — served on 127.0.0.1 in their wire protocols (AWS JSON 1.0/1.1, Lambda's REST), so
+ * the functions' own SDK clients reach them through `AWS_ENDPOINT_URL_SFN`, `…_EVENTBRIDGE`, `…_LAMBDA` and
+ * `…_SECRETS_MANAGER`.
  */
 export class AwsApiStandIn {
   /** The operations, also for callers inside AWS (the scheduler starts executions without the API). */
@@ -78,6 +81,10 @@ export class AwsApiStandIn {
         FailedEntryCount: 0,
         Entries: Entries.map((_entry, i) => ({ EventId: `event-${Date.now()}-${i}` })),
       });
+    } else if (target === 'secretsmanager.GetSecretValue') {
+      const { SecretId } = JSON.parse(body) as { SecretId: string };
+      const secretString = this.operations.getSecretValue(SecretId);
+      respond(response, 200, { ARN: SecretId, Name: SecretId, SecretString: secretString });
     } else if (invocation?.[1] !== undefined) {
       const name = decodeURIComponent(invocation[1]);
       const type = String(request.headers['x-amz-invocation-type'] ?? 'RequestResponse');

@@ -23,16 +23,19 @@ export interface DatabaseStandIn {
 }
 
 /**
- * Starts an embedded PostgreSQL that only takes TLS connections from the application role (as RDS Proxy with
- * `requireTLS`), with a certificate for the proxy's address, and a TCP proxy on `DB_PROXY_HOST:port` in front
- * of it: the functions reach the database exactly as the template tells them. The application role signs in
- * with an IAM token as its password; the stand-in trusts it (IAM cannot run here).
+ * Starts an embedded PostgreSQL that only takes TLS connections from the master user and the functions' roles
+ * (as RDS Proxy with `requireTLS`), with a certificate for the proxy's address, and a TCP proxy on
+ * `DB_PROXY_HOST:port` in front of it: the functions reach the database exactly as the template tells them.
+ * They sign in with IAM tokens as passwords; the stand-in trusts them (IAM cannot run here). The master user
+ * is as RDS makes it: no superuser, CREATEROLE, owner of the database; the other roles are the migrate
+ * function's to create.
  */
 export async function startDatabaseStandIn(opts: {
   readonly certificate: StandInCertificate;
   readonly port: number;
   readonly database: string;
-  readonly user: string;
+  readonly master: string;
+  readonly users: readonly string[];
 }): Promise<DatabaseStandIn> {
   const dir = await mkdtemp(join(tmpdir(), 'mb-assembly-pg-'));
   await chmod(dir, 0o755);
@@ -45,7 +48,7 @@ export async function startDatabaseStandIn(opts: {
     hbaFile,
     [
       'local all all trust',
-      `hostssl all ${opts.user} 127.0.0.1/32 trust`,
+      ...[opts.master, ...opts.users].map((user) => `hostssl all ${user} 127.0.0.1/32 trust`),
       'host all postgres 127.0.0.1/32 trust',
       '',
     ].join('\n'),
@@ -88,8 +91,8 @@ export async function startDatabaseStandIn(opts: {
     connectionString: `postgres://postgres@127.0.0.1:${serverPort}/postgres`,
     max: 4,
   });
-  await admin.query(`CREATE ROLE ${opts.user} LOGIN`);
-  await admin.query(`CREATE DATABASE ${opts.database} OWNER ${opts.user}`);
+  await admin.query(`CREATE ROLE ${opts.master} LOGIN CREATEROLE`);
+  await admin.query(`CREATE DATABASE ${opts.database} OWNER ${opts.master}`);
   const appAdmin = new pg.Pool({
     connectionString: `postgres://postgres@127.0.0.1:${serverPort}/${opts.database}`,
     max: 4,

@@ -52,6 +52,11 @@ export class StandInNames {
     return `${this.#sqsEndpoint}/${ACCOUNT}/${this.queueName(stackName, logicalId, resource)}`;
   }
 
+  /** A generated secret's ARN, with the six-character suffix Secrets Manager adds. */
+  secretArn(logicalId: string): string {
+    return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${logicalId}-AbCdEf`;
+  }
+
   tableName(stackName: string, logicalId: string): string {
     return `${stackName}-${logicalId}`;
   }
@@ -169,6 +174,11 @@ export class StandInNames {
         return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${this.functionName(stackName, logicalId)}`;
       case 'AWS::RDS::DBProxy.Endpoint':
         return DB_PROXY_HOST;
+      case 'AWS::SecretsManager::Secret.Ref':
+        return this.secretArn(logicalId);
+      // An attachment (the secret given the instance's host and port) stands for its secret.
+      case 'AWS::SecretsManager::SecretTargetAttachment.Ref':
+        return this.resolve(stackName, resource.Properties?.SecretId);
       case 'AWS::Events::EventBus.Ref':
       case 'AWS::Events::EventBus.Name':
         return `${stackName}-${logicalId}`;

@@ -68,6 +68,8 @@ export interface FunctionProps {
   readonly VpcConfig?: { SubnetIds: unknown[]; SecurityGroupIds: unknown[] };
   readonly Environment?: { Variables: Record<string, unknown> };
   readonly MemorySize?: number;
+  readonly ReservedConcurrentExecutions?: number;
+  readonly Role?: { 'Fn::GetAtt': [string, string] };
   readonly Timeout?: number;
   readonly LoggingConfig?: { LogGroup: unknown };
 }
