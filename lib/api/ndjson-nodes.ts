@@ -4,7 +4,6 @@ import { query } from '../db/query.ts';
 import { InvalidFileError } from '../errors.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
-import type { ApiImportJob } from './import-jobs.ts';
 import { ndjsonRows, type SourceRow } from './row-sources.ts';
 
 /** Most distinct fields an NDJSON node file may use (they become the CSV's columns). */
@@ -43,7 +42,10 @@ const record = (cells: readonly string[]): string => stringify([cells], { quoted
  * recorded reason), so line numbers stay aligned and every NDJSON record is one record of the job's count.
  * Returns the staged CSV's URI.
  */
-export async function convertNodesNdjson(deps: RuntimeDeps, job: ApiImportJob): Promise<string> {
+export async function convertNodesNdjson(
+  deps: RuntimeDeps,
+  job: { readonly jobId: string; readonly domainId: string; readonly uri: string },
+): Promise<string> {
   const { store, config, pool } = deps;
   const fields = new Set<string>();
   for await (const row of ndjsonRows(await store.read(job.uri), config.maxRecordBytes)) {
