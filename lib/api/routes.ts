@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { query } from '../db/query.ts';
 import { ApiRequestError, jobFailureOf } from '../errors.ts';
-import { failJob, getJob } from '../jobs/job-repository.ts';
+import { failJob } from '../jobs/job-repository.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { downloadUrl } from '../storage/presign.ts';
 import {
@@ -13,6 +12,7 @@ import {
   type StagedBody,
   stageBody,
 } from './body.ts';
+import { readExportJobView } from './export-job-queries.ts';
 import { type ApiExportJob, createExportJob, failExport } from './export-jobs.ts';
 import {
   checkExportQuery,
@@ -25,8 +25,14 @@ import {
 import type { ApiRequest, ApiResponse, Caller, Route } from './http.ts';
 import { type IdempotencyStore, idempotencyKey, requestHash } from './idempotency.ts';
 import {
+  claimUpload,
+  listImportRowErrors,
+  readImportJobView,
+  readUploadTarget,
+  releaseUpload,
+} from './import-job-queries.ts';
+import {
   type ApiImportJob,
-  AWAITING_UPLOAD,
   createImportJob,
   IMPORT_FORMATS,
   IMPORTABLE,
@@ -211,53 +217,32 @@ async function uploadImportFile(
 ): Promise<ApiResponse> {
   const jobId = jobIdParam(params);
   const { config, store } = context.deps;
-  const job = await query<{
-    kind: string;
-    format: string;
-    domain_id: string;
-    group_id: string;
-    created_at: Date;
-  }>(
-    context.deps.pool,
-    `SELECT kind, format, domain_id, group_id, created_at FROM import_jobs
-     WHERE id = $1 AND origin = 'api'`,
-    [jobId],
-  );
-  const row = job.rows[0];
-  if (!row) throw new ApiRequestError(404, 'JOB_NOT_FOUND', 'no such job');
-  authorize(request.caller, row.domain_id);
+  const target = await readUploadTarget(context.deps.pool, jobId);
+  if (!target) throw new ApiRequestError(404, 'JOB_NOT_FOUND', 'no such job');
+  authorize(request.caller, target.domainId);
   checkDeclaredLength(request.headers, config.apiMaxBodyBytes);
-  const format = row.format as ApiImportJob['format'];
   const uri = uploadUri(context.deps, jobId);
   // Claim the upload first, so that two uploads to one job cannot both start it.
-  const claimed = await query(
-    context.deps.pool,
-    `UPDATE import_jobs SET source = $2, updated_at = now() WHERE id = $1 AND source = $3 AND status = 'PENDING'`,
-    [jobId, uri, AWAITING_UPLOAD],
-  );
-  if (claimed.rowCount === 0) {
+  if (!(await claimUpload(context.deps.pool, jobId, uri))) {
     throw new ApiRequestError(409, 'UPLOAD_NOT_EXPECTED', 'this job already has its file');
   }
   try {
     await stageBody(store, uri, request.body, config.apiMaxBodyBytes);
   } catch (error) {
-    await query(context.deps.pool, `UPDATE import_jobs SET source = $2 WHERE id = $1`, [
-      jobId,
-      AWAITING_UPLOAD,
-    ]);
+    await releaseUpload(context.deps.pool, jobId);
     throw error;
   }
   await launchOrFail(context, {
     jobId,
-    resourceType: row.kind as ApiImportJob['resourceType'],
-    format,
-    domainId: row.domain_id,
-    groupId: row.group_id,
+    resourceType: target.kind as ApiImportJob['resourceType'],
+    format: target.format as ApiImportJob['format'],
+    domainId: target.domainId,
+    groupId: target.groupId,
     uri,
   });
   return {
     status: 202,
-    json: { job_id: jobId, status: 'pending', created_at: row.created_at.toISOString() },
+    json: { job_id: jobId, status: 'pending', created_at: target.createdAt.toISOString() },
   };
 }
 
@@ -287,26 +272,14 @@ async function getImport(
 ): Promise<ApiResponse> {
   const jobId = jobIdParam(params);
   const { pool, config } = context.deps;
-  const job = await getJob(pool, jobId);
+  const job = await readImportJobView(pool, jobId);
   if (!job) throw new ApiRequestError(404, 'JOB_NOT_FOUND', 'no such job');
   authorize(request.caller, job.domainId);
   const limit = pageSize(request.query);
   const after = decodeCursor(request.query.get('cursor'));
-  const extra = await query<{
-    format: string | null;
-    failure_code: string | null;
-    failure_message: string | null;
-  }>(pool, 'SELECT format, failure_code, failure_message FROM import_jobs WHERE id = $1', [jobId]);
-  const format = extra.rows[0];
-  const offset = job.kind === 'nodes' && format?.format === 'ndjson' ? NDJSON_LINE_OFFSET : 0;
-  const errors = (
-    await query<{ line: string; errors: string[] }>(
-      pool,
-      `SELECT line, coalesce(errors, ARRAY[reason]) AS errors FROM import_job_errors
-       WHERE job_id = $1 AND line > $2 ORDER BY line LIMIT $3`,
-      [jobId, after, limit + 1],
-    )
-  ).rows;
+  const offset = job.kind === 'nodes' && job.format === 'ndjson' ? NDJSON_LINE_OFFSET : 0;
+  // One row past the page says whether there is a next one.
+  const errors = await listImportRowErrors(pool, jobId, after, limit + 1);
   const page = errors.slice(0, limit);
   const last = page.at(-1);
   return {
@@ -319,12 +292,12 @@ async function getImport(
       processed_count: job.processed + job.failedCount,
       success_count: job.processed,
       fail_count: job.failedCount,
-      errors: page.map((e) => ({ line: Number(e.line) - offset, errors: e.errors })),
-      ...(errors.length > limit && last ? { next_cursor: encodeCursor(Number(last.line)) } : {}),
+      errors: page.map((e) => ({ line: e.line - offset, errors: e.errors })),
+      ...(errors.length > limit && last ? { next_cursor: encodeCursor(last.line) } : {}),
       ...(job.failedListUri && job.failedCount > 0
         ? { error_report_url: await downloadUrl(config, job.failedListUri, LINK_SECONDS) }
         : {}),
-      ...failureOf(job.status, format),
+      ...failureOf(job),
       created_at: job.createdAt.toISOString(),
       completed_at: job.finishedAt?.toISOString() ?? null,
     },
@@ -335,13 +308,14 @@ async function getImport(
  * The `failure` of a job that failed for a reason other than its rows (those record a code; a job failed by
  * its rows does not): the message recorded only when it was safe to show, otherwise a generic one.
  */
-function failureOf(
-  status: string,
-  row: { failure_code: string | null; failure_message: string | null } | undefined,
-): { failure?: { code: string; message: string } } {
-  if (status !== 'FAILED' || !row?.failure_code) return {};
-  const message = row.failure_message ?? `the job failed (${row.failure_code}); the operators' logs say why`;
-  return { failure: { code: row.failure_code, message } };
+function failureOf(job: {
+  readonly status: string;
+  readonly failureCode: string | null;
+  readonly failureMessage: string | null;
+}): { failure?: { code: string; message: string } } {
+  if (job.status !== 'FAILED' || !job.failureCode) return {};
+  const message = job.failureMessage ?? `the job failed (${job.failureCode}); the operators' logs say why`;
+  return { failure: { code: job.failureCode, message } };
 }
 
 const ExportParams = z.object({
@@ -457,36 +431,21 @@ async function getExport(
 ): Promise<ApiResponse> {
   const jobId = jobIdParam(params);
   const { config } = context.deps;
-  const result = await query<{
-    domain_id: string;
-    status: string;
-    exported: string;
-    file_uri: string | null;
-    created_at: Date;
-    finished_at: Date | null;
-    failure_code: string | null;
-    failure_message: string | null;
-  }>(
-    context.deps.pool,
-    `SELECT domain_id, status, exported, file_uri, created_at, finished_at, failure_code, failure_message
-     FROM export_jobs WHERE id = $1`,
-    [jobId],
-  );
-  const row = result.rows[0];
-  if (!row) throw new ApiRequestError(404, 'JOB_NOT_FOUND', 'no such job');
-  authorize(request.caller, row.domain_id);
+  const job = await readExportJobView(context.deps.pool, jobId);
+  if (!job) throw new ApiRequestError(404, 'JOB_NOT_FOUND', 'no such job');
+  authorize(request.caller, job.domainId);
   return {
     status: 200,
     json: {
       job_id: jobId,
-      status: row.status.toLowerCase(),
-      total_records: Number(row.exported),
-      ...(row.status === 'COMPLETED' && row.file_uri
-        ? { download_url: await downloadUrl(config, row.file_uri, LINK_SECONDS) }
+      status: job.status.toLowerCase(),
+      total_records: job.exported,
+      ...(job.status === 'COMPLETED' && job.fileUri
+        ? { download_url: await downloadUrl(config, job.fileUri, LINK_SECONDS) }
         : {}),
-      ...failureOf(row.status, row),
-      created_at: row.created_at.toISOString(),
-      completed_at: row.finished_at?.toISOString() ?? null,
+      ...failureOf(job),
+      created_at: job.createdAt.toISOString(),
+      completed_at: job.finishedAt?.toISOString() ?? null,
     },
   };
 }

@@ -1,0 +1,137 @@
+import type pg from 'pg';
+import { query } from '../db/query.ts';
+import { AWAITING_UPLOAD } from './import-jobs.ts';
+
+/** What `GET /v1/imports/{job_id}` shows of a job, read in one statement. */
+export interface ImportJobView {
+  readonly id: string;
+  readonly kind: string;
+  readonly domainId: string;
+  readonly format: string | null;
+  readonly status: string;
+  readonly total: number;
+  readonly processed: number;
+  readonly failedCount: number;
+  readonly failedListUri: string | null;
+  readonly failureCode: string | null;
+  readonly failureMessage: string | null;
+  readonly createdAt: Date;
+  readonly finishedAt: Date | null;
+}
+
+/** A job of any origin, or `undefined` when there is none. */
+export async function readImportJobView(pool: pg.Pool, jobId: string): Promise<ImportJobView | undefined> {
+  const result = await query<{
+    id: string;
+    kind: string;
+    domain_id: string;
+    format: string | null;
+    status: string;
+    total: string;
+    processed: string;
+    failed_count: string;
+    failed_list_uri: string | null;
+    failure_code: string | null;
+    failure_message: string | null;
+    created_at: Date;
+    finished_at: Date | null;
+  }>(
+    pool,
+    `SELECT id, kind, domain_id, format, status, total, processed, failed_count, failed_list_uri,
+            failure_code, failure_message, created_at, finished_at
+     FROM import_jobs WHERE id = $1`,
+    [jobId],
+  );
+  const row = result.rows[0];
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    kind: row.kind,
+    domainId: row.domain_id,
+    format: row.format,
+    status: row.status,
+    total: Number(row.total),
+    processed: Number(row.processed),
+    failedCount: Number(row.failed_count),
+    failedListUri: row.failed_list_uri,
+    failureCode: row.failure_code,
+    failureMessage: row.failure_message,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+/** One failed row of a job: its line in the stored numbering and why it failed. */
+export interface ImportRowErrors {
+  readonly line: number;
+  readonly errors: string[];
+}
+
+/** Up to `limit` failed rows of a job after line `afterLine`, in line order. */
+export async function listImportRowErrors(
+  pool: pg.Pool,
+  jobId: string,
+  afterLine: number,
+  limit: number,
+): Promise<ImportRowErrors[]> {
+  const result = await query<{ line: string; errors: string[] }>(
+    pool,
+    `SELECT line, coalesce(errors, ARRAY[reason]) AS errors FROM import_job_errors
+     WHERE job_id = $1 AND line > $2 ORDER BY line LIMIT $3`,
+    [jobId, afterLine, limit],
+  );
+  return result.rows.map((row) => ({ line: Number(row.line), errors: row.errors }));
+}
+
+/** What an upload to a job created by the API needs to know of it. */
+export interface UploadTarget {
+  readonly kind: string;
+  readonly format: string;
+  readonly domainId: string;
+  readonly groupId: string;
+  readonly createdAt: Date;
+}
+
+/** A job the API created, or `undefined` when there is none (jobs of other origins take no uploads). */
+export async function readUploadTarget(pool: pg.Pool, jobId: string): Promise<UploadTarget | undefined> {
+  const result = await query<{
+    kind: string;
+    format: string;
+    domain_id: string;
+    group_id: string;
+    created_at: Date;
+  }>(
+    pool,
+    `SELECT kind, format, domain_id, group_id, created_at FROM import_jobs
+     WHERE id = $1 AND origin = 'api'`,
+    [jobId],
+  );
+  const row = result.rows[0];
+  return row
+    ? {
+        kind: row.kind,
+        format: row.format,
+        domainId: row.domain_id,
+        groupId: row.group_id,
+        createdAt: row.created_at,
+      }
+    : undefined;
+}
+
+/**
+ * Points a PENDING job still awaiting its file at `uri`; `false` when it is not awaiting one. One statement,
+ * so that of two uploads to one job only one can claim it.
+ */
+export async function claimUpload(pool: pg.Pool, jobId: string, uri: string): Promise<boolean> {
+  const claimed = await query(
+    pool,
+    `UPDATE import_jobs SET source = $2, updated_at = now() WHERE id = $1 AND source = $3 AND status = 'PENDING'`,
+    [jobId, uri, AWAITING_UPLOAD],
+  );
+  return claimed.rowCount !== 0;
+}
+
+/** Gives a claimed job back to uploads, after its file could not be staged. */
+export async function releaseUpload(pool: pg.Pool, jobId: string): Promise<void> {
+  await query(pool, `UPDATE import_jobs SET source = $2 WHERE id = $1`, [jobId, AWAITING_UPLOAD]);
+}
