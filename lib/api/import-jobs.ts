@@ -5,7 +5,7 @@ import { InvalidFileError, isTransient, jobFailureOf } from '../errors.ts';
 import { writeFailedReport } from '../jobs/job-reports.ts';
 import { completeJob, failJob } from '../jobs/job-repository.ts';
 import { accountRows, importStatus, type RowAccount, rowFailureReason } from '../jobs/row-accounting.ts';
-import type { ImportExecutionInput } from '../jobs/types.ts';
+import type { ImportExecutionInput } from '../model/types.ts';
 import { logger, logJob } from '../observability/logger.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';

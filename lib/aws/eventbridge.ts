@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { MatchbridgeError } from '../errors.ts';
 import type { StatusEnvelope, StatusPublisher } from '../jobs/publish-status.ts';
-import type { JobStatusMessage } from '../jobs/types.ts';
+import type { JobStatusMessage } from '../model/types.ts';
 
 /** `source` of the events Matchbridge puts on EventBridge. */
 export const EVENT_SOURCE = 'matchbridge';

@@ -8,7 +8,7 @@ import { MAX_REFERENCE_LENGTH, NUL_CHARACTER, type ParsedRow, type StagedBlock }
 import { unescapeCellSql } from '../csv/spreadsheet-escape.ts';
 import { DeadlineExceededError } from '../errors.ts';
 import type { BatchIdentity } from '../jobs/job-repository.ts';
-import type { JobRef, RowRejection } from '../jobs/types.ts';
+import type { JobRef, RowRejection } from '../model/types.ts';
 import { isDeadlock, isUniqueViolation, mapDatabaseError } from './errors.ts';
 import { checkoutClient, releaseClient, rollback } from './pool.ts';
 import { query } from './query.ts';

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { IMPORT_REQUEST_MAX_BYTES } from '../config.ts';
 import { InvalidRequestError, isTransient, MatchbridgeError } from '../errors.ts';
-import type { ImportExecutionInput } from '../jobs/types.ts';
+import type { ImportExecutionInput } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
 import {
   deterministicJobId,

@@ -9,7 +9,7 @@ import type {
   JobRef,
   JobStatus,
   JobStatusMessage,
-} from './types.ts';
+} from '../model/types.ts';
 
 /** An `import_jobs` row. `jobId` repeats `id` so that a row is a {@link JobRef}. */
 export interface ImportJobRow extends JobRef {

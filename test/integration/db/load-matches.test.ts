@@ -7,7 +7,7 @@ import { loadConfig } from '../../../lib/config.ts';
 import { loadMatches } from '../../../lib/db/load-matches.ts';
 import { createOrClaimJob } from '../../../lib/jobs/job-repository.ts';
 import { loadMatchBatch } from '../../../lib/jobs/load-match-batch.ts';
-import type { JobRef } from '../../../lib/jobs/types.ts';
+import type { JobRef } from '../../../lib/model/types.ts';
 import { planMatchFile } from '../../../lib/parquet/plan-matches.ts';
 import { type MatchRowRun, matchRowRun } from '../../../lib/parquet/read-matches.ts';
 import type { MatchRow, MatchRowRejection } from '../../../lib/parquet/types.ts';

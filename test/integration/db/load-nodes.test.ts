@@ -11,7 +11,7 @@ import {
   NUL_CHARACTER,
 } from '../../../lib/db/load-nodes.ts';
 import { createOrClaimJob } from '../../../lib/jobs/job-repository.ts';
-import type { JobRef, RowRejection } from '../../../lib/jobs/types.ts';
+import type { JobRef, RowRejection } from '../../../lib/model/types.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
 
 const SUITE = 'load_nodes';

@@ -10,7 +10,7 @@ import {
   type StatusPublisher,
   statusEnvelope,
 } from '../../../lib/jobs/publish-status.ts';
-import type { JobStatusMessage } from '../../../lib/jobs/types.ts';
+import type { JobStatusMessage } from '../../../lib/model/types.ts';
 import type { RetryPolicy } from '../../../lib/runtime/retry.ts';
 
 const MESSAGE: JobStatusMessage = {
