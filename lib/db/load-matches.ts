@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { NUL_CHARACTER } from '../csv/parse-range.ts';
-import type { BatchIdentity } from '../jobs/job-repository.ts';
-import type { JobRef, RowRejection } from '../model/types.ts';
+import type { BatchIdentity, JobRef, RowRejection } from '../model/types.ts';
 import type { MatchRowRun, MatchRowVisitor } from '../parquet/read-matches.ts';
 import type { MatchRowRejection } from '../parquet/types.ts';
 import {

@@ -16,7 +16,6 @@ import {
 const KNOWN_FOLDER_CYCLE = [
   'lib/api',
   'lib/aws',
-  'lib/db',
   'lib/export',
   'lib/jobs',
   'lib/kafka',
