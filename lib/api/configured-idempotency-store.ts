@@ -1,6 +1,6 @@
 import { dynamoIdempotencyStore } from '../aws/api-idempotency.ts';
 import { idempotencyOptions } from '../aws/idempotent-starter.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
+import type { RuntimeDeps } from '../jobs/deps.ts';
 import { type IdempotencyStore, postgresIdempotencyStore } from './idempotency.ts';
 
 /** The idempotency store of a configuration: DynamoDB when `IDEMPOTENCY_TABLE` is set, else PostgreSQL. */

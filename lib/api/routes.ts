@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { query } from '../db/query.ts';
 import { ApiRequestError, jobFailureOf } from '../errors.ts';
+import type { RuntimeDeps } from '../jobs/deps.ts';
 import { failJob, getJob } from '../jobs/job-repository.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
 import { downloadUrl } from '../storage/presign.ts';
 import {
   checkDeclaredLength,

@@ -1,6 +1,6 @@
 import type { ImportExecutionInput, JobStatusMessage } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
+import type { RuntimeDeps } from './deps.ts';
 import { failImport } from './fail-import.ts';
 import { getJob } from './job-repository.ts';
 

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { BatchResult, ImportExecutionInput, ImportPlan, JobStatusMessage } from '../model/types.ts';
 import { METRIC_NAMES, recordJobFinished } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
+import type { RuntimeDeps } from './deps.ts';
 import { type BatchFailure, type WrittenList, writeFailedReport, writeSuccessReport } from './job-reports.ts';
 import { completeJob, recordStatusEvent } from './job-repository.ts';
 import type { MatchImportPlan } from './plan-matches.ts';

@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { ImportKind } from '../model/types.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
+import type { RuntimeDeps } from './deps.ts';
 import { streamJobErrors } from './job-repository.ts';
 import { batchSuccessUri } from './load-batch.ts';
 

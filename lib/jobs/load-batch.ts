@@ -6,8 +6,8 @@ import { csvStageLayout, type LoadCounts, loadStagedNodes } from '../db/load-nod
 import type { BatchIdentity, BatchResult, CsvBatch, JobRef } from '../model/types.ts';
 import { METRIC_NAMES, recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
+import type { RuntimeDeps } from './deps.ts';
 import { getCompletedBatch, recordCompletedBatch } from './job-repository.ts';
 
 /** Input of one Map iteration: the job, the header resolved by the plan, and one batch. */

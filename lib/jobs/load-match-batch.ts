@@ -5,7 +5,7 @@ import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import { readMatchRuns } from '../parquet/read-matches.ts';
 import type { MatchBatch, MatchColumn } from '../parquet/types.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
+import type { RuntimeDeps } from './deps.ts';
 import { batchSucceeded, oncePerBatch } from './load-batch.ts';
 
 /** Input of one Map iteration of a match import: the job, the file, the plan's columns and one batch. */

@@ -4,8 +4,8 @@ import { isGzip, planCsvRanges, planGzipParts } from '../csv/plan-csv.ts';
 import { InvalidFileError } from '../errors.ts';
 import type { ImportExecutionInput, ImportPlan } from '../model/types.ts';
 import { logJob } from '../observability/logger.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
+import type { RuntimeDeps } from './deps.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
 
 const PART_NAME_DIGITS = 5;

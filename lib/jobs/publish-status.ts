@@ -1,9 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { StatusDeliveryError } from '../errors.ts';
+import { type RetryPolicy, retry } from '../model/retry.ts';
 import type { ImportKind, JobStatusMessage } from '../model/types.ts';
 import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
-import { type RetryPolicy, retry } from '../runtime/retry.ts';
 import type { DeliveryStatus } from './job-repository.ts';
 
 /** A status message ready to go out: its topic, its key (the job id), its headers and the message itself. */

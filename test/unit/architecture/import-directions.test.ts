@@ -13,14 +13,7 @@ import {
  * The folders of lib/ that still import one another in a cycle (issue 17, measured when this check came):
  * the restructuring shrinks this list to nothing; a folder joining it fails the test.
  */
-const KNOWN_FOLDER_CYCLE = [
-  'lib/api',
-  'lib/aws',
-  'lib/export',
-  'lib/jobs',
-  'lib/kafka',
-  'lib/runtime',
-];
+const KNOWN_FOLDER_CYCLE = ['lib/api', 'lib/aws'];
 
 describe('import directions', () => {
   let graph: ImportGraph;

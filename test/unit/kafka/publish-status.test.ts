@@ -10,8 +10,8 @@ import {
   type StatusPublisher,
   statusEnvelope,
 } from '../../../lib/jobs/publish-status.ts';
+import type { RetryPolicy } from '../../../lib/model/retry.ts';
 import type { JobStatusMessage } from '../../../lib/model/types.ts';
-import type { RetryPolicy } from '../../../lib/runtime/retry.ts';
 
 const MESSAGE: JobStatusMessage = {
   jobId: '5d7c8a2e-1f3b-4c6d-9e8f-0a1b2c3d4e5f',
