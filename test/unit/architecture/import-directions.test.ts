@@ -9,12 +9,6 @@ import {
   readImportGraph,
 } from '../../support/import-graph.ts';
 
-/**
- * The folders of lib/ that still import one another in a cycle (issue 17, measured when this check came):
- * the restructuring shrinks this list to nothing; a folder joining it fails the test.
- */
-const KNOWN_FOLDER_CYCLE = ['lib/api', 'lib/aws'];
-
 describe('import directions', () => {
   let graph: ImportGraph;
   before(async () => {
@@ -51,16 +45,7 @@ describe('import directions', () => {
     assert.deepEqual(importCycles(graph), []);
   });
 
-  it('has no new import cycle between folders', (t) => {
-    const cycles = importCycles(folderGraph(graph));
-    t.diagnostic(`folder cycles: ${JSON.stringify(cycles)}`);
-    for (const cycle of cycles) {
-      assert.deepEqual(
-        cycle.filter((folder) => !KNOWN_FOLDER_CYCLE.includes(folder)),
-        [],
-        'a folder joined the known cycle',
-      );
-    }
-    assert.ok(cycles.length <= 1, 'one known cycle at most');
+  it('has no import cycle between folders', () => {
+    assert.deepEqual(importCycles(folderGraph(graph)), []);
   });
 });
