@@ -4,7 +4,7 @@ import {
   type PutEventsCommandOutput,
 } from '@aws-sdk/client-eventbridge';
 import { MatchbridgeError } from '../errors.ts';
-import type { StatusEnvelope, StatusPublisher } from '../jobs/publish-status.ts';
+import type { StatusEnvelope, StatusPublisher } from '../model/status.ts';
 import type { JobStatusMessage } from '../model/types.ts';
 
 /** `source` of the events Matchbridge puts on EventBridge. */

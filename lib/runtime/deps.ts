@@ -7,14 +7,10 @@ import { createPool } from '../db/pool.ts';
 import { APPLICATION_ROLE, MIGRATOR_ROLE, setUpRolesAt } from '../db/roles.ts';
 import { ConfigurationError } from '../errors.ts';
 import type { RuntimeDeps } from '../jobs/deps.ts';
-import {
-  noStatusPublisher,
-  type StatusDeadLetterSink,
-  type StatusDelivery,
-  type StatusPublisher,
-} from '../jobs/publish-status.ts';
+import { noStatusPublisher, type StatusDelivery } from '../jobs/publish-status.ts';
 import { kafkaSettings } from '../kafka/client-options.ts';
 import { kafkaStatusPublisher } from '../kafka/status-publisher.ts';
+import type { StatusDeadLetterSink, StatusPublisher } from '../model/status.ts';
 import { configuredObjectStore } from '../storage/configured-store.ts';
 import { localStandIn } from './local-adapters.ts';
 

@@ -4,13 +4,11 @@ import { DatabaseUnavailableError } from '../../../lib/errors.ts';
 import {
   noStatusPublisher,
   publishStatus,
-  type StatusDeadLetter,
   type StatusDelivery,
-  type StatusEnvelope,
-  type StatusPublisher,
   statusEnvelope,
 } from '../../../lib/jobs/publish-status.ts';
 import type { RetryPolicy } from '../../../lib/model/retry.ts';
+import type { StatusDeadLetter, StatusEnvelope, StatusPublisher } from '../../../lib/model/status.ts';
 import type { JobStatusMessage } from '../../../lib/model/types.ts';
 
 const MESSAGE: JobStatusMessage = {
