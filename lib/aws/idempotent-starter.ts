@@ -7,7 +7,7 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { Config } from '../config.ts';
-import type { ExecutionStarter } from '../ingest/ingest-records.ts';
+import type { ExecutionStarter } from '../model/ingest.ts';
 import type { ImportExecutionInput } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
 

@@ -1,6 +1,6 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from '../errors.ts';
-import type { ExecutionStarter } from '../ingest/ingest-records.ts';
+import type { ExecutionStarter } from '../model/ingest.ts';
 import type { ImportExecutionInput, ImportKind } from '../model/types.ts';
 
 /**
