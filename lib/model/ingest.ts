@@ -1,5 +1,7 @@
 /** The ports of ingest: the Kafka records it reads, where it starts imports and keeps dead letters. */
 
+import { z } from 'zod';
+import { InvalidRequestError } from '../errors.ts';
 import type { ImportExecutionInput } from './types.ts';
 
 /** A Kafka record as the MSK event-source mapping delivers it (base64 key/value, headers as byte arrays). */
@@ -43,3 +45,37 @@ export interface ExecutionStarter {
 export interface DeadLetterSink {
   send(letter: DeadLetter): Promise<void>;
 }
+
+/** The dead letter of the design, as read back from a queue or a file (extra fields are kept by callers). */
+export const DeadLetterSchema = z.object({
+  reason: z.string(),
+  code: z.string(),
+  topic: z.string().min(1),
+  partition: z.number().int().nonnegative(),
+  offset: z.number().int().nonnegative(),
+  key: z.string().nullable(),
+  headers: z.record(z.string(), z.string()),
+  value: z.string().nullable(),
+  valueEncoding: z.enum(['utf8', 'base64']),
+});
+
+/**
+ * Reads a dead letter from parsed JSON.
+ *
+ * @throws InvalidRequestError `NOT_A_DEAD_LETTER`.
+ */
+export function parseDeadLetter(json: unknown): DeadLetter {
+  const parsed = DeadLetterSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new InvalidRequestError('NOT_A_DEAD_LETTER', 'not a dead letter of the ingest queue', {
+      problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    });
+  }
+  return parsed.data;
+}
+
+/** What became of one replayed letter. */
+export type ReplayOutcome =
+  | { readonly outcome: 'started'; readonly jobId: string }
+  | { readonly outcome: 'duplicate' }
+  | { readonly outcome: 'dead-lettered'; readonly reason: string };
