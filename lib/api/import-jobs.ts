@@ -1,5 +1,4 @@
 import { loadMatches } from '../db/load-matches.ts';
-import { loadUsers, type UserImportRow } from '../db/load-users.ts';
 import { query } from '../db/query.ts';
 import { InvalidFileError, isTransient, jobFailureOf } from '../errors.ts';
 import type { RuntimeDeps } from '../jobs/deps.ts';
@@ -9,6 +8,7 @@ import { accountRows, importStatus, type RowAccount, rowFailureReason } from '..
 import type { ImportExecutionInput } from '../model/types.ts';
 import { logger, logJob } from '../observability/logger.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
+import { loadUsers, type UserImportRow } from '../users/load-users.ts';
 import { validateUserRow } from '../users/user-row.ts';
 import { type InProcessRetry, reasonOf, retryTransient } from './job-retries.ts';
 import { matchRows, withKnownParticipants } from './match-rows.ts';
