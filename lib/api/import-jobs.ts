@@ -1,4 +1,3 @@
-import { loadMatches } from '../db/load-matches.ts';
 import { query } from '../db/query.ts';
 import { InvalidFileError, isTransient, jobFailureOf } from '../errors.ts';
 import type { RuntimeDeps } from '../jobs/deps.ts';
@@ -7,6 +6,7 @@ import { completeJob, failJob } from '../jobs/job-repository.ts';
 import { accountRows, importStatus, type RowAccount, rowFailureReason } from '../jobs/row-accounting.ts';
 import type { ImportExecutionInput } from '../model/types.ts';
 import { logger, logJob } from '../observability/logger.ts';
+import { loadMatches } from '../parquet/load-matches.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import { loadUsers, type UserImportRow } from '../users/load-users.ts';
 import { validateUserRow } from '../users/user-row.ts';

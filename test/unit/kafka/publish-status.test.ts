@@ -34,7 +34,7 @@ const ROUTING = {
   },
 };
 
-// No waits between attempts: the backoff itself is the retry helper's (test/unit/runtime/retry.test.ts).
+// No waits between attempts: the backoff itself is the retry helper's (test/unit/model/retry.test.ts).
 const RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 };
 
 class BrokerDownError extends Error {
