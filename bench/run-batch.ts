@@ -6,8 +6,8 @@ import { loadBatch } from '../lib/jobs/load-batch.ts';
 import { loadMatchBatch } from '../lib/jobs/load-match-batch.ts';
 import { planImport } from '../lib/jobs/plan-import.ts';
 import { planMatches } from '../lib/jobs/plan-matches.ts';
-import type { BatchResult } from '../lib/jobs/types.ts';
 import { initLocalConfig } from '../lib/local/adapters.ts';
+import type { BatchResult } from '../lib/model/types.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../lib/runtime/deps.ts';
 
 const [file, databaseUrl, home, domainId, groupId, kind = 'nodes'] = process.argv.slice(2);

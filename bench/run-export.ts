@@ -1,10 +1,11 @@
 // Child process of the export benchmark: runs one user export of a domain through the synthesized export
 // state machine (in-process handlers, files to the local folder, requests to the outbox) and prints its
 // figures as JSON on stdout.
-import { closeExportDeps } from '../lib/export/export-deps.ts';
+
 import { initLocalConfig } from '../lib/local/adapters.ts';
 import { runExportLocally } from '../lib/local/run-export.ts';
 import { closeRuntimeDeps } from '../lib/runtime/deps.ts';
+import { closeExportDeps } from '../lib/runtime/export-deps.ts';
 
 const [databaseUrl, home, domainId] = process.argv.slice(2);
 if (!databaseUrl || !home || !domainId)

@@ -1,20 +1,20 @@
 import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { configuredIdempotencyStore } from '../../lib/api/configured-idempotency-store.ts';
 import { runApiExport } from '../../lib/api/export-jobs.ts';
 import type { IdempotencyStore } from '../../lib/api/idempotency.ts';
 import { runApiImport } from '../../lib/api/import-jobs.ts';
-import {
-  isApiJobEvent,
-  type ResponseStreamWrapper,
-  selfInvokingLauncher,
-  serveApiGatewayEvent,
-} from '../../lib/aws/api-gateway.ts';
 import { dynamoIdempotencyStore } from '../../lib/aws/api-idempotency.ts';
 import { idempotencyOptions } from '../../lib/aws/idempotent-starter.ts';
 import { stepFunctionsStarter } from '../../lib/aws/step-functions.ts';
 import { ConfigurationError } from '../../lib/errors.ts';
 import { logger } from '../../lib/observability/logger.ts';
+import {
+  isApiJobEvent,
+  type ResponseStreamWrapper,
+  selfInvokingLauncher,
+  serveApiGatewayEvent,
+} from '../../lib/runtime/api-gateway.ts';
+import { configuredIdempotencyStore } from '../../lib/runtime/configured-idempotency-store.ts';
 import { runtimeDeps } from '../../lib/runtime/deps.ts';
 import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { awsIngestDeps } from '../../lib/aws/ingest-deps.ts';
 import { type QueueReplaySummary, replayQueue, sqsReplayQueue } from '../../lib/aws/sqs-replay.ts';
 import { InvalidRequestError } from '../../lib/errors.ts';
 import { replayDeadLetter } from '../../lib/ingest/replay.ts';
 import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
+import { awsIngestDeps } from '../../lib/runtime/ingest-deps.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
 
 const cfg = requireHandlerConfig('dlq-replay');

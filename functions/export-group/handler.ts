@@ -1,6 +1,6 @@
-import { exportDeps } from '../../lib/export/export-deps.ts';
 import { exportGroup } from '../../lib/export/export-group.ts';
 import type { ExportGroupInput } from '../../lib/export/types.ts';
+import { exportDeps } from '../../lib/runtime/export-deps.ts';
 import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
 

@@ -1,6 +1,6 @@
-import { awsIngestDeps } from '../../lib/aws/ingest-deps.ts';
 import { ingestRecords, type KafkaIngestOutcome, type MskEvent } from '../../lib/ingest/ingest-records.ts';
 import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
+import { awsIngestDeps } from '../../lib/runtime/ingest-deps.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
 
 const deps = awsIngestDeps(requireHandlerConfig('ingest'));

@@ -1,7 +1,7 @@
-import { awsIngestDeps } from '../../lib/aws/ingest-deps.ts';
 import type { IngestOutcome } from '../../lib/ingest/ingest-records.ts';
 import { ingestObjectCreated } from '../../lib/ingest/object-created.ts';
 import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
+import { awsIngestDeps } from '../../lib/runtime/ingest-deps.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
 
 const deps = awsIngestDeps(requireHandlerConfig('object-created'));

@@ -1,5 +1,5 @@
 import { planMatches } from '../../lib/jobs/plan-matches.ts';
-import type { ImportExecutionInput } from '../../lib/jobs/types.ts';
+import type { ImportExecutionInput } from '../../lib/model/types.ts';
 import { runtimeDeps } from '../../lib/runtime/deps.ts';
 import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';

@@ -1,7 +1,7 @@
 import { query } from '../db/query.ts';
 import { isTransient, jobFailureOf } from '../errors.ts';
+import type { RuntimeDeps } from '../jobs/deps.ts';
 import { logger } from '../observability/logger.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import { type ExportQuery, exportChunks } from './export-rows.ts';
 import { type InProcessRetry, reasonOf, retryTransient } from './job-retries.ts';

@@ -1,14 +1,14 @@
-import { loadMatches } from '../db/load-matches.ts';
-import { loadUsers, type UserImportRow } from '../db/load-users.ts';
 import { query } from '../db/query.ts';
 import { InvalidFileError, isTransient, jobFailureOf } from '../errors.ts';
+import type { RuntimeDeps } from '../jobs/deps.ts';
 import { writeFailedReport } from '../jobs/job-reports.ts';
 import { completeJob, failJob } from '../jobs/job-repository.ts';
 import { accountRows, importStatus, type RowAccount, rowFailureReason } from '../jobs/row-accounting.ts';
-import type { ImportExecutionInput } from '../jobs/types.ts';
+import type { ImportExecutionInput } from '../model/types.ts';
 import { logger, logJob } from '../observability/logger.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
+import { loadMatches } from '../parquet/load-matches.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
+import { loadUsers, type UserImportRow } from '../users/load-users.ts';
 import { validateUserRow } from '../users/user-row.ts';
 import { type InProcessRetry, reasonOf, retryTransient } from './job-retries.ts';
 import { matchRows, withKnownParticipants } from './match-rows.ts';

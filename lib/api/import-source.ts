@@ -2,7 +2,7 @@ import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { ApiRequestError } from '../errors.ts';
 import { checkPipelineBucketPath } from '../ingest/import-request.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
+import type { RuntimeDeps } from '../jobs/deps.ts';
 import { type ObjectLocation, parseObjectUri } from '../storage/object-uri.ts';
 
 const notAllowed = (message: string): ApiRequestError =>

@@ -2,7 +2,7 @@ import { stringify } from 'csv-stringify/sync';
 import { escapeCell } from '../csv/spreadsheet-escape.ts';
 import { query } from '../db/query.ts';
 import { InvalidFileError } from '../errors.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
+import type { RuntimeDeps } from '../jobs/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import { ndjsonRows, type SourceRow } from './row-sources.ts';
 

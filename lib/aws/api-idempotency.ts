@@ -7,7 +7,7 @@ import {
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import { type IdempotencyStore, inUse, reused, type StoredResponse } from '../api/idempotency.ts';
+import { type IdempotencyStore, inUse, reused, type StoredResponse } from '../model/idempotency.ts';
 import type { IdempotencyOptions } from './idempotent-starter.ts';
 
 /** Keys of the API live beside the job-start records in the same table, under their own prefix. */

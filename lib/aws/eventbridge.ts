@@ -4,8 +4,8 @@ import {
   type PutEventsCommandOutput,
 } from '@aws-sdk/client-eventbridge';
 import { MatchbridgeError } from '../errors.ts';
-import type { StatusEnvelope, StatusPublisher } from '../jobs/publish-status.ts';
-import type { JobStatusMessage } from '../jobs/types.ts';
+import type { StatusEnvelope, StatusPublisher } from '../model/status.ts';
+import type { JobStatusMessage } from '../model/types.ts';
 
 /** `source` of the events Matchbridge puts on EventBridge. */
 export const EVENT_SOURCE = 'matchbridge';

@@ -7,8 +7,8 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { Config } from '../config.ts';
-import type { ExecutionStarter } from '../ingest/ingest-records.ts';
-import type { ImportExecutionInput } from '../jobs/types.ts';
+import type { ExecutionStarter } from '../model/ingest.ts';
+import type { ImportExecutionInput } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
 
 /** Where idempotency records live and how long a started job id is remembered. */

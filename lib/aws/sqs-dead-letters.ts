@@ -1,5 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { DeadLetter, DeadLetterSink } from '../ingest/ingest-records.ts';
+import type { DeadLetter, DeadLetterSink } from '../model/ingest.ts';
 
 /** The ingest dead-letter queue on AWS: one SQS message per record, the letter as JSON. */
 export function sqsDeadLetters(queueUrl: string, region: string): DeadLetterSink {

@@ -5,8 +5,8 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { MatchbridgeError } from '../errors.ts';
-import type { DeadLetter } from '../ingest/ingest-records.ts';
-import { parseDeadLetter, type ReplayOutcome } from '../ingest/replay.ts';
+import type { DeadLetter } from '../model/ingest.ts';
+import { parseDeadLetter, type ReplayOutcome } from '../model/ingest.ts';
 import { logger } from '../observability/logger.ts';
 
 /** A message of the dead-letter queue, as received. */

@@ -1,5 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { StatusDeadLetter, StatusDeadLetterSink } from '../jobs/publish-status.ts';
+import type { StatusDeadLetter, StatusDeadLetterSink } from '../model/status.ts';
 
 /** The status dead-letter queue on AWS: one SQS message per undeliverable status message, the letter as JSON. */
 export function sqsStatusDeadLetters(queueUrl: string, region: string): StatusDeadLetterSink {

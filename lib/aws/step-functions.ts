@@ -1,7 +1,7 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from '../errors.ts';
-import type { ExecutionStarter } from '../ingest/ingest-records.ts';
-import type { ImportExecutionInput, ImportKind } from '../jobs/types.ts';
+import type { ExecutionStarter } from '../model/ingest.ts';
+import type { ImportExecutionInput, ImportKind } from '../model/types.ts';
 
 /**
  * Starts import executions on AWS, each on the state machine of its kind (a string: every kind on one

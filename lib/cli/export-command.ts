@@ -4,11 +4,11 @@ import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { closeExportDeps, exportDeps } from '../export/export-deps.ts';
 import type { ExportSummary } from '../export/types.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { outboxFile } from '../local/outbox.ts';
 import { runExportLocally } from '../local/run-export.ts';
+import { closeExportDeps, exportDeps } from '../runtime/export-deps.ts';
 import { EXIT, parseCommandLine, UsageError } from './usage.ts';
 
 const OPTIONS = {

@@ -5,11 +5,11 @@ import { config } from '../config.ts';
 import { InvalidRequestError } from '../errors.ts';
 import { ingestRecords, type MskEvent, parseMskEvent } from '../ingest/ingest-records.ts';
 import { type ReplayOutcome, replayDeadLetter } from '../ingest/replay.ts';
-import type { JobStatusMessage } from '../jobs/types.ts';
 import { type ListedDeadLetter, localDeadLetters } from '../local/dead-letters.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { openLocalIngest } from '../local/ingest.ts';
 import { KafkaBridgeRedeliveryError } from '../local/kafka-bridge.ts';
+import type { JobStatusMessage } from '../model/types.ts';
 import { EXIT, UsageError } from './usage.ts';
 
 /** Lambda's largest synchronous payload: no captured MSK event is bigger. */

@@ -7,9 +7,9 @@ import { getJob, getLatestStatusEvent, listJobs } from '../jobs/job-repository.t
 import { referenceListUri, writeReferenceList } from '../jobs/reference-list.ts';
 import { resumeInput } from '../jobs/resume.ts';
 import { canonicalStatusMessage } from '../jobs/status-message.ts';
-import type { ImportKind, ImportSource, JobStatusMessage } from '../jobs/types.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runImportLocally } from '../local/run-import.ts';
+import type { ImportKind, ImportSource, JobStatusMessage } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
 import { type RuntimeDeps, runtimeDeps } from '../runtime/deps.ts';
 import { apiCommand } from './api-command.ts';

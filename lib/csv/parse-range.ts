@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { RowRejection } from '../jobs/types.ts';
+import type { RowRejection } from '../model/types.ts';
 import { joinChunks, sliceChunks } from './byte-slices.ts';
 import { parseRecords } from './csv-options.ts';
 import { describeRecordFlags, RecordFlag, RecordScanner } from './record-scanner.ts';

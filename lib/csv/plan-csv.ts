@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { InvalidFileError } from '../errors.ts';
-import type { CsvBatch, CsvPlan } from '../jobs/types.ts';
+import type { CsvBatch, CsvPlan } from '../model/types.ts';
 import { joinChunks } from './byte-slices.ts';
 import { parseRecords } from './csv-options.ts';
 import { type ResolvedHeader, resolveHeader } from './header.ts';

@@ -1,7 +1,7 @@
 import { MessagingUnavailableError } from '../errors.ts';
 import type { KafkaSettings } from '../kafka/client-options.ts';
 import type { StringProducer } from '../kafka/producer.ts';
-import { type RetryPolicy, retry } from '../runtime/retry.ts';
+import { type RetryPolicy, retry } from '../model/retry.ts';
 
 /** One import request as sent: topic, key, headers and the JSON value. */
 export interface OutgoingRequest {

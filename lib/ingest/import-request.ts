@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.ts';
-import type { ImportExecutionInput, ImportSource } from '../jobs/types.ts';
+import type { ImportExecutionInput, ImportSource } from '../model/types.ts';
 import { type ObjectLocation, parseObjectUri } from '../storage/object-uri.ts';
 
 const CONTENT_TYPES = [

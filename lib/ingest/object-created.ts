@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvalidRequestError, isTransient, MatchbridgeError } from '../errors.ts';
-import type { ImportExecutionInput } from '../jobs/types.ts';
+import type { ImportExecutionInput } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
 import { parseObjectUri } from '../storage/object-uri.ts';
 import { deterministicJobId } from './import-request.ts';

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { InvalidRequestError } from '../errors.ts';
+import type { ReplayOutcome } from '../model/ingest.ts';
 import {
   type DeadLetter,
   type IngestDeps,
@@ -9,33 +8,7 @@ import {
 } from './ingest-records.ts';
 import { ingestObjectCreated } from './object-created.ts';
 
-/** The dead letter of the design, as read back from a queue or a file (extra fields are kept by callers). */
-export const DeadLetterSchema = z.object({
-  reason: z.string(),
-  code: z.string(),
-  topic: z.string().min(1),
-  partition: z.number().int().nonnegative(),
-  offset: z.number().int().nonnegative(),
-  key: z.string().nullable(),
-  headers: z.record(z.string(), z.string()),
-  value: z.string().nullable(),
-  valueEncoding: z.enum(['utf8', 'base64']),
-});
-
-/**
- * Reads a dead letter from parsed JSON.
- *
- * @throws InvalidRequestError `NOT_A_DEAD_LETTER`.
- */
-export function parseDeadLetter(json: unknown): DeadLetter {
-  const parsed = DeadLetterSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new InvalidRequestError('NOT_A_DEAD_LETTER', 'not a dead letter of the ingest queue', {
-      problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
-    });
-  }
-  return parsed.data;
-}
+export { DeadLetterSchema, parseDeadLetter, type ReplayOutcome } from '../model/ingest.ts';
 
 /** Upload letters carry `s3:<bucket>` as their topic; every other letter is a Kafka record. */
 export const UPLOAD_TOPIC_PREFIX = 's3:';
@@ -62,12 +35,6 @@ export function recordOfLetter(letter: DeadLetter): MskRecord {
     })),
   };
 }
-
-/** What became of one replayed letter. */
-export type ReplayOutcome =
-  | { readonly outcome: 'started'; readonly jobId: string }
-  | { readonly outcome: 'duplicate' }
-  | { readonly outcome: 'dead-lettered'; readonly reason: string };
 
 function single(outcome: IngestOutcome): ReplayOutcome {
   const started = outcome.started[0];

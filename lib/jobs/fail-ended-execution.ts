@@ -1,8 +1,8 @@
+import type { ImportExecutionInput, JobStatusMessage } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
+import type { RuntimeDeps } from './deps.ts';
 import { failImport } from './fail-import.ts';
 import { getJob } from './job-repository.ts';
-import type { ImportExecutionInput, JobStatusMessage } from './types.ts';
 
 /** EventBridge's `Step Functions Execution Status Change` event, as far as it is read here. */
 export interface ExecutionStatusChangeEvent {

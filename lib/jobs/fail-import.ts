@@ -1,13 +1,13 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { jobFailureOfStep } from '../errors.ts';
+import type { ImportExecutionInput, JobStatusMessage } from '../model/types.ts';
 import { METRIC_NAMES, recordJobFinished, recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
+import type { RuntimeDeps } from './deps.ts';
 import { causeMessage, statusRecorder } from './finalize-import.ts';
 import { failJob } from './job-repository.ts';
 import { publishStatus } from './publish-status.ts';
 import { buildStatusMessage } from './status-message.ts';
-import type { ImportExecutionInput, JobStatusMessage } from './types.ts';
 
 /** Input of the catch-all step: the state at the failure, with the caught error. */
 export interface FailImportInput extends ImportExecutionInput {

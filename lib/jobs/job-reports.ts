@@ -1,9 +1,9 @@
 import { stringify } from 'csv-stringify/sync';
-import type { RuntimeDeps } from '../runtime/deps.ts';
+import type { ImportKind } from '../model/types.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
+import type { RuntimeDeps } from './deps.ts';
 import { streamJobErrors } from './job-repository.ts';
 import { batchSuccessUri } from './load-batch.ts';
-import type { ImportKind } from './types.ts';
 
 /** A list written to S3 (or the local folder) whole, with its first entries kept for the status message. */
 export interface WrittenList {

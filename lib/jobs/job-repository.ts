@@ -3,13 +3,14 @@ import { checkoutClient, releaseClient, rollback } from '../db/pool.ts';
 import { query } from '../db/query.ts';
 import { InvalidRequestError, type JobFailure, JobNotFoundError } from '../errors.ts';
 import type {
+  BatchIdentity,
   BatchResult,
   ImportExecutionInput,
   ImportKind,
   JobRef,
   JobStatus,
   JobStatusMessage,
-} from './types.ts';
+} from '../model/types.ts';
 
 /** An `import_jobs` row. `jobId` repeats `id` so that a row is a {@link JobRef}. */
 export interface ImportJobRow extends JobRef {
@@ -439,12 +440,6 @@ function toBatchResult(row: BatchRecord): BatchResult {
 }
 
 const BATCH_COLUMNS = 'batch_index, row_count, inserted, updated, duplicates, failed';
-
-/** Which batch of a job, and the work it covers (its byte range or rows). */
-export interface BatchIdentity {
-  readonly index: number;
-  readonly key: string;
-}
 
 /** The recorded result of a batch that completed the same work, if it did. */
 export async function getCompletedBatch(

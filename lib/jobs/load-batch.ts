@@ -1,14 +1,14 @@
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { csvStageLayout, type LoadCounts, loadStagedNodes } from '../csv/load-nodes.ts';
 import { stageCsvRange } from '../csv/parse-range.ts';
-import { csvStageLayout, type LoadCounts, loadStagedNodes } from '../db/load-nodes.ts';
+import type { BatchIdentity, BatchResult, CsvBatch, JobRef } from '../model/types.ts';
 import { METRIC_NAMES, recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
-import { type BatchIdentity, getCompletedBatch, recordCompletedBatch } from './job-repository.ts';
-import type { BatchResult, CsvBatch, JobRef } from './types.ts';
+import type { RuntimeDeps } from './deps.ts';
+import { getCompletedBatch, recordCompletedBatch } from './job-repository.ts';
 
 /** Input of one Map iteration: the job, the header resolved by the plan, and one batch. */
 export interface LoadBatchInput extends JobRef {

@@ -1,13 +1,12 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { loadMatches } from '../db/load-matches.ts';
+import type { BatchIdentity, BatchResult, JobRef } from '../model/types.ts';
 import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
+import { loadMatches } from '../parquet/load-matches.ts';
 import { readMatchRuns } from '../parquet/read-matches.ts';
 import type { MatchBatch, MatchColumn } from '../parquet/types.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
-import type { BatchIdentity } from './job-repository.ts';
+import type { RuntimeDeps } from './deps.ts';
 import { batchSucceeded, oncePerBatch } from './load-batch.ts';
-import type { BatchResult, JobRef } from './types.ts';
 
 /** Input of one Map iteration of a match import: the job, the file, the plan's columns and one batch. */
 export interface LoadMatchBatchInput extends JobRef {

@@ -2,11 +2,11 @@ import { buffer } from 'node:stream/consumers';
 import type { Config } from '../config.ts';
 import { isGzip, planCsvRanges, planGzipParts } from '../csv/plan-csv.ts';
 import { InvalidFileError } from '../errors.ts';
+import type { ImportExecutionInput, ImportPlan } from '../model/types.ts';
 import { logJob } from '../observability/logger.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
+import type { RuntimeDeps } from './deps.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
-import type { ImportExecutionInput, ImportPlan } from './types.ts';
 
 const PART_NAME_DIGITS = 5;
 

@@ -1,10 +1,10 @@
 import { InvalidRequestError } from '../errors.ts';
+import type { ImportExecutionInput } from '../model/types.ts';
 import { logJob } from '../observability/logger.ts';
 import { planMatchFile } from '../parquet/plan-matches.ts';
 import type { MatchPlan } from '../parquet/types.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
+import type { RuntimeDeps } from './deps.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
-import type { ImportExecutionInput } from './types.ts';
 
 /** What the plan step of a match import returns: the file's plan and the rows per database transaction. */
 export interface MatchImportPlan extends MatchPlan {

@@ -1,6 +1,6 @@
 import { InvalidRequestError } from '../errors.ts';
+import type { ImportExecutionInput } from '../model/types.ts';
 import type { ImportJobRow } from './job-repository.ts';
-import type { ImportExecutionInput } from './types.ts';
 
 /**
  * The execution input that runs an unfinished job again under its own id — so under its own execution name,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ImportKind, JobStatusMessage } from './types.ts';
+import type { ImportKind, JobStatusMessage } from '../model/types.ts';
 
 /**
  * The status message contract (DESIGN.md, "Status message") as a schema, for consumers and tests: exactly

@@ -1,4 +1,4 @@
-import type { MskEvent, MskRecord } from '../ingest/ingest-records.ts';
+import type { MskEvent, MskRecord } from '../model/ingest.ts';
 
 /** A record as a Kafka consumer returns it: raw bytes, 64-bit offset and timestamp (ms). */
 export interface ConsumedRecord {

@@ -1,4 +1,4 @@
-import type { StatusEnvelope, StatusPublisher } from '../jobs/publish-status.ts';
+import type { StatusEnvelope, StatusPublisher } from '../model/status.ts';
 import type { KafkaSettings } from './client-options.ts';
 import type { StringProducer } from './producer.ts';
 

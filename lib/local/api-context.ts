@@ -1,8 +1,8 @@
-import { configuredIdempotencyStore } from '../api/configured-idempotency-store.ts';
 import { runApiExportInProcess } from '../api/export-jobs.ts';
 import { runApiImportInProcess } from '../api/import-jobs.ts';
 import type { ApiContext } from '../api/routes.ts';
 import { logger } from '../observability/logger.ts';
+import { configuredIdempotencyStore } from '../runtime/configured-idempotency-store.ts';
 import type { RuntimeDeps } from '../runtime/deps.ts';
 import { runImportLocally } from './run-import.ts';
 

@@ -6,7 +6,7 @@ import type { Config } from '../config.ts';
 import type { ExecutionStarter, IngestDeps } from '../ingest/ingest-records.ts';
 import { getJob } from '../jobs/job-repository.ts';
 import { referenceStager } from '../jobs/reference-list.ts';
-import type { ImportExecutionInput, JobStatusMessage } from '../jobs/types.ts';
+import type { ImportExecutionInput, JobStatusMessage } from '../model/types.ts';
 import { runtimeDeps } from '../runtime/deps.ts';
 import { type LocalDeadLetters, localDeadLetters } from './dead-letters.ts';
 import type { TaskObserver } from './local-runner.ts';

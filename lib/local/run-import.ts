@@ -3,7 +3,7 @@ import { config } from '../config.ts';
 import { jobFailureOfStep } from '../errors.ts';
 import { failJob, getLatestStatusEvent } from '../jobs/job-repository.ts';
 import { buildStatusMessage, canonicalStatusMessage } from '../jobs/status-message.ts';
-import type { ImportExecutionInput, JobStatusMessage } from '../jobs/types.ts';
+import type { ImportExecutionInput, JobStatusMessage } from '../model/types.ts';
 import { logJob } from '../observability/logger.ts';
 import { runtimeDeps } from '../runtime/deps.ts';
 import { runLocalExecution, type SynthesizedMachine, type TaskObserver } from './local-runner.ts';

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { StatusDeadLetter, StatusDeadLetterSink } from '../jobs/publish-status.ts';
+import type { StatusDeadLetter, StatusDeadLetterSink } from '../model/status.ts';
 import { appendLine } from './dead-letters.ts';
 
 /** The local status dead-letter queue: an append-only JSON-lines file. */

@@ -1,5 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { ImportKind, JobStatus } from '../jobs/types.ts';
+import type { ImportKind, JobStatus } from '../model/types.ts';
 import { metrics } from './logger.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { JobRef } from '../jobs/types.ts';
+import type { JobRef } from '../model/types.ts';
 
 /** One logger per process; every line of a job carries jobId, groupId and domainId (see {@link logJob}). */
 export const logger = new Logger({ serviceName: 'matchbridge' });

@@ -1,6 +1,6 @@
 /** Contracts of a match import: the plan of a Parquet file, its batches and the rows they yield. */
 
-import type { RowRejection } from '../jobs/types.ts';
+import type { RowRejection } from '../model/types.ts';
 import type { ByteRange } from '../storage/object-store.ts';
 
 /** A value that survives `JSON.stringify` unchanged (what a `jsonb` column stores). */

@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import { readDatabaseCredentials } from '../aws/database-credentials.ts';
 import { iamAuthToken } from '../aws/database-token.ts';
 import { eventBridgeStatusPublisher } from '../aws/eventbridge.ts';
@@ -7,26 +6,15 @@ import { CONFIG_ENV, type Config, config } from '../config.ts';
 import { createPool } from '../db/pool.ts';
 import { APPLICATION_ROLE, MIGRATOR_ROLE, setUpRolesAt } from '../db/roles.ts';
 import { ConfigurationError } from '../errors.ts';
-import {
-  noStatusPublisher,
-  type StatusDeadLetterSink,
-  type StatusDelivery,
-  type StatusPublisher,
-} from '../jobs/publish-status.ts';
+import type { RuntimeDeps } from '../jobs/deps.ts';
+import { noStatusPublisher, type StatusDelivery } from '../jobs/publish-status.ts';
 import { kafkaSettings } from '../kafka/client-options.ts';
 import { kafkaStatusPublisher } from '../kafka/status-publisher.ts';
+import type { StatusDeadLetterSink, StatusPublisher } from '../model/status.ts';
 import { configuredObjectStore } from '../storage/configured-store.ts';
-import type { ObjectStore } from '../storage/object-store.ts';
 import { localStandIn } from './local-adapters.ts';
 
-/** What every handler works with: configuration, one database pool and one object store per process. */
-export interface RuntimeDeps {
-  readonly config: Config;
-  readonly pool: pg.Pool;
-  readonly store: ObjectStore;
-  /** Where finished jobs' status messages go (Kafka, EventBridge) and where undeliverable ones are kept. */
-  readonly status: StatusDelivery;
-}
+export type { RuntimeDeps } from '../jobs/deps.ts';
 
 /** Longest wait between two delivery attempts of a status message. */
 const STATUS_MAX_BACKOFF_MS = 10_000;

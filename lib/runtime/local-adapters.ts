@@ -1,7 +1,7 @@
 import type { Config } from '../config.ts';
 import { ConfigurationError } from '../errors.ts';
 import type { RequestSender } from '../export/request-sender.ts';
-import type { StatusDeadLetterSink } from '../jobs/publish-status.ts';
+import type { StatusDeadLetterSink } from '../model/status.ts';
 
 /**
  * What local mode puts in place of an AWS service that has no endpoint configured. The local entry points

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { JobStatusMessage } from '../../lib/jobs/types.ts';
+import type { JobStatusMessage } from '../../lib/model/types.ts';
 import { importNodes } from '../support/faults.ts';
 import { localPipeline } from '../support/local-pipeline.ts';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadBatch } from '../../lib/jobs/load-batch.ts';
 import { planImport } from '../../lib/jobs/plan-import.ts';
-import type { JobStatusMessage } from '../../lib/jobs/types.ts';
+import type { JobStatusMessage } from '../../lib/model/types.ts';
 import { runtimeDeps } from '../../lib/runtime/deps.ts';
 import { blockedBy, groupState, importNodes, recordedCounts } from '../support/faults.ts';
 import { localPipeline } from '../support/local-pipeline.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { before, describe, it } from 'node:test';
-import type { JobStatusMessage } from '../../lib/jobs/types.ts';
+import type { JobStatusMessage } from '../../lib/model/types.ts';
 import { cli } from '../support/cli.ts';
 import { groupState } from '../support/faults.ts';
 import { localPipeline } from '../support/local-pipeline.ts';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
 import type pg from 'pg';
-import type { JobStatusMessage } from '../../lib/jobs/types.ts';
 import { runImportLocally } from '../../lib/local/run-import.ts';
+import type { JobStatusMessage } from '../../lib/model/types.ts';
 
 /** A pool or a client: what runs a query. */
 type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.Client, 'query'>;

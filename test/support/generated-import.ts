@@ -10,8 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { finalizeImport } from '../../lib/jobs/finalize-import.ts';
 import { loadBatch } from '../../lib/jobs/load-batch.ts';
 import { planImport } from '../../lib/jobs/plan-import.ts';
-import type { BatchResult, ImportExecutionInput } from '../../lib/jobs/types.ts';
 import { useLocalAdapters } from '../../lib/local/adapters.ts';
+import type { BatchResult, ImportExecutionInput } from '../../lib/model/types.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../../lib/runtime/deps.ts';
 import { generatedCsv, generatedCsvStore } from './generated-csv.ts';
 

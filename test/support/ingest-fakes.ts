@@ -1,5 +1,5 @@
 import type { DeadLetter, ExecutionStarter } from '../../lib/ingest/ingest-records.ts';
-import type { ImportExecutionInput } from '../../lib/jobs/types.ts';
+import type { ImportExecutionInput } from '../../lib/model/types.ts';
 
 /** A starter that behaves like Step Functions' naming rule: an execution name starts once. */
 export function fakeStarter(): ExecutionStarter & { inputs: ImportExecutionInput[] } {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiRequestError } from '../../errors.ts';
-import type { RuntimeDeps } from '../../runtime/deps.ts';
+import type { RuntimeDeps } from '../../jobs/deps.ts';
 import type { ApiExportJob } from '../export-jobs.ts';
 import type { Caller, Route } from '../http.ts';
 import type { IdempotencyStore } from '../idempotency.ts';

@@ -14,7 +14,7 @@ import {
   setJobTotal,
   streamJobErrors,
 } from '../../../lib/jobs/job-repository.ts';
-import type { JobStatusMessage } from '../../../lib/jobs/types.ts';
+import type { JobStatusMessage } from '../../../lib/model/types.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
 
 const OUTCOME = {

@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { config } from '../../../lib/config.ts';
 import { unescapeCell } from '../../../lib/csv/spreadsheet-escape.ts';
-import { closeExportDeps, exportDeps } from '../../../lib/export/export-deps.ts';
 import { exportFileLocation } from '../../../lib/export/export-file.ts';
 import { exportGroup } from '../../../lib/export/export-group.ts';
 import { recordGroupFailure } from '../../../lib/export/finish-export.ts';
@@ -17,6 +16,7 @@ import { openLocalIngest } from '../../../lib/local/ingest.ts';
 import { runExportLocally } from '../../../lib/local/run-export.ts';
 import { metrics } from '../../../lib/observability/logger.ts';
 import { closeRuntimeDeps } from '../../../lib/runtime/deps.ts';
+import { closeExportDeps, exportDeps } from '../../../lib/runtime/export-deps.ts';
 import { testDatabase } from '../../support/database.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 import {

@@ -5,7 +5,7 @@ import type { Context } from 'aws-lambda';
 import { type IdempotencyOptions, withIdempotency } from '../../../lib/aws/idempotent-starter.ts';
 import { StorageUnavailableError } from '../../../lib/errors.ts';
 import { type DeadLetter, type ExecutionStarter, ingestRecords } from '../../../lib/ingest/ingest-records.ts';
-import type { ImportExecutionInput } from '../../../lib/jobs/types.ts';
+import type { ImportExecutionInput } from '../../../lib/model/types.ts';
 import {
   DYNALITE_CREDENTIALS,
   DYNALITE_REGION,

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { failEndedExecution } from '../../../lib/jobs/fail-ended-execution.ts';
 import { createOrClaimJob, getJob } from '../../../lib/jobs/job-repository.ts';
-import type { ImportExecutionInput } from '../../../lib/jobs/types.ts';
+import type { ImportExecutionInput } from '../../../lib/model/types.ts';
 import { runtimeDeps } from '../../../lib/runtime/deps.ts';
 import { localPipeline } from '../../support/local-pipeline.ts';
 

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { generatedMatch, type MatchCodec, writeMatchParquet } from '../../../bench/generate-matches.ts';
 import { JobStatusMessageSchema } from '../../../lib/jobs/status-message.ts';
-import type { ImportExecutionInput, JobStatusMessage } from '../../../lib/jobs/types.ts';
 import { runImportLocally } from '../../../lib/local/run-import.ts';
+import type { ImportExecutionInput, JobStatusMessage } from '../../../lib/model/types.ts';
 import { localPipeline } from '../../support/local-pipeline.ts';
 import { writeHyparquet } from '../../unit/parquet/fixtures.ts';
 

@@ -7,9 +7,9 @@ import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { writeNodeCsv } from '../../../bench/generate-nodes.ts';
 import { writeReferenceList } from '../../../lib/jobs/reference-list.ts';
-import type { ImportExecutionInput, JobStatusMessage } from '../../../lib/jobs/types.ts';
 import type { TaskObserver } from '../../../lib/local/local-runner.ts';
 import { runImportLocally } from '../../../lib/local/run-import.ts';
+import type { ImportExecutionInput, JobStatusMessage } from '../../../lib/model/types.ts';
 import { runtimeDeps } from '../../../lib/runtime/deps.ts';
 import { localPipeline } from '../../support/local-pipeline.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isRowRejection, type ParsedRow, parseCsvRange } from '../../../lib/csv/parse-range.ts';
-import type { RowRejection } from '../../../lib/jobs/types.ts';
+import type { RowRejection } from '../../../lib/model/types.ts';
 
 const HEADER = ['reference_id', 'name', 'city'];
 

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { type ParsedRow, parseCsvRange } from '../../../lib/csv/parse-range.ts';
 import { planCsvRanges, planGzipParts } from '../../../lib/csv/plan-csv.ts';
-import type { CsvPlan, RowRejection } from '../../../lib/jobs/types.ts';
+import type { CsvPlan, RowRejection } from '../../../lib/model/types.ts';
 import { chunked, chunkSizes, csvFile, MAX_RECORD_BYTES } from '../../support/csv-arbitraries.ts';
 
 type Item = ParsedRow | RowRejection;

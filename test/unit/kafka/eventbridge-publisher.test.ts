@@ -4,7 +4,7 @@ import type { PutEventsCommand, PutEventsCommandOutput } from '@aws-sdk/client-e
 import { eventBridgeStatusPublisher, type PutEventsClient } from '../../../lib/aws/eventbridge.ts';
 import { statusEnvelope } from '../../../lib/jobs/publish-status.ts';
 import { JobStatusMessageSchema } from '../../../lib/jobs/status-message.ts';
-import type { JobStatusMessage } from '../../../lib/jobs/types.ts';
+import type { JobStatusMessage } from '../../../lib/model/types.ts';
 
 const MESSAGE: JobStatusMessage = {
   jobId: '5d7c8a2e-1f3b-4c6d-9e8f-0a1b2c3d4e5f',

@@ -4,14 +4,12 @@ import { DatabaseUnavailableError } from '../../../lib/errors.ts';
 import {
   noStatusPublisher,
   publishStatus,
-  type StatusDeadLetter,
   type StatusDelivery,
-  type StatusEnvelope,
-  type StatusPublisher,
   statusEnvelope,
 } from '../../../lib/jobs/publish-status.ts';
-import type { JobStatusMessage } from '../../../lib/jobs/types.ts';
-import type { RetryPolicy } from '../../../lib/runtime/retry.ts';
+import type { RetryPolicy } from '../../../lib/model/retry.ts';
+import type { StatusDeadLetter, StatusEnvelope, StatusPublisher } from '../../../lib/model/status.ts';
+import type { JobStatusMessage } from '../../../lib/model/types.ts';
 
 const MESSAGE: JobStatusMessage = {
   jobId: '5d7c8a2e-1f3b-4c6d-9e8f-0a1b2c3d4e5f',
@@ -36,7 +34,7 @@ const ROUTING = {
   },
 };
 
-// No waits between attempts: the backoff itself is the retry helper's (test/unit/runtime/retry.test.ts).
+// No waits between attempts: the backoff itself is the retry helper's (test/unit/model/retry.test.ts).
 const RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 };
 
 class BrokerDownError extends Error {

@@ -1,7 +1,7 @@
+import { type IdempotencyStore, postgresIdempotencyStore } from '../api/idempotency.ts';
 import { dynamoIdempotencyStore } from '../aws/api-idempotency.ts';
 import { idempotencyOptions } from '../aws/idempotent-starter.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
-import { type IdempotencyStore, postgresIdempotencyStore } from './idempotency.ts';
+import type { RuntimeDeps } from '../jobs/deps.ts';
 
 /** The idempotency store of a configuration: DynamoDB when `IDEMPOTENCY_TABLE` is set, else PostgreSQL. */
 export function configuredIdempotencyStore(deps: RuntimeDeps): IdempotencyStore {

@@ -1,9 +1,4 @@
 import type pg from 'pg';
-import { NUL_CHARACTER } from '../csv/parse-range.ts';
-import type { BatchIdentity } from '../jobs/job-repository.ts';
-import type { JobRef, RowRejection } from '../jobs/types.ts';
-import type { MatchRowRun, MatchRowVisitor } from '../parquet/read-matches.ts';
-import type { MatchRowRejection } from '../parquet/types.ts';
 import {
   DB_BATCH_BYTES,
   type DbBatchPosition,
@@ -13,7 +8,11 @@ import {
   WORK_MEM,
   writeInBatches,
   writeStagedBatch,
-} from './load-nodes.ts';
+} from '../csv/load-nodes.ts';
+import { NUL_CHARACTER } from '../csv/parse-range.ts';
+import type { BatchIdentity, JobRef, RowRejection } from '../model/types.ts';
+import type { MatchRowRun, MatchRowVisitor } from './read-matches.ts';
+import type { MatchRowRejection } from './types.ts';
 
 /** Options of {@link loadMatches}. */
 export interface LoadMatchesOptions {

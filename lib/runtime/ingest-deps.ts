@@ -1,11 +1,11 @@
+import { type IdempotentStarter, idempotencyOptions, withIdempotency } from '../aws/idempotent-starter.ts';
+import { sqsDeadLetters } from '../aws/sqs-dead-letters.ts';
+import { stepFunctionsStarter } from '../aws/step-functions.ts';
 import type { Config } from '../config.ts';
 import { ConfigurationError } from '../errors.ts';
 import type { IngestDeps } from '../ingest/ingest-records.ts';
 import { referenceStager } from '../jobs/reference-list.ts';
 import { configuredObjectStore } from '../storage/configured-store.ts';
-import { type IdempotentStarter, idempotencyOptions, withIdempotency } from './idempotent-starter.ts';
-import { sqsDeadLetters } from './sqs-dead-letters.ts';
-import { stepFunctionsStarter } from './step-functions.ts';
 
 /** What the ingest functions on AWS share: an idempotent Step Functions starter and the SQS dead letters. */
 export interface AwsIngestDeps extends IngestDeps {

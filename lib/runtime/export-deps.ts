@@ -1,9 +1,9 @@
 import { CONFIG_ENV } from '../config.ts';
+import type { ExportDeps } from '../export/export-group.ts';
+import { kafkaRequestSender, type RequestSender } from '../export/request-sender.ts';
 import { kafkaSettings } from '../kafka/client-options.ts';
-import { runtimeDeps } from '../runtime/deps.ts';
-import { localStandIn } from '../runtime/local-adapters.ts';
-import type { ExportDeps } from './export-group.ts';
-import { kafkaRequestSender, type RequestSender } from './request-sender.ts';
+import { runtimeDeps } from './deps.ts';
+import { localStandIn } from './local-adapters.ts';
 
 /** Longest wait between two send attempts. */
 const SEND_MAX_BACKOFF_MS = 10_000;

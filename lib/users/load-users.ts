@@ -3,8 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify/sync';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { USER_FIELD_NAMES, type UserRow } from '../users/user-row.ts';
-import { withTransaction } from './pool.ts';
+import { withTransaction } from '../db/pool.ts';
+import { USER_FIELD_NAMES, type UserRow } from './user-row.ts';
 
 /** A validated row, or a row that failed validation with all its errors, by its line in the file. */
 export type UserImportRow =

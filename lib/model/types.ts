@@ -30,6 +30,12 @@ export interface ImportExecutionInput extends JobRef {
   readonly origin: string;
 }
 
+/** Which batch of a job, and the work it covers (its byte range or rows). */
+export interface BatchIdentity {
+  readonly index: number;
+  readonly key: string;
+}
+
 /** One unit of load work: a byte range `[start, end)` of a CSV object that begins on a record boundary. */
 export interface CsvBatch {
   readonly index: number;

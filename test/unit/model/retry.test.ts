@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { retry } from '../../../lib/runtime/retry.ts';
+import { retry } from '../../../lib/model/retry.ts';
 
 class OutageError extends Error {
   override readonly name = 'OutageError';
