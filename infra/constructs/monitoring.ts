@@ -96,7 +96,8 @@ export class Monitoring extends Construct {
       new targets.SqsQueue(this.executionFailures, { retryAttempts: 8, maxEventAge: Duration.hours(24) }),
     );
 
-    if (props.alarmEmails.length === 0) {
+    // Only when synthesizing for a deploy (bundling on): local runs synthesize too, and have no alarms to send.
+    if (props.alarmEmails.length === 0 && Stack.of(this).bundlingRequired) {
       Annotations.of(this).addWarning(
         'No alarmEmails: alarms go to the alarm topic, which nobody is subscribed to. Set the context key alarmEmails.',
       );

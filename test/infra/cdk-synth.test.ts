@@ -34,11 +34,16 @@ describe('the app command of cdk.json', () => {
 describe('cdk synth (CLI, with esbuild bundling)', () => {
   const outdir = mkdtempSync(join(tmpdir(), 'matchbridge-cdk-synth-'));
   let templates: Record<string, CfnTemplate>;
+  let printed: string;
 
   before(async () => {
     // infra/app.ts runs cdk-nag after synthesis and fails on any unacknowledged finding.
-    await cdkSynth(outdir);
+    printed = await cdkSynth(outdir);
     templates = readTemplatesFromCdkOut(outdir);
+  });
+
+  it('warns that alarms reach nobody when no alarm address is set (cdk.json sets none)', () => {
+    assert.match(printed, /No alarmEmails: alarms go to the alarm topic, which nobody is subscribed to/);
   });
 
   after(() => rmSync(outdir, { recursive: true, force: true }));

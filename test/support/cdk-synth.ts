@@ -8,9 +8,12 @@ const BIN = join(PROJECT_ROOT, 'node_modules', '.bin');
 /** The CDK CLI to run: the project's, unless MATCHBRIDGE_CDK_CLI names another binary. */
 const CDK_CLI = process.env.MATCHBRIDGE_CDK_CLI ?? join(BIN, 'cdk');
 
-/** Runs `cdk synth` offline into `outdir` (bundling every function) with extra `-c key=value` arguments. */
-export async function cdkSynth(outdir: string, context: readonly string[] = []): Promise<void> {
-  await run(
+/**
+ * Runs `cdk synth` offline into `outdir` (bundling every function) with extra `-c key=value` arguments;
+ * returns what it printed on stderr (warnings, cdk-nag).
+ */
+export async function cdkSynth(outdir: string, context: readonly string[] = []): Promise<string> {
+  const { stderr } = await run(
     CDK_CLI,
     ['synth', '--quiet', '--no-notices', '-o', outdir, ...context.flatMap((c) => ['-c', c])],
     {
@@ -25,4 +28,5 @@ export async function cdkSynth(outdir: string, context: readonly string[] = []):
       maxBuffer: 64 * 1024 * 1024,
     },
   );
+  return stderr;
 }
