@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin } from '@platformatic/kafka';
+import { freePorts } from './free-port.ts';
 import { resolveKafkaArtifacts } from './kafka/artifacts.ts';
 import { KafkaUnavailableError } from './kafka/kafka-unavailable-error.ts';
 import { runCommand } from './maven/run-command.ts';
@@ -343,28 +343,6 @@ async function checkJava(): Promise<void> {
   const major = match?.[1] === '1' ? Number(match[2]) : Number(match?.[1]);
   if (result.code !== 0 || !(major >= MIN_JAVA)) {
     throw new KafkaUnavailableError(`${hint}; \`java -version\` says: ${result.output.trim()}`);
-  }
-}
-
-/** Free ports on 127.0.0.1, held open together so that they differ, then released for the broker to bind. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', resolve);
-      });
-    }
-    return servers.map((server) => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
-      return address.port;
-    });
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 }
 
