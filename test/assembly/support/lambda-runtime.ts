@@ -52,7 +52,6 @@ export interface InvocationResult {
 
 interface Environment {
   readonly child: ChildProcess;
-  readonly ready: Promise<void>;
 }
 
 // The node binary of this process: the project's Node 24, as the template's runtime (nodejs24.x).
@@ -116,9 +115,7 @@ export class LambdaService {
     try {
       const result = await this.#run(fn, environment, payload);
       this.#record(fn, { functionName: name, handlerName: fn.handlerName, event: payload });
-      const idle = this.#idle.get(name) ?? [];
-      idle.push(environment);
-      this.#idle.set(name, idle);
+      this.#release(name, environment);
       return result;
     } catch (error) {
       const failure = error instanceof LambdaInvocationError ? error : toInvocationError(error);
@@ -129,11 +126,8 @@ export class LambdaService {
         errorType: failure.name,
         errorMessage: failure.message,
       });
-      if (environment.child.connected) {
-        const idle = this.#idle.get(name) ?? [];
-        idle.push(environment);
-        this.#idle.set(name, idle);
-      }
+      // A process killed at its timeout or gone is not reused; one that reported an error is, as on Lambda.
+      if (environment.child.connected) this.#release(name, environment);
       throw failure;
     }
   }
@@ -144,6 +138,13 @@ export class LambdaService {
     this.#all.clear();
     this.#idle.clear();
     await rm(await this.#root, { recursive: true, force: true });
+  }
+
+  /** Returns a process to the function's warm pool. */
+  #release(name: string, environment: Environment): void {
+    const idle = this.#idle.get(name) ?? [];
+    idle.push(environment);
+    this.#idle.set(name, idle);
   }
 
   #record(fn: FunctionSpec, record: InvocationRecord): void {
@@ -226,7 +227,7 @@ export class LambdaService {
       );
     });
     await ready;
-    return { child, ready };
+    return { child };
   }
 
   #run(fn: FunctionSpec, environment: Environment, event: unknown): Promise<InvocationResult> {
