@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
-import pRetry from 'p-retry';
 import pg from 'pg';
 import { isTransient } from '../errors.ts';
+import { retry as retryWithBackoff } from '../model/retry.ts';
 import { logger } from '../observability/logger.ts';
 import { mapDatabaseError } from './errors.ts';
 
@@ -68,12 +68,11 @@ export async function migrateWhenReachable(
   databaseUrl: () => Promise<string>,
   retry: ReachRetry = DEPLOY_REACH_RETRY,
 ): Promise<void> {
-  await pRetry(async () => migrate(await databaseUrl()), {
-    retries: Number.POSITIVE_INFINITY,
-    maxRetryTime: retry.maxTimeMs,
-    minTimeout: retry.minDelayMs,
-    maxTimeout: retry.maxDelayMs,
-    randomize: true,
+  await retryWithBackoff(async () => migrate(await databaseUrl()), {
+    attempts: Number.POSITIVE_INFINITY,
+    maxTimeMs: retry.maxTimeMs,
+    baseDelayMs: retry.minDelayMs,
+    maxDelayMs: retry.maxDelayMs,
     shouldRetry: ({ error }) => isTransient(error),
     onFailedAttempt: ({ error, attemptNumber }) =>
       logger.warn('database not reachable yet; migrations will try again', { attemptNumber, error }),

@@ -15,6 +15,8 @@ export type FailedAttempt = RetryContext;
 export interface RetryOptions extends RetryPolicy {
   /** Stops waiting and trying once aborted; `retry` then rejects with the signal's reason. */
   readonly signal?: AbortSignal;
+  /** Tries no more once this long has passed since the first attempt (the attempts may be unbounded). */
+  readonly maxTimeMs?: number;
   /** Whether this failure is worth another attempt (all are by default). */
   readonly shouldRetry?: (attempt: FailedAttempt) => boolean | Promise<boolean>;
   /** Called after every failed attempt, the last one included, before any wait. */
@@ -36,6 +38,7 @@ export async function retry<T>(fn: (attemptNumber: number) => Promise<T>, option
     maxTimeout: options.maxDelayMs,
     randomize: true,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.maxTimeMs === undefined ? {} : { maxRetryTime: options.maxTimeMs }),
     ...(options.shouldRetry ? { shouldRetry: options.shouldRetry } : {}),
     ...(options.onFailedAttempt ? { onFailedAttempt: options.onFailedAttempt } : {}),
   });
