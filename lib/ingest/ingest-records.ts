@@ -1,10 +1,10 @@
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
-import { IMPORT_REQUEST_MAX_BYTES } from '../config.ts';
 import { InvalidRequestError, isTransient, MatchbridgeError } from '../errors.ts';
 import type { DeadLetter, DeadLetterSink, ExecutionStarter, MskEvent, MskRecord } from '../model/ingest.ts';
 import type { ImportExecutionInput } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
+import { IMPORT_REQUEST_MAX_BYTES } from '../settings.ts';
 import {
   deterministicJobId,
   fileImportInput,

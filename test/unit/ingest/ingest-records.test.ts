@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { IMPORT_REQUEST_MAX_BYTES } from '../../../lib/config.ts';
 import { DatabaseUnavailableError } from '../../../lib/errors.ts';
 import { type ExecutionStarter, ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import { IMPORT_REQUEST_MAX_BYTES } from '../../../lib/settings.ts';
 import { fakeSink, fakeStarter } from '../../support/ingest-fakes.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 
