@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { NUL_CHARACTER } from '../csv/parse-range.ts';
+import type { BatchIdentity, JobRef, RowRejection } from '../model/types.ts';
 import {
   DB_BATCH_BYTES,
   type DbBatchPosition,
@@ -8,9 +10,7 @@ import {
   WORK_MEM,
   writeInBatches,
   writeStagedBatch,
-} from '../csv/load-nodes.ts';
-import { NUL_CHARACTER } from '../csv/parse-range.ts';
-import type { BatchIdentity, JobRef, RowRejection } from '../model/types.ts';
+} from '../nodes/load-nodes.ts';
 import type { MatchRowRun, MatchRowVisitor } from './read-matches.ts';
 import type { MatchRowRejection } from './types.ts';
 

@@ -3,15 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import type { ParsedRow } from '../../../lib/csv/parse-range.ts';
+import { createOrClaimJob } from '../../../lib/jobs/job-repository.ts';
+import type { JobRef, RowRejection } from '../../../lib/model/types.ts';
 import {
   type CommittedChunk,
   type LoadCounts,
   loadNodes,
   NUL_CHARACTER,
-} from '../../../lib/csv/load-nodes.ts';
-import type { ParsedRow } from '../../../lib/csv/parse-range.ts';
-import { createOrClaimJob } from '../../../lib/jobs/job-repository.ts';
-import type { JobRef, RowRejection } from '../../../lib/model/types.ts';
+} from '../../../lib/nodes/load-nodes.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
 
 const SUITE = 'load_nodes';

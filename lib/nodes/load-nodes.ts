@@ -4,13 +4,13 @@ import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { MAX_REFERENCE_LENGTH, NUL_CHARACTER, type ParsedRow, type StagedBlock } from '../csv/parse-range.ts';
+import { unescapeCellSql } from '../csv/spreadsheet-escape.ts';
 import { isDeadlock, isUniqueViolation, mapDatabaseError } from '../db/errors.ts';
 import { checkoutClient, releaseClient, rollback } from '../db/pool.ts';
 import { query } from '../db/query.ts';
 import { DeadlineExceededError } from '../errors.ts';
 import type { BatchIdentity, JobRef, RowRejection } from '../model/types.ts';
-import { MAX_REFERENCE_LENGTH, NUL_CHARACTER, type ParsedRow, type StagedBlock } from './parse-range.ts';
-import { unescapeCellSql } from './spreadsheet-escape.ts';
 
 /** What one `loadNodes` call saw and did. For a job, inserted + updated + duplicates + failed = data rows. */
 export interface LoadCounts {
