@@ -1,9 +1,10 @@
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { csvStageLayout, type LoadCounts, loadStagedNodes } from '../csv/load-nodes.ts';
 import { stageCsvRange } from '../csv/parse-range.ts';
-import type { BatchIdentity, BatchResult, CsvBatch, JobRef } from '../model/types.ts';
+import type { BatchIdentity, BatchResult, CsvBatch, JobRef, LoadCounts } from '../model/types.ts';
+import { loadStagedNodes } from '../nodes/load-nodes.ts';
+import { csvStageLayout } from '../nodes/node-repository.ts';
 import { METRIC_NAMES, recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';

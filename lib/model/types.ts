@@ -70,6 +70,23 @@ export interface RowRejection {
   readonly code: string;
 }
 
+/**
+ * What one node or match load (`loadNodes`, `loadMatches`) saw and did. For a job, inserted + updated +
+ * duplicates + failed = data rows.
+ */
+export interface LoadCounts {
+  /** Valid rows seen (duplicates included). */
+  rows: number;
+  /** Rows created. */
+  inserted: number;
+  /** Existing rows (from earlier jobs) written by this job for the first time. */
+  updated: number;
+  /** Rows whose reference this job wrote (or will write) from another line: counted once, last line wins. */
+  duplicates: number;
+  /** Rejected rows, recorded in `import_job_errors`. */
+  failed: number;
+}
+
 /** What a batch returns to the Map state (kept tiny: it travels in the state payload). */
 export interface BatchResult {
   readonly index: number;

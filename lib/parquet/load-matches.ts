@@ -1,16 +1,14 @@
 import type pg from 'pg';
-import {
-  DB_BATCH_BYTES,
-  type DbBatchPosition,
-  deadlineExceeded,
-  IDLE_IN_TRANSACTION_TIMEOUT,
-  type LoadCounts,
-  WORK_MEM,
-  writeInBatches,
-  writeStagedBatch,
-} from '../csv/load-nodes.ts';
 import { NUL_CHARACTER } from '../csv/parse-range.ts';
-import type { BatchIdentity, JobRef, RowRejection } from '../model/types.ts';
+import { DB_BATCH_BYTES, writeInBatches } from '../db/batch-writer.ts';
+import { deadlineExceeded } from '../db/cancel.ts';
+import {
+  type DbBatchPosition,
+  IDLE_IN_TRANSACTION_TIMEOUT,
+  WORK_MEM,
+  writeStagedBatch,
+} from '../db/staged-batch.ts';
+import type { BatchIdentity, JobRef, LoadCounts, RowRejection } from '../model/types.ts';
 import type { MatchRowRun, MatchRowVisitor } from './read-matches.ts';
 import type { MatchRowRejection } from './types.ts';
 
