@@ -15,8 +15,6 @@ import {
   requestedReferences,
 } from './import-request.ts';
 
-export type { DeadLetter, DeadLetterSink, ExecutionStarter, MskEvent, MskRecord } from '../model/ingest.ts';
-
 /** What ingest works with: where jobs start, where bad requests go, and whether local paths are accepted. */
 export interface IngestDeps {
   readonly starter: ExecutionStarter;

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { IMPORT_REQUEST_MAX_BYTES } from '../../../lib/config.ts';
 import { DatabaseUnavailableError } from '../../../lib/errors.ts';
-import { type ExecutionStarter, ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import type { ExecutionStarter } from '../../../lib/model/ingest.ts';
 import { fakeSink, fakeStarter } from '../../support/ingest-fakes.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 
