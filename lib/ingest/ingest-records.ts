@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { IMPORT_REQUEST_MAX_BYTES } from '../config.ts';
 import { InvalidRequestError, isTransient, MatchbridgeError } from '../errors.ts';
 import type { DeadLetter, DeadLetterSink, ExecutionStarter, MskEvent, MskRecord } from '../model/ingest.ts';
+import { deterministicJobId } from '../model/job-id.ts';
 import type { ImportExecutionInput } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
 import {
-  deterministicJobId,
   fileImportInput,
   matchImportInput,
   parseMatchImportRequest,
