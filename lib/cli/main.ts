@@ -3,15 +3,17 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { ConfigurationError, InvalidFileError, InvalidRequestError, MatchbridgeError } from '../errors.ts';
-import { getJob, getLatestStatusEvent, listJobs } from '../jobs/job-repository.ts';
+import type { RuntimeDeps } from '../jobs/deps.ts';
+import { getJob, listJobs } from '../jobs/job-repository.ts';
 import { referenceListUri, writeReferenceList } from '../jobs/reference-list.ts';
 import { resumeInput } from '../jobs/resume.ts';
+import { getLatestStatusEvent } from '../jobs/status-event-repository.ts';
 import { canonicalStatusMessage } from '../jobs/status-message.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runImportLocally } from '../local/run-import.ts';
 import type { ImportKind, ImportSource, JobStatusMessage } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
-import { type RuntimeDeps, runtimeDeps } from '../runtime/deps.ts';
+import { runtimeDeps } from '../runtime/deps.ts';
 import { apiCommand } from './api-command.ts';
 import { exportCommand } from './export-command.ts';
 import { importUsersCommand } from './import-users-command.ts';
@@ -19,8 +21,6 @@ import { dlqCommand, ingestCommand } from './ingest-commands.ts';
 import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
 import { progressReporter } from './progress.ts';
 import { type CommandLine, EXIT, parseCommandLine, USAGE, UsageError } from './usage.ts';
-
-export { EXIT } from './usage.ts';
 
 const OPTIONS = {
   domain: { type: 'string' },

@@ -8,8 +8,8 @@ import { csvStageLayout } from '../nodes/node-repository.ts';
 import { METRIC_NAMES, recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
+import { getCompletedBatch, recordCompletedBatch } from './batch-repository.ts';
 import type { RuntimeDeps } from './deps.ts';
-import { getCompletedBatch, recordCompletedBatch } from './job-repository.ts';
 
 /** Input of one Map iteration: the job, the header resolved by the plan, and one batch. */
 export interface LoadBatchInput extends JobRef {

@@ -1,6 +1,7 @@
 import { buffer } from 'node:stream/consumers';
 import type { Config } from '../config.ts';
-import { isGzip, planCsvRanges, planGzipParts } from '../csv/plan-csv.ts';
+import { isGzip, planGzipParts } from '../csv/gzip-parts.ts';
+import { planCsvRanges } from '../csv/plan-csv.ts';
 import { InvalidFileError } from '../errors.ts';
 import type { ImportExecutionInput, ImportPlan } from '../model/types.ts';
 import { logJob } from '../observability/logger.ts';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { ApiRequestError } from '../../errors.ts';
 import type { RuntimeDeps } from '../../jobs/deps.ts';
+import type { IdempotencyStore } from '../../model/idempotency.ts';
 import type { ApiExportJob } from '../export-jobs.ts';
 import type { Caller, Route } from '../http.ts';
-import type { IdempotencyStore } from '../idempotency.ts';
 import type { ApiImportJob } from '../import-jobs.ts';
 import openapi from '../openapi.json' with { type: 'json' };
 
