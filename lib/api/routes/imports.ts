@@ -70,19 +70,22 @@ function checkImportable(params: ImportParams): void {
   }
 }
 
+/** Raw bodies whose media type names no format: the query must. */
+const UNTYPED_MEDIA = ['text/plain', 'application/octet-stream'];
+
 /** How an import's file (or its source) comes: what each of the create routes takes. */
 type BodyForm = 'json' | 'multipart' | 'raw';
 
 const FORM_MEDIA: Readonly<Record<BodyForm, string>> = {
   json: 'application/json',
   multipart: 'multipart/form-data',
-  raw: 'text/csv, application/x-ndjson, application/vnd.apache.parquet or application/octet-stream (with ?format=)',
+  raw: 'text/csv, application/x-ndjson, application/vnd.apache.parquet, or text/plain or application/octet-stream with ?format=',
 };
 
 function formOf(type: string): BodyForm | undefined {
   if (type === 'multipart/form-data') return 'multipart';
   if (type === 'application/json') return 'json';
-  return MEDIA_FORMATS[type] !== undefined || type === 'application/octet-stream' ? 'raw' : undefined;
+  return MEDIA_FORMATS[type] !== undefined || UNTYPED_MEDIA.includes(type) ? 'raw' : undefined;
 }
 
 async function createImport(
@@ -127,7 +130,6 @@ async function createImport(
       source = await checkImportSource(context.deps, params.source_uri, params.domain_id);
     }
   } else {
-    // application/octet-stream names no format: the query must.
     params = parse(ImportParams.omit({ source_uri: true }), {
       format: MEDIA_FORMATS[type],
       ...fromQuery(request.query),
