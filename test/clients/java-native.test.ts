@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DOMAIN, GROUP, type LocalApi, startLocalApi } from '../support/local-api.ts';
 import { resolveMavenArtifacts } from '../support/maven/artifacts.ts';
-import { type ClientsApi, DOMAIN, GROUP, startClientsApi } from './api-fixture.ts';
 import { generateClient, JAVA_CLIENT_PROGRAM, mustRun } from './generate.ts';
 import { assertScenario, PAGE_SIZE, type ScenarioReport, writeInputs } from './scenario.ts';
 
@@ -14,11 +14,11 @@ async function javaSources(dir: string): Promise<string[]> {
 }
 
 describe('a Java client (native HTTP client) generated from openapi.json (issue 23)', () => {
-  let api: ClientsApi;
+  let api: LocalApi;
   let client: string;
 
   before(async () => {
-    api = await startClientsApi('clients-java');
+    api = await startLocalApi('clients-java');
     client = join(api.dir, 'java');
     await generateClient('java', client, ['--library', 'native']);
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ClientsApi, DOMAIN, GROUP, startClientsApi } from './api-fixture.ts';
+import { DOMAIN, GROUP, type LocalApi, startLocalApi } from '../support/local-api.ts';
 import { generateClient, mustRun } from './generate.ts';
 import { assertScenario, PAGE_SIZE, type ScenarioReport, writeInputs } from './scenario.ts';
 
@@ -10,11 +10,11 @@ const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 const TSC = join(REPO_ROOT, 'node_modules', '.bin', 'tsc');
 
 describe('a typescript-fetch client generated from openapi.json (issue 23)', () => {
-  let api: ClientsApi;
+  let api: LocalApi;
   let client: string;
 
   before(async () => {
-    api = await startClientsApi('clients-ts');
+    api = await startLocalApi('clients-ts');
     client = join(api.dir, 'typescript-fetch');
     await generateClient('typescript-fetch', client);
   });

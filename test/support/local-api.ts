@@ -5,13 +5,13 @@ import { type ApiServer, startApiServer } from '../../lib/api/server.ts';
 import { initLocalConfig } from '../../lib/local/adapters.ts';
 import { localApiContext } from '../../lib/local/api-context.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../../lib/runtime/deps.ts';
-import { testDatabase } from '../support/database.ts';
+import { testDatabase } from './database.ts';
 
 export const DOMAIN = '7a3e9c10-2b4d-4f6e-8a1c-3d5e7f9a0b2c';
 export const GROUP = 'g1';
 
 /** The local API, as `matchbridge api` serves it, over a fresh database with one domain and group. */
-export interface ClientsApi {
+export interface LocalApi {
   readonly url: string;
   /** A folder for scratch files and generated code, removed by `close`. */
   readonly dir: string;
@@ -20,7 +20,7 @@ export interface ClientsApi {
   close(): Promise<void>;
 }
 
-export async function startClientsApi(name: string): Promise<ClientsApi> {
+export async function startLocalApi(name: string): Promise<LocalApi> {
   const dir = await mkdtemp(join(tmpdir(), `mb-${name}-`));
   const imports = join(dir, 'imports');
   await mkdir(imports);
