@@ -71,12 +71,21 @@ export function failureOf(job: {
 
 type Handler = Route<ApiContext>['handle'];
 
-/** The names of the query parameters the document declares for an operation. */
+interface Parameter {
+  readonly name?: string;
+  readonly in?: string;
+  readonly $ref?: string;
+}
+
+/** The names of the query parameters the document declares for an operation (shared ones by their `$ref`). */
 export function queryOf(method: Route<ApiContext>['method'], path: string): string[] {
-  const operation = (
-    openapi.paths as Record<string, Record<string, { parameters?: { name?: string; in?: string }[] }>>
-  )[path]?.[method.toLowerCase()];
-  return (operation?.parameters ?? []).flatMap((p) => (p.in === 'query' && p.name ? [p.name] : []));
+  const operation = (openapi.paths as Record<string, Record<string, { parameters?: Parameter[] }>>)[path]?.[
+    method.toLowerCase()
+  ];
+  const shared = openapi.components.parameters as Record<string, Parameter>;
+  return (operation?.parameters ?? [])
+    .map((p) => (p.$ref === undefined ? p : (shared[p.$ref.replace('#/components/parameters/', '')] ?? {})))
+    .flatMap((p) => (p.in === 'query' && p.name ? [p.name] : []));
 }
 
 /** A route whose query parameters are those the document declares for it (one source for both) unless given. */
