@@ -38,6 +38,7 @@ import {
   jobIdParam,
   LINK_SECONDS,
   parse,
+  queryOf,
   route,
 } from './shared.ts';
 
@@ -69,36 +70,66 @@ function checkImportable(params: ImportParams): void {
   }
 }
 
-async function createImport(request: ApiRequest, context: ApiContext): Promise<ApiResponse> {
+/** Raw bodies whose media type names no format: the query must. */
+const UNTYPED_MEDIA = ['text/plain', 'application/octet-stream'];
+
+/** How an import's file (or its source) comes: what each of the create routes takes. */
+type BodyForm = 'json' | 'multipart' | 'raw';
+
+const FORM_MEDIA: Readonly<Record<BodyForm, string>> = {
+  json: 'application/json',
+  multipart: 'multipart/form-data',
+  raw: 'text/csv, application/x-ndjson, application/vnd.apache.parquet, or text/plain or application/octet-stream with ?format=',
+};
+
+function formOf(type: string): BodyForm | undefined {
+  if (type === 'multipart/form-data') return 'multipart';
+  if (type === 'application/json') return 'json';
+  return MEDIA_FORMATS[type] !== undefined || UNTYPED_MEDIA.includes(type) ? 'raw' : undefined;
+}
+
+async function createImport(
+  request: ApiRequest,
+  context: ApiContext,
+  forms: readonly BodyForm[],
+): Promise<ApiResponse> {
   const key = idempotencyKey(request.headers);
   const { config, store } = context.deps;
   const limit = config.apiMaxBodyBytes;
   checkDeclaredLength(request.headers, limit);
   const jobId = randomUUID();
   const type = mediaType(request.headers);
+  const form = formOf(type);
+  if (form === undefined || !forms.includes(form)) {
+    throw new ApiRequestError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `send ${forms.map((f) => FORM_MEDIA[f]).join(', or ')}`,
+    );
+  }
   let params: ImportParams;
   let staged: StagedBody | undefined;
   let source: string | undefined;
-  if (type === 'multipart/form-data') {
-    const form = await readMultipart(
+  if (form === 'multipart') {
+    const parts = await readMultipart(
       request.body,
       request.headers,
       store,
       uploadUri(context.deps, jobId),
       limit,
     );
-    params = parse(ImportParams.omit({ source_uri: true }), form.fields);
+    params = parse(ImportParams.omit({ source_uri: true }), parts.fields);
     authorize(request.caller, params.domain_id);
-    if (!form.file)
+    if (!parts.file)
       throw new ApiRequestError(400, 'INVALID_REQUEST', 'file: the multipart body has no file part');
-    staged = form.file;
-  } else if (type === 'application/json') {
+    staged = parts.file;
+  } else if (form === 'json') {
     params = parse(ImportParams, await readJson(request.body));
     authorize(request.caller, params.domain_id);
     if (params.source_uri !== undefined) {
       source = await checkImportSource(context.deps, params.source_uri, params.domain_id);
     }
-  } else if (MEDIA_FORMATS[type] !== undefined) {
+  } else {
     params = parse(ImportParams.omit({ source_uri: true }), {
       format: MEDIA_FORMATS[type],
       ...fromQuery(request.query),
@@ -106,12 +137,6 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
     authorize(request.caller, params.domain_id);
     checkImportable(params);
     staged = await stageBody(store, uploadUri(context.deps, jobId), request.body, limit, type);
-  } else {
-    throw new ApiRequestError(
-      415,
-      'UNSUPPORTED_MEDIA_TYPE',
-      'send multipart/form-data, application/json, text/csv, application/x-ndjson or application/vnd.apache.parquet',
-    );
   }
   checkImportable(params);
   const hash = requestHash({
@@ -261,7 +286,17 @@ async function getImport(
 
 /** Creating an import, uploading its file, reading its status and failed rows. */
 export const IMPORT_ROUTES: readonly Route<ApiContext>[] = [
-  route('POST', '/v1/imports', (request, _params, context) => createImport(request, context)),
+  // Before the forms had paths of their own, this one took them all, with the raw form's query: it still does.
+  route(
+    'POST',
+    '/v1/imports',
+    (request, _params, context) => createImport(request, context, ['json', 'multipart', 'raw']),
+    queryOf('POST', '/v1/imports/raw'),
+  ),
+  route('POST', '/v1/imports/multipart', (request, _params, context) =>
+    createImport(request, context, ['multipart']),
+  ),
+  route('POST', '/v1/imports/raw', (request, _params, context) => createImport(request, context, ['raw'])),
   route('GET', '/v1/imports/{job_id}', getImport),
   route('PUT', '/v1/imports/{job_id}/file', uploadImportFile),
 ];
