@@ -6,7 +6,9 @@
 ALTER TABLE import_jobs
   ADD COLUMN batches_total integer,
   ADD COLUMN batches_done  integer NOT NULL DEFAULT 0,
+  -- Rows read (failed and duplicate rows included), of which written (inserted or updated) and failed.
   ADD COLUMN rows_done     bigint NOT NULL DEFAULT 0,
+  ADD COLUMN rows_written  bigint NOT NULL DEFAULT 0,
   ADD COLUMN rows_failed   bigint NOT NULL DEFAULT 0,
   ADD COLUMN progress_at   timestamptz,
   ADD COLUMN progress_seq  bigint NOT NULL DEFAULT 0;

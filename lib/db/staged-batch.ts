@@ -41,8 +41,8 @@ export interface WrittenCounts {
 /**
  * Records a DB batch's counts, or returns those recorded when the same DB batch committed before (the
  * no-op update makes RETURNING give the stored row). Only a record inserted now advances the job's progress
- * (`$8` rows, `$9` failed): a DB batch committed again never counts twice. Last in its transaction, so the
- * job row stays locked only until the commit.
+ * (`$8` rows, `$9` failed, `$6` + `$7` written): a DB batch committed again never counts twice. Last in its
+ * transaction, so the job row stays locked only until the commit.
  */
 const RECORD_DB_BATCH_SQL = `WITH rec AS (
   INSERT INTO import_job_db_batches AS r
@@ -52,6 +52,7 @@ const RECORD_DB_BATCH_SQL = `WITH rec AS (
   RETURNING inserted, updated, r.xmax = 0 AS fresh
 ), advanced AS (
   UPDATE import_jobs SET rows_done = rows_done + $8, rows_failed = rows_failed + $9,
+         rows_written = rows_written + $6 + $7,
          progress_seq = progress_seq + 1, progress_at = clock_timestamp()
   WHERE id = $1 AND (SELECT fresh FROM rec)
 )

@@ -13,13 +13,14 @@ export interface JobProgressRead {
 
 /** The columns {@link progressFromRow} reads, for a query over `import_jobs`. */
 export const PROGRESS_COLUMNS =
-  'status, total, rows_done, rows_failed, batches_done, batches_total, started_at, progress_at, progress_seq';
+  'status, total, rows_done, rows_written, rows_failed, batches_done, batches_total, started_at, progress_at, progress_seq';
 
 /** The progress columns of an `import_jobs` row. */
 export interface ProgressRecord {
   status: JobStatus;
   total: string;
   rows_done: string;
+  rows_written: string;
   rows_failed: string;
   batches_done: number;
   batches_total: number | null;
@@ -34,6 +35,7 @@ export function progressFromRow(row: ProgressRecord): JobProgressRead {
     status: row.status,
     total: Number(row.total),
     rowsDone: Number(row.rows_done),
+    rowsWritten: Number(row.rows_written),
     rowsFailed: Number(row.rows_failed),
     batchesDone: row.batches_done,
     batchesTotal: row.batches_total,

@@ -7,6 +7,8 @@ export interface JobCounters {
   readonly total: number;
   /** Rows of committed DB batches, failed rows included. */
   readonly rowsDone: number;
+  /** Rows inserted or updated (what a finished job reports as processed). */
+  readonly rowsWritten: number;
   readonly rowsFailed: number;
   readonly batchesDone: number;
   /** Batches the plan cut; null until planned (and for imports that run without a plan). */
@@ -19,6 +21,7 @@ export interface JobCounters {
 /** What a watcher is shown of a job's progress. */
 export interface JobProgress {
   readonly rowsDone: number;
+  readonly rowsWritten: number;
   readonly rowsFailed: number;
   readonly batchesDone: number;
   readonly batchesTotal: number | null;
@@ -34,7 +37,17 @@ const isFinal = (status: JobStatus) => status === 'COMPLETED' || status === 'FAI
 
 /** Derives rate, percentage and time left from the stored counters. */
 export function deriveProgress(counters: JobCounters): JobProgress {
-  const { status, total, rowsDone, rowsFailed, batchesDone, batchesTotal, startedAt, progressAt } = counters;
+  const {
+    status,
+    total,
+    rowsDone,
+    rowsWritten,
+    rowsFailed,
+    batchesDone,
+    batchesTotal,
+    startedAt,
+    progressAt,
+  } = counters;
   const final = isFinal(status);
   const elapsedMs = startedAt && progressAt ? progressAt.getTime() - startedAt.getTime() : 0;
   const rowsPerSecond = elapsedMs > 0 ? Math.round((rowsDone * 1000) / elapsedMs) : 0;
@@ -47,5 +60,14 @@ export function deriveProgress(counters: JobCounters): JobProgress {
   if (final) etaSeconds = 0;
   else if (rowsPerSecond > 0 && total > 0)
     etaSeconds = Math.ceil(Math.max(0, total - rowsDone) / rowsPerSecond);
-  return { rowsDone, rowsFailed, batchesDone, batchesTotal, percentage, rowsPerSecond, etaSeconds };
+  return {
+    rowsDone,
+    rowsWritten,
+    rowsFailed,
+    batchesDone,
+    batchesTotal,
+    percentage,
+    rowsPerSecond,
+    etaSeconds,
+  };
 }
