@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { ConfigurationError, InvalidFileError, InvalidRequestError, MatchbridgeError } from '../errors.ts';
+import { readJobProgress } from '../jobs/job-progress.ts';
 import { getJob, getLatestStatusEvent, listJobs } from '../jobs/job-repository.ts';
 import { referenceListUri, writeReferenceList } from '../jobs/reference-list.ts';
 import { resumeInput } from '../jobs/resume.ts';
@@ -17,7 +18,7 @@ import { exportCommand } from './export-command.ts';
 import { importUsersCommand } from './import-users-command.ts';
 import { dlqCommand, ingestCommand } from './ingest-commands.ts';
 import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
-import { progressReporter } from './progress.ts';
+import { progressLine, progressReporter } from './progress.ts';
 import { type CommandLine, EXIT, parseCommandLine, USAGE, UsageError } from './usage.ts';
 
 export { EXIT } from './usage.ts';
@@ -60,6 +61,13 @@ function printStatus(message: JobStatusMessage | Record<string, unknown>, json: 
   if (m.failedListUri) write(`Failed list: ${m.failedListUri}`);
 }
 
+/** The live progress line of a job, on a terminal only (never with `--json`). */
+async function liveProgress(options: Options, jobId: string) {
+  if (!process.stderr.isTTY || options.json) return undefined;
+  const { pool } = await runtimeDeps();
+  return progressReporter(process.stderr, () => readJobProgress(pool, jobId));
+}
+
 /** The domain and group every import names, validated. */
 function jobTarget(options: Options): { domainId: string; groupId: string } {
   const domainId = z.uuid().safeParse(options.domain);
@@ -85,12 +93,10 @@ async function runImport(
   try {
     const jobId = randomUUID();
     const source = await locate(jobId, await runtimeDeps());
-    const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
-    const message = await runImportLocally(
-      { jobId, kind, ...target, source, origin: 'cli' },
-      progress ? { observe: progress.observe } : {},
+    const progress = await liveProgress(options, jobId);
+    const message = await runImportLocally({ jobId, kind, ...target, source, origin: 'cli' }).finally(() =>
+      progress?.finish(),
     );
-    progress?.finish();
     printStatus(message, options.json);
     return exitFor(message.status);
   } finally {
@@ -188,6 +194,9 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
       }
       const job = await getJob(pool, jobId);
       if (!job) throw new UsageError(`no job ${jobId}`);
+      // A job without a status message that has not ended is running: its running counters stand.
+      const ended = job.status === 'COMPLETED' || job.status === 'FAILED';
+      const running = ended ? undefined : await readJobProgress(pool, jobId);
       printStatus(
         {
           jobId: job.id,
@@ -195,14 +204,16 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
           groupId: job.groupId,
           domainId: job.domainId,
           status: job.status,
-          processed: job.processed,
+          processed: running?.progress.rowsWritten ?? job.processed,
           total: job.total,
           successList: [],
           failedList: [],
           startedAt: (job.startedAt ?? job.createdAt).toISOString(),
+          ...(running ? { progress: running.progress } : {}),
         },
         options.json,
       );
+      if (running && !options.json) write(`Progress: ${progressLine(running)}`);
       return EXIT.completed;
     }
     if (action === 'resume') {
@@ -211,12 +222,10 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
       const job = await getJob(pool, jobId);
       if (!job) throw new UsageError(`no job ${jobId}`);
       const { config } = await runtimeDeps();
-      const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
-      const message = await runImportLocally(
-        resumeInput(job, referenceListUri(config, job.id)),
-        progress ? { observe: progress.observe } : {},
+      const progress = await liveProgress(options, job.id);
+      const message = await runImportLocally(resumeInput(job, referenceListUri(config, job.id))).finally(() =>
+        progress?.finish(),
       );
-      progress?.finish();
       printStatus(message, options.json);
       return exitFor(message.status);
     }
