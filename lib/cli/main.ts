@@ -11,7 +11,7 @@ import { canonicalStatusMessage } from '../jobs/status-message.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runImportLocally } from '../local/run-import.ts';
 import type { ImportKind, ImportSource, JobStatusMessage } from '../model/types.ts';
-import { logger } from '../observability/logger.ts';
+import { logger, useCliLogLines } from '../observability/logger.ts';
 import { type RuntimeDeps, runtimeDeps } from '../runtime/deps.ts';
 import { apiCommand } from './api-command.ts';
 import { exportCommand } from './export-command.ts';
@@ -237,6 +237,7 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
 
 /** Runs the command line; returns the exit code. Output contract: stdout for results, stderr for the rest. */
 export async function main(argv: string[]): Promise<number> {
+  useCliLogLines(process.stderr.isTTY && !argv.includes('--json') ? 'readable' : 'json');
   try {
     if (argv[0] === 'kafka-bridge') return await kafkaBridgeCommand(argv.slice(1));
     if (argv[0] === 'export') return await exportCommand(argv.slice(1));
