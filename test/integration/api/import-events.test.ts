@@ -183,6 +183,41 @@ describe('GET /v1/imports/{job_id}/events: an import’s progress as Server-Sent
     );
   });
 
+  it('counts the progress of the users and match imports the API runs itself', async () => {
+    const rawImport = async (resource: string, body: string, key: string) => {
+      const query = `resource_type=${resource}&format=csv&domain_id=${DOMAIN}&group_id=g1`;
+      const accepted = await call('POST', `/v1/imports?${query}`, {
+        headers: { 'idempotency-key': key, 'content-type': 'text/csv' },
+        body,
+      });
+      assert.equal(accepted.status, 202);
+      await drain();
+      const jobId = accepted.json.job_id as string;
+      const { rows } = await pool.query<{ rows_done: string; rows_written: string; rows_failed: string }>(
+        'SELECT rows_done, rows_written, rows_failed FROM import_jobs WHERE id = $1',
+        [jobId],
+      );
+      const final = (await call('GET', `/v1/imports/${jobId}`)).json;
+      return { counters: rows[0], final };
+    };
+
+    const users = await rawImport(
+      'users',
+      'username,group_id\nann,g1\nbob,nowhere\ncid,g1\n',
+      'events-users',
+    );
+    const matches = await rawImport(
+      'matches',
+      'participant_id,matched_participant_id,compatibility_score\nref-10,ref-12,0.5\nref-12,ref-14,0.25\nref-10,unknown,0.1\n',
+      'events-matches',
+    );
+
+    assert.deepEqual(users.counters, { rows_done: '3', rows_written: '2', rows_failed: '1' });
+    assert.deepEqual([users.final.processed_count, users.final.fail_count], [3, 1]);
+    assert.deepEqual(matches.counters, { rows_done: '3', rows_written: '2', rows_failed: '1' });
+    assert.deepEqual([matches.final.processed_count, matches.final.fail_count], [3, 1]);
+  });
+
   it('answers 404 for an unknown job and streams the same events through API Gateway’s response streaming', async () => {
     const unknown = await call('GET', '/v1/imports/00000000-0000-4000-8000-000000000000/events');
     assert.equal(unknown.status, 404);
