@@ -3,9 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { writeMatchParquet } from '../../../bench/generate-matches.ts';
 import { readJobProgress } from '../../../lib/jobs/job-progress.ts';
 import { loadBatch } from '../../../lib/jobs/load-batch.ts';
 import { planImport } from '../../../lib/jobs/plan-import.ts';
+import { runImportLocally } from '../../../lib/local/run-import.ts';
 import type { JobStatusMessage } from '../../../lib/model/types.ts';
 import { loadNodes } from '../../../lib/nodes/load-nodes.ts';
 import { runtimeDeps } from '../../../lib/runtime/deps.ts';
@@ -18,7 +20,11 @@ const ROWS = 5000;
 const BAD_ROWS = new Set([7, 1234, 4321]);
 
 describe('a job’s progress counters', () => {
-  const suite = localPipeline('progress', { SPLIT_BYTES: String(32 * 1024), DB_BATCH_ROWS: '400' });
+  const suite = localPipeline('progress', {
+    SPLIT_BYTES: String(32 * 1024),
+    DB_BATCH_ROWS: '400',
+    MATCH_BATCH_ROWS: '1000',
+  });
   let file: string;
 
   before(async () => {
@@ -125,5 +131,33 @@ describe('a job’s progress counters', () => {
     );
     assert.ok(Number(retried.rows[0]?.n) > 1);
     assert.deepEqual([progress.percentage, progress.etaSeconds], [100, 0]);
+  });
+
+  it('counts a match import the same way: every row once, batches done of planned', async () => {
+    const file = join(suite.dir, 'matches.parquet');
+    writeMatchParquet(file, 3000, { rowGroupRows: 500 });
+
+    const message = await runImportLocally({
+      jobId: randomUUID(),
+      kind: 'matches',
+      domainId: DOMAIN,
+      groupId: 'matches',
+      source: { uri: file },
+      origin: 'test',
+    });
+    const { counters, progress } = await progressOf(message.jobId);
+
+    assert.equal(message.status, 'COMPLETED');
+    assert.deepEqual(
+      [
+        counters.rowsDone,
+        counters.rowsWritten,
+        counters.rowsFailed,
+        counters.batchesDone,
+        counters.batchesTotal,
+      ],
+      [3000, 3000, 0, 3, 3],
+    );
+    assert.equal(progress.percentage, 100);
   });
 });
