@@ -112,9 +112,10 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
     const staged = batch.payload.length > 0;
     const begin = client.query(staged ? batch.begin : 'BEGIN');
     const opened: unknown = await abortable(signal, begin, guard(begin, undefined));
+    let pid: number | undefined;
     if (staged) {
       // A multi-statement query resolves to one result per statement; the last one holds the backend pid.
-      const pid = ((opened as pg.QueryResult[]).at(-1)?.rows[0] as { pid?: number } | undefined)?.pid;
+      pid = ((opened as pg.QueryResult[]).at(-1)?.rows[0] as { pid?: number } | undefined)?.pid;
       throwIfAborted(signal, job);
       // A COPY into the target can wait on a concurrent writer's row lock: an abort cancels it on the server.
       const copyPayload = (sql: string) => {
@@ -158,7 +159,8 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
         RECORD_DB_BATCH_SQL,
         dbBatchRecordParams(job, batch.position, written, failed),
       );
-      const recorded = (await abortable(signal, recording, guard(recording, undefined))).rows[0];
+      // It may wait for the job row, which a concurrent DB batch of the job holds until its commit.
+      const recorded = (await abortable(signal, recording, guard(recording, pid))).rows[0];
       if (!recorded) throw new Error('the DB batch record returned no row');
       written = { ...written, inserted: Number(recorded.inserted), updated: Number(recorded.updated) };
       throwIfAborted(signal, job);
