@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { ConfigurationError, InvalidFileError, InvalidRequestError, MatchbridgeError } from '../errors.ts';
 import type { RuntimeDeps } from '../jobs/deps.ts';
+import { readJobProgress } from '../jobs/job-progress.ts';
 import { getJob, listJobs } from '../jobs/job-repository.ts';
 import { referenceListUri, writeReferenceList } from '../jobs/reference-list.ts';
 import { resumeInput } from '../jobs/resume.ts';
@@ -12,14 +13,14 @@ import { canonicalStatusMessage } from '../jobs/status-message.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runImportLocally } from '../local/run-import.ts';
 import type { ImportKind, ImportSource, JobStatusMessage } from '../model/types.ts';
-import { logger } from '../observability/logger.ts';
+import { logger, useCliLogLines } from '../observability/logger.ts';
 import { runtimeDeps } from '../runtime/deps.ts';
 import { apiCommand } from './api-command.ts';
 import { exportCommand } from './export-command.ts';
 import { importUsersCommand } from './import-users-command.ts';
 import { dlqCommand, ingestCommand } from './ingest-commands.ts';
 import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
-import { progressReporter } from './progress.ts';
+import { progressLine, progressReporter } from './progress.ts';
 import { type CommandLine, EXIT, parseCommandLine, USAGE, UsageError } from './usage.ts';
 
 const OPTIONS = {
@@ -60,6 +61,13 @@ function printStatus(message: JobStatusMessage | Record<string, unknown>, json: 
   if (m.failedListUri) write(`Failed list: ${m.failedListUri}`);
 }
 
+/** The live progress line of a job, on a terminal only (never with `--json`). */
+async function liveProgress(options: Options, jobId: string) {
+  if (!process.stderr.isTTY || options.json) return undefined;
+  const { pool } = await runtimeDeps();
+  return progressReporter(process.stderr, () => readJobProgress(pool, jobId));
+}
+
 /** The domain and group every import names, validated. */
 function jobTarget(options: Options): { domainId: string; groupId: string } {
   const domainId = z.uuid().safeParse(options.domain);
@@ -85,12 +93,10 @@ async function runImport(
   try {
     const jobId = randomUUID();
     const source = await locate(jobId, await runtimeDeps());
-    const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
-    const message = await runImportLocally(
-      { jobId, kind, ...target, source, origin: 'cli' },
-      progress ? { observe: progress.observe } : {},
+    const progress = await liveProgress(options, jobId);
+    const message = await runImportLocally({ jobId, kind, ...target, source, origin: 'cli' }).finally(() =>
+      progress?.finish(),
     );
-    progress?.finish();
     printStatus(message, options.json);
     return exitFor(message.status);
   } finally {
@@ -188,6 +194,9 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
       }
       const job = await getJob(pool, jobId);
       if (!job) throw new UsageError(`no job ${jobId}`);
+      // A job without a status message that has not ended is running: its running counters stand.
+      const ended = job.status === 'COMPLETED' || job.status === 'FAILED';
+      const running = ended ? undefined : await readJobProgress(pool, jobId);
       printStatus(
         {
           jobId: job.id,
@@ -195,14 +204,16 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
           groupId: job.groupId,
           domainId: job.domainId,
           status: job.status,
-          processed: job.processed,
+          processed: running?.progress.rowsWritten ?? job.processed,
           total: job.total,
           successList: [],
           failedList: [],
           startedAt: (job.startedAt ?? job.createdAt).toISOString(),
+          ...(running ? { progress: running.progress } : {}),
         },
         options.json,
       );
+      if (running && !options.json) write(`Progress: ${progressLine(running)}`);
       return EXIT.completed;
     }
     if (action === 'resume') {
@@ -211,12 +222,10 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
       const job = await getJob(pool, jobId);
       if (!job) throw new UsageError(`no job ${jobId}`);
       const { config } = await runtimeDeps();
-      const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
-      const message = await runImportLocally(
-        resumeInput(job, referenceListUri(config, job.id)),
-        progress ? { observe: progress.observe } : {},
+      const progress = await liveProgress(options, job.id);
+      const message = await runImportLocally(resumeInput(job, referenceListUri(config, job.id))).finally(() =>
+        progress?.finish(),
       );
-      progress?.finish();
       printStatus(message, options.json);
       return exitFor(message.status);
     }
@@ -228,6 +237,7 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
 
 /** Runs the command line; returns the exit code. Output contract: stdout for results, stderr for the rest. */
 export async function main(argv: string[]): Promise<number> {
+  useCliLogLines(process.stderr.isTTY && !argv.includes('--json') ? 'readable' : 'json');
   try {
     if (argv[0] === 'kafka-bridge') return await kafkaBridgeCommand(argv.slice(1));
     if (argv[0] === 'export') return await exportCommand(argv.slice(1));

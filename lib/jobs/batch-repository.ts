@@ -42,7 +42,8 @@ export async function getCompletedBatch(
 
 /**
  * Records a batch's completion and returns the recorded result: this one, or the one a concurrent run of the
- * same batch recorded first (both wrote the same rows; the first counts are those of a single run).
+ * same batch recorded first (both wrote the same rows; the first counts are those of a single run). Only a
+ * record inserted now counts the batch done in the job's progress.
  */
 export async function recordCompletedBatch(
   pool: pg.Pool,
@@ -53,10 +54,16 @@ export async function recordCompletedBatch(
 ): Promise<BatchResult> {
   await query(
     pool,
-    `INSERT INTO import_job_batches
-       (job_id, batch_index, batch_key, row_count, inserted, updated, duplicates, failed, duration_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-     ON CONFLICT (job_id, batch_index, batch_key) DO NOTHING`,
+    `WITH rec AS (
+       INSERT INTO import_job_batches
+         (job_id, batch_index, batch_key, row_count, inserted, updated, duplicates, failed, duration_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (job_id, batch_index, batch_key) DO NOTHING
+       RETURNING job_id
+     )
+     UPDATE import_jobs SET batches_done = batches_done + 1, progress_seq = progress_seq + 1,
+            progress_at = clock_timestamp()
+     WHERE id = (SELECT job_id FROM rec)`,
     [
       jobId,
       batch.index,

@@ -133,7 +133,7 @@ export async function createOrClaimJob(
     pool,
     `UPDATE import_jobs
      SET status = 'PROCESSING', started_at = coalesce(started_at, now()), updated_at = now(),
-         execution_id = coalesce($3, execution_id)
+         execution_id = coalesce($3, execution_id), progress_seq = progress_seq + 1
      WHERE id = $1 AND domain_id = $2
        AND (status = 'PENDING' OR (status = 'PROCESSING' AND $3::text IS NOT NULL AND execution_id = $3::text))
      RETURNING ${JOB_COLUMNS}`,
@@ -171,12 +171,22 @@ export function claimImportJob(
   });
 }
 
-/** Records the number of data rows the plan found. A job in a final state is left as it is. */
-export async function setJobTotal(pool: pg.Pool, jobId: string, total: number): Promise<void> {
+/**
+ * Records the number of data rows the plan found, and its batches when given (the progress of a running job
+ * is read against them). A job in a final state is left as it is.
+ */
+export async function setJobTotal(
+  pool: pg.Pool,
+  jobId: string,
+  total: number,
+  batchesTotal?: number,
+): Promise<void> {
   const updated = await query(
     pool,
-    `UPDATE import_jobs SET total = $2, updated_at = now() WHERE id = $1 AND status NOT IN ${FINAL}`,
-    [jobId, total],
+    `UPDATE import_jobs SET total = $2, batches_total = coalesce($3, batches_total),
+            progress_seq = progress_seq + 1, updated_at = now()
+     WHERE id = $1 AND status NOT IN ${FINAL}`,
+    [jobId, total, batchesTotal ?? null],
   );
   if (updated.rowCount === 0 && !(await getJob(pool, jobId))) throw jobNotFound(jobId);
 }
@@ -195,7 +205,8 @@ export async function completeJob(
     `UPDATE import_jobs
      SET status = $2, total = $3, processed = $4, success_count = $5, failed_count = $6, duplicate_count = $7,
          failure_reason = $8, success_list_uri = $9, failed_list_uri = $10,
-         started_at = coalesce(started_at, now()), finished_at = now(), updated_at = now()
+         started_at = coalesce(started_at, now()), finished_at = now(), updated_at = now(),
+         progress_seq = progress_seq + 1
      WHERE id = $1 AND status NOT IN ${FINAL}
      RETURNING ${JOB_COLUMNS}`,
     [
@@ -232,7 +243,7 @@ export async function failJob(
     pool,
     `UPDATE import_jobs
      SET status = 'FAILED', failure_reason = $2, failure_code = $3, failure_message = $4, finished_at = now(),
-         updated_at = now()
+         updated_at = now(), progress_seq = progress_seq + 1
      WHERE id = $1 AND status NOT IN ${FINAL}
      RETURNING ${JOB_COLUMNS}`,
     [jobId, reason, failure.code, failure.message ?? null],

@@ -44,7 +44,7 @@ export async function planImport(
         size: info.size,
         ...splitOptions(config),
       });
-  await setJobTotal(pool, input.jobId, plan.total);
+  await setJobTotal(pool, input.jobId, plan.total, plan.batches.length);
   const dbBatchRows = input.source.kind === 'references' ? config.referenceBatchRows : config.dbBatchRows;
   log.info('planned import', {
     source: info.uri,
