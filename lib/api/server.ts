@@ -45,10 +45,13 @@ function authorized(headers: Readonly<Record<string, string | undefined>>, token
   return timingSafeEqual(digest(match?.[1] ?? ''), digest(token)) && match !== null;
 }
 
-/** Who calls: with a token, the domain its header names; without one (loopback only), nobody in particular. */
+/**
+ * Who calls: with a token, the domain its header names; without a domain (loopback only, or a token holder
+ * naming none), the machine's operator, who sees every domain as an admin does on AWS.
+ */
 function callerOf(headers: Readonly<Record<string, string | undefined>>, token: string | undefined): Caller {
   const domain = token === undefined ? undefined : headers[LOCAL_DOMAIN_HEADER];
-  return domain ? { principal: `local:${domain}`, domainId: domain } : { principal: 'local' };
+  return domain ? { principal: `local:${domain}`, domainId: domain } : { principal: 'local', admin: true };
 }
 
 function headersOf(request: IncomingMessage): Record<string, string | undefined> {

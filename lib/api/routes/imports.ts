@@ -33,6 +33,7 @@ import { NDJSON_LINE_OFFSET } from '../ndjson-nodes.ts';
 import {
   type ApiContext,
   authorize,
+  authorizeRead,
   failureOf,
   fromQuery,
   jobIdParam,
@@ -229,7 +230,7 @@ async function getImport(
   const { pool, config } = context.deps;
   const job = await readImportJobView(pool, jobId);
   if (!job) throw new ApiRequestError(404, 'JOB_NOT_FOUND', 'no such job');
-  authorize(request.caller, job.domainId);
+  authorizeRead(request.caller, job.domainId);
   const limit = pageSize(request.query);
   const after = decodeCursor(request.query.get('cursor'));
   const offset = job.kind === 'nodes' && job.format === 'ndjson' ? NDJSON_LINE_OFFSET : 0;
