@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConfigurationError } from '../errors.ts';
 import { logger } from '../observability/logger.ts';
+import { consoleAsset } from './console-assets.ts';
 import { type ApiRequest, type ApiResponse, type Caller, dispatch } from './http.ts';
 import { type ApiContext, ROUTES } from './routes.ts';
 
@@ -105,6 +106,30 @@ function requestOf(
   };
 }
 
+/**
+ * The console's static files (public: the page holds no data, the API calls it makes are authorised as
+ * any other), then the token check, then the API's routes.
+ */
+async function answerFor(
+  request: ApiRequest,
+  headers: Record<string, string | undefined>,
+  token: string | undefined,
+  context: ApiContext,
+): Promise<ApiResponse> {
+  if (request.method === 'GET') {
+    const asset = await consoleAsset(request.path);
+    if (asset) return asset;
+  }
+  if (token !== undefined && !authorized(headers, token)) {
+    return {
+      status: 401,
+      headers: { 'www-authenticate': 'Bearer' },
+      json: { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <the API token>' },
+    };
+  }
+  return dispatch(ROUTES, request, context);
+}
+
 /** A running local API server. */
 export interface ApiServer {
   readonly url: string;
@@ -127,14 +152,8 @@ export async function startApiServer(
   if (problem) throw new ConfigurationError(problem);
   const server = createServer((req, res) => {
     const headers = headersOf(req);
-    const answer: Promise<ApiResponse> =
-      token !== undefined && !authorized(headers, token)
-        ? Promise.resolve({
-            status: 401,
-            headers: { 'www-authenticate': 'Bearer' },
-            json: { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <the API token>' },
-          })
-        : dispatch(ROUTES, requestOf(req, headers, host, callerOf(headers, token)), context);
+    const request = requestOf(req, headers, host, callerOf(headers, token));
+    const answer: Promise<ApiResponse> = answerFor(request, headers, token, context);
     answer
       .then((response) => {
         // A refused request may leave its body unread; drain it so the connection can answer.
