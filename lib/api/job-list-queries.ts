@@ -12,6 +12,8 @@ export interface JobSummary {
   readonly processed: number;
   readonly failedCount: number;
   readonly batchesDone: number;
+  /** The batches the plan cut, where the job records them; null before the plan. */
+  readonly batchesTotal: number | null;
   readonly failedListUri: string | null;
   readonly successListUri: string | null;
   readonly failureCode: string | null;
@@ -37,6 +39,8 @@ export interface JobFilter {
   readonly limit: number;
 }
 
+const OPEN = `('PENDING', 'PROCESSING')`;
+
 interface JobSummaryRow {
   id: string;
   kind: string;
@@ -47,6 +51,7 @@ interface JobSummaryRow {
   processed: string;
   failed_count: string;
   batches_done: string;
+  batches_total: string | null;
   failed_list_uri: string | null;
   success_list_uri: string | null;
   failure_code: string | null;
@@ -58,8 +63,19 @@ interface JobSummaryRow {
   created_at_text: string;
 }
 
-const SUMMARY_COLUMNS = `j.id, j.kind, j.domain_id, j.group_id, j.status, j.total, j.processed, j.failed_count,
-  (SELECT count(*) FROM import_job_batches b WHERE b.job_id = j.id) AS batches_done,
+/**
+ * The running counters (rows written and failed, batches done of planned) are read through `to_jsonb(j)`, so
+ * this one statement serves a schema with or without them (migration 0011, issue 18 part 1): without them, a
+ * running job shows its final figures so far (0) and its batches from the batch records.
+ */
+const SUMMARY_COLUMNS = `j.id, j.kind, j.domain_id, j.group_id, j.status, j.total,
+  CASE WHEN j.status IN ${OPEN} THEN coalesce((to_jsonb(j) ->> 'rows_written')::bigint, j.processed)
+       ELSE j.processed END AS processed,
+  CASE WHEN j.status IN ${OPEN} THEN coalesce((to_jsonb(j) ->> 'rows_failed')::bigint, j.failed_count)
+       ELSE j.failed_count END AS failed_count,
+  coalesce((to_jsonb(j) ->> 'batches_done')::bigint,
+           (SELECT count(*) FROM import_job_batches b WHERE b.job_id = j.id)) AS batches_done,
+  (to_jsonb(j) ->> 'batches_total')::bigint AS batches_total,
   j.failed_list_uri, j.success_list_uri, j.failure_code, j.failure_message, j.created_at, j.started_at,
   j.finished_at, extract(epoch FROM coalesce(j.finished_at, now()) - j.started_at)::float8 AS elapsed_seconds,
   j.created_at::text AS created_at_text`;
@@ -75,6 +91,7 @@ function toSummary(row: JobSummaryRow): JobSummary {
     processed: Number(row.processed),
     failedCount: Number(row.failed_count),
     batchesDone: Number(row.batches_done),
+    batchesTotal: row.batches_total === null ? null : Number(row.batches_total),
     failedListUri: row.failed_list_uri,
     successListUri: row.success_list_uri,
     failureCode: row.failure_code,

@@ -6,13 +6,26 @@ const POLL_MS = 1000;
 const DETAIL_MS = 2000;
 const FINAL = new Set(['completed', 'failed']);
 
-/** Seconds left: the API's estimate when it gives one, else the rows left at the current speed. */
-function secondsLeft(job) {
-  if (FINAL.has(job.status)) return 0;
-  const estimate = job.seconds_left ?? job.estimated_seconds_left;
-  if (typeof estimate === 'number') return estimate;
+/**
+ * The job's figures, live: the import's `progress` (batches, speed, time left) where the API gives one, else
+ * the jobs list's batches and speed, and the time left at that speed.
+ */
+function figures(job) {
+  const progress = job.progress ?? {};
+  const rate = progress.rows_per_second ?? job.rows_per_second;
   const left = job.total_records - job.processed_count;
-  return job.total_records > 0 && job.rows_per_second > 0 ? left / job.rows_per_second : null;
+  const estimate =
+    typeof progress.eta_seconds === 'number'
+      ? progress.eta_seconds
+      : job.total_records > 0 && rate > 0
+        ? left / rate
+        : null;
+  return {
+    batchesDone: progress.batches_done ?? job.batches_done,
+    batchesTotal: progress.batches_total ?? job.batches_total,
+    rate,
+    secondsLeft: FINAL.has(job.status) ? 0 : estimate,
+  };
 }
 
 function facts(entries) {
@@ -157,12 +170,13 @@ export async function renderJob(main, { param: jobId }, signal) {
     numbers['job-processed'].textContent = count(j.processed_count);
     numbers['job-success'].textContent = count(j.success_count);
     numbers['job-failed'].textContent = count(j.fail_count);
+    const f = figures(j);
     numbers['job-batches'].textContent =
-      j.batches_total === null || j.batches_total === undefined
-        ? `${count(j.batches_done)} done`
-        : `${count(j.batches_done)} of ${count(j.batches_total)}`;
-    numbers['job-rate'].textContent = count(j.rows_per_second);
-    numbers['job-left'].textContent = duration(secondsLeft(j));
+      f.batchesTotal === null || f.batchesTotal === undefined
+        ? `${count(f.batchesDone)} done`
+        : `${count(f.batchesDone)} of ${count(f.batchesTotal)}`;
+    numbers['job-rate'].textContent = count(f.rate);
+    numbers['job-left'].textContent = duration(f.secondsLeft);
     failure.hidden = !j.failure;
     failure.textContent = j.failure ? `Failed: ${j.failure.message} (${j.failure.code})` : '';
     links.replaceChildren(

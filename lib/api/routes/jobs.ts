@@ -72,8 +72,7 @@ async function jobJson(job: JobSummary, context: ApiContext) {
     success_count: job.processed,
     fail_count: job.failedCount,
     batches_done: job.batchesDone,
-    // The plan's batch count is not recorded on the job yet (issue 18, part 1 records it).
-    batches_total: null,
+    batches_total: job.batchesTotal,
     rows_per_second: seconds !== null && seconds > 0 ? Math.round(rows / seconds) : null,
     ...(job.failedListUri && job.failedCount > 0
       ? { error_report_url: await downloadUrl(context.deps.config, job.failedListUri, LINK_SECONDS) }

@@ -55,14 +55,20 @@ describe('jobs list, export runs and dead letters over HTTP', () => {
       );
     }
     const first = JOBS[0]!;
-    for (const index of [0, 1]) {
-      await pool.query(
-        `INSERT INTO import_job_batches (job_id, batch_index, batch_key, row_count, inserted, updated, duplicates,
-                                         failed, duration_ms)
-         VALUES ($1, $2, 'k', 50, 45, 0, 0, 5, 10)`,
-        [first.id, index],
-      );
-    }
+    // The running counters as migration 0011 (issue 18, part 1) adds them; the list reads them where present.
+    await pool.query(
+      `ALTER TABLE import_jobs
+         ADD COLUMN IF NOT EXISTS batches_total integer,
+         ADD COLUMN IF NOT EXISTS batches_done integer NOT NULL DEFAULT 0,
+         ADD COLUMN IF NOT EXISTS rows_written bigint NOT NULL DEFAULT 0,
+         ADD COLUMN IF NOT EXISTS rows_failed bigint NOT NULL DEFAULT 0`,
+    );
+    await pool.query(`UPDATE import_jobs SET batches_done = 2, batches_total = 2 WHERE id = $1`, [first.id]);
+    await pool.query(
+      `UPDATE import_jobs SET batches_done = 3, batches_total = 8, rows_written = 40, rows_failed = 2
+       WHERE id = $1`,
+      [JOBS[3]!.id],
+    );
     await pool.query(
       `INSERT INTO job_status_events (job_id, domain_id, topic, payload, delivery_status, published_at)
        VALUES ($1, $2, 'nodes-import-status', $3, 'SENT', now())`,
@@ -138,8 +144,20 @@ describe('jobs list, export runs and dead letters over HTTP', () => {
       assert.equal(job?.processed_count, 100);
       assert.equal(job?.fail_count, 10);
       assert.equal(job?.batches_done, 2);
+      assert.equal(job?.batches_total, 2);
       // 100 rows in the 10 seconds between start and end.
       assert.equal(job?.rows_per_second, 10);
+    });
+
+    it('shows a running job’s running counters, not its final figures', async () => {
+      const reply = await admin('GET', '/v1/jobs?status=processing');
+      const [job] = reply.json.jobs as Array<Record<string, unknown>>;
+
+      assert.equal(job?.job_id, JOBS[3]!.id);
+      assert.deepEqual(
+        [job?.processed_count, job?.success_count, job?.fail_count, job?.batches_done, job?.batches_total],
+        [42, 40, 2, 3, 8],
+      );
     });
 
     it('refuses a cursor it did not give and an unknown status', async () => {
