@@ -43,6 +43,24 @@ function row(job) {
   );
 }
 
+/**
+ * Puts the jobs in the table. When the same jobs are listed in the same order, only their figures change
+ * and the links stay the same elements, so a refresh never takes the keyboard focus away from a link.
+ */
+function show(body, jobs) {
+  const rows = [...body.rows];
+  const same = rows.length === jobs.length && jobs.every((job, i) => rows[i].dataset.job === job.job_id);
+  if (!same) {
+    body.replaceChildren(...jobs.map(row));
+    return;
+  }
+  for (const [i, job] of jobs.entries()) {
+    const cells = [...row(job).cells];
+    for (const [c, cell] of [...rows[i].cells].entries())
+      if (c > 0) cell.replaceChildren(...cells[c].childNodes);
+  }
+}
+
 /** Renders the jobs page into `main`; stops refreshing when `signal` aborts. */
 export async function renderJobs(main, { query }, signal) {
   const filters = h(
@@ -100,7 +118,7 @@ export async function renderJobs(main, { query }, signal) {
   const refresh = async () => {
     const { body: page } = await api(`/v1/jobs?${params}`);
     if (signal.aborted) return;
-    body.replaceChildren(...page.jobs.map(row), ...older.map(row));
+    show(body, [...page.jobs, ...older]);
     if (older.length === 0) cursor = page.next_cursor;
     more.hidden = cursor === null;
     updated.textContent =

@@ -107,7 +107,17 @@ describe('the console in a real browser', () => {
     const row = page.locator(`tr[data-job="${jobId}"]`);
     await row.getByText('processing').waitFor({ timeout: 60_000 });
     await page.screenshot({ path: join(DOCS, 'console-jobs.png'), fullPage: true });
-    await row.getByRole('link').click();
+    // The list refreshes every 2 s; the link keeps the keyboard focus through a refresh, and Enter opens it.
+    const link = row.getByRole('link');
+    await link.focus();
+    await row
+      .locator('td', { hasText: /^[1-9]/ })
+      .first()
+      .waitFor({ timeout: 5_000 })
+      .catch(() => undefined);
+    await page.waitForTimeout(2_500);
+    assert.ok(await link.evaluate((element) => element === element.ownerDocument.activeElement));
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: `Job ${jobId}` }).waitFor();
     // What the bar showed, sampled until the job ended.
     const seen: Array<{ value: number; max: number }> = [];

@@ -5,7 +5,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT } from '../../support/cli.ts';
+import { cli, ROOT } from '../../support/cli.ts';
 
 const ACCESS_KEY = 'AKIDCONSOLETEST00001';
 const SECRET = 'a-secret-of-the-console-test';
@@ -185,5 +185,13 @@ describe('matchbridge console --api <url>: the console against a deployed API', 
 
     assert.equal(crossSite.status, 403);
     assert.equal(seen.length, before);
+  });
+
+  it('refuses a URL that is not http(s) and a host beyond loopback (exit 2)', async () => {
+    const notHttp = await cli(['console', '--api', 'ftp://api.example/prod'], {});
+    const exposed = await cli(['console', '--api', 'https://api.example/prod', '--host', '0.0.0.0'], {});
+
+    assert.deepEqual([notHttp.code, exposed.code], [2, 2]);
+    assert.match(exposed.stderr, /loopback/);
   });
 });
