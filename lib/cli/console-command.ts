@@ -42,11 +42,12 @@ async function bodyOf(req: IncomingMessage): Promise<Buffer | undefined> {
  * Whether a request may spend the operator's credentials: it names this server as its host (no DNS
  * rebinding) and, coming from a browser, comes from the console's own origin (no other site's page).
  */
-function fromThisConsole(req: IncomingMessage, origin: string): boolean {
-  if (`http://${req.headers.host}` !== origin) return false;
+function fromThisConsole(req: IncomingMessage, hosts: ReadonlySet<string>): boolean {
+  const host = req.headers.host ?? '';
+  if (!hosts.has(host)) return false;
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
-  return req.headers.origin === undefined || req.headers.origin === origin;
+  return req.headers.origin === undefined || req.headers.origin === `http://${host}`;
 }
 
 /** Forwards one `/v1/…` request to the deployed API, signed, and streams its answer back (SSE included). */
@@ -90,7 +91,8 @@ async function proxyConsole(options: {
 }): Promise<void> {
   const send = sigv4Fetch(options.region);
   const base = options.apiUrl.href.replace(/\/$/, '');
-  let origin = '';
+  // The names this server answers to: the address it listens on, and `localhost` for it.
+  let hosts: ReadonlySet<string> = new Set();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://console.invalid');
     const handle = async () => {
@@ -101,7 +103,7 @@ async function proxyConsole(options: {
       const asset = req.method === 'GET' ? await consoleAsset(url.pathname) : undefined;
       if (asset) return writeResponse(res, asset);
       if (!url.pathname.startsWith('/v1/')) return reply(res, 404, 'NOT_FOUND', `no route ${url.pathname}`);
-      if (!fromThisConsole(req, origin)) {
+      if (!fromThisConsole(req, hosts)) {
         return reply(res, 403, 'FORBIDDEN', 'the console proxy answers its own page only');
       }
       return forward(req, res, new URL(`${base}${url.pathname}${url.search}`), send);
@@ -117,7 +119,9 @@ async function proxyConsole(options: {
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  origin = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  const address = options.host.includes(':') ? `[${options.host}]` : options.host;
+  hosts = new Set([`${address}:${port}`, `localhost:${port}`]);
+  const origin = `http://${address}:${port}`;
   process.stdout.write(`console on ${origin}/console/ (API ${base}, signed for ${options.region})\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -176,15 +176,38 @@ describe('matchbridge console --api <url>: the console against a deployed API', 
     );
   });
 
-  it('refuses requests from another site’s page, which would act with the operator’s credentials', async () => {
+  it('refuses requests from another site’s page or naming another host, which would act with the operator’s credentials', async () => {
     const before = seen.length;
     const crossSite = await fetch(`${consoleUrl}/v1/dead-letters/replay`, {
       method: 'POST',
       headers: { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' },
     });
 
+    // A page of another site reaching the proxy through DNS rebinding names that site as the host (fetch
+    // cannot set Host, node:http can).
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const target = new URL(`${consoleUrl}/v1/jobs`);
+      const request = httpRequest(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          headers: { host: 'attacker.example' },
+        },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+
     assert.equal(crossSite.status, 403);
+    assert.equal(rebound, 403);
     assert.equal(seen.length, before);
+    // The same server named `localhost` is the same console.
+    assert.equal((await fetch(`${consoleUrl.replace('127.0.0.1', 'localhost')}/v1/jobs`)).status, 200);
   });
 
   it('refuses a URL that is not http(s) and a host beyond loopback (exit 2)', async () => {
