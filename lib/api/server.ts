@@ -107,6 +107,17 @@ function requestOf(
 }
 
 /**
+ * Whether a request comes from a page of this server, or from no page at all (curl, a client library). A
+ * browser names the page's origin on every POST; a simple one (no custom header, like a replay) needs no
+ * preflight, so without this check any site open on this machine could make the local API act.
+ */
+function sameOrigin(headers: Readonly<Record<string, string | undefined>>): boolean {
+  const site = headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  return headers.origin === undefined || headers.origin === `http://${headers.host}`;
+}
+
+/**
  * The console's static files (public: the page holds no data, the API calls it makes are authorised as
  * any other), then the token check, then the API's routes.
  */
@@ -119,6 +130,12 @@ async function answerFor(
   if (request.method === 'GET') {
     const asset = await consoleAsset(request.path);
     if (asset) return asset;
+  }
+  if (request.method !== 'GET' && !sameOrigin(headers)) {
+    return {
+      status: 403,
+      json: { code: 'FORBIDDEN', message: 'requests from another site’s page are not accepted' },
+    };
   }
   if (token !== undefined && !authorized(headers, token)) {
     return {

@@ -237,9 +237,14 @@ describe('jobs list, export runs and dead letters over HTTP', () => {
       valid = String(listed[1]?.id);
     });
 
-    it('are for operators only', async () => {
+    it('are for operators only, and never replayed by another site’s page', async () => {
       assert.equal((await domainCaller('GET', '/v1/dead-letters')).status, 403);
       assert.equal((await domainCaller('POST', `/v1/dead-letters/${valid}/replay`)).status, 403);
+      const crossSite = await admin('POST', `/v1/dead-letters/${valid}/replay`, {
+        headers: { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' },
+      });
+      assert.equal(crossSite.status, 403);
+      assert.equal((await admin('GET', `/v1/dead-letters/${valid}`)).json.state, 'pending');
     });
 
     it('lists the original records with their reasons, and pages', async () => {
