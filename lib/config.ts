@@ -101,6 +101,8 @@ const ConfigSchema = z.object({
   /** The match import state machine (`match-import`); match requests need it. */
   matchImportStateMachineArn: z.string().min(1).optional(),
   ingestDlqUrl: z.url().optional(),
+  /** The dlq-replay function, which the API invokes when an operator replays the pending dead letters. */
+  dlqReplayFunction: z.string().min(1).optional(),
   /**
    * DynamoDB table of the Powertools idempotency records that make a job start once per job id; unset means
    * de-duplication by execution name only (local mode without an emulator).
@@ -202,6 +204,7 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   importStateMachineArn: 'IMPORT_STATE_MACHINE_ARN',
   matchImportStateMachineArn: 'MATCH_IMPORT_STATE_MACHINE_ARN',
   ingestDlqUrl: 'INGEST_DLQ_URL',
+  dlqReplayFunction: 'DLQ_REPLAY_FUNCTION',
   idempotencyTable: 'IDEMPOTENCY_TABLE',
   idempotencyTtlSeconds: 'IDEMPOTENCY_TTL_SECONDS',
   dynamodbEndpoint: 'DYNAMODB_ENDPOINT',

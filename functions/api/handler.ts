@@ -15,6 +15,7 @@ import {
   serveApiGatewayEvent,
 } from '../../lib/runtime/api-gateway.ts';
 import { configuredIdempotencyStore } from '../../lib/runtime/configured-idempotency-store.ts';
+import { sqsDeadLetterAdmin } from '../../lib/runtime/dead-letter-admin.ts';
 import { runtimeDeps } from '../../lib/runtime/deps.ts';
 import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 
@@ -33,6 +34,7 @@ const dynamoKeys = idempotencyTable ? dynamoIdempotencyStore(idempotencyTable) :
 let idempotency: IdempotencyStore | undefined;
 if (!cfg.lambdaFunctionName) throw new ConfigurationError('AWS_LAMBDA_FUNCTION_NAME is not set');
 const launcher = selfInvokingLauncher(cfg.lambdaFunctionName, cfg.awsRegion);
+const deadLetters = sqsDeadLetterAdmin(cfg);
 const starter = stepFunctionsStarter(
   {
     ...(cfg.importStateMachineArn ? { nodes: cfg.importStateMachineArn } : {}),
@@ -61,7 +63,7 @@ export const handler = awslambda.streamifyResponse(async (event, stream, context
   await serveApiGatewayEvent(
     event as APIGatewayProxyEvent,
     stream,
-    { deps, idempotency, launcher },
+    { deps, idempotency, launcher, ...(deadLetters ? { deadLetters } : {}) },
     awslambda.HttpResponseStream.from,
   );
 });

@@ -244,6 +244,7 @@ export class PipelineStack extends Stack implements NamingStack {
     this.importStateMachine.bindStarter(api);
     this.matchImportStateMachine.bindStarter(api);
     this.idempotency.bind(api);
+    this.deadLetters.bindOperator(api, dlqReplay);
     this.bulkApi = new BulkApi(this, 'BulkApi', { handler: api, logRetention: config.logRetentionDays });
 
     // Nothing may run against an old schema: imports start only once the migrations of this deploy ran.

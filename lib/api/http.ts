@@ -6,6 +6,8 @@ import { logger } from '../observability/logger.ts';
 export interface Caller {
   readonly principal: string;
   readonly domainId?: string;
+  /** An operator (`api_callers.admin`): sees every domain's jobs and the dead letters. */
+  readonly admin?: boolean;
 }
 
 /** An HTTP request as the handlers see it, whether it came through node:http or API Gateway. */

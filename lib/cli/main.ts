@@ -16,6 +16,7 @@ import type { ImportKind, ImportSource, JobStatusMessage } from '../model/types.
 import { logger, useCliLogLines } from '../observability/logger.ts';
 import { runtimeDeps } from '../runtime/deps.ts';
 import { apiCommand } from './api-command.ts';
+import { consoleCommand } from './console-command.ts';
 import { exportCommand } from './export-command.ts';
 import { importUsersCommand } from './import-users-command.ts';
 import { dlqCommand, ingestCommand } from './ingest-commands.ts';
@@ -242,6 +243,7 @@ export async function main(argv: string[]): Promise<number> {
     if (argv[0] === 'kafka-bridge') return await kafkaBridgeCommand(argv.slice(1));
     if (argv[0] === 'export') return await exportCommand(argv.slice(1));
     if (argv[0] === 'api') return await apiCommand(argv.slice(1));
+    if (argv[0] === 'console') return await consoleCommand(argv.slice(1));
     const { values, positionals } = parseCommandLine(argv, OPTIONS);
     const [command, sub, ...rest] = positionals;
     if (values.help || !command) {

@@ -38,7 +38,8 @@ export const USAGE = `usage:
   matchbridge dlq replay [<id>] [--json]
   matchbridge kafka-bridge --brokers <host:port>[,…] [--topics a,b] [--group <id>] [--json]
   matchbridge export users [--group <id>] [--domain <uuid>] [--full] [--json]
-  matchbridge api [--port 8080] [--host 127.0.0.1]
+  matchbridge api [--port 8080] [--host 127.0.0.1]              # the console at /console/
+  matchbridge console [--port 8080] [--api <url> [--region r]]  # --api: a deployed REST API, SigV4-signed
 
 Exit codes: 0 job COMPLETED, 1 job FAILED, 2 usage or input error.
 Database: DATABASE_URL when set, else an embedded PostgreSQL under .matchbridge/ (MATCHBRIDGE_HOME).

@@ -3,7 +3,7 @@ import { ApiRequestError } from '../../errors.ts';
 import type { ApiRequest, ApiResponse, Route } from '../http.ts';
 import { type ImportJobView, readImportJobView } from '../import-job-queries.ts';
 import { importJobBody, isFinal } from './import-body.ts';
-import { type ApiContext, authorize, jobIdParam, route } from './shared.ts';
+import { type ApiContext, authorizeRead, jobIdParam, route } from './shared.ts';
 
 /** How a job's event stream runs: how often it reads the job, when it says it is alive, when it ends. */
 export interface EventStreamTiming {
@@ -85,7 +85,7 @@ export function importEventsHandler(timing: EventStreamTiming = EVENT_STREAM_TIM
   ): Promise<ApiResponse> => {
     const job = await readImportJobView(context.deps.pool, jobIdParam(params));
     if (!job) throw new ApiRequestError(404, 'JOB_NOT_FOUND', 'no such job');
-    authorize(request.caller, job.domainId);
+    authorizeRead(request.caller, job.domainId);
     return {
       status: 200,
       headers: {

@@ -24,7 +24,16 @@ import {
 import { checkImportSource } from '../import-source.ts';
 import { importJobBody } from './import-body.ts';
 import { IMPORT_EVENT_ROUTES } from './import-events.ts';
-import { type ApiContext, authorize, fromQuery, jobIdParam, parse, queryOf, route } from './shared.ts';
+import {
+  type ApiContext,
+  authorize,
+  authorizeRead,
+  fromQuery,
+  jobIdParam,
+  parse,
+  queryOf,
+  route,
+} from './shared.ts';
 
 const MEDIA_FORMATS: Readonly<Record<string, (typeof IMPORT_FORMATS)[number]>> = {
   'text/csv': 'csv',
@@ -214,7 +223,7 @@ async function getImport(
 ): Promise<ApiResponse> {
   const job = await readImportJobView(context.deps.pool, jobIdParam(params));
   if (!job) throw new ApiRequestError(404, 'JOB_NOT_FOUND', 'no such job');
-  authorize(request.caller, job.domainId);
+  authorizeRead(request.caller, job.domainId);
   return { status: 200, json: await importJobBody(context, job, request.query) };
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ApiRequestError } from '../../errors.ts';
 import type { RuntimeDeps } from '../../jobs/deps.ts';
 import type { IdempotencyStore } from '../../model/idempotency.ts';
+import type { DeadLetterAdmin } from '../dead-letter-admin.ts';
 import type { ApiExportJob } from '../export-jobs.ts';
 import type { Caller, Route } from '../http.ts';
 import type { ApiImportJob } from '../import-jobs.ts';
@@ -18,6 +19,8 @@ export interface ApiContext {
   readonly deps: RuntimeDeps;
   readonly idempotency: IdempotencyStore;
   readonly launcher: JobLauncher;
+  /** The ingest dead letters, for operators; absent where no queue is configured. */
+  readonly deadLetters?: DeadLetterAdmin;
 }
 
 /** How long presigned download links stay valid. */
@@ -40,6 +43,11 @@ export function authorize(caller: Caller, domainId: string): void {
   if (caller.domainId !== undefined && caller.domainId !== domainId) {
     throw new ApiRequestError(403, 'FORBIDDEN', 'the caller may not act for this domain');
   }
+}
+
+/** The caller may read what belongs to its own domain; an operator (admin) reads every domain's. */
+export function authorizeRead(caller: Caller, domainId: string): void {
+  if (caller.admin !== true) authorize(caller, domainId);
 }
 
 /** The query parameters as an object to parse (the last of repeated ones wins). */
