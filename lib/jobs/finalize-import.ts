@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type pg from 'pg';
+import { SourceChangedError } from '../errors.ts';
 import type { BatchResult, ImportExecutionInput, ImportPlan, JobStatusMessage } from '../model/types.ts';
 import { METRIC_NAMES, recordJobFinished } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
@@ -33,8 +34,16 @@ export function statusRecorder(pool: pg.Pool, jobId: string): StatusRecorder {
  * Match imports report counts only: no success list (a file of the matching engine's own pairs, up to
  * millions, would cost a second copy of the table for no reader; `processed` counts them and the rows are
  * in `match_suggestions` with `last_job_id`). Their failed list names rows as `row:<n>` (0-based index).
+ *
+ * @throws SourceChangedError when a batch found the source changed since the plan: the job fails with
+ *   `SOURCE_CHANGED` through the fail step, whatever the other batches loaded.
  */
 export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): Promise<JobStatusMessage> {
+  if (input.results.some((result) => result.error === SourceChangedError.name)) {
+    throw new SourceChangedError(`the source changed after the job was planned: ${input.source.uri}`, {
+      uri: input.source.uri,
+    });
+  }
   const { config, pool } = deps;
   const log = logJob(input);
   const totals = { processed: 0, failed: 0, duplicates: 0 };

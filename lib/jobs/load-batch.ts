@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { stageCsvRange } from '../csv/parse-range.ts';
-import type { BatchIdentity, BatchResult, CsvBatch, JobRef, LoadCounts } from '../model/types.ts';
+import type { BatchIdentity, BatchResult, CsvBatch, JobRef, LoadCounts, SourcePin } from '../model/types.ts';
 import { loadStagedNodes } from '../nodes/load-nodes.ts';
 import { csvStageLayout } from '../nodes/node-repository.ts';
 import { METRIC_NAMES, recordNodeStorageError } from '../observability/job-metrics.ts';
@@ -18,6 +18,8 @@ export interface LoadBatchInput extends JobRef {
   /** Rows per database transaction, chosen by the plan. */
   readonly dbBatchRows: number;
   readonly batch: CsvBatch;
+  /** The version of the source the plan read (null for staged parts); absent in inputs from before pins. */
+  readonly pin?: SourcePin | null;
 }
 
 /** Where a batch records the references it wrote, for the job's success list (sorted within each DB batch). */
@@ -59,7 +61,7 @@ async function loadRange(
   const { batch } = input;
   const log = logJob(input);
   const started = Date.now();
-  const bytes = await store.read(batch.uri, { start: batch.start, end: batch.end });
+  const bytes = await store.read(batch.uri, { start: batch.start, end: batch.end }, input.pin ?? undefined);
   const rows = stageCsvRange(bytes, {
     header: input.header,
     referenceColumn: input.referenceColumn,

@@ -30,6 +30,19 @@ export interface ImportExecutionInput extends JobRef {
   readonly origin: string;
 }
 
+/**
+ * The version of a source object a plan read, which every later read of the job must see again: S3's ETag
+ * (and VersionId in a versioned bucket), or a local file's size and modification time. A read that finds
+ * another version fails with `SOURCE_CHANGED` rather than mix two files in one job.
+ */
+export interface SourcePin {
+  readonly size: number;
+  readonly etag?: string;
+  readonly versionId?: string;
+  /** Last modification time (ISO), compared for local files, which have no ETag. */
+  readonly modifiedAt?: string;
+}
+
 /** Which batch of a job, and the work it covers (its byte range or rows). */
 export interface BatchIdentity {
   readonly index: number;
@@ -60,6 +73,11 @@ export interface CsvPlan {
 /** What the plan step returns: the CSV plan and the rows per database transaction for its batches. */
 export interface ImportPlan extends CsvPlan {
   readonly dbBatchRows: number;
+  /**
+   * The version of the source every batch must read; null when the batches read parts the plan staged
+   * (a .csv.gz, read once under this pin while planning).
+   */
+  readonly pin: SourcePin | null;
 }
 
 /** A row that could not be loaded. `line` is the physical line where its record starts. */

@@ -105,6 +105,7 @@ describe('import state machine definition', () => {
       'groupId.$': '$.groupId',
       'header.$': '$.plan.header',
       'referenceColumn.$': '$.plan.referenceColumn',
+      'pin.$': '$.plan.pin',
       'dbBatchRows.$': '$.plan.dbBatchRows',
       'batch.$': '$$.Map.Item.Value',
     });

@@ -78,6 +78,7 @@ describe('status messages on Kafka', () => {
         referenceColumn: 0,
         total: 3,
         dbBatchRows: 100,
+        pin: null,
         batches: [{ index: 0, uri: input.source.uri, start: 0, end: 40, firstLine: 2, records: 3 }],
       },
       results: [

@@ -1,0 +1,5 @@
+-- Up Migration
+-- The version of its source object a job planned against (ETag / VersionId, or a local file's size and
+-- modification time): a resumed job plans again and must find the same version, or fail SOURCE_CHANGED
+-- instead of mixing batches of two files.
+ALTER TABLE import_jobs ADD COLUMN source_pin jsonb;
