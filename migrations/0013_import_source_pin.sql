@@ -3,3 +3,5 @@
 -- modification time): a resumed job plans again and must find the same version, or fail SOURCE_CHANGED
 -- instead of mixing batches of two files.
 ALTER TABLE import_jobs ADD COLUMN source_pin jsonb;
+-- A dry run: the whole job, its counts and reports, and no write to the target tables.
+ALTER TABLE import_jobs ADD COLUMN dry_run boolean NOT NULL DEFAULT false;

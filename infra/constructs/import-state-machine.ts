@@ -165,6 +165,7 @@ export class ImportStateMachine extends Construct {
           Object.entries(workflow.batchFields).map(([field, path]) => [field, sfn.JsonPath.stringAt(path)]),
         ),
         dbBatchRows: sfn.JsonPath.numberAt('$.plan.dbBatchRows'),
+        dryRun: sfn.JsonPath.stringAt('$.plan.dryRun'),
         batch: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
       },
       resultPath: '$.results',

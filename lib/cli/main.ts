@@ -26,6 +26,7 @@ const OPTIONS = {
   domain: { type: 'string' },
   group: { type: 'string' },
   json: { type: 'boolean', default: false },
+  'dry-run': { type: 'boolean', default: false },
   limit: { type: 'string' },
   ids: { type: 'string' },
   'ids-file': { type: 'string' },
@@ -87,7 +88,7 @@ async function runImport(
     const source = await locate(jobId, await runtimeDeps());
     const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
     const message = await runImportLocally(
-      { jobId, kind, ...target, source, origin: 'cli' },
+      { jobId, kind, ...target, source, origin: 'cli', ...(options['dry-run'] ? { dryRun: true } : {}) },
       progress ? { observe: progress.observe } : {},
     );
     progress?.finish();

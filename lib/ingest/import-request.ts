@@ -23,6 +23,7 @@ export const NodeImportRequestSchema = z
     // job, not a reason to refuse the whole list. The bound only keeps a value from being absurd.
     referenceIds: z.array(z.string().max(4096)).min(1).optional(),
     usernames: z.array(z.string().max(4096)).min(1).optional(),
+    dryRun: z.boolean().optional(),
   })
   .refine((r) => !(r.referenceIds && r.usernames), {
     message: 'give referenceIds or its alias usernames, not both',
@@ -55,6 +56,7 @@ export const MatchImportRequestSchema = z.object({
   filePath: z.string().min(1).max(2048),
   fileName: z.string().min(1).max(1024).optional(),
   contentType: z.enum(MATCH_CONTENT_TYPES).optional(),
+  dryRun: z.boolean().optional(),
 });
 
 export type MatchImportRequest = z.infer<typeof MatchImportRequestSchema>;
@@ -78,6 +80,7 @@ export function matchImportInput(
     groupId: request.groupId,
     source: fileSource(request.filePath, request, options),
     origin,
+    ...(request.dryRun ? { dryRun: true } : {}),
   };
 }
 
@@ -189,6 +192,7 @@ export function referenceImportInput(
     groupId: request.groupId,
     source: { uri, kind: 'references' },
     origin,
+    ...(request.dryRun ? { dryRun: true } : {}),
   };
 }
 
@@ -212,5 +216,6 @@ export function fileImportInput(
     groupId: request.groupId,
     source: fileSource(request.filePath, request, options),
     origin,
+    ...(request.dryRun ? { dryRun: true } : {}),
   };
 }

@@ -46,13 +46,14 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
   }
   const { config, pool } = deps;
   const log = logJob(input);
-  const totals = { processed: 0, failed: 0, duplicates: 0 };
+  const totals = { processed: 0, inserted: 0, failed: 0, duplicates: 0 };
   const succeeded: number[] = [];
   const batchFailures: BatchFailure[] = [];
   for (const result of input.results) {
     if (result.status === 'SUCCEEDED') {
       succeeded.push(result.index);
       totals.processed += result.inserted + result.updated;
+      totals.inserted += result.inserted;
       totals.failed += result.failed;
       totals.duplicates += result.duplicates;
     } else {
@@ -95,6 +96,12 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
     failedList: failed?.first ?? [],
     ...(success ? { successListUri: success.uri } : {}),
     ...(failed ? { failedListUri: failed.uri } : {}),
+    counts: {
+      new: totals.inserted,
+      updated: totals.processed - totals.inserted,
+      duplicates: totals.duplicates,
+      failed: totals.failed,
+    },
   });
   await publishStatus(deps.status, statusRecorder(pool, input.jobId), message);
   const seconds = (Date.parse(message.finishedAt) - Date.parse(message.startedAt)) / 1000;

@@ -20,6 +20,8 @@ export interface LoadBatchInput extends JobRef {
   readonly batch: CsvBatch;
   /** The version of the source the plan read (null for staged parts); absent in inputs from before pins. */
   readonly pin?: SourcePin | null;
+  /** A dry run: every DB batch rolls its target writes back (absent in inputs from before dry runs). */
+  readonly dryRun?: boolean;
 }
 
 /** Where a batch records the references it wrote, for the job's success list (sorted within each DB batch). */
@@ -79,6 +81,7 @@ async function loadRange(
       dbBatchRows: input.dbBatchRows,
       signal,
       batch: identity,
+      dryRun: input.dryRun === true,
       onCommitted: async ({ references }) => {
         if (references.length === 0) return;
         if (!successes.write(`${references.join('\n')}\n`)) await once(successes, 'drain');

@@ -15,6 +15,8 @@ export interface LoadMatchBatchInput extends JobRef {
   /** Rows per database transaction, chosen by the plan. */
   readonly dbBatchRows: number;
   readonly batch: MatchBatch;
+  /** A dry run: every DB batch rolls its target writes back (absent in inputs from before dry runs). */
+  readonly dryRun?: boolean;
 }
 
 /**
@@ -50,6 +52,7 @@ async function loadRowGroups(
       dbBatchRows: input.dbBatchRows,
       signal,
       batch: identity,
+      dryRun: input.dryRun === true,
     });
   } catch (error) {
     metrics.addMetric(METRIC_NAMES.matchStorageErrors, MetricUnit.Count, 1);

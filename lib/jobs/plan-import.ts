@@ -8,7 +8,7 @@ import { pinOf } from '../storage/object-store.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
-import { pinJobSource } from './source-pin.ts';
+import { markDryRun, pinJobSource } from './source-pin.ts';
 
 const PART_NAME_DIGITS = 5;
 
@@ -27,6 +27,7 @@ export async function planImport(
   const log = logJob(input);
   const { pool, store, config } = deps;
   await claimImportJob(pool, input, executionId);
+  if (input.dryRun) await markDryRun(pool, input.jobId);
   const info = await store.head(input.source.uri);
   if (info.size === 0) throw new InvalidFileError('EMPTY_FILE', `file is empty: ${input.source.uri}`);
   const pin = pinOf(info);
@@ -59,7 +60,7 @@ export async function planImport(
     batches: plan.batches.length,
     durationMs: Date.now() - started,
   });
-  return { ...plan, dbBatchRows, pin: gzip ? null : pin };
+  return { ...plan, dbBatchRows, pin: gzip ? null : pin, dryRun: input.dryRun === true };
 }
 
 function splitOptions(config: Config) {

@@ -5,10 +5,13 @@ import { planMatchFile } from '../parquet/plan-matches.ts';
 import type { MatchPlan } from '../parquet/types.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
+import { markDryRun } from './source-pin.ts';
 
 /** What the plan step of a match import returns: the file's plan and the rows per database transaction. */
 export interface MatchImportPlan extends MatchPlan {
   readonly dbBatchRows: number;
+  /** The job is a dry run: its batches roll their target writes back. */
+  readonly dryRun: boolean;
 }
 
 /**
@@ -31,6 +34,7 @@ export async function planMatches(
   }
   const { pool, store, config } = deps;
   await claimImportJob(pool, input, executionId);
+  if (input.dryRun) await markDryRun(pool, input.jobId);
   const started = Date.now();
   const plan = await planMatchFile(store, input.source.uri, {
     maxRowsPerBatch: config.matchBatchRows,
@@ -44,5 +48,5 @@ export async function planMatches(
     batches: plan.batches.length,
     durationMs: Date.now() - started,
   });
-  return { ...plan, dbBatchRows: config.dbBatchRows };
+  return { ...plan, dbBatchRows: config.dbBatchRows, dryRun: input.dryRun === true };
 }

@@ -4,6 +4,11 @@ import { query } from '../db/query.ts';
 import { SourceChangedError } from '../errors.ts';
 import type { SourcePin } from '../model/types.ts';
 
+/** Marks a job a dry run, for its status message and reports. */
+export async function markDryRun(pool: pg.Pool, jobId: string): Promise<void> {
+  await query(pool, 'UPDATE import_jobs SET dry_run = true WHERE id = $1', [jobId]);
+}
+
 /**
  * Records the version of its source a job plans against, the first time it plans, and checks every later
  * plan of the same job (`jobs resume`, a re-run execution) against it: their completed batches read the

@@ -28,6 +28,8 @@ export interface ImportExecutionInput extends JobRef {
   readonly source: ImportSource;
   /** Where the request came from, for the job row: `kafka:<topic>/<partition>/<offset>`, `cli`, `s3`… */
   readonly origin: string;
+  /** Run the whole job (plan, batches, validators, reports) and write nothing to the target tables. */
+  readonly dryRun?: boolean;
 }
 
 /**
@@ -78,6 +80,8 @@ export interface ImportPlan extends CsvPlan {
    * (a .csv.gz, read once under this pin while planning).
    */
   readonly pin: SourcePin | null;
+  /** The job is a dry run: its batches roll their target writes back. */
+  readonly dryRun: boolean;
 }
 
 /** A row that could not be loaded. `line` is the physical line where its record starts. */
@@ -132,6 +136,17 @@ export interface JobStatusMessage {
   readonly successListUri?: string;
   readonly failedListUri?: string;
   readonly failureReason?: string;
+  /** Present on a dry run only: nothing was written, the counts are those a real run would have. */
+  readonly dryRun?: true;
+  readonly counts?: DryRunCounts;
   readonly startedAt: string;
   readonly finishedAt: string;
+}
+
+/** What a dry run found: the rows a real run would create, update, count as duplicates and fail. */
+export interface DryRunCounts {
+  readonly new: number;
+  readonly updated: number;
+  readonly duplicates: number;
+  readonly failed: number;
 }

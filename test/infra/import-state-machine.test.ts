@@ -107,6 +107,7 @@ describe('import state machine definition', () => {
       'referenceColumn.$': '$.plan.referenceColumn',
       'pin.$': '$.plan.pin',
       'dbBatchRows.$': '$.plan.dbBatchRows',
+      'dryRun.$': '$.plan.dryRun',
       'batch.$': '$$.Map.Item.Value',
     });
     for (const unsupported of [

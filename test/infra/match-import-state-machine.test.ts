@@ -53,6 +53,7 @@ describe('match import state machine definition', () => {
       'columns.$',
       'dbBatchRows.$',
       'domainId.$',
+      'dryRun.$',
       'groupId.$',
       'jobId.$',
       'kind.$',
