@@ -5,3 +5,6 @@
 ALTER TABLE import_jobs ADD COLUMN source_pin jsonb;
 -- A dry run: the whole job, its counts and reports, and no write to the target tables.
 ALTER TABLE import_jobs ADD COLUMN dry_run boolean NOT NULL DEFAULT false;
+-- The most failed rows a job may have before its remaining batches are cancelled (besides the tolerated
+-- percentage); NULL: no absolute bound.
+ALTER TABLE import_jobs ADD COLUMN max_failed_rows bigint;

@@ -24,6 +24,7 @@ export const NodeImportRequestSchema = z
     referenceIds: z.array(z.string().max(4096)).min(1).optional(),
     usernames: z.array(z.string().max(4096)).min(1).optional(),
     dryRun: z.boolean().optional(),
+    maxFailedRows: z.number().int().nonnegative().optional(),
   })
   .refine((r) => !(r.referenceIds && r.usernames), {
     message: 'give referenceIds or its alias usernames, not both',
@@ -57,6 +58,7 @@ export const MatchImportRequestSchema = z.object({
   fileName: z.string().min(1).max(1024).optional(),
   contentType: z.enum(MATCH_CONTENT_TYPES).optional(),
   dryRun: z.boolean().optional(),
+  maxFailedRows: z.number().int().nonnegative().optional(),
 });
 
 export type MatchImportRequest = z.infer<typeof MatchImportRequestSchema>;
@@ -81,6 +83,7 @@ export function matchImportInput(
     source: fileSource(request.filePath, request, options),
     origin,
     ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
   };
 }
 
@@ -193,6 +196,7 @@ export function referenceImportInput(
     source: { uri, kind: 'references' },
     origin,
     ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
   };
 }
 
@@ -217,5 +221,6 @@ export function fileImportInput(
     source: fileSource(request.filePath, request, options),
     origin,
     ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
   };
 }

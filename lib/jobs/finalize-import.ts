@@ -1,10 +1,11 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type pg from 'pg';
-import { SourceChangedError } from '../errors.ts';
+import { FailureBudgetExceededError, SourceChangedError } from '../errors.ts';
 import type { BatchResult, ImportExecutionInput, ImportPlan, JobStatusMessage } from '../model/types.ts';
 import { METRIC_NAMES, recordJobFinished } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from './deps.ts';
+import { rowsSoFar } from './failure-budget.ts';
 import { type BatchFailure, type WrittenList, writeFailedReport, writeSuccessReport } from './job-reports.ts';
 import { completeJob, recordStatusEvent } from './job-repository.ts';
 import type { MatchImportPlan } from './plan-matches.ts';
@@ -61,11 +62,21 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
     }
   }
   const total = input.plan.total;
+  // Batches stopped by the failure budget: the job fails with every row its DB batches committed so far.
+  const overBudget = input.results.some((result) => result.error === FailureBudgetExceededError.name);
+  if (overBudget) {
+    const sofar = await rowsSoFar(pool, input.jobId);
+    Object.assign(totals, { processed: sofar.written, failed: sofar.failed, duplicates: sofar.duplicates });
+    batchFailures.length = 0;
+  }
   const outcomes = { succeeded: totals.processed, failed: totals.failed, duplicates: totals.duplicates };
   // A batch that failed as a whole reports no rows (the job fails with it): the rule holds only when every
   // batch loaded, and then a mismatch is a row lost between the plan and the loaders.
-  const account = batchFailures.length === 0 ? accountRows(total, outcomes) : { total, ...outcomes };
-  const status = importStatus(account, config.toleratedFailurePercent, batchFailures.length);
+  const account =
+    batchFailures.length === 0 && !overBudget ? accountRows(total, outcomes) : { total, ...outcomes };
+  const status = overBudget
+    ? 'FAILED'
+    : importStatus(account, config.toleratedFailurePercent, batchFailures.length);
   const matches = input.kind === 'matches';
   const success: WrittenList | undefined = matches
     ? undefined
@@ -79,7 +90,9 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
       ? undefined
       : batchFailures.length > 0
         ? batchFailures.map((failure) => failure.reason).join('; ')
-        : rowFailureReason(account);
+        : overBudget
+          ? `${rowFailureReason(account)} before the job was stopped: past its failure budget`
+          : rowFailureReason(account);
   const job = await completeJob(pool, input.jobId, {
     status,
     total,

@@ -9,6 +9,7 @@ import { METRIC_NAMES, recordNodeStorageError } from '../observability/job-metri
 import { logJob, metrics } from '../observability/logger.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import type { RuntimeDeps } from './deps.ts';
+import { checkFailureBudget } from './failure-budget.ts';
 import { getCompletedBatch, recordCompletedBatch } from './job-repository.ts';
 
 /** Input of one Map iteration: the job, the header resolved by the plan, and one batch. */
@@ -63,6 +64,7 @@ async function loadRange(
   const { batch } = input;
   const log = logJob(input);
   const started = Date.now();
+  await checkFailureBudget(pool, input.jobId, config.toleratedFailurePercent);
   const bytes = await store.read(batch.uri, { start: batch.start, end: batch.end }, input.pin ?? undefined);
   const rows = stageCsvRange(bytes, {
     header: input.header,
@@ -83,6 +85,7 @@ async function loadRange(
       batch: identity,
       dryRun: input.dryRun === true,
       onCommitted: async ({ references }) => {
+        await checkFailureBudget(pool, input.jobId, config.toleratedFailurePercent);
         if (references.length === 0) return;
         if (!successes.write(`${references.join('\n')}\n`)) await once(successes, 'drain');
       },

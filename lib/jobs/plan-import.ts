@@ -8,7 +8,7 @@ import { pinOf } from '../storage/object-store.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
-import { markDryRun, pinJobSource } from './source-pin.ts';
+import { pinJobSource, recordJobTerms } from './source-pin.ts';
 
 const PART_NAME_DIGITS = 5;
 
@@ -27,7 +27,7 @@ export async function planImport(
   const log = logJob(input);
   const { pool, store, config } = deps;
   await claimImportJob(pool, input, executionId);
-  if (input.dryRun) await markDryRun(pool, input.jobId);
+  await recordJobTerms(pool, input.jobId, input);
   const info = await store.head(input.source.uri);
   if (info.size === 0) throw new InvalidFileError('EMPTY_FILE', `file is empty: ${input.source.uri}`);
   const pin = pinOf(info);

@@ -5,7 +5,7 @@ import { planMatchFile } from '../parquet/plan-matches.ts';
 import type { MatchPlan } from '../parquet/types.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
-import { markDryRun } from './source-pin.ts';
+import { recordJobTerms } from './source-pin.ts';
 
 /** What the plan step of a match import returns: the file's plan and the rows per database transaction. */
 export interface MatchImportPlan extends MatchPlan {
@@ -34,7 +34,7 @@ export async function planMatches(
   }
   const { pool, store, config } = deps;
   await claimImportJob(pool, input, executionId);
-  if (input.dryRun) await markDryRun(pool, input.jobId);
+  await recordJobTerms(pool, input.jobId, input);
   const started = Date.now();
   const plan = await planMatchFile(store, input.source.uri, {
     maxRowsPerBatch: config.matchBatchRows,

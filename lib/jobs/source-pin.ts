@@ -4,9 +4,18 @@ import { query } from '../db/query.ts';
 import { SourceChangedError } from '../errors.ts';
 import type { SourcePin } from '../model/types.ts';
 
-/** Marks a job a dry run, for its status message and reports. */
-export async function markDryRun(pool: pg.Pool, jobId: string): Promise<void> {
-  await query(pool, 'UPDATE import_jobs SET dry_run = true WHERE id = $1', [jobId]);
+/** Records what a request asked of its job beyond its source: a dry run, an absolute failure budget. */
+export async function recordJobTerms(
+  pool: pg.Pool,
+  jobId: string,
+  terms: { readonly dryRun?: boolean | undefined; readonly maxFailedRows?: number | undefined },
+): Promise<void> {
+  if (!terms.dryRun && terms.maxFailedRows === undefined) return;
+  await query(pool, 'UPDATE import_jobs SET dry_run = dry_run OR $2, max_failed_rows = $3 WHERE id = $1', [
+    jobId,
+    terms.dryRun === true,
+    terms.maxFailedRows ?? null,
+  ]);
 }
 
 /**

@@ -30,6 +30,8 @@ export interface ImportExecutionInput extends JobRef {
   readonly origin: string;
   /** Run the whole job (plan, batches, validators, reports) and write nothing to the target tables. */
   readonly dryRun?: boolean;
+  /** Fail the job, cancelling its remaining batches, once more rows than this failed. */
+  readonly maxFailedRows?: number;
 }
 
 /**

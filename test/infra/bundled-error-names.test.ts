@@ -22,6 +22,7 @@ const EXPECTED: readonly {
   { exported: 'InvalidRequestError', args: ['CODE', 'bad'], name: 'InvalidRequestError' },
   { exported: 'InvalidFileError', args: ['CODE', 'bad'], name: 'InvalidFileError' },
   { exported: 'SourceChangedError', args: ['changed'], name: 'SourceChangedError' },
+  { exported: 'FailureBudgetExceededError', args: ['over'], name: 'FailureBudgetExceededError' },
   { exported: 'JobNotFoundError', args: ['gone'], name: 'JobNotFoundError' },
   { exported: 'ConfigurationError', args: ['unset'], name: 'ConfigurationError' },
   { exported: 'ApiRequestError', args: [400, 'CODE', 'bad'], name: 'ApiRequestError' },
