@@ -57,6 +57,7 @@ describe('match import state machine definition', () => {
       'groupId.$',
       'jobId.$',
       'kind.$',
+      'pin.$',
       'uri.$',
     ]);
   });

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { writeMatchParquet } from '../../../bench/generate-matches.ts';
 import { planImport } from '../../../lib/jobs/plan-import.ts';
 import { runImportLocally } from '../../../lib/local/run-import.ts';
 import type { ImportExecutionInput, JobStatusMessage } from '../../../lib/model/types.ts';
@@ -142,6 +143,24 @@ describe('a pinned source: an import reads the version its plan read, or fails S
     assert.equal(message.status, 'FAILED');
     assert.equal((await failureOf(message)).failure_code, 'SOURCE_CHANGED');
     assert.deepEqual(await groupState(suite.pool, DOMAIN, 'rewritten'), []);
+  });
+
+  it('a Parquet file of matches rewritten between the plan and the batches fails the job SOURCE_CHANGED', async () => {
+    const file = join(suite.dir, 'matches.parquet');
+    writeMatchParquet(file, 2000, { codec: 'SNAPPY', rowGroupRows: 500 });
+
+    const message = await runImportLocally(
+      { ...input(file, 'matches'), kind: 'matches' },
+      {
+        observe: (handler) => {
+          // The same rows, compressed otherwise: another version of the file.
+          if (handler === 'plan-matches') writeMatchParquet(file, 2000, { codec: 'GZIP', rowGroupRows: 500 });
+        },
+      },
+    );
+
+    assert.equal(message.status, 'FAILED');
+    assert.equal((await failureOf(message)).failure_code, 'SOURCE_CHANGED');
   });
 
   it('a job planned again (jobs resume) keeps its first pin', async () => {
