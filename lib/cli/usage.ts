@@ -40,6 +40,7 @@ export const USAGE = `usage:
   matchbridge export users [--group <id>] [--domain <uuid>] [--full] [--json]
   matchbridge api [--port 8080] [--host 127.0.0.1]
 
+--max-failed-rows <n> (import nodes|matches|references): the job stops, FAILED, once more rows failed.
 --dry-run: the whole job (plan, every batch, every check, the failed list) and no write to nodes or matches;
 the status message says "dryRun": true and gives the counts a real run would have.
 Exit codes: 0 job COMPLETED, 1 job FAILED, 2 usage or input error.

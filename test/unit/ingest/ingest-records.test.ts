@@ -42,7 +42,7 @@ describe('ingest of MSK import requests', () => {
     const starter = fakeStarter();
     const sink = fakeSink();
     const event = mskEvent([
-      mskRecord(valid({ dryRun: true }), { offset: 1 }),
+      mskRecord(valid({ dryRun: true, maxFailedRows: 5 }), { offset: 1 }),
       mskRecord(valid(), { offset: 2 }),
       mskRecord(valid({ dryRun: 'yes' }), { offset: 3 }),
     ]);
@@ -50,8 +50,11 @@ describe('ingest of MSK import requests', () => {
     await ingestRecords(event, { starter, deadLetters: sink, allowLocalFiles: false });
 
     assert.deepEqual(
-      starter.inputs.map((input) => input.dryRun),
-      [true, undefined],
+      starter.inputs.map((input) => [input.dryRun, input.maxFailedRows]),
+      [
+        [true, 5],
+        [undefined, undefined],
+      ],
     );
     assert.deepEqual(
       sink.letters.map((letter) => letter.offset),
