@@ -183,7 +183,7 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
  */
 async function undoTargetWrites(client: pg.PoolClient, job: JobRef, stageTable: string): Promise<void> {
   const { rows } = await client.query<RowRejection>(
-    `SELECT line::int AS line, reference, code, reason FROM import_job_errors
+    `SELECT line::float8 AS line, reference, code, reason FROM import_job_errors
      WHERE job_id = $1 AND line IN (SELECT line FROM ${stageTable})`,
     [job.jobId],
   );
