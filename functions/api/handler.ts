@@ -1,12 +1,12 @@
 import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { runApiExport } from '../../lib/api/export-jobs.ts';
-import type { IdempotencyStore } from '../../lib/api/idempotency.ts';
 import { runApiImport } from '../../lib/api/import-jobs.ts';
 import { dynamoIdempotencyStore } from '../../lib/aws/api-idempotency.ts';
 import { idempotencyOptions } from '../../lib/aws/idempotent-starter.ts';
 import { stepFunctionsStarter } from '../../lib/aws/step-functions.ts';
 import { ConfigurationError } from '../../lib/errors.ts';
+import type { IdempotencyStore } from '../../lib/model/idempotency.ts';
 import { logger } from '../../lib/observability/logger.ts';
 import {
   isApiJobEvent,

@@ -23,12 +23,11 @@ export const IMPORT_STATE_NAMES = {
 /** Value of the `matchbridge:state-machine` metadata on the import state machine. */
 export const IMPORT_STATE_MACHINE_NAME = 'import';
 
-/** Errors of the Lambda service itself (not of our code) that are worth retrying. */
+/** Errors of the Lambda service itself (not of our code) that are worth retrying; throttling has THROTTLE_RETRY. */
 export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
 ] as const;
 
 /** The retry policy of every task: 3 attempts from 1 s, doubling, at most 10 s apart. */

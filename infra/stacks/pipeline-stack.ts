@@ -263,6 +263,9 @@ export class PipelineStack extends Stack implements NamingStack {
       scheduleExpression: config.userExport.schedule,
       timeZone: config.userExport.timeZone,
       fullOnSchedule: config.userExport.fullOnSchedule,
+      canSend:
+        config.target === 'localstack' ||
+        (config.mskClusterArn !== undefined && (config.mskBootstrapBrokers?.length ?? 0) > 0),
       exportGroupTimeout: Duration.seconds(config.functions['export-group'].timeoutSeconds + 60),
       timeout: Duration.minutes(config.stateMachineTimeoutMinutes),
       logRetention: config.logRetentionDays,

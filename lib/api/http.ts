@@ -118,11 +118,15 @@ export async function dispatch<C>(
   request: ApiRequest,
   context: C,
 ): Promise<ApiResponse> {
-  let pathKnown = false;
-  for (const route of routes) {
+  // A path without templated parts wins over a template it also matches (`/v1/imports/raw` over
+  // `/v1/imports/{job_id}`), as OpenAPI orders them.
+  const matching = routes.flatMap((route) => {
     const raw = matchPath(route.path, request.path);
-    if (!raw) continue;
-    pathKnown = true;
+    return raw ? [{ route, raw, templated: Object.keys(raw).length }] : [];
+  });
+  const fewest = Math.min(...matching.map((m) => m.templated));
+  const pathKnown = matching.length > 0;
+  for (const { route, raw } of matching.filter((m) => m.templated === fewest)) {
     if (route.method !== request.method) continue;
     let response: ApiResponse;
     try {

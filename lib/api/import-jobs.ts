@@ -269,6 +269,9 @@ async function importMatchRecords(deps: RuntimeDeps, job: ApiImportJob): Promise
   const checked = withKnownParticipants(unknownAmong, counted(matchRows(rows, { fromText }), tally));
   const counts = await loadMatches(pool, { ...job, kind: 'matches' }, checked, {
     dbBatchRows: config.dbBatchRows,
+    // One batch, the whole file: each DB batch is recorded, so it moves the job's progress once however
+    // often the job runs again.
+    batch: { index: 0, key: job.uri },
   });
   await finishOwnJob(deps, job, tally.read, counts, 'matches');
 }

@@ -3,24 +3,25 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { ConfigurationError, InvalidFileError, InvalidRequestError, MatchbridgeError } from '../errors.ts';
-import { getJob, getLatestStatusEvent, listJobs } from '../jobs/job-repository.ts';
+import type { RuntimeDeps } from '../jobs/deps.ts';
+import { readJobProgress } from '../jobs/job-progress.ts';
+import { getJob, listJobs } from '../jobs/job-repository.ts';
 import { referenceListUri, writeReferenceList } from '../jobs/reference-list.ts';
 import { resumeInput } from '../jobs/resume.ts';
+import { getLatestStatusEvent } from '../jobs/status-event-repository.ts';
 import { canonicalStatusMessage } from '../jobs/status-message.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runImportLocally } from '../local/run-import.ts';
 import type { ImportKind, ImportSource, JobStatusMessage } from '../model/types.ts';
-import { logger } from '../observability/logger.ts';
-import { type RuntimeDeps, runtimeDeps } from '../runtime/deps.ts';
+import { logger, useCliLogLines } from '../observability/logger.ts';
+import { runtimeDeps } from '../runtime/deps.ts';
 import { apiCommand } from './api-command.ts';
 import { exportCommand } from './export-command.ts';
 import { importUsersCommand } from './import-users-command.ts';
 import { dlqCommand, ingestCommand } from './ingest-commands.ts';
 import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
-import { progressReporter } from './progress.ts';
+import { progressLine, progressReporter } from './progress.ts';
 import { type CommandLine, EXIT, parseCommandLine, USAGE, UsageError } from './usage.ts';
-
-export { EXIT } from './usage.ts';
 
 const OPTIONS = {
   domain: { type: 'string' },
@@ -71,6 +72,13 @@ function maxFailedRows(options: Options): { maxFailedRows?: number } {
   return { maxFailedRows: parsed.data };
 }
 
+/** The live progress line of a job, on a terminal only (never with `--json`). */
+async function liveProgress(options: Options, jobId: string) {
+  if (!process.stderr.isTTY || options.json) return undefined;
+  const { pool } = await runtimeDeps();
+  return progressReporter(process.stderr, () => readJobProgress(pool, jobId));
+}
+
 /** The domain and group every import names, validated. */
 function jobTarget(options: Options): { domainId: string; groupId: string } {
   const domainId = z.uuid().safeParse(options.domain);
@@ -97,20 +105,16 @@ async function runImport(
   try {
     const jobId = randomUUID();
     const source = await locate(jobId, await runtimeDeps());
-    const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
-    const message = await runImportLocally(
-      {
-        jobId,
-        kind,
-        ...target,
-        source,
-        origin: 'cli',
-        ...(options['dry-run'] ? { dryRun: true } : {}),
-        ...budget,
-      },
-      progress ? { observe: progress.observe } : {},
-    );
-    progress?.finish();
+    const progress = await liveProgress(options, jobId);
+    const message = await runImportLocally({
+      jobId,
+      kind,
+      ...target,
+      source,
+      origin: 'cli',
+      ...(options['dry-run'] ? { dryRun: true } : {}),
+      ...budget,
+    }).finally(() => progress?.finish());
     printStatus(message, options.json);
     return exitFor(message.status);
   } finally {
@@ -208,6 +212,9 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
       }
       const job = await getJob(pool, jobId);
       if (!job) throw new UsageError(`no job ${jobId}`);
+      // A job without a status message that has not ended is running: its running counters stand.
+      const ended = job.status === 'COMPLETED' || job.status === 'FAILED';
+      const running = ended ? undefined : await readJobProgress(pool, jobId);
       printStatus(
         {
           jobId: job.id,
@@ -215,14 +222,16 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
           groupId: job.groupId,
           domainId: job.domainId,
           status: job.status,
-          processed: job.processed,
+          processed: running?.progress.rowsWritten ?? job.processed,
           total: job.total,
           successList: [],
           failedList: [],
           startedAt: (job.startedAt ?? job.createdAt).toISOString(),
+          ...(running ? { progress: running.progress } : {}),
         },
         options.json,
       );
+      if (running && !options.json) write(`Progress: ${progressLine(running)}`);
       return EXIT.completed;
     }
     if (action === 'resume') {
@@ -231,12 +240,10 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
       const job = await getJob(pool, jobId);
       if (!job) throw new UsageError(`no job ${jobId}`);
       const { config } = await runtimeDeps();
-      const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
-      const message = await runImportLocally(
-        resumeInput(job, referenceListUri(config, job.id)),
-        progress ? { observe: progress.observe } : {},
+      const progress = await liveProgress(options, job.id);
+      const message = await runImportLocally(resumeInput(job, referenceListUri(config, job.id))).finally(() =>
+        progress?.finish(),
       );
-      progress?.finish();
       printStatus(message, options.json);
       return exitFor(message.status);
     }
@@ -248,6 +255,7 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
 
 /** Runs the command line; returns the exit code. Output contract: stdout for results, stderr for the rest. */
 export async function main(argv: string[]): Promise<number> {
+  useCliLogLines(process.stderr.isTTY && !argv.includes('--json') ? 'readable' : 'json');
   try {
     if (argv[0] === 'kafka-bridge') return await kafkaBridgeCommand(argv.slice(1));
     if (argv[0] === 'export') return await exportCommand(argv.slice(1));

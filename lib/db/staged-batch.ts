@@ -34,17 +34,29 @@ export interface DbBatchPosition {
 export interface WrittenCounts {
   readonly inserted: number;
   readonly updated: number;
+  /** Staged rows the upsert rejected (and recorded as rejections), beside the batch's own rejections. */
+  readonly bad?: number;
 }
 
 /**
  * Records a DB batch's counts, or returns those recorded when the same DB batch committed before (the
- * no-op update makes RETURNING give the stored row).
+ * no-op update makes RETURNING give the stored row). Only a record inserted now advances the job's progress
+ * (`$8` rows, `$9` failed, `$6` + `$7` written): a DB batch committed again never counts twice. Last in its
+ * transaction, so the job row stays locked only until the commit.
  */
-const RECORD_DB_BATCH_SQL = `INSERT INTO import_job_db_batches AS r
-  (job_id, batch_index, batch_key, row_offset, row_count, inserted, updated)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (job_id, batch_index, batch_key, row_offset, row_count) DO UPDATE SET inserted = r.inserted
-RETURNING inserted, updated`;
+const RECORD_DB_BATCH_SQL = `WITH rec AS (
+  INSERT INTO import_job_db_batches AS r
+    (job_id, batch_index, batch_key, row_offset, row_count, inserted, updated)
+  VALUES ($1, $2, $3, $4, $5, $6, $7)
+  ON CONFLICT (job_id, batch_index, batch_key, row_offset, row_count) DO UPDATE SET inserted = r.inserted
+  RETURNING inserted, updated, r.xmax = 0 AS fresh
+), advanced AS (
+  UPDATE import_jobs SET rows_done = rows_done + $8, rows_failed = rows_failed + $9,
+         rows_written = rows_written + $6 + $7,
+         progress_seq = progress_seq + 1, progress_at = clock_timestamp()
+  WHERE id = $1 AND (SELECT fresh FROM rec)
+)
+SELECT inserted, updated FROM rec`;
 
 /** Records rejections: `$1` job, `$2` domain, then the arrays of {@link rejectionParams}. */
 const REJECTIONS_SQL = `INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason)
@@ -60,7 +72,8 @@ ON CONFLICT (job_id, line) DO NOTHING`;
  * With `optimistic`, the payload is first copied with its COPY straight into the target, under a savepoint;
  * should that fail with a unique violation (a key exists) or a deadlock (a concurrent job inserts the same
  * new keys in another order), the savepoint is rolled back and the payload staged and upserted as usual.
- * With `position`, the counts are recorded, or those of an earlier commit of the same DB batch returned.
+ * With `position`, the counts are recorded, or those of an earlier commit of the same DB batch returned, and a
+ * newly recorded DB batch advances its job's progress (rows, failed rows) in the same transaction.
  *
  * @throws DeadlineExceededError when `signal` aborts; DatabaseUnavailableError when the connection fails.
  */
@@ -105,9 +118,10 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
     const staged = batch.payload.length > 0;
     const begin = client.query(staged ? batch.begin : 'BEGIN');
     const opened: unknown = await abortable(signal, begin, guard(begin, undefined));
+    let pid: number | undefined;
     if (staged) {
       // A multi-statement query resolves to one result per statement; the last one holds the backend pid.
-      const pid = ((opened as pg.QueryResult[]).at(-1)?.rows[0] as { pid?: number } | undefined)?.pid;
+      pid = ((opened as pg.QueryResult[]).at(-1)?.rows[0] as { pid?: number } | undefined)?.pid;
       throwIfAborted(signal, job);
       // A COPY into the target can wait on a concurrent writer's row lock: an abort cancels it on the server.
       const copyPayload = (sql: string) => {
@@ -149,20 +163,22 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
       }
       if (batch.dryRun) await undoTargetWrites(client, job, batch.dryRun.stageTable);
       throwIfAborted(signal, job);
-      if (batch.position) {
-        const recording = client.query<{ inserted: string; updated: string }>(
-          RECORD_DB_BATCH_SQL,
-          dbBatchRecordParams(job, batch.position, written),
-        );
-        const recorded = (await abortable(signal, recording, guard(recording, pid))).rows[0];
-        if (!recorded) throw new Error('the DB batch record returned no row');
-        written = { ...written, inserted: Number(recorded.inserted), updated: Number(recorded.updated) };
-        throwIfAborted(signal, job);
-      }
     }
     if (batch.rejections.length > 0) {
       const recorded = client.query(REJECTIONS_SQL, rejectionParams(job, batch.rejections));
       await abortable(signal, recorded, guard(recorded, undefined));
+      throwIfAborted(signal, job);
+    }
+    if (batch.position) {
+      const failed = batch.rejections.length + (written.bad ?? 0);
+      const recording = client.query<{ inserted: string; updated: string }>(
+        RECORD_DB_BATCH_SQL,
+        dbBatchRecordParams(job, batch.position, written, failed),
+      );
+      // It may wait for the job row, which a concurrent DB batch of the job holds until its commit.
+      const recorded = (await abortable(signal, recording, guard(recording, pid))).rows[0];
+      if (!recorded) throw new Error('the DB batch record returned no row');
+      written = { ...written, inserted: Number(recorded.inserted), updated: Number(recorded.updated) };
       throwIfAborted(signal, job);
     }
     await client.query('COMMIT');
@@ -192,9 +208,14 @@ async function undoTargetWrites(client: pg.PoolClient, job: JobRef, stageTable: 
 }
 
 /** The parameters of {@link RECORD_DB_BATCH_SQL}. */
-function dbBatchRecordParams(job: JobRef, position: DbBatchPosition, counts: WrittenCounts): unknown[] {
+function dbBatchRecordParams(
+  job: JobRef,
+  position: DbBatchPosition,
+  counts: WrittenCounts,
+  failed: number,
+): unknown[] {
   const { batch, rowOffset, rows } = position;
-  return [job.jobId, batch.index, batch.key, rowOffset, rows, counts.inserted, counts.updated];
+  return [job.jobId, batch.index, batch.key, rowOffset, rows, counts.inserted, counts.updated, rows, failed];
 }
 
 /** The parameters of {@link REJECTIONS_SQL} (NUL characters, which text cannot hold, replaced). */

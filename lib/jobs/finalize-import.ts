@@ -7,10 +7,11 @@ import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { rowsSoFar } from './failure-budget.ts';
 import { type BatchFailure, type WrittenList, writeFailedReport, writeSuccessReport } from './job-reports.ts';
-import { completeJob, recordStatusEvent } from './job-repository.ts';
+import { completeJob } from './job-repository.ts';
 import type { MatchImportPlan } from './plan-matches.ts';
 import { publishStatus, type StatusRecorder } from './publish-status.ts';
 import { accountRows, importStatus, rowFailureReason } from './row-accounting.ts';
+import { recordStatusEvent } from './status-event-repository.ts';
 import { buildStatusMessage } from './status-message.ts';
 
 /** Input of the finalize step: the execution input with the plan (of its kind) and every batch's result. */

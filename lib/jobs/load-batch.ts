@@ -5,12 +5,13 @@ import { stageCsvRange } from '../csv/parse-range.ts';
 import type { BatchIdentity, BatchResult, CsvBatch, JobRef, LoadCounts, SourcePin } from '../model/types.ts';
 import { loadStagedNodes } from '../nodes/load-nodes.ts';
 import { csvStageLayout } from '../nodes/node-repository.ts';
-import { METRIC_NAMES, recordNodeStorageError } from '../observability/job-metrics.ts';
+import { METRIC_NAMES, recordJobProgress, recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
+import { getCompletedBatch, recordCompletedBatch } from './batch-repository.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { checkFailureBudget } from './failure-budget.ts';
-import { getCompletedBatch, recordCompletedBatch } from './job-repository.ts';
+import { readJobProgress } from './job-progress.ts';
 
 /** Input of one Map iteration: the job, the header resolved by the plan, and one batch. */
 export interface LoadBatchInput extends JobRef {
@@ -126,7 +127,10 @@ export async function oncePerBatch(
   }
   const started = Date.now();
   const result = await load();
-  return recordCompletedBatch(deps.pool, job.jobId, batch, result, Date.now() - started);
+  const recorded = await recordCompletedBatch(deps.pool, job.jobId, batch, result, Date.now() - started);
+  const read = await readJobProgress(deps.pool, job.jobId);
+  if (read) recordJobProgress(job.kind, job.jobId, read.progress.percentage);
+  return recorded;
 }
 
 /** The Map's result of a batch that loaded: its counts (failed rows included in `rows`). */

@@ -1,6 +1,7 @@
 import { buffer } from 'node:stream/consumers';
 import type { Config } from '../config.ts';
-import { isGzip, planCsvRanges, planGzipParts } from '../csv/plan-csv.ts';
+import { isGzip, planGzipParts } from '../csv/gzip-parts.ts';
+import { planCsvRanges } from '../csv/plan-csv.ts';
 import { InvalidFileError } from '../errors.ts';
 import type { ImportExecutionInput, ImportPlan } from '../model/types.ts';
 import { logJob } from '../observability/logger.ts';
@@ -50,7 +51,7 @@ export async function planImport(
         size: info.size,
         ...splitOptions(config),
       });
-  await setJobTotal(pool, input.jobId, plan.total);
+  await setJobTotal(pool, input.jobId, plan.total, plan.batches.length);
   const dbBatchRows = input.source.kind === 'references' ? config.referenceBatchRows : config.dbBatchRows;
   log.info('planned import', {
     source: info.uri,

@@ -46,7 +46,7 @@ export async function planMatches(
     maxRowsPerBatch: config.matchBatchRows,
     maxBatches: config.maxBatches,
   });
-  await setJobTotal(pool, input.jobId, plan.total);
+  await setJobTotal(pool, input.jobId, plan.total, plan.batches.length);
   logJob(input).info('planned match import', {
     source: input.source.uri,
     total: plan.total,

@@ -5,7 +5,7 @@ import type { StatusDeadLetterSink, StatusEnvelope, StatusPublisher } from '../m
 import type { ImportKind, JobStatusMessage } from '../model/types.ts';
 import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
-import type { DeliveryStatus } from './job-repository.ts';
+import type { DeliveryStatus } from './status-event-repository.ts';
 
 /** Where status messages of each kind of import go, and the `__TypeId__` their consumers expect. */
 export interface StatusRouting {

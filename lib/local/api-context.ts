@@ -1,9 +1,9 @@
 import { runApiExportInProcess } from '../api/export-jobs.ts';
 import { runApiImportInProcess } from '../api/import-jobs.ts';
 import type { ApiContext } from '../api/routes.ts';
+import type { RuntimeDeps } from '../jobs/deps.ts';
 import { logger } from '../observability/logger.ts';
 import { configuredIdempotencyStore } from '../runtime/configured-idempotency-store.ts';
-import type { RuntimeDeps } from '../runtime/deps.ts';
 import { runImportLocally } from './run-import.ts';
 
 /** The local API's context: jobs run in this process, in the background; `drain` waits for them. */

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { ApiRequestError } from '../../errors.ts';
 import type { RuntimeDeps } from '../../jobs/deps.ts';
+import type { IdempotencyStore } from '../../model/idempotency.ts';
 import type { ApiExportJob } from '../export-jobs.ts';
 import type { Caller, Route } from '../http.ts';
-import type { IdempotencyStore } from '../idempotency.ts';
 import type { ApiImportJob } from '../import-jobs.ts';
 import openapi from '../openapi.json' with { type: 'json' };
 
@@ -71,11 +71,29 @@ export function failureOf(job: {
 
 type Handler = Route<ApiContext>['handle'];
 
-/** A route whose query parameters are those the document declares for it: one source for both. */
-export function route(method: Route<ApiContext>['method'], path: string, handle: Handler): Route<ApiContext> {
-  const operation = (
-    openapi.paths as Record<string, Record<string, { parameters?: { name: string; in: string }[] }>>
-  )[path]?.[method.toLowerCase()];
-  const query = (operation?.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+interface Parameter {
+  readonly name?: string;
+  readonly in?: string;
+  readonly $ref?: string;
+}
+
+/** The names of the query parameters the document declares for an operation (shared ones by their `$ref`). */
+export function queryOf(method: Route<ApiContext>['method'], path: string): string[] {
+  const operation = (openapi.paths as Record<string, Record<string, { parameters?: Parameter[] }>>)[path]?.[
+    method.toLowerCase()
+  ];
+  const shared = openapi.components.parameters as Record<string, Parameter>;
+  return (operation?.parameters ?? [])
+    .map((p) => (p.$ref === undefined ? p : (shared[p.$ref.replace('#/components/parameters/', '')] ?? {})))
+    .flatMap((p) => (p.in === 'query' && p.name ? [p.name] : []));
+}
+
+/** A route whose query parameters are those the document declares for it (one source for both) unless given. */
+export function route(
+  method: Route<ApiContext>['method'],
+  path: string,
+  handle: Handler,
+  query: readonly string[] = queryOf(method, path),
+): Route<ApiContext> {
   return { method, path, query, handle };
 }
