@@ -65,12 +65,12 @@ export interface ImportWorkflow {
 export const NODE_IMPORT_WORKFLOW: ImportWorkflow = {
   machineName: IMPORT_STATE_MACHINE_NAME,
   names: IMPORT_STATE_NAMES,
-  batchFields: { header: '$.plan.header', referenceColumn: '$.plan.referenceColumn' },
+  batchFields: { header: '$.plan.header', referenceColumn: '$.plan.referenceColumn', pin: '$.plan.pin' },
   arnVariable: CONFIG_ENV.importStateMachineArn,
 };
 
 export interface ImportStateMachineProps {
-  /** Claims the job and cuts the file into batches: returns `{ header, referenceColumn, total, batches, dbBatchRows }`. */
+  /** Claims the job and cuts the file into batches: returns `{ header, referenceColumn, total, batches, dbBatchRows, pin }`. */
   readonly plan: lambda.IFunction;
   /** Loads one batch (byte range) and returns its counts. */
   readonly loadBatch: lambda.IFunction;
@@ -164,6 +164,7 @@ export class ImportStateMachine extends Construct {
           Object.entries(workflow.batchFields).map(([field, path]) => [field, sfn.JsonPath.stringAt(path)]),
         ),
         dbBatchRows: sfn.JsonPath.numberAt('$.plan.dbBatchRows'),
+        dryRun: sfn.JsonPath.stringAt('$.plan.dryRun'),
         batch: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
       },
       resultPath: '$.results',

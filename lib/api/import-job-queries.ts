@@ -99,6 +99,7 @@ export interface UploadTarget {
   readonly domainId: string;
   readonly groupId: string;
   readonly createdAt: Date;
+  readonly dryRun: boolean;
 }
 
 /** A job the API created, or `undefined` when there is none (jobs of other origins take no uploads). */
@@ -109,9 +110,10 @@ export async function readUploadTarget(pool: pg.Pool, jobId: string): Promise<Up
     domain_id: string;
     group_id: string;
     created_at: Date;
+    dry_run: boolean;
   }>(
     pool,
-    `SELECT kind, format, domain_id, group_id, created_at FROM import_jobs
+    `SELECT kind, format, domain_id, group_id, created_at, dry_run FROM import_jobs
      WHERE id = $1 AND origin = 'api'`,
     [jobId],
   );
@@ -123,6 +125,7 @@ export async function readUploadTarget(pool: pg.Pool, jobId: string): Promise<Up
         domainId: row.domain_id,
         groupId: row.group_id,
         createdAt: row.created_at,
+        dryRun: row.dry_run,
       }
     : undefined;
 }

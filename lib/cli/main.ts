@@ -28,6 +28,8 @@ const OPTIONS = {
   domain: { type: 'string' },
   group: { type: 'string' },
   json: { type: 'boolean', default: false },
+  'dry-run': { type: 'boolean', default: false },
+  'max-failed-rows': { type: 'string' },
   limit: { type: 'string' },
   ids: { type: 'string' },
   'ids-file': { type: 'string' },
@@ -62,6 +64,15 @@ function printStatus(message: JobStatusMessage | Record<string, unknown>, json: 
   if (m.failedListUri) write(`Failed list: ${m.failedListUri}`);
 }
 
+/** `--max-failed-rows <n>`: the job stops once more rows failed. */
+function maxFailedRows(options: Options): { maxFailedRows?: number } {
+  const raw = options['max-failed-rows'];
+  if (raw === undefined) return {};
+  const parsed = z.coerce.number().int().nonnegative().safeParse(raw);
+  if (!parsed.success) throw new UsageError('--max-failed-rows takes a whole number ≥ 0');
+  return { maxFailedRows: parsed.data };
+}
+
 /** The live progress line of a job, on a terminal only (never with `--json`). */
 async function liveProgress(options: Options, jobId: string) {
   if (!process.stderr.isTTY || options.json) return undefined;
@@ -90,14 +101,21 @@ async function runImport(
   locate: (jobId: string, deps: RuntimeDeps) => Promise<ImportSource>,
 ): Promise<number> {
   const target = jobTarget(options);
+  const budget = maxFailedRows(options);
   const env = await openLocalEnvironment();
   try {
     const jobId = randomUUID();
     const source = await locate(jobId, await runtimeDeps());
     const progress = await liveProgress(options, jobId);
-    const message = await runImportLocally({ jobId, kind, ...target, source, origin: 'cli' }).finally(() =>
-      progress?.finish(),
-    );
+    const message = await runImportLocally({
+      jobId,
+      kind,
+      ...target,
+      source,
+      origin: 'cli',
+      ...(options['dry-run'] ? { dryRun: true } : {}),
+      ...budget,
+    }).finally(() => progress?.finish());
     printStatus(message, options.json);
     return exitFor(message.status);
   } finally {
@@ -253,8 +271,13 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'import' && sub === 'nodes') return await importNodes(rest, values);
     if (command === 'import' && sub === 'references') return await importReferences(rest, values);
     if (command === 'import' && sub === 'matches') return await importMatches(rest, values);
-    if (command === 'import' && sub === 'users')
+    if (command === 'import' && sub === 'users') {
+      // Users load outside the pipeline: a dry run or a failure budget asked of them would be ignored.
+      if (values['dry-run'] || values['max-failed-rows'] !== undefined) {
+        throw new UsageError('import users takes neither --dry-run nor --max-failed-rows');
+      }
       return await importUsersCommand(rest, jobTarget(values), values.json);
+    }
     if (command === 'jobs') return await jobs(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'ingest') return await ingestCommand(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'dlq') return await dlqCommand(sub === undefined ? [] : [sub, ...rest], values);

@@ -97,6 +97,12 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
     readonly rejections: readonly RowRejection[];
     readonly signal: AbortSignal | undefined;
     readonly position?: DbBatchPosition | undefined;
+    /**
+     * A dry run: the same statements, then the target writes are rolled back to a savepoint taken just
+     * before them; the rejections the statements recorded for the staged lines (of temp table `stageTable`)
+     * are kept, with the counts and the DB-batch record, so the job's reports are those of a real run.
+     */
+    readonly dryRun?: { readonly stageTable: string } | undefined;
   },
 ): Promise<Result> {
   const { signal } = batch;
@@ -122,8 +128,12 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
         const copying = pipeline(Readable.from(batch.payload), client.query(copyFrom(sql)));
         return abortable(signal, copying, guard(copying, pid));
       };
+      // A dry run's savepoint comes right before the target writes: COPY … FREEZE into the temp table must
+      // run in the subtransaction that created it.
+      const dryRunSavepoint = batch.dryRun ? 'SAVEPOINT mb_dry_run' : undefined;
       let copiedStraight = false;
       if (batch.optimistic) {
+        if (dryRunSavepoint) await client.query(dryRunSavepoint);
         await client.query('SAVEPOINT mb_optimistic');
         try {
           await copyPayload(batch.optimistic.copy);
@@ -132,13 +142,18 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
           if (!(isUniqueViolation(err) || isDeadlock(err)) || signal?.aborted) throw err;
           batch.optimistic.onConflict();
           // Back in the transaction that created the temp table: COPY … FREEZE needs that.
-          await client.query('ROLLBACK TO SAVEPOINT mb_optimistic; RELEASE SAVEPOINT mb_optimistic');
+          await client.query(
+            `ROLLBACK TO SAVEPOINT mb_optimistic; RELEASE SAVEPOINT mb_optimistic${
+              dryRunSavepoint ? '; RELEASE SAVEPOINT mb_dry_run' : ''
+            }`,
+          );
         }
       }
       if (copiedStraight && batch.optimistic) {
         written = batch.optimistic.written;
       } else {
         await copyPayload(batch.copy);
+        if (dryRunSavepoint) await client.query(dryRunSavepoint);
         throwIfAborted(signal, job);
         const upsert = client.query<pg.QueryResultRow & Row>(batch.upsert, [...batch.params]);
         const result = await abortable(signal, upsert, guard(upsert, pid));
@@ -146,6 +161,7 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
         if (!row) throw new Error('the upsert returned no summary row');
         written = batch.summarize(row);
       }
+      if (batch.dryRun) await undoTargetWrites(client, job, batch.dryRun.stageTable);
       throwIfAborted(signal, job);
     }
     if (batch.rejections.length > 0) {
@@ -175,6 +191,20 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
   } finally {
     releaseClient(client, broken);
   }
+}
+
+/**
+ * Rolls a dry run's DB batch back to its savepoint, keeping the rejections its statements recorded for the
+ * lines staged in `stageTable` (created before the savepoint, so it survives).
+ */
+async function undoTargetWrites(client: pg.PoolClient, job: JobRef, stageTable: string): Promise<void> {
+  const { rows } = await client.query<RowRejection>(
+    `SELECT line::float8 AS line, reference, code, reason FROM import_job_errors
+     WHERE job_id = $1 AND line IN (SELECT line FROM ${stageTable})`,
+    [job.jobId],
+  );
+  await client.query('ROLLBACK TO SAVEPOINT mb_dry_run');
+  if (rows.length > 0) await client.query(REJECTIONS_SQL, rejectionParams(job, rows));
 }
 
 /** The parameters of {@link RECORD_DB_BATCH_SQL}. */

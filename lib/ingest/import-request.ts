@@ -22,6 +22,8 @@ export const NodeImportRequestSchema = z
     // job, not a reason to refuse the whole list. The bound only keeps a value from being absurd.
     referenceIds: z.array(z.string().max(4096)).min(1).optional(),
     usernames: z.array(z.string().max(4096)).min(1).optional(),
+    dryRun: z.boolean().optional(),
+    maxFailedRows: z.number().int().nonnegative().optional(),
   })
   .refine((r) => !(r.referenceIds && r.usernames), {
     message: 'give referenceIds or its alias usernames, not both',
@@ -54,6 +56,8 @@ export const MatchImportRequestSchema = z.object({
   filePath: z.string().min(1).max(2048),
   fileName: z.string().min(1).max(1024).optional(),
   contentType: z.enum(MATCH_CONTENT_TYPES).optional(),
+  dryRun: z.boolean().optional(),
+  maxFailedRows: z.number().int().nonnegative().optional(),
 });
 
 export type MatchImportRequest = z.infer<typeof MatchImportRequestSchema>;
@@ -77,6 +81,8 @@ export function matchImportInput(
     groupId: request.groupId,
     source: fileSource(request.filePath, request, options),
     origin,
+    ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
   };
 }
 
@@ -176,6 +182,8 @@ export function referenceImportInput(
     groupId: request.groupId,
     source: { uri, kind: 'references' },
     origin,
+    ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
   };
 }
 
@@ -199,5 +207,7 @@ export function fileImportInput(
     groupId: request.groupId,
     source: fileSource(request.filePath, request, options),
     origin,
+    ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
   };
 }

@@ -18,6 +18,8 @@ export interface ImportJobRow extends JobRef {
   readonly executionId: string | null;
   readonly successListUri: string | null;
   readonly failedListUri: string | null;
+  /** A dry run: counted and reported, nothing written to the target tables. */
+  readonly dryRun: boolean;
   readonly createdAt: Date;
   readonly startedAt: Date | null;
   readonly finishedAt: Date | null;
@@ -52,7 +54,7 @@ export interface JobOutcome {
 
 const JOB_COLUMNS = `id, kind, domain_id, group_id, status, total, processed, success_count, failed_count,
   duplicate_count, failure_reason, source, origin, execution_id, success_list_uri, failed_list_uri,
-  created_at, started_at, finished_at, updated_at`;
+  created_at, started_at, finished_at, updated_at, dry_run`;
 
 const FINAL = `('COMPLETED', 'FAILED')`;
 
@@ -77,6 +79,7 @@ interface JobRecord {
   started_at: Date | null;
   finished_at: Date | null;
   updated_at: Date;
+  dry_run: boolean;
 }
 
 function toJobRow(r: JobRecord): ImportJobRow {
@@ -98,6 +101,7 @@ function toJobRow(r: JobRecord): ImportJobRow {
     executionId: r.execution_id,
     successListUri: r.success_list_uri,
     failedListUri: r.failed_list_uri,
+    dryRun: r.dry_run,
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,

@@ -26,6 +26,8 @@ export interface LoadNodesOptions {
   readonly onCommitted?: (chunk: CommittedChunk) => Promise<void> | void;
   /** The batch these rows are, to count each DB batch once: see `DbBatchPosition` (lib/db/staged-batch.ts). */
   readonly batch?: BatchIdentity;
+  /** Counts and rejects as a real load, writes no node or metadata (see `writeStagedBatch`). */
+  readonly dryRun?: boolean;
 }
 
 /**
@@ -74,7 +76,7 @@ export async function loadStagedNodes(
   layout: StageLayout,
   opts: LoadNodesOptions,
 ): Promise<LoadCounts> {
-  const { dbBatchRows, dbBatchBytes = DB_BATCH_BYTES, signal, onCommitted, batch } = opts;
+  const { dbBatchRows, dbBatchBytes = DB_BATCH_BYTES, signal, onCommitted, batch, dryRun = false } = opts;
   if (!Number.isSafeInteger(dbBatchRows) || dbBatchRows < 1) {
     throw new RangeError(`dbBatchRows must be a positive integer, got ${dbBatchRows}`);
   }
@@ -91,7 +93,7 @@ export async function loadStagedNodes(
     write: async (full, rowOffset) => {
       const position = batch && { batch, rowOffset, rows: full.size };
       const again = committedBefore.has(dbBatchKey(rowOffset, full.size));
-      const written = await writeBatch(pool, job, sql, full, signal, position, again);
+      const written = await writeBatch(pool, job, sql, full, signal, position, again, dryRun);
       counts.rows += full.records - written.bad;
       counts.failed += full.rejections.length + written.bad;
       counts.inserted += written.inserted;

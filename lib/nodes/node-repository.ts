@@ -204,6 +204,8 @@ export async function writeBatch(
   position: DbBatchPosition | undefined,
   /** The DB batch committed before: its upsert runs `again`. */
   again: boolean,
+  /** A dry run: the same statements, the writes to nodes and metadata rolled back. */
+  dryRun = false,
 ): Promise<WrittenBatch> {
   return writeStagedBatch<UpsertResult, WrittenBatch>(pool, job, {
     begin: sql.begin,
@@ -222,5 +224,6 @@ export async function writeBatch(
     rejections: batch.rejections,
     signal,
     position,
+    ...(dryRun ? { dryRun: { stageTable: 'mb_stage' } } : {}),
   });
 }

@@ -47,8 +47,35 @@ const ImportParams = z.object({
   domain_id: z.uuid(),
   group_id: z.string().trim().min(1).max(255),
   source_uri: z.string().min(1).max(2048).optional(),
+  dry_run: z
+    .union([z.boolean(), z.enum(['true', 'false'])])
+    .transform((value) => value === true || value === 'true')
+    .optional(),
 });
 type ImportParams = z.infer<typeof ImportParams>;
+
+/**
+ * Whether the request asks for a dry run (`?dry_run=true` or a `dry_run` field): only the imports that run
+ * through the pipeline (nodes, Parquet matches) have one; the API loads the others itself.
+ */
+function dryRunOf(request: ApiRequest, params: ImportParams): boolean {
+  const query = request.query.get('dry_run');
+  if (query !== null && query !== 'true' && query !== 'false') {
+    throw new ApiRequestError(400, 'INVALID_REQUEST', 'dry_run: expected true or false');
+  }
+  const dryRun = params.dry_run === true || query === 'true';
+  if (
+    dryRun &&
+    (params.resource_type === 'users' || (params.resource_type === 'matches' && params.format !== 'parquet'))
+  ) {
+    throw new ApiRequestError(
+      400,
+      'DRY_RUN_UNSUPPORTED',
+      'a dry run is offered for nodes and Parquet matches',
+    );
+  }
+  return dryRun;
+}
 
 function checkImportable(params: ImportParams): void {
   if (!IMPORTABLE[params.resource_type].includes(params.format)) {
@@ -129,6 +156,7 @@ async function createImport(
     staged = await stageBody(store, uploadUri(context.deps, jobId), request.body, limit, type);
   }
   checkImportable(params);
+  const dryRun = dryRunOf(request, params);
   const hash = requestHash({
     resource_type: params.resource_type,
     format: params.format,
@@ -136,6 +164,7 @@ async function createImport(
     group_id: params.group_id,
     source_uri: params.source_uri,
     body_sha256: staged?.sha256,
+    ...(dryRun ? { dry_run: true } : {}),
   });
   const { response, replayed } = await context.idempotency.once(
     { domainId: params.domain_id, key },
@@ -148,6 +177,7 @@ async function createImport(
         format: params.format,
         domainId: params.domain_id,
         groupId: params.group_id,
+        ...(dryRun ? { dryRun } : {}),
       };
       const { createdAt } = await createImportJob(context.deps, { ...job, uri });
       if (uri !== undefined) await launchOrFail(context, { ...job, uri });
@@ -209,6 +239,7 @@ async function uploadImportFile(
     domainId: target.domainId,
     groupId: target.groupId,
     uri,
+    ...(target.dryRun ? { dryRun: true } : {}),
   });
   return {
     status: 202,

@@ -39,6 +39,30 @@ describe('ingest of MSK import requests', () => {
     assert.notEqual(starter.inputs[0]?.jobId, starter.inputs[1]?.jobId);
   });
 
+  it('starts a request with "dryRun": true as a dry run, and dead-letters a dryRun that is no boolean', async () => {
+    const starter = fakeStarter();
+    const sink = fakeSink();
+    const event = mskEvent([
+      mskRecord(valid({ dryRun: true, maxFailedRows: 5 }), { offset: 1 }),
+      mskRecord(valid(), { offset: 2 }),
+      mskRecord(valid({ dryRun: 'yes' }), { offset: 3 }),
+    ]);
+
+    await ingestRecords(event, { starter, deadLetters: sink, allowLocalFiles: false });
+
+    assert.deepEqual(
+      starter.inputs.map((input) => [input.dryRun, input.maxFailedRows]),
+      [
+        [true, 5],
+        [undefined, undefined],
+      ],
+    );
+    assert.deepEqual(
+      sink.letters.map((letter) => letter.offset),
+      [3],
+    );
+  });
+
   it('dead-letters each invalid record with its own code while valid records in the batch start', async () => {
     const starter = fakeStarter();
     const sink = fakeSink();
