@@ -94,7 +94,8 @@ describe('pipeline functions', () => {
       );
     });
 
-    assert.deepEqual(withStarter.sort(), ['dlq-replay', 'ingest', 'object-created']);
+    // The API starts the imports it accepts, and hands dead-letter replays to dlq-replay.
+    assert.deepEqual(withStarter.sort(), ['api', 'dlq-replay', 'ingest', 'object-created']);
   });
 
   it('sets the pipeline tuning from context', () => {
