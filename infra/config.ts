@@ -21,6 +21,9 @@ export const HANDLER_NAMES = [
   'load-match-batch',
   'finalize',
   'fail-job',
+  'plan-erasure',
+  'erase-batch',
+  'finalize-erasure',
   'migrate',
   'export-plan',
   'export-group',
@@ -195,6 +198,12 @@ const FunctionsSchema = object(
     'load-match-batch': fn(900, 2048),
     finalize: fn(300, 1024),
     'fail-job': fn(120, 512),
+    // Reads the staged id list once to cut it into byte ranges.
+    'plan-erasure': fn(300, 512),
+    // Streams one range of ids, a bounded transaction per chunk: database-bound, flat memory.
+    'erase-batch': fn(900, 1024),
+    // Filters the scope's reports and deletes staged objects and export files.
+    'finalize-erasure': fn(900, 1024),
     migrate: fn(600, 512),
     'export-plan': fn(60, 512),
     // Streams one group's users through csv-stringify and gzip into a multipart upload: CPU-bound, flat memory.
@@ -352,6 +361,10 @@ const InfraConfigSchema = z
       z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected Kafka topic names'),
       1,
     ).default(['matchbridge-matches']),
+    /** Topics carrying erasure requests (`*-erasures` by convention): one event-source mapping each. */
+    erasureTopics: list(z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected Kafka topic names'), 1).default(
+      ['matchbridge-erasures'],
+    ),
     splitBytes: int(1024 * 1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
     dbBatchRows: int(1, 1_000_000).default(20_000),
     /** Target rows per batch of a match import (whole row groups packed up to it). */
@@ -445,6 +458,7 @@ export const CONTEXT_KEYS = [
   'eventBusName',
   'nodeImportTopics',
   'matchImportTopics',
+  'erasureTopics',
   'splitBytes',
   'dbBatchRows',
   'matchBatchRows',

@@ -104,6 +104,8 @@ const ConfigSchema = z.object({
   importStateMachineArn: z.string().min(1).optional(),
   /** The match import state machine (`match-import`); match requests need it. */
   matchImportStateMachineArn: z.string().min(1).optional(),
+  /** The erasure state machine (`erasure`); erasure requests need it. */
+  erasureStateMachineArn: z.string().min(1).optional(),
   ingestDlqUrl: z.url().optional(),
   /**
    * DynamoDB table of the Powertools idempotency records that make a job start once per job id; unset means
@@ -124,6 +126,8 @@ const ConfigSchema = z.object({
   nodeImportTopics: commaList(kafkaTopic).default(['matchbridge-users']),
   /** Topics carrying match import requests (Parquet files): ingest starts match imports for their records. */
   matchImportTopics: commaList(kafkaTopic).default(['matchbridge-matches']),
+  /** Topics carrying erasure requests (`*-erasures` by convention): ingest starts erasures for their records. */
+  erasureTopics: commaList(kafkaTopic).default(['matchbridge-erasures']),
   /** Topic of the status messages of node imports. */
   nodesStatusTopic: kafkaTopic.default('nodes-import-status'),
   /** Topic of the status messages of match imports. */
@@ -215,6 +219,7 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   toleratedFailurePercent: 'TOLERATED_FAILURE_PERCENT',
   importStateMachineArn: 'IMPORT_STATE_MACHINE_ARN',
   matchImportStateMachineArn: 'MATCH_IMPORT_STATE_MACHINE_ARN',
+  erasureStateMachineArn: 'ERASURE_STATE_MACHINE_ARN',
   ingestDlqUrl: 'INGEST_DLQ_URL',
   idempotencyTable: 'IDEMPOTENCY_TABLE',
   idempotencyTtlSeconds: 'IDEMPOTENCY_TTL_SECONDS',
@@ -224,6 +229,7 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   kafkaClientId: 'KAFKA_CLIENT_ID',
   nodeImportTopics: 'NODE_IMPORT_TOPICS',
   matchImportTopics: 'MATCH_IMPORT_TOPICS',
+  erasureTopics: 'ERASURE_TOPICS',
   nodesStatusTopic: 'NODES_STATUS_TOPIC',
   matchesStatusTopic: 'MATCHES_STATUS_TOPIC',
   nodesStatusTypeId: 'NODES_STATUS_TYPE_ID',
