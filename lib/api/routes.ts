@@ -1,5 +1,6 @@
 import type { Route } from './http.ts';
 import openapi from './openapi.json' with { type: 'json' };
+import { ERASURE_ROUTES } from './routes/erasures.ts';
 import { EXPORT_ROUTES } from './routes/exports.ts';
 import { IMPORT_ROUTES } from './routes/imports.ts';
 import { type ApiContext, route } from './routes/shared.ts';
@@ -10,5 +11,6 @@ export type { ApiContext, JobLauncher } from './routes/shared.ts';
 export const ROUTES: readonly Route<ApiContext>[] = [
   ...IMPORT_ROUTES,
   ...EXPORT_ROUTES,
+  ...ERASURE_ROUTES,
   route('GET', '/v1/openapi.json', async () => ({ status: 200, json: openapi })),
 ];

@@ -290,3 +290,23 @@ export async function exportFilesPage(
 export async function forgetExportFile(pool: pg.Pool, exportId: string): Promise<void> {
   await query(pool, `UPDATE export_jobs SET file_uri = NULL, updated_at = now() WHERE id = $1`, [exportId]);
 }
+
+/**
+ * Records an accepted erasure's job (PENDING) before its execution starts, so that it can be read at once;
+ * its plan step claims it.
+ */
+export async function createPendingErasureJob(
+  pool: pg.Pool,
+  input: ErasureScope & { readonly source: string; readonly origin: string },
+): Promise<Date> {
+  const result = await query<{ created_at: Date }>(
+    pool,
+    `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin)
+     VALUES ($1, 'erasure', $2, $3, 'PENDING', $4, $5)
+     RETURNING created_at`,
+    [input.jobId, input.domainId, input.groupId, input.source, input.origin],
+  );
+  const createdAt = result.rows[0]?.created_at;
+  if (!createdAt) throw new Error(`job ${input.jobId} was not recorded`);
+  return createdAt;
+}

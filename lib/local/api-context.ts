@@ -21,6 +21,7 @@ export function localApiContext(deps: RuntimeDeps): ApiContext & { drain(): Prom
     launcher: {
       launchImport: async (job) => track(runApiImportInProcess(deps, job, runImportLocally)),
       launchExport: async (job) => track(runApiExportInProcess(deps, job)),
+      launchErasure: async (input) => track(runImportLocally(input).then(() => undefined)),
     },
     async drain() {
       while (running.size > 0) await Promise.all([...running]);

@@ -30,7 +30,7 @@ export const HANDLER_REQUIREMENTS = {
   'export-group-failed': [DATABASE],
   // Totals its input only: no configuration, and no config module (zod) in its bundle.
   'export-summary': [],
-  api: [DATABASE, 'stagingBucket', 'importStateMachineArn'],
+  api: [DATABASE, 'stagingBucket', 'importStateMachineArn', 'erasureStateMachineArn'],
 } as const satisfies Record<string, readonly Requirement[]>;
 
 /** A function of {@link HANDLER_REQUIREMENTS}. */
