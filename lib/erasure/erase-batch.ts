@@ -30,8 +30,7 @@ export function eraseBatch(
   const identity = { index: batch.index, key: `${batch.uri}#bytes=${batch.start}-${batch.end}` };
   return oncePerBatch(deps, input, identity, async () => {
     const { config, pool, store } = deps;
-    const scope = { ...input, everyGroup: input.everyGroup };
-    const groups = await erasureGroups(pool, scope);
+    const groups = await erasureGroups(pool, input);
     const records = parseCsvRange(await store.read(batch.uri, { start: batch.start, end: batch.end }), {
       header: input.header,
       referenceColumn: input.referenceColumn,
@@ -45,7 +44,7 @@ export function eraseBatch(
     let removed = 0;
     const flush = async () => {
       signal.throwIfAborted();
-      const counts = await eraseChunk(pool, scope, groups, [...chunk]);
+      const counts = await eraseChunk(pool, input, groups, [...chunk]);
       removed += Object.values(counts).reduce((sum, n) => sum + n, 0);
       chunk = new Set();
     };

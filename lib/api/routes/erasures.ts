@@ -70,10 +70,10 @@ async function createErasure(request: ApiRequest, context: ApiContext): Promise<
   }
   const hash = requestHash({ domain_id: target.domain_id, group_id: target.group_id, ids: hashOfIds });
   const origin = `api:${request.caller.principal}`;
-  const { response, replayed } = await context.idempotency.once(
-    { domainId: target.domain_id, key },
-    hash,
-    async () => {
+  const staging = pipelineObjectUri(config, 'staging', jobId);
+  let outcome: Awaited<ReturnType<typeof context.idempotency.once>>;
+  try {
+    outcome = await context.idempotency.once({ domainId: target.domain_id, key }, hash, async () => {
       const input = erasureInput(
         { domainId: target.domain_id, groupId: target.group_id },
         jobId,
@@ -93,10 +93,15 @@ async function createErasure(request: ApiRequest, context: ApiContext): Promise<
         throw error;
       }
       return { status: 202, body: { job_id: jobId, status: 'pending', created_at: createdAt.toISOString() } };
-    },
-  );
+    });
+  } catch (error) {
+    // Refused (another request under the key, a racing twin) or not started: its staged ids go.
+    await store.remove(staging);
+    throw error;
+  }
+  const { response, replayed } = outcome;
   // A replay started nothing: its staged list is not the job's.
-  if (replayed) await store.remove(pipelineObjectUri(config, 'staging', jobId));
+  if (replayed) await store.remove(staging);
   return { status: replayed ? 200 : response.status, json: response.body };
 }
 
@@ -108,7 +113,7 @@ async function getErasure(
 ): Promise<ApiResponse> {
   const jobId = jobIdParam(params);
   const job = await readImportJobView(context.deps.pool, jobId);
-  if (!job || job.kind !== 'erasure') throw new ApiRequestError(404, 'JOB_NOT_FOUND', 'no such erasure');
+  if (job?.kind !== 'erasure') throw new ApiRequestError(404, 'JOB_NOT_FOUND', 'no such erasure');
   authorize(request.caller, job.domainId);
   const record = await getErasureRecord(context.deps.pool, jobId, job.domainId);
   return {
