@@ -217,6 +217,8 @@ export class PipelineStack extends Stack implements NamingStack {
         failJob: finalizeErasure,
         mapConcurrency: config.mapConcurrency,
         loadBatchTimeout: Duration.seconds(config.functions['erase-batch'].timeoutSeconds + 60),
+        // The local runner bounds a task without TimeoutSeconds to 60 s; finalize filters reports for minutes.
+        stepTimeout: Duration.seconds(config.functions['finalize-erasure'].timeoutSeconds + 60),
         timeout: Duration.minutes(config.stateMachineTimeoutMinutes),
         logRetention: config.logRetentionDays,
       },

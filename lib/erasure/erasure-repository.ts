@@ -229,8 +229,8 @@ export async function dropErasureReferences(
   for (;;) {
     const removed = await query(
       pool,
-      `DELETE FROM erasure_references WHERE ctid = ANY(ARRAY(
-         SELECT ctid FROM erasure_references WHERE job_id = $1 LIMIT $2))`,
+      `DELETE FROM erasure_references WHERE job_id = $1 AND reference IN (
+         SELECT reference FROM erasure_references WHERE job_id = $1 LIMIT $2)`,
       [jobId, batchRows],
     );
     dropped += removed.rowCount ?? 0;

@@ -74,6 +74,12 @@ describe('erasure state machine definition', () => {
     assert.equal(state(N.failJob).Next, N.jobFailed);
   });
 
+  it('bounds its plan, finalize and catch-all by the functions’ timeout, not the local runner’s 60 s default', () => {
+    for (const name of [N.plan, N.finalize, N.failJob]) {
+      assert.equal((state(name) as { TimeoutSeconds?: number }).TimeoutSeconds, 900 + 60, name);
+    }
+  });
+
   it('is accepted by the local runner', () => {
     assert.doesNotThrow(
       () =>
