@@ -279,6 +279,7 @@ export class PipelineStack extends Stack implements NamingStack {
     this.matchImportStateMachine.bindStarter(api);
     this.erasureStateMachine.bindStarter(api);
     this.idempotency.bind(api);
+    this.deadLetters.bindOperator(api, dlqReplay);
     this.bulkApi = new BulkApi(this, 'BulkApi', { handler: api, logRetention: config.logRetentionDays });
 
     // Nothing may run against an old schema: imports start only once the migrations of this deploy ran.
@@ -299,6 +300,9 @@ export class PipelineStack extends Stack implements NamingStack {
       scheduleExpression: config.userExport.schedule,
       timeZone: config.userExport.timeZone,
       fullOnSchedule: config.userExport.fullOnSchedule,
+      canSend:
+        config.target === 'localstack' ||
+        (config.mskClusterArn !== undefined && (config.mskBootstrapBrokers?.length ?? 0) > 0),
       exportGroupTimeout: Duration.seconds(config.functions['export-group'].timeoutSeconds + 60),
       timeout: Duration.minutes(config.stateMachineTimeoutMinutes),
       logRetention: config.logRetentionDays,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { getErasureRecord } from '../erasure/erasure-repository.ts';
 import { erasureInput } from '../erasure/erasure-request.ts';
 import { InvalidFileError } from '../errors.ts';
+import { readJobProgress } from '../jobs/job-progress.ts';
 import { referenceListUri, writeReferenceList } from '../jobs/reference-list.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runImportLocally } from '../local/run-import.ts';
@@ -49,12 +50,13 @@ export async function eraseCommand(positionals: readonly string[], options: Eras
     }
     const jobId = randomUUID();
     const staged = await writeReferenceList(store, referenceListUri(config, jobId), idList(options));
-    const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
+    const progress =
+      process.stderr.isTTY && !options.json
+        ? progressReporter(process.stderr, () => readJobProgress(pool, jobId))
+        : undefined;
     const message = await runImportLocally(
       erasureInput({ domainId: domainId.data, groupId }, jobId, 'cli', staged.uri),
-      progress ? { observe: progress.observe } : {},
-    );
-    progress?.finish();
+    ).finally(() => progress?.finish());
     if (options.json) {
       write(JSON.stringify(message));
     } else {

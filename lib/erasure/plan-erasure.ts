@@ -3,6 +3,7 @@ import type { RuntimeDeps } from '../jobs/deps.ts';
 import { claimImportJob, setJobTotal } from '../jobs/job-repository.ts';
 import type { ErasureExecutionInput, ImportPlan } from '../model/types.ts';
 import { logJob } from '../observability/logger.ts';
+import { pinOf } from '../storage/object-store.ts';
 import { createErasureRecord, type ErasureScope } from './erasure-repository.ts';
 
 /** The scope of an erasure execution. */
@@ -34,5 +35,6 @@ export async function planErasure(deps: RuntimeDeps, input: ErasureExecutionInpu
   await setJobTotal(pool, input.jobId, plan.total);
   await createErasureRecord(pool, erasureScope(input), input.origin, plan.total);
   logJob(input).info('planned erasure', { total: plan.total, batches: plan.batches.length });
-  return { ...plan, dbBatchRows: config.referenceBatchRows };
+  // The staged list is pinned like any source: a batch never reads another list than the plan cut.
+  return { ...plan, dbBatchRows: config.referenceBatchRows, pin: pinOf(info), dryRun: false };
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.ts';
 import type { ImportExecutionInput, ImportSource } from '../model/types.ts';
@@ -23,6 +22,8 @@ export const NodeImportRequestSchema = z
     // job, not a reason to refuse the whole list. The bound only keeps a value from being absurd.
     referenceIds: z.array(z.string().max(4096)).min(1).optional(),
     usernames: z.array(z.string().max(4096)).min(1).optional(),
+    dryRun: z.boolean().optional(),
+    maxFailedRows: z.number().int().nonnegative().optional(),
   })
   .refine((r) => !(r.referenceIds && r.usernames), {
     message: 'give referenceIds or its alias usernames, not both',
@@ -55,6 +56,8 @@ export const MatchImportRequestSchema = z.object({
   filePath: z.string().min(1).max(2048),
   fileName: z.string().min(1).max(1024).optional(),
   contentType: z.enum(MATCH_CONTENT_TYPES).optional(),
+  dryRun: z.boolean().optional(),
+  maxFailedRows: z.number().int().nonnegative().optional(),
 });
 
 export type MatchImportRequest = z.infer<typeof MatchImportRequestSchema>;
@@ -78,6 +81,8 @@ export function matchImportInput(
     groupId: request.groupId,
     source: fileSource(request.filePath, request, options),
     origin,
+    ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
   };
 }
 
@@ -94,18 +99,6 @@ function parseRequest<T>(value: string, schema: z.ZodType<T>): T {
     throw new InvalidRequestError('SCHEMA_VIOLATION', problems.join('; '), { problems });
   }
   return parsed.data;
-}
-
-/**
- * A UUID (version 5 layout, SHA-1 of a name) derived from what identifies a request, so that a redelivered
- * message yields the same job id — and the same Step Functions execution name, which cannot start twice.
- */
-export function deterministicJobId(name: string): string {
-  const hash = createHash('sha1').update('matchbridge:job:').update(name).digest();
-  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
-  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** Which file paths a request may name. */
@@ -189,6 +182,8 @@ export function referenceImportInput(
     groupId: request.groupId,
     source: { uri, kind: 'references' },
     origin,
+    ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
   };
 }
 
@@ -212,5 +207,7 @@ export function fileImportInput(
     groupId: request.groupId,
     source: fileSource(request.filePath, request, options),
     origin,
+    ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
   };
 }

@@ -1,13 +1,13 @@
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
-import { IMPORT_REQUEST_MAX_BYTES } from '../config.ts';
 import { erasureInput, parseErasureRequest } from '../erasure/erasure-request.ts';
 import { InvalidRequestError, isTransient, MatchbridgeError } from '../errors.ts';
 import type { DeadLetter, DeadLetterSink, ExecutionStarter, MskEvent, MskRecord } from '../model/ingest.ts';
+import { deterministicJobId } from '../model/job-id.ts';
 import type { ImportExecutionInput } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
+import { IMPORT_REQUEST_MAX_BYTES } from '../settings.ts';
 import {
-  deterministicJobId,
   fileImportInput,
   matchImportInput,
   parseMatchImportRequest,
@@ -15,8 +15,6 @@ import {
   referenceImportInput,
   requestedReferences,
 } from './import-request.ts';
-
-export type { DeadLetter, DeadLetterSink, ExecutionStarter, MskEvent, MskRecord } from '../model/ingest.ts';
 
 /** What ingest works with: where jobs start, where bad requests go, and whether local paths are accepted. */
 export interface IngestDeps {

@@ -5,7 +5,7 @@ import type { StatusDeadLetterSink, StatusEnvelope, StatusPublisher } from '../m
 import type { ImportKind, JobStatusMessage } from '../model/types.ts';
 import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
-import type { DeliveryStatus } from './job-repository.ts';
+import type { DeliveryStatus } from './status-event-repository.ts';
 
 /** The kinds with a status topic of their own; an erasure's message goes with the nodes' (same shape, same readers). */
 type RoutedKind = Exclude<ImportKind, 'erasure'>;

@@ -43,5 +43,6 @@ export function resumeInput(job: ImportJobRow, referenceList: string): ImportExe
     groupId: job.groupId,
     source: job.source === referenceList ? { uri: job.source, kind: 'references' } : { uri: job.source },
     origin: job.origin,
+    ...(job.dryRun ? { dryRun: true } : {}),
   };
 }

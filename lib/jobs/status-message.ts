@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ImportKind, JobStatusMessage } from '../model/types.ts';
+import type { DryRunCounts, ImportKind, JobStatusMessage } from '../model/types.ts';
 
 /**
  * The status message contract (DESIGN.md, "Status message") as a schema, for consumers and tests: exactly
@@ -18,6 +18,15 @@ export const JobStatusMessageSchema = z.strictObject({
   successListUri: z.string().min(1).optional(),
   failedListUri: z.string().min(1).optional(),
   failureReason: z.string().min(1).optional(),
+  dryRun: z.literal(true).optional(),
+  counts: z
+    .strictObject({
+      new: z.number().int().nonnegative(),
+      updated: z.number().int().nonnegative(),
+      duplicates: z.number().int().nonnegative(),
+      failed: z.number().int().nonnegative(),
+    })
+    .optional(),
   startedAt: z.iso.datetime({ offset: true }),
   finishedAt: z.iso.datetime({ offset: true }),
 }) satisfies z.ZodType<JobStatusMessage>;
@@ -32,6 +41,7 @@ export interface FinalJobState {
   readonly processed: number;
   readonly total: number;
   readonly failureReason?: string | null;
+  readonly dryRun?: boolean;
   readonly startedAt: Date | null;
   readonly createdAt: Date;
   readonly finishedAt: Date | null;
@@ -43,6 +53,8 @@ export interface JobReports {
   readonly failedList: readonly string[];
   readonly successListUri?: string;
   readonly failedListUri?: string;
+  /** What a dry run found (reported on dry runs only). */
+  readonly counts?: DryRunCounts;
 }
 
 /** Builds the status message of the design from a final job and its reports. */
@@ -57,6 +69,8 @@ export function buildStatusMessage(job: FinalJobState, reports: JobReports): Job
     processed: job.processed,
     total: job.total,
     ...(job.failureReason ? { failureReason: job.failureReason } : {}),
+    ...(job.dryRun ? { dryRun: true as const } : {}),
+    ...(job.dryRun && reports.counts ? { counts: reports.counts } : {}),
     startedAt: (job.startedAt ?? job.createdAt).toISOString(),
     finishedAt: (job.finishedAt ?? new Date()).toISOString(),
   });
@@ -77,6 +91,8 @@ export function canonicalStatusMessage(m: JobStatusMessage): JobStatusMessage {
     ...(m.successListUri ? { successListUri: m.successListUri } : {}),
     ...(m.failedListUri ? { failedListUri: m.failedListUri } : {}),
     ...(m.failureReason ? { failureReason: m.failureReason } : {}),
+    ...(m.dryRun ? { dryRun: m.dryRun } : {}),
+    ...(m.dryRun && m.counts ? { counts: m.counts } : {}),
     startedAt: m.startedAt,
     finishedAt: m.finishedAt,
   };

@@ -4,8 +4,12 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { DeadLetterSchema, type ReplayOutcome } from '../ingest/replay.ts';
-import type { DeadLetter, DeadLetterSink } from '../model/ingest.ts';
+import {
+  type DeadLetter,
+  DeadLetterSchema,
+  type DeadLetterSink,
+  type ReplayOutcome,
+} from '../model/ingest.ts';
 import { logger } from '../observability/logger.ts';
 
 /** A letter as the local queue keeps it: the dead letter plus its id and when it was written. */

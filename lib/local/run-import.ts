@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { config } from '../config.ts';
 import { jobFailureOfStep } from '../errors.ts';
-import { failJob, getLatestStatusEvent } from '../jobs/job-repository.ts';
+import { failJob } from '../jobs/job-repository.ts';
+import { getLatestStatusEvent } from '../jobs/status-event-repository.ts';
 import { buildStatusMessage, canonicalStatusMessage } from '../jobs/status-message.ts';
 import type { ImportExecutionInput, JobStatusMessage } from '../model/types.ts';
 import { logJob } from '../observability/logger.ts';

@@ -29,6 +29,23 @@ export interface ImportExecutionInput extends JobRef {
   readonly source: ImportSource;
   /** Where the request came from, for the job row: `kafka:<topic>/<partition>/<offset>`, `cli`, `s3`… */
   readonly origin: string;
+  /** Run the whole job (plan, batches, validators, reports) and write nothing to the target tables. */
+  readonly dryRun?: boolean;
+  /** Fail the job, cancelling its remaining batches, once more rows than this failed. */
+  readonly maxFailedRows?: number;
+}
+
+/**
+ * The version of a source object a plan read, which every later read of the job must see again: S3's ETag
+ * (and VersionId in a versioned bucket), or a local file's size and modification time. A read that finds
+ * another version fails with `SOURCE_CHANGED` rather than mix two files in one job.
+ */
+export interface SourcePin {
+  readonly size: number;
+  readonly etag?: string;
+  readonly versionId?: string;
+  /** Last modification time (ISO), compared for local files, which have no ETag. */
+  readonly modifiedAt?: string;
 }
 
 /**
@@ -70,6 +87,13 @@ export interface CsvPlan {
 /** What the plan step returns: the CSV plan and the rows per database transaction for its batches. */
 export interface ImportPlan extends CsvPlan {
   readonly dbBatchRows: number;
+  /**
+   * The version of the source every batch must read; null when the batches read parts the plan staged
+   * (a .csv.gz, read once under this pin while planning).
+   */
+  readonly pin: SourcePin | null;
+  /** The job is a dry run: its batches roll their target writes back. */
+  readonly dryRun: boolean;
 }
 
 /** A row that could not be loaded. `line` is the physical line where its record starts. */
@@ -78,6 +102,23 @@ export interface RowRejection {
   readonly reference: string | null;
   readonly reason: string;
   readonly code: string;
+}
+
+/**
+ * What one node or match load (`loadNodes`, `loadMatches`) saw and did. For a job, inserted + updated +
+ * duplicates + failed = data rows.
+ */
+export interface LoadCounts {
+  /** Valid rows seen (duplicates included). */
+  rows: number;
+  /** Rows created. */
+  inserted: number;
+  /** Existing rows (from earlier jobs) written by this job for the first time. */
+  updated: number;
+  /** Rows whose reference this job wrote (or will write) from another line: counted once, last line wins. */
+  duplicates: number;
+  /** Rejected rows, recorded in `import_job_errors`. */
+  failed: number;
 }
 
 /** What a batch returns to the Map state (kept tiny: it travels in the state payload). */
@@ -107,6 +148,17 @@ export interface JobStatusMessage {
   readonly successListUri?: string;
   readonly failedListUri?: string;
   readonly failureReason?: string;
+  /** Present on a dry run only: nothing was written, the counts are those a real run would have. */
+  readonly dryRun?: true;
+  readonly counts?: DryRunCounts;
   readonly startedAt: string;
   readonly finishedAt: string;
+}
+
+/** What a dry run found: the rows a real run would create, update, count as duplicates and fail. */
+export interface DryRunCounts {
+  readonly new: number;
+  readonly updated: number;
+  readonly duplicates: number;
+  readonly failed: number;
 }

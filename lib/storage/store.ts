@@ -11,7 +11,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { InvalidFileError, StorageUnavailableError } from '../errors.ts';
+import { InvalidFileError, SourceChangedError, StorageUnavailableError } from '../errors.ts';
+import type { SourcePin } from '../model/types.ts';
 import type { ByteRange, ObjectInfo, ObjectStore } from './object-store.ts';
 import { formatObjectUri, type ObjectLocation, parseObjectUri } from './object-uri.ts';
 
@@ -41,8 +42,28 @@ function storageError(error: unknown, uri: string): Error {
   if (e.code === 'EISDIR') {
     return new InvalidFileError('NOT_A_FILE', `not a file: ${uri}`, { uri }, { cause: error });
   }
-  if (error instanceof InvalidFileError || error instanceof StorageUnavailableError) return error;
+  if (e.name === 'PreconditionFailed' || e.name === 'NoSuchVersion' || status === 412)
+    return sourceChanged(uri, { status });
+  if (
+    error instanceof InvalidFileError ||
+    error instanceof StorageUnavailableError ||
+    error instanceof SourceChangedError
+  ) {
+    return error;
+  }
   return new StorageUnavailableError(`storage unavailable reading ${uri}`, { uri, status }, { cause: error });
+}
+
+function sourceChanged(uri: string, details: Record<string, unknown>): SourceChangedError {
+  return new SourceChangedError(`the source changed after the job was planned: ${uri}`, { uri, ...details });
+}
+
+/** Fails unless a local file's size and modification time are still those of the pin. */
+function checkLocalPin(info: ObjectInfo, pin: SourcePin | undefined, uri: string): void {
+  if (pin === undefined) return;
+  if (info.size !== pin.size || (pin.modifiedAt !== undefined && info.modifiedAt !== pin.modifiedAt)) {
+    throw sourceChanged(uri, { pinned: pin, found: { size: info.size, modifiedAt: info.modifiedAt } });
+  }
 }
 
 /** Yields the body and fails unless exactly `expected` bytes arrived: a cut connection is never a short file. */
@@ -63,6 +84,12 @@ async function* exactly(body: AsyncIterable<Buffer>, expected: number, uri: stri
       expected,
     });
   }
+}
+
+/** Yields `body`, then runs `check` once it ended. */
+async function* afterwards(body: AsyncIterable<Buffer>, check: () => Promise<void>): AsyncGenerator<Buffer> {
+  yield* body;
+  await check();
 }
 
 function checkRange(range: ByteRange | undefined, size: number, uri: string): ByteRange {
@@ -96,7 +123,7 @@ class LocalAndS3Store implements ObjectStore {
       try {
         const info = await stat(location.path);
         if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
-        return { uri: location.path, size: info.size };
+        return { uri: location.path, size: info.size, modifiedAt: info.mtime.toISOString() };
       } catch (error) {
         throw storageError(error, uri);
       }
@@ -110,6 +137,8 @@ class LocalAndS3Store implements ObjectStore {
         size: out.ContentLength ?? 0,
         ...(out.ContentType ? { contentType: out.ContentType } : {}),
         ...(out.ETag ? { etag: out.ETag } : {}),
+        ...(out.VersionId ? { versionId: out.VersionId } : {}),
+        ...(out.LastModified ? { modifiedAt: out.LastModified.toISOString() } : {}),
       };
     } catch (error) {
       throw storageError(error, uri);
@@ -126,14 +155,21 @@ class LocalAndS3Store implements ObjectStore {
     }
   }
 
-  async read(uri: string, range?: ByteRange): Promise<Readable> {
+  async read(uri: string, range?: ByteRange, pin?: SourcePin): Promise<Readable> {
     const location = this.#locate(uri);
     if (location.kind === 'file') {
-      const { size } = await this.head(uri);
-      const r = checkRange(range, size, uri);
+      const info = await this.head(uri);
+      checkLocalPin(info, pin, uri);
+      const r = checkRange(range, info.size, uri);
       if (r.end === r.start) return Readable.from([]);
       const stream = createReadStream(location.path, { start: r.start, end: r.end - 1 });
-      return Readable.from(exactly(stream, r.end - r.start, uri));
+      // A file replaced or rewritten while it was read: the bytes may be of either version.
+      const checked = pin
+        ? afterwards(exactly(stream, r.end - r.start, uri), async () =>
+            checkLocalPin(await this.head(uri), pin, uri),
+          )
+        : exactly(stream, r.end - r.start, uri);
+      return Readable.from(checked);
     }
     if (range && range.end === range.start) return Readable.from([]);
     try {
@@ -142,10 +178,17 @@ class LocalAndS3Store implements ObjectStore {
           Bucket: location.bucket,
           Key: location.key,
           ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
+          ...(pin?.versionId ? { VersionId: pin.versionId } : {}),
+          ...(pin?.etag ? { IfMatch: pin.etag } : {}),
         }),
       );
       const body = out.Body as Readable | undefined;
       if (!body) throw new StorageUnavailableError(`empty response body for ${uri}`, { uri });
+      // Checked here too: not every S3-compatible server honours If-Match.
+      if (pin?.etag !== undefined && out.ETag !== undefined && out.ETag !== pin.etag) {
+        body.destroy();
+        throw sourceChanged(uri, { pinned: pin.etag, found: out.ETag });
+      }
       const expected = range ? range.end - range.start : (out.ContentLength ?? 0);
       return Readable.from(exactly(body, expected, uri));
     } catch (error) {

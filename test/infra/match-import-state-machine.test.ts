@@ -53,9 +53,11 @@ describe('match import state machine definition', () => {
       'columns.$',
       'dbBatchRows.$',
       'domainId.$',
+      'dryRun.$',
       'groupId.$',
       'jobId.$',
       'kind.$',
+      'pin.$',
       'uri.$',
     ]);
   });

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { after, before, describe, it } from 'node:test';
 import { InvalidFileError, InvalidRequestError } from '../../../lib/errors.ts';
-import type { ObjectStore } from '../../../lib/storage/object-store.ts';
+import { type ObjectStore, pinOf } from '../../../lib/storage/object-store.ts';
 import { createObjectStore } from '../../../lib/storage/store.ts';
 import { startTestS3, type TestS3 } from '../../support/s3.ts';
 
@@ -64,6 +64,23 @@ describe('object store over an S3-compatible endpoint', () => {
     assert.equal(await store.exists(`s3://${s3.bucket}/staging/job-10/kept.csv`), true);
   });
 
+  it('a pinned read of an object overwritten since its HEAD fails SOURCE_CHANGED; an unchanged one reads', async () => {
+    const pinned = `s3://${s3.bucket}/incoming/nodes/pinned.csv`;
+    await store.write(pinned, 'reference_id\na\n');
+    const pin = pinOf(await store.head(pinned));
+    assert.equal(
+      (await buffer(await store.read(pinned, { start: 0, end: 12 }, pin))).toString(),
+      'reference_id',
+    );
+
+    await store.write(pinned, 'reference_id\nb\n');
+
+    await assert.rejects(store.read(pinned, { start: 13, end: 15 }, pin), {
+      name: 'SourceChangedError',
+      code: 'SOURCE_CHANGED',
+    });
+  });
+
   it('refuses local paths outside local mode', async () => {
     await assert.rejects(store.head('/etc/passwd'), (error: unknown) => {
       assert.ok(error instanceof InvalidRequestError);
@@ -95,6 +112,17 @@ describe('object store over local files', () => {
       (await buffer(await store.read(path, { start: 100, end: 200 }))).equals(body.subarray(100, 200)),
     );
     assert.equal((await store.head(`file://${path}`)).size, 4096);
+  });
+
+  it('a pinned read of a file rewritten since its HEAD fails SOURCE_CHANGED, before or while reading', async () => {
+    const path = join(dir, 'pinned.csv');
+    await writeFile(path, 'reference_id\na\n');
+    const pin = pinOf(await store.head(path));
+    const reading = await store.read(path, undefined, pin);
+    await writeFile(path, 'reference_id\nb\n');
+
+    await assert.rejects(buffer(reading), { name: 'SourceChangedError', code: 'SOURCE_CHANGED' });
+    await assert.rejects(store.read(path, { start: 13, end: 15 }, pin), { code: 'SOURCE_CHANGED' });
   });
 
   it('rejects a range beyond the end of the file', async () => {

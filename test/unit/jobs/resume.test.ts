@@ -25,6 +25,7 @@ function row(overrides: Partial<ImportJobRow>): ImportJobRow {
     executionId: null,
     successListUri: null,
     failedListUri: null,
+    dryRun: false,
     createdAt: at,
     startedAt: at,
     finishedAt: null,
@@ -32,6 +33,13 @@ function row(overrides: Partial<ImportJobRow>): ImportJobRow {
     ...overrides,
   };
 }
+
+describe('a resumed dry run', () => {
+  it('stays a dry run', () => {
+    assert.equal(resumeInput(row({ dryRun: true }), 'staging/x').dryRun, true);
+    assert.equal(resumeInput(row({}), 'staging/x').dryRun, undefined);
+  });
+});
 
 describe('resumeInput', () => {
   it('runs an unfinished pipeline job again under its own id', () => {
