@@ -28,6 +28,9 @@ export const HANDLER_NAMES = [
   'load-match-batch',
   'finalize',
   'fail-job',
+  'plan-erasure',
+  'erase-batch',
+  'finalize-erasure',
   'migrate',
   'export-plan',
   'export-group',
@@ -205,6 +208,12 @@ const FunctionsSchema = object(
     'load-match-batch': fn(900, 2048),
     finalize: fn(300, 1024),
     'fail-job': fn(120, 512),
+    // Reads the staged id list once to cut it into byte ranges.
+    'plan-erasure': fn(300, 512),
+    // Streams one range of ids, a bounded transaction per chunk: database-bound, flat memory.
+    'erase-batch': fn(900, 1024),
+    // Filters the scope's reports and deletes staged objects and export files.
+    'finalize-erasure': fn(900, 1024),
     migrate: fn(600, 512),
     'export-plan': fn(60, 512),
     // Streams one group's users through csv-stringify and gzip into a multipart upload: CPU-bound, flat memory.
@@ -363,6 +372,10 @@ const InfraConfigSchema = z
     matchImportTopics: list(z.string().regex(KAFKA_TOPIC, 'expected Kafka topic names'), 1).default([
       ...TEXT_SETTINGS.matchImportTopics,
     ]),
+    /** Topics carrying erasure requests (`*-erasures` by convention): one event-source mapping each. */
+    erasureTopics: list(z.string().regex(KAFKA_TOPIC, 'expected Kafka topic names'), 1).default([
+      ...TEXT_SETTINGS.erasureTopics,
+    ]),
     splitBytes: shared('splitBytes', DEPLOY_MIN_SPLIT_BYTES),
     dbBatchRows: shared('dbBatchRows'),
     matchBatchRows: shared('matchBatchRows'),
@@ -454,6 +467,7 @@ export const CONTEXT_KEYS = [
   'eventBusName',
   'nodeImportTopics',
   'matchImportTopics',
+  'erasureTopics',
   'splitBytes',
   'dbBatchRows',
   'matchBatchRows',

@@ -100,6 +100,8 @@ const ConfigSchema = z.object({
   importStateMachineArn: z.string().min(1).optional(),
   /** The match import state machine (`match-import`); match requests need it. */
   matchImportStateMachineArn: z.string().min(1).optional(),
+  /** The erasure state machine (`erasure`); erasure requests need it. */
+  erasureStateMachineArn: z.string().min(1).optional(),
   ingestDlqUrl: z.url().optional(),
   /** The dlq-replay function, which the API invokes when an operator replays the pending dead letters. */
   dlqReplayFunction: z.string().min(1).optional(),
@@ -121,6 +123,8 @@ const ConfigSchema = z.object({
   nodeImportTopics: commaList(kafkaTopic).default([...TEXT_SETTINGS.nodeImportTopics]),
   /** Topics carrying match import requests (Parquet files): ingest starts match imports for their records. */
   matchImportTopics: commaList(kafkaTopic).default([...TEXT_SETTINGS.matchImportTopics]),
+  /** Topics carrying erasure requests (`*-erasures` by convention): ingest starts erasures for their records. */
+  erasureTopics: commaList(kafkaTopic).default([...TEXT_SETTINGS.erasureTopics]),
   /** Topic of the status messages of node imports. */
   nodesStatusTopic: kafkaTopic.default(TEXT_SETTINGS.nodesStatusTopic),
   /** Topic of the status messages of match imports. */
@@ -203,6 +207,7 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   toleratedFailurePercent: 'TOLERATED_FAILURE_PERCENT',
   importStateMachineArn: 'IMPORT_STATE_MACHINE_ARN',
   matchImportStateMachineArn: 'MATCH_IMPORT_STATE_MACHINE_ARN',
+  erasureStateMachineArn: 'ERASURE_STATE_MACHINE_ARN',
   ingestDlqUrl: 'INGEST_DLQ_URL',
   dlqReplayFunction: 'DLQ_REPLAY_FUNCTION',
   idempotencyTable: 'IDEMPOTENCY_TABLE',
@@ -213,6 +218,7 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   kafkaClientId: 'KAFKA_CLIENT_ID',
   nodeImportTopics: 'NODE_IMPORT_TOPICS',
   matchImportTopics: 'MATCH_IMPORT_TOPICS',
+  erasureTopics: 'ERASURE_TOPICS',
   nodesStatusTopic: 'NODES_STATUS_TOPIC',
   matchesStatusTopic: 'MATCHES_STATUS_TOPIC',
   nodesStatusTypeId: 'NODES_STATUS_TYPE_ID',

@@ -61,6 +61,8 @@ export const TEXT_SETTINGS = {
   nodeImportTopics: ['matchbridge-users'],
   /** Topics carrying match import requests (Parquet files). */
   matchImportTopics: ['matchbridge-matches'],
+  /** Topics carrying erasure requests. */
+  erasureTopics: ['matchbridge-erasures'],
   /** Topic of the status messages of node imports. */
   nodesStatusTopic: 'nodes-import-status',
   /** Topic of the status messages of match imports. */

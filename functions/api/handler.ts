@@ -7,6 +7,7 @@ import { idempotencyOptions } from '../../lib/aws/idempotent-starter.ts';
 import { stepFunctionsStarter } from '../../lib/aws/step-functions.ts';
 import { ConfigurationError } from '../../lib/errors.ts';
 import type { IdempotencyStore } from '../../lib/model/idempotency.ts';
+import type { ErasureExecutionInput } from '../../lib/model/types.ts';
 import { logger } from '../../lib/observability/logger.ts';
 import {
   isApiJobEvent,
@@ -33,15 +34,22 @@ const idempotencyTable = idempotencyOptions(cfg);
 const dynamoKeys = idempotencyTable ? dynamoIdempotencyStore(idempotencyTable) : undefined;
 let idempotency: IdempotencyStore | undefined;
 if (!cfg.lambdaFunctionName) throw new ConfigurationError('AWS_LAMBDA_FUNCTION_NAME is not set');
-const launcher = selfInvokingLauncher(cfg.lambdaFunctionName, cfg.awsRegion);
 const deadLetters = sqsDeadLetterAdmin(cfg);
 const starter = stepFunctionsStarter(
   {
     ...(cfg.importStateMachineArn ? { nodes: cfg.importStateMachineArn } : {}),
     ...(cfg.matchImportStateMachineArn ? { matches: cfg.matchImportStateMachineArn } : {}),
+    ...(cfg.erasureStateMachineArn ? { erasure: cfg.erasureStateMachineArn } : {}),
   },
   cfg.awsRegion,
 );
+// Erasures start their state machine at once: the execution, not this function, does the work.
+const launcher = {
+  ...selfInvokingLauncher(cfg.lambdaFunctionName, cfg.awsRegion),
+  launchErasure: async (input: ErasureExecutionInput) => {
+    await starter.start(input);
+  },
+};
 
 /**
  * The bulk HTTP API behind API Gateway (REST, IAM auth, response streaming), and the runner of the jobs it

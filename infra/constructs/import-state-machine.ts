@@ -82,6 +82,11 @@ export interface ImportStateMachineProps {
   readonly mapConcurrency: number;
   /** TimeoutSeconds of each LoadBatch task. */
   readonly loadBatchTimeout: Duration;
+  /**
+   * TimeoutSeconds of the Plan, Finalize and FailJob tasks, for a workflow whose ends do long work (an
+   * erasure's finalize rewrites reports). Unset: none, and the function's own timeout bounds them on AWS.
+   */
+  readonly stepTimeout?: Duration;
   /** Longest a whole import may run. */
   readonly timeout: Duration;
   readonly logRetention: logs.RetentionDays;
@@ -111,6 +116,7 @@ export class ImportStateMachine extends Construct {
     super(scope, id);
     this.#workflow = workflow;
     const names = workflow.names;
+    const stepTimeout = props.stepTimeout ? { taskTimeout: sfn.Timeout.duration(props.stepTimeout) } : {};
     const invoke = (
       name: string,
       fn: lambda.IFunction,
@@ -125,11 +131,12 @@ export class ImportStateMachine extends Construct {
       causePath: '$.error.Cause',
     });
     // DISCARD keeps `$.error` in the output for JobFailed to report.
-    const failJob = invoke(names.failJob, props.failJob, { resultPath: sfn.JsonPath.DISCARD }).next(
-      jobFailed,
-    );
+    const failJob = invoke(names.failJob, props.failJob, {
+      resultPath: sfn.JsonPath.DISCARD,
+      ...stepTimeout,
+    }).next(jobFailed);
 
-    const plan = invoke(names.plan, props.plan, { resultPath: '$.plan' })
+    const plan = invoke(names.plan, props.plan, { resultPath: '$.plan', ...stepTimeout })
       .addCatch(failJob, catchDataLimit)
       .addCatch(failJob, catchAll);
 
@@ -173,7 +180,7 @@ export class ImportStateMachine extends Construct {
       .addCatch(failJob, catchDataLimit)
       .addCatch(failJob, catchAll);
 
-    const finalize = invoke(names.finalize, props.finalize, { resultPath: '$.status' })
+    const finalize = invoke(names.finalize, props.finalize, { resultPath: '$.status', ...stepTimeout })
       .addCatch(failJob, catchDataLimit)
       .addCatch(failJob, catchAll);
 

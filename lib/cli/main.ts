@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { ConfigurationError, InvalidFileError, InvalidRequestError, MatchbridgeError } from '../errors.ts';
 import type { RuntimeDeps } from '../jobs/deps.ts';
@@ -17,7 +15,9 @@ import { logger, useCliLogLines } from '../observability/logger.ts';
 import { runtimeDeps } from '../runtime/deps.ts';
 import { apiCommand } from './api-command.ts';
 import { consoleCommand } from './console-command.ts';
+import { eraseCommand } from './erase-command.ts';
 import { exportCommand } from './export-command.ts';
+import { idList } from './id-list.ts';
 import { importUsersCommand } from './import-users-command.ts';
 import { dlqCommand, ingestCommand } from './ingest-commands.ts';
 import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
@@ -142,17 +142,6 @@ function importMatches(positionals: string[], options: Options): Promise<number>
   });
 }
 
-/** Ids from `--ids a,b,c`, or streamed from `--ids-file` (one per line; blank lines are not ids). */
-async function* referenceIds(options: Options): AsyncGenerator<string> {
-  if (options.ids !== undefined) {
-    yield* options.ids.split(',');
-    return;
-  }
-  const path = options['ids-file'] ?? '';
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of lines) if (line.trim() !== '') yield line;
-}
-
 function importReferences(positionals: string[], options: Options): Promise<number> {
   if (positionals.length > 0) throw new UsageError('import references takes no file argument');
   if ((options.ids === undefined) === (options['ids-file'] === undefined)) {
@@ -163,7 +152,7 @@ function importReferences(positionals: string[], options: Options): Promise<numb
     if (idsFile !== undefined && !(await store.exists(idsFile))) {
       throw new InvalidFileError('FILE_NOT_FOUND', `file not found: ${idsFile}`);
     }
-    const staged = await writeReferenceList(store, referenceListUri(config, jobId), referenceIds(options));
+    const staged = await writeReferenceList(store, referenceListUri(config, jobId), idList(options));
     return { uri: staged.uri, kind: 'references' };
   });
 }
@@ -278,6 +267,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       return await importUsersCommand(rest, jobTarget(values), values.json);
     }
+    if (command === 'erase') return await eraseCommand(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'jobs') return await jobs(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'ingest') return await ingestCommand(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'dlq') return await dlqCommand(sub === undefined ? [] : [sub, ...rest], values);

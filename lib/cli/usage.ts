@@ -30,6 +30,7 @@ export const USAGE = `usage:
   matchbridge import matches <file.parquet|s3-uri> --domain <uuid> --group <id> [--dry-run] [--json]
   matchbridge import users <file.csv|file.ndjson> --domain <uuid> --group <id> [--json]
   matchbridge import references --domain <uuid> --group <id> (--ids a,b,c | --ids-file <file>) [--dry-run] [--json]
+  matchbridge erase --domain <uuid> [--group <id>] (--ids a,b,c | --ids-file <file>) [--json]
   matchbridge ingest <msk-event.json> [--json]
   matchbridge jobs list [--limit <n>] [--json]
   matchbridge jobs show <jobId> [--json]

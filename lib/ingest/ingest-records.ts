@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
+import { erasureInput, parseErasureRequest } from '../erasure/erasure-request.ts';
 import { InvalidRequestError, isTransient, MatchbridgeError } from '../errors.ts';
 import type { DeadLetter, DeadLetterSink, ExecutionStarter, MskEvent, MskRecord } from '../model/ingest.ts';
 import { deterministicJobId } from '../model/job-id.ts';
@@ -30,6 +31,8 @@ export interface IngestDeps {
   readonly stageReferences?: (jobId: string, ids: readonly string[]) => Promise<string>;
   /** Topics whose records are match import requests (Parquet files); every other topic carries node requests. */
   readonly matchTopics?: ReadonlySet<string>;
+  /** Topics whose records are erasure requests; they need `stageReferences` as reference requests do. */
+  readonly erasureTopics?: ReadonlySet<string>;
 }
 
 /**
@@ -167,6 +170,13 @@ export async function ingestRecord(record: MskRecord, deps: IngestDeps): Promise
     const origin = `kafka:${record.topic}/${record.partition}/${record.offset}`;
     if (deps.matchTopics?.has(record.topic)) {
       input = matchImportInput(parseMatchImportRequest(value.text), jobId, origin, paths);
+    } else if (deps.erasureTopics?.has(record.topic)) {
+      const request = parseErasureRequest(value.text);
+      if (!deps.stageReferences) {
+        throw new InvalidRequestError('UNSUPPORTED_REQUEST', 'erasures are not enabled here');
+      }
+      const uri = await deps.stageReferences(jobId, request.eraseReferenceIds);
+      input = erasureInput(request, jobId, origin, uri);
     } else {
       const request = parseNodeImportRequest(value.text);
       const references = requestedReferences(request);

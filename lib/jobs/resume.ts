@@ -9,7 +9,8 @@ import type { ImportJobRow } from './job-repository.ts';
  *
  * @param referenceList where a reference-list job of this id staged its list (`referenceListUri`): a job
  *   whose source is there is run as a reference list again.
- * @throws InvalidRequestError `NOT_RESUMABLE` for a job that already ended, or one the bulk API accepted.
+ * @throws InvalidRequestError `NOT_RESUMABLE` for a job that already ended, one the bulk API accepted, or an
+ *   erasure.
  */
 export function resumeInput(job: ImportJobRow, referenceList: string): ImportExecutionInput {
   if (job.status === 'COMPLETED' || job.status === 'FAILED') {
@@ -27,6 +28,13 @@ export function resumeInput(job: ImportJobRow, referenceList: string): ImportExe
         jobId: job.id,
       },
     );
+  }
+  // An erasure's input says whether it covers every group, which its row does not keep; running it again from
+  // its request is as good: erasing what is already gone finds nothing.
+  if (job.kind === 'erasure') {
+    throw new InvalidRequestError('NOT_RESUMABLE', `job ${job.id} is an erasure: request it again`, {
+      jobId: job.id,
+    });
   }
   return {
     jobId: job.id,

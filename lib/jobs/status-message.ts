@@ -7,7 +7,7 @@ import type { DryRunCounts, ImportKind, JobStatusMessage } from '../model/types.
  */
 export const JobStatusMessageSchema = z.strictObject({
   jobId: z.uuid(),
-  kind: z.enum(['nodes', 'matches']),
+  kind: z.enum(['nodes', 'matches', 'erasure']),
   groupId: z.string().min(1).max(255),
   domainId: z.uuid(),
   status: z.enum(['COMPLETED', 'FAILED']),

@@ -25,6 +25,7 @@ export function localApiContext(deps: RuntimeDeps): ApiContext & { drain(): Prom
     launcher: {
       launchImport: async (job) => track(runApiImportInProcess(deps, job, runImportLocally)),
       launchExport: async (job) => track(runApiExportInProcess(deps, job)),
+      launchErasure: async (input) => track(runImportLocally(input).then(() => undefined)),
     },
     deadLetters: localDeadLetterAdmin(deps.config, track),
     async drain() {

@@ -100,6 +100,7 @@ export function openLocalIngest(cfg: Config, options: LocalStarterOptions = {}):
       allowLocalFiles: true,
       pipelineBucket: cfg.stagingBucket,
       matchTopics: new Set(cfg.matchImportTopics),
+      erasureTopics: new Set(cfg.erasureTopics),
       stageReferences: async (jobId, ids) => referenceStager((await runtimeDeps()).store, cfg)(jobId, ids),
     },
     starter,

@@ -33,11 +33,12 @@ async function machine(name: string): Promise<SynthesizedMachine> {
 
 /**
  * The synthesized state machine of each kind of import, by its `matchbridge:state-machine` name (see
- * `infra/constructs/import-state-machine.ts` and `match-import-state-machine.ts`).
+ * `infra/constructs/import-state-machine.ts`, `match-import-state-machine.ts` and `erasure-state-machine.ts`).
  */
 const MACHINE_BY_KIND: Readonly<Record<ImportExecutionInput['kind'], string>> = {
   nodes: 'import',
   matches: 'match-import',
+  erasure: 'erasure',
 };
 
 /**

@@ -1,6 +1,7 @@
 /** Contracts between the stages of an import: state machine input, plan, batch and job results. */
 
-export type ImportKind = 'nodes' | 'matches';
+/** What a job does: import nodes or matches, or erase references (a job like the imports). */
+export type ImportKind = 'nodes' | 'matches' | 'erasure';
 export type JobStatus = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
 
 /** Identifies a job everywhere: in logs, in the database and in every state payload. */
@@ -45,6 +46,15 @@ export interface SourcePin {
   readonly versionId?: string;
   /** Last modification time (ISO), compared for local files, which have no ETag. */
   readonly modifiedAt?: string;
+}
+
+/**
+ * Input of the erasure state machine: the ids to erase are staged as a reference list (`source`); `groupId`
+ * is the one group erased, or `*` with `everyGroup` for every group of the domain.
+ */
+export interface ErasureExecutionInput extends ImportExecutionInput {
+  readonly kind: 'erasure';
+  readonly everyGroup: boolean;
 }
 
 /** Which batch of a job, and the work it covers (its byte range or rows). */

@@ -18,6 +18,10 @@ export const METRIC_NAMES = {
   /** Failed storage (a batch or a whole job could not be written), by import kind. */
   matchStorageErrors: 'match_suggestions_storage_errors_total',
   nodeImportErrors: 'node_import_errors',
+  /** Reference ids an erasure removed from its domain. */
+  referencesErased: 'erasure_references_erased',
+  /** Erasures that ended FAILED. */
+  erasuresFailed: 'erasures_failed',
   /** Rows written. */
   nodesWritten: 'node_import_success',
   matchesWritten: 'match_suggestions_storage_matches_saved_total',

@@ -23,7 +23,10 @@ export function isApiJobEvent(event: unknown): event is ApiJobEvent {
  * Runs accepted jobs on AWS: the API function invokes itself asynchronously (`Event`) with the job, so the
  * work outlives the response and is retried by Lambda's async invocation on a crash.
  */
-export function selfInvokingLauncher(functionName: string, region: string): JobLauncher {
+export function selfInvokingLauncher(
+  functionName: string,
+  region: string,
+): Omit<JobLauncher, 'launchErasure'> {
   const client = new LambdaClient({ region });
   const send = async (event: ApiJobEvent) => {
     await client.send(

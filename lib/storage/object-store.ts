@@ -49,4 +49,9 @@ export interface ObjectStore {
   ): Promise<ObjectInfo>;
   /** True when the object exists. */
   exists(uri: string): Promise<boolean>;
+  /**
+   * Deletes the object at `uri` and every object under it as a prefix (`uri/…`); returns how many objects
+   * went (a local folder counts its files). Nothing there is not an error.
+   */
+  remove(uri: string): Promise<number>;
 }

@@ -1,9 +1,15 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { InvalidFileError, SourceChangedError, StorageUnavailableError } from '../errors.ts';
 import type { SourcePin } from '../model/types.ts';
@@ -232,6 +238,65 @@ class LocalAndS3Store implements ObjectStore {
       throw storageError(error, uri);
     }
     return { uri: formatObjectUri(location), size };
+  }
+
+  async remove(uri: string): Promise<number> {
+    const location = this.#locate(uri);
+    if (location.kind === 'file') {
+      try {
+        const count = await countFiles(location.path);
+        await rm(location.path, { recursive: true, force: true });
+        return count;
+      } catch (error) {
+        throw storageError(error, uri);
+      }
+    }
+    const s3 = this.#options.s3();
+    const key = location.key.replace(/\/$/, '');
+    // The object itself and the objects under it as a folder, never `key-other` beside it.
+    const covered = (candidate: string | undefined): candidate is string =>
+      candidate !== undefined && (candidate === key || candidate.startsWith(`${key}/`));
+    let removed = 0;
+    let token: string | undefined;
+    try {
+      do {
+        const page = await s3.send(
+          new ListObjectsV2Command({
+            Bucket: location.bucket,
+            Prefix: key,
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+        );
+        const keys = (page.Contents ?? []).map((object) => object.Key).filter(covered);
+        if (keys.length > 0) {
+          // A page holds at most 1000 keys: one delete call.
+          await s3.send(
+            new DeleteObjectsCommand({
+              Bucket: location.bucket,
+              Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+            }),
+          );
+          removed += keys.length;
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (error) {
+      throw storageError(error, uri);
+    }
+    return removed;
+  }
+}
+
+/** Files under a local path (the path itself when it is a file); none when nothing is there. */
+async function countFiles(path: string): Promise<number> {
+  try {
+    const entries = await readdir(path, { recursive: true, withFileTypes: true });
+    return entries.filter((entry) => entry.isFile()).length;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ENOTDIR') return 1;
+    if (code === 'ENOENT') return 0;
+    throw error;
   }
 }
 

@@ -66,12 +66,15 @@ describe('pipeline functions', () => {
     assert.deepEqual(withBucket.sort(), [
       'api',
       'dlq-replay',
+      'erase-batch',
       'fail-job',
       'finalize',
+      'finalize-erasure',
       'ingest',
       'load-batch',
       'load-match-batch',
       'plan',
+      'plan-erasure',
       'plan-matches',
     ]);
   });

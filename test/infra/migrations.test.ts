@@ -49,17 +49,20 @@ describe('migrations on deploy', () => {
     assert.deepEqual(waiting.map(([name]) => name).sort(), [
       'api',
       'dlq-replay',
+      'erase-batch',
       'export-group',
       'export-group-failed',
       'export-plan',
       'export-summary',
       'fail-job',
       'finalize',
+      'finalize-erasure',
       'ingest',
       'load-batch',
       'load-match-batch',
       'object-created',
       'plan',
+      'plan-erasure',
       'plan-matches',
     ]);
   });

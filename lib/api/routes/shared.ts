@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ApiRequestError } from '../../errors.ts';
 import type { RuntimeDeps } from '../../jobs/deps.ts';
 import type { IdempotencyStore } from '../../model/idempotency.ts';
+import type { ErasureExecutionInput } from '../../model/types.ts';
 import type { DeadLetterAdmin } from '../dead-letter-admin.ts';
 import type { ApiExportJob } from '../export-jobs.ts';
 import type { Caller, Route } from '../http.ts';
@@ -12,6 +13,8 @@ import openapi from '../openapi.json' with { type: 'json' };
 export interface JobLauncher {
   launchImport(job: ApiImportJob): Promise<void>;
   launchExport(job: ApiExportJob): Promise<void>;
+  /** Starts an erasure's execution (its job row is recorded already). */
+  launchErasure(input: ErasureExecutionInput): Promise<void>;
 }
 
 /** What the handlers work with. */

@@ -69,6 +69,7 @@ describe('the api function behind API Gateway (IAM identity → domain, streamed
           launched.push(job);
         },
         launchExport: async () => undefined,
+        launchErasure: async () => undefined,
       },
     };
   });

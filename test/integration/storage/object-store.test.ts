@@ -53,6 +53,17 @@ describe('object store over an S3-compatible endpoint', () => {
     assert.equal(await store.exists(`s3://${s3.bucket}/missing.csv`), false);
   });
 
+  it('removes an object and every object under it as a folder, and nothing beside it', async () => {
+    const at = (key: string) => `s3://${s3.bucket}/staging/job-1${key}`;
+    for (const key of ['/a.csv', '/parts/p1.csv', '/parts/p2.csv']) await store.write(at(key), 'x');
+    await store.write(`s3://${s3.bucket}/staging/job-10/kept.csv`, 'x');
+
+    assert.equal(await store.remove(at('')), 3);
+    assert.equal(await store.remove(at('')), 0);
+    assert.equal(await store.exists(at('/parts/p1.csv')), false);
+    assert.equal(await store.exists(`s3://${s3.bucket}/staging/job-10/kept.csv`), true);
+  });
+
   it('a pinned read of an object overwritten since its HEAD fails SOURCE_CHANGED; an unchanged one reads', async () => {
     const pinned = `s3://${s3.bucket}/incoming/nodes/pinned.csv`;
     await store.write(pinned, 'reference_id\na\n');
@@ -127,5 +138,17 @@ describe('object store over local files', () => {
   it('reports a missing file as FILE_NOT_FOUND and a folder as NOT_A_FILE', async () => {
     await assert.rejects(store.head(join(dir, 'nope.csv')), { code: 'FILE_NOT_FOUND' });
     await assert.rejects(store.head(dir), { code: 'NOT_A_FILE' });
+  });
+
+  it('removes a file, or a folder with the files in it', async () => {
+    const folder = join(dir, 'staging', 'job-1');
+    await store.write(join(folder, 'parts', 'p1.csv'), 'x');
+    await store.write(join(folder, 'a.csv'), 'x');
+    await store.write(join(dir, 'single.csv'), 'x');
+
+    assert.equal(await store.remove(folder), 2);
+    assert.equal(await store.remove(join(dir, 'single.csv')), 1);
+    assert.equal(await store.remove(folder), 0);
+    assert.equal(await store.exists(join(dir, 'single.csv')), false);
   });
 });

@@ -54,4 +54,11 @@ describe('resumeInput', () => {
       (error: Error & { code?: string }) => error.code === 'NOT_RESUMABLE',
     );
   });
+
+  it('refuses an erasure: its row does not say whether every group was asked for', () => {
+    assert.throws(
+      () => resumeInput(row({ kind: 'erasure', groupId: '*', origin: 'cli' }), 'unused'),
+      (error: Error & { code?: string }) => error.code === 'NOT_RESUMABLE',
+    );
+  });
 });
