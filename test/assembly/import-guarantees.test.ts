@@ -40,7 +40,7 @@ describe('the assembly: what an import guarantees', { timeout: 900_000 }, () => 
 
   async function jobsOf(domain: string) {
     const { rows } = await assembly.pool.query(
-      `SELECT id, status, total, processed, failed_count, failure_reason, dry_run
+      `SELECT id, status, total::int, processed::int, failed_count::int, failure_reason, dry_run
          FROM import_jobs WHERE domain_id = $1 ORDER BY created_at`,
       [domain],
     );
