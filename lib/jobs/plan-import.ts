@@ -7,13 +7,16 @@ import { logJob } from '../observability/logger.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
+import { removeNodes } from './remove-nodes.ts';
 
 const PART_NAME_DIGITS = 5;
 
 /**
  * The plan step: claims the job row, checks the source object and cuts it into record-aligned batches.
  * A plain CSV is scanned once and cut into byte ranges of the original object; a .csv.gz is decompressed
- * once into record-aligned parts under the job's staging prefix (gzip cannot be range-read).
+ * once into record-aligned parts under the job's staging prefix (gzip cannot be range-read). A request's
+ * removals (`removeReferenceIds`) are carried out here, before any batch loads; a job of removals alone
+ * plans no batch.
  */
 export async function planImport(
   deps: RuntimeDeps,
@@ -23,6 +26,19 @@ export async function planImport(
   const log = logJob(input);
   const { pool, store, config } = deps;
   await claimImportJob(pool, input, executionId);
+  // Removals go first: a request never names one id in both lists (the export sends ready members or
+  // removed ones), and a plan retried removes only what is left.
+  if (input.removals) await removeNodes(deps, input, input.removals);
+  if (input.source.kind === 'removals') {
+    await setJobTotal(pool, input.jobId, 0);
+    return {
+      header: ['reference_id'],
+      referenceColumn: 0,
+      total: 0,
+      batches: [],
+      dbBatchRows: config.referenceBatchRows,
+    };
+  }
   const info = await store.head(input.source.uri);
   if (info.size === 0) throw new InvalidFileError('EMPTY_FILE', `file is empty: ${input.source.uri}`);
   const head = await buffer(await store.read(info.uri, { start: 0, end: Math.min(2, info.size) }));

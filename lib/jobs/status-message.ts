@@ -18,6 +18,7 @@ export const JobStatusMessageSchema = z.strictObject({
   successListUri: z.string().min(1).optional(),
   failedListUri: z.string().min(1).optional(),
   failureReason: z.string().min(1).optional(),
+  removed: z.number().int().nonnegative().optional(),
   startedAt: z.iso.datetime({ offset: true }),
   finishedAt: z.iso.datetime({ offset: true }),
 }) satisfies z.ZodType<JobStatusMessage>;
@@ -43,6 +44,8 @@ export interface JobReports {
   readonly failedList: readonly string[];
   readonly successListUri?: string;
   readonly failedListUri?: string;
+  /** Nodes removed by the job's `removeReferenceIds`, when it had any. */
+  readonly removed?: number;
 }
 
 /** Builds the status message of the design from a final job and its reports. */
@@ -77,6 +80,7 @@ export function canonicalStatusMessage(m: JobStatusMessage): JobStatusMessage {
     ...(m.successListUri ? { successListUri: m.successListUri } : {}),
     ...(m.failedListUri ? { failedListUri: m.failedListUri } : {}),
     ...(m.failureReason ? { failureReason: m.failureReason } : {}),
+    ...(m.removed !== undefined ? { removed: m.removed } : {}),
     startedAt: m.startedAt,
     finishedAt: m.finishedAt,
   };

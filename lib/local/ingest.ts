@@ -85,7 +85,8 @@ export function openLocalIngest(cfg: Config, options: { observe?: TaskObserver }
       allowLocalFiles: true,
       pipelineBucket: cfg.stagingBucket,
       matchTopics: new Set(cfg.matchImportTopics),
-      stageReferences: async (jobId, ids) => referenceStager((await runtimeDeps()).store, cfg)(jobId, ids),
+      stageReferences: async (jobId, ids, list) =>
+        referenceStager((await runtimeDeps()).store, cfg)(jobId, ids, list),
     },
     starter,
     deadLetters,

@@ -18,9 +18,17 @@ export interface ImportSource {
   readonly contentType?: string;
   /**
    * `references`: a list of reference ids that Matchbridge staged itself (a one-column CSV, from a request's
-   * `referenceIds`); `file` (the default): a nodes CSV or CSV.gz as given.
+   * `referenceIds`); `file` (the default): a nodes CSV or CSV.gz as given; `removals`: no rows to load, the
+   * job only removes (`uri` is then its staged removal list).
    */
-  readonly kind?: 'file' | 'references';
+  readonly kind?: 'file' | 'references' | 'removals';
+}
+
+/** A staged list of reference ids whose nodes leave the group (a request's `removeReferenceIds`). */
+export interface StagedRemovals {
+  /** A one-column CSV (`reference_id`), staged like a reference list. */
+  readonly uri: string;
+  readonly count: number;
 }
 
 /** Input of the import state machine (one execution per job, named by `jobId`). */
@@ -28,6 +36,8 @@ export interface ImportExecutionInput extends JobRef {
   readonly source: ImportSource;
   /** Where the request came from, for the job row: `kafka:<topic>/<partition>/<offset>`, `cli`, `s3`… */
   readonly origin: string;
+  /** Nodes to remove from the group before the source loads. */
+  readonly removals?: StagedRemovals;
 }
 
 /** Which batch of a job, and the work it covers (its byte range or rows). */
@@ -97,6 +107,8 @@ export interface JobStatusMessage {
   readonly successListUri?: string;
   readonly failedListUri?: string;
   readonly failureReason?: string;
+  /** Nodes the job removed from the group (`removeReferenceIds`); present only when the request had removals. */
+  readonly removed?: number;
   readonly startedAt: string;
   readonly finishedAt: string;
 }

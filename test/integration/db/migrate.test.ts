@@ -20,6 +20,7 @@ const TABLES = [
   'matching_groups',
   'node_metadata',
   'nodes',
+  'user_removals',
   'users',
 ];
 
