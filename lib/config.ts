@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigurationError } from './errors.ts';
+import { RETENTION_DEFAULTS, RETENTION_MAX_DAYS } from './retention-defaults.ts';
 
 /**
  * Runtime configuration of every function and of the local command line. Read once, validated, frozen;
@@ -28,7 +29,19 @@ export const IMPORT_REQUEST_MAX_BYTES = 256 * 1024;
 
 const kafkaTopic = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name');
 
+/** A retention period in days (lib/retention-defaults.ts). */
+const retentionDays = (fallback: number) =>
+  z.coerce.number().int().min(1).max(RETENTION_MAX_DAYS).default(fallback);
+
 const ConfigSchema = z.object({
+  /** Retention (the prune command and function): days finished import jobs are kept. */
+  retentionImportJobsDays: retentionDays(RETENTION_DEFAULTS.importJobsDays),
+  /** Days finished match import jobs are kept. */
+  retentionMatchJobsDays: retentionDays(RETENTION_DEFAULTS.matchJobsDays),
+  /** Days finished export runs (and the removal tombstones they sent) are kept. */
+  retentionExportRunsDays: retentionDays(RETENTION_DEFAULTS.exportRunsDays),
+  /** Days replayed letters stay in the local dead-letter queue. */
+  retentionDeadLettersDays: retentionDays(RETENTION_DEFAULTS.deadLettersDays),
   /** `postgres://…` (local, tests) — when absent on AWS the DB_* variables and the secret are used. */
   databaseUrl: z.string().min(1).optional(),
   dbHost: z.string().min(1).optional(),
@@ -222,6 +235,10 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   kafkaBrokers: 'KAFKA_BROKERS',
   kafkaAuth: 'KAFKA_AUTH',
   kafkaClientId: 'KAFKA_CLIENT_ID',
+  retentionImportJobsDays: 'RETENTION_IMPORT_JOBS_DAYS',
+  retentionMatchJobsDays: 'RETENTION_MATCH_JOBS_DAYS',
+  retentionExportRunsDays: 'RETENTION_EXPORT_RUNS_DAYS',
+  retentionDeadLettersDays: 'RETENTION_DEAD_LETTERS_DAYS',
   nodeImportTopics: 'NODE_IMPORT_TOPICS',
   matchImportTopics: 'MATCH_IMPORT_TOPICS',
   nodesStatusTopic: 'NODES_STATUS_TOPIC',

@@ -18,6 +18,7 @@ import { importUsersCommand } from './import-users-command.ts';
 import { dlqCommand, ingestCommand } from './ingest-commands.ts';
 import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
 import { progressReporter } from './progress.ts';
+import { pruneCommand } from './prune-command.ts';
 import { type CommandLine, EXIT, parseCommandLine, USAGE, UsageError } from './usage.ts';
 
 export { EXIT } from './usage.ts';
@@ -232,6 +233,7 @@ export async function main(argv: string[]): Promise<number> {
     if (argv[0] === 'kafka-bridge') return await kafkaBridgeCommand(argv.slice(1));
     if (argv[0] === 'export') return await exportCommand(argv.slice(1));
     if (argv[0] === 'api') return await apiCommand(argv.slice(1));
+    if (argv[0] === 'prune') return await pruneCommand(argv.slice(1));
     const { values, positionals } = parseCommandLine(argv, OPTIONS);
     const [command, sub, ...rest] = positionals;
     if (values.help || !command) {

@@ -39,6 +39,7 @@ export const USAGE = `usage:
   matchbridge kafka-bridge --brokers <host:port>[,…] [--topics a,b] [--group <id>] [--json]
   matchbridge export users [--group <id>] [--domain <uuid>] [--full] [--json]
   matchbridge api [--port 8080] [--host 127.0.0.1]
+  matchbridge prune [--older-than <days>] [--dry-run] [--json]   # finished jobs, runs, keys past retention
 
 Exit codes: 0 job COMPLETED, 1 job FAILED, 2 usage or input error.
 Database: DATABASE_URL when set, else an embedded PostgreSQL under .matchbridge/ (MATCHBRIDGE_HOME).
