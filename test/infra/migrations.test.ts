@@ -61,6 +61,7 @@ describe('migrations on deploy', () => {
       'object-created',
       'plan',
       'plan-matches',
+      'prune',
     ]);
   });
 
