@@ -211,10 +211,15 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
         throw new UsageError('jobs resume takes a job id (UUID)');
       const job = await getJob(pool, jobId);
       if (!job) throw new UsageError(`no job ${jobId}`);
-      const { config } = await runtimeDeps();
+      const { config, store } = await runtimeDeps();
+      const removalList = referenceListUri(config, job.id, 'removals');
+      const removals = await store.head(removalList).then(
+        () => ({ uri: removalList }),
+        () => undefined,
+      );
       const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
       const message = await runImportLocally(
-        resumeInput(job, referenceListUri(config, job.id)),
+        resumeInput(job, referenceListUri(config, job.id), removals),
         progress ? { observe: progress.observe } : {},
       );
       progress?.finish();

@@ -28,7 +28,8 @@ export interface ImportSource {
 export interface StagedRemovals {
   /** A one-column CSV (`reference_id`), staged like a reference list. */
   readonly uri: string;
-  readonly count: number;
+  /** Ids in the list, when known (a job resumed from its row does not know it). */
+  readonly count?: number;
 }
 
 /** Input of the import state machine (one execution per job, named by `jobId`). */
