@@ -95,11 +95,19 @@ export async function prune(
   for (;;) {
     const jobs = await nextPrunableJobs(pool, cutoffs, after, JOB_PAGE);
     for (const job of jobs) {
+      let afterLine = Number.MIN_SAFE_INTEGER;
       for (;;) {
         check();
-        const rows = await deleteJobErrorSlice(pool, cutoffs, job.id, slice);
+        const { deleted: rows, lastLine } = await deleteJobErrorSlice(
+          pool,
+          cutoffs,
+          job.id,
+          afterLine,
+          slice,
+        );
         deleted.import_job_errors += rows;
-        if (rows < slice) break;
+        if (rows < slice || lastLine === null) break;
+        afterLine = lastLine;
       }
       check();
       const rows = await deleteJobRows(pool, cutoffs, job.id);

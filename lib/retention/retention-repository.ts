@@ -53,24 +53,36 @@ export async function nextPrunableJobs(
 }
 
 /**
- * Deletes up to `limit` error rows of a prunable job in one short statement (its own transaction): a job
- * with a million failed rows goes slice by slice, never holding locks for long. Returns the rows deleted.
+ * Deletes up to `limit` error rows of a prunable job after line `afterLine`, in one short statement (its own
+ * transaction): a job with a million failed rows goes slice by slice, never holding locks for long. Each
+ * slice starts past the last line deleted, so the index scan never walks the entries of the rows deleted
+ * before it (not vacuumed yet). Returns the rows deleted and the last line, null when there were none.
  */
 export async function deleteJobErrorSlice(
   pool: pg.Pool,
   cutoffs: Cutoffs,
   jobId: string,
+  afterLine: number,
   limit: number,
-): Promise<number> {
-  const result = await query(
+): Promise<{ deleted: number; lastLine: number | null }> {
+  const { rows } = await query<{ deleted: number; last_line: string | null }>(
     pool,
-    `DELETE FROM import_job_errors
-      WHERE job_id = $3
-        AND line IN (SELECT line FROM import_job_errors WHERE job_id = $3 ORDER BY line LIMIT $4)
-        AND EXISTS (SELECT 1 FROM import_jobs j WHERE j.id = $3 AND ${PRUNABLE_JOB})`,
-    [...jobCutoffs(cutoffs), jobId, limit],
+    `WITH slice AS (
+       SELECT line FROM import_job_errors WHERE job_id = $3 AND line > $4 ORDER BY line LIMIT $5
+     ), gone AS (
+       DELETE FROM import_job_errors e USING slice
+        WHERE e.job_id = $3 AND e.line = slice.line
+          AND EXISTS (SELECT 1 FROM import_jobs j WHERE j.id = $3 AND ${PRUNABLE_JOB})
+       RETURNING e.line
+     )
+     SELECT count(*)::int AS deleted, max(line) AS last_line FROM gone`,
+    [...jobCutoffs(cutoffs), jobId, afterLine, limit],
   );
-  return result.rowCount ?? 0;
+  const row = rows[0];
+  return {
+    deleted: row?.deleted ?? 0,
+    lastLine: row?.last_line === null || row?.last_line === undefined ? null : Number(row.last_line),
+  };
 }
 
 /** What deleting one job's remaining rows removed, per table. */
