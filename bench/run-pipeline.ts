@@ -5,9 +5,19 @@ import { initLocalConfig } from '../lib/local/adapters.ts';
 import { runImportLocally, synthesizedMachines } from '../lib/local/run-import.ts';
 import { closeRuntimeDeps } from '../lib/runtime/deps.ts';
 
-const [file, databaseUrl, home, domainId, groupId, kind = 'nodes'] = process.argv.slice(2);
-if (!file || !databaseUrl || !home || !domainId || !groupId || (kind !== 'nodes' && kind !== 'matches')) {
-  throw new Error('usage: run-pipeline.ts <file> <databaseUrl> <home> <domainId> <groupId> [nodes|matches]');
+const [file, databaseUrl, home, domainId, groupId, kind = 'nodes', mode = 'real'] = process.argv.slice(2);
+if (
+  !file ||
+  !databaseUrl ||
+  !home ||
+  !domainId ||
+  !groupId ||
+  (kind !== 'nodes' && kind !== 'matches') ||
+  (mode !== 'real' && mode !== 'dry-run')
+) {
+  throw new Error(
+    'usage: run-pipeline.ts <file> <databaseUrl> <home> <domainId> <groupId> [nodes|matches] [real|dry-run]',
+  );
 }
 initLocalConfig({ DATABASE_URL: databaseUrl, MATCHBRIDGE_HOME: home });
 await synthesizedMachines();
@@ -19,6 +29,7 @@ const message = await runImportLocally({
   groupId,
   source: { uri: file },
   origin: 'bench',
+  ...(mode === 'dry-run' ? { dryRun: true } : {}),
 });
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 await closeRuntimeDeps();

@@ -1,8 +1,15 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
-import { IMPORT_REQUEST_MAX_BYTES } from '../lib/config.ts';
 import { ConfigurationError } from '../lib/errors.ts';
 import { RETENTION_DEFAULTS, RETENTION_MAX_DAYS } from '../lib/retention-defaults.ts';
+import {
+  DEPLOY_MIN_SPLIT_BYTES,
+  KAFKA_TOPIC_PATTERN,
+  NUMERIC_SETTINGS,
+  type NumericSettingName,
+  TEXT_SETTINGS,
+  withinBounds,
+} from '../lib/settings.ts';
 import { withPreset } from './presets.ts';
 
 /**
@@ -22,6 +29,9 @@ export const HANDLER_NAMES = [
   'load-match-batch',
   'finalize',
   'fail-job',
+  'plan-erasure',
+  'erase-batch',
+  'finalize-erasure',
   'migrate',
   'export-plan',
   'export-group',
@@ -37,7 +47,7 @@ const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
-const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const KAFKA_TOPIC = KAFKA_TOPIC_PATTERN;
 
 const numberFromString = (value: unknown): unknown =>
   typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
@@ -65,6 +75,9 @@ const listFromString = (value: unknown): unknown => {
 };
 
 const int = (min: number, max: number) => z.preprocess(numberFromString, z.number().int().min(min).max(max));
+/** A setting of the table the functions share (lib/settings.ts), with its default; `min` narrows it for a deploy. */
+const shared = (name: NumericSettingName, min?: number) =>
+  z.preprocess(numberFromString, withinBounds(name, z.number(), min)).default(NUMERIC_SETTINGS[name].default);
 const bool = () => z.preprocess(booleanFromString, z.boolean());
 const list = <T extends z.ZodType>(item: T, min = 0) => z.preprocess(listFromString, z.array(item).min(min));
 const object = <T extends z.ZodType>(schema: T) => z.preprocess(jsonFromString, schema);
@@ -197,6 +210,12 @@ const FunctionsSchema = object(
     'load-match-batch': fn(900, 2048),
     finalize: fn(300, 1024),
     'fail-job': fn(120, 512),
+    // Reads the staged id list once to cut it into byte ranges.
+    'plan-erasure': fn(300, 512),
+    // Streams one range of ids, a bounded transaction per chunk: database-bound, flat memory.
+    'erase-batch': fn(900, 1024),
+    // Filters the scope's reports and deletes staged objects and export files.
+    'finalize-erasure': fn(900, 1024),
     migrate: fn(600, 512),
     'export-plan': fn(60, 512),
     // Streams one group's users through csv-stringify and gzip into a multipart upload: CPU-bound, flat memory.
@@ -253,7 +272,7 @@ const UserExportSchema = object(
       .refine((zone) => Intl.supportedValuesOf('timeZone').includes(zone) || zone === 'UTC', {
         message: 'expected an IANA time zone such as Asia/Kolkata',
       })
-      .default('Asia/Kolkata'),
+      .default(TEXT_SETTINGS.exportTimeZone),
     /** Groups exported at once (Map MaxConcurrency). */
     mapConcurrency: int(1, 40).default(4),
     /** The scheduled run exports everyone, not only the users changed since the last export. */
@@ -264,9 +283,9 @@ const UserExportSchema = object(
      */
     topic: z.string().regex(KAFKA_TOPIC, 'expected a Kafka topic name').optional(),
     /** Largest import request sent; a longer username list is split. At most what ingest accepts. */
-    messageMaxBytes: int(4096, IMPORT_REQUEST_MAX_BYTES).default(IMPORT_REQUEST_MAX_BYTES),
+    messageMaxBytes: shared('exportMessageMaxBytes'),
     /** Users fetched from the database cursor at a time. */
-    batchRows: int(1, 100_000).default(1000),
+    batchRows: shared('exportBatchRows'),
   }),
 ).prefault({});
 
@@ -358,11 +377,14 @@ const InfraConfigSchema = z
     /** Topics of the status messages, by import kind. */
     statusTopics: object(
       z.strictObject({
-        nodes: z.string().regex(KAFKA_TOPIC, 'expected a Kafka topic name').default('nodes-import-status'),
+        nodes: z
+          .string()
+          .regex(KAFKA_TOPIC, 'expected a Kafka topic name')
+          .default(TEXT_SETTINGS.nodesStatusTopic),
         matches: z
           .string()
           .regex(KAFKA_TOPIC, 'expected a Kafka topic name')
-          .default('matches-import-status'),
+          .default(TEXT_SETTINGS.matchesStatusTopic),
       }),
     ).prefault({}),
     /** EventBridge bus receiving an `ImportJobFinished` event per finished job (`default`: the account's). */
@@ -371,30 +393,30 @@ const InfraConfigSchema = z
       .regex(/^[A-Za-z0-9._\-/]{1,256}$/, 'expected an event bus name')
       .default('default'),
     /** Topics carrying node import requests: one event-source mapping each. */
-    nodeImportTopics: list(
-      z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected Kafka topic names'),
-      1,
-    ).default(['matchbridge-users']),
+    nodeImportTopics: list(z.string().regex(KAFKA_TOPIC, 'expected Kafka topic names'), 1).default([
+      ...TEXT_SETTINGS.nodeImportTopics,
+    ]),
     /** Topics carrying match import requests (Parquet files): one event-source mapping each. */
-    matchImportTopics: list(
-      z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected Kafka topic names'),
-      1,
-    ).default(['matchbridge-matches']),
-    splitBytes: int(1024 * 1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
-    dbBatchRows: int(1, 1_000_000).default(20_000),
-    /** Target rows per batch of a match import (whole row groups packed up to it). */
-    matchBatchRows: int(1, 100_000_000).default(250_000),
-    /** At most 600: the planned batches and their results travel in the state, under its 256 KiB limit. */
-    maxBatches: int(1, 600).default(400),
+    matchImportTopics: list(z.string().regex(KAFKA_TOPIC, 'expected Kafka topic names'), 1).default([
+      ...TEXT_SETTINGS.matchImportTopics,
+    ]),
+    /** Topics carrying erasure requests (`*-erasures` by convention): one event-source mapping each. */
+    erasureTopics: list(z.string().regex(KAFKA_TOPIC, 'expected Kafka topic names'), 1).default([
+      ...TEXT_SETTINGS.erasureTopics,
+    ]),
+    splitBytes: shared('splitBytes', DEPLOY_MIN_SPLIT_BYTES),
+    dbBatchRows: shared('dbBatchRows'),
+    matchBatchRows: shared('matchBatchRows'),
+    maxBatches: shared('maxBatches'),
     /** Batch Lambdas running at once per job (Distributed Map MaxConcurrency). */
     mapConcurrency: int(1, 10_000).default(8),
-    statusListCap: int(1, 100_000).default(1000),
-    toleratedFailurePercent: z.preprocess(numberFromString, z.number().min(0).max(100)).default(0),
+    statusListCap: shared('statusListCap'),
+    toleratedFailurePercent: shared('toleratedFailurePercent'),
     /**
      * How long the idempotency table remembers a started job id (IDEMPOTENCY_TTL_SECONDS). Execution names
      * de-duplicate for 90 days anyway; this line answers duplicates without calling Step Functions.
      */
-    idempotencyTtlSeconds: int(60, 90 * 24 * 60 * 60).default(24 * 60 * 60),
+    idempotencyTtlSeconds: shared('idempotencyTtlSeconds'),
     functions: FunctionsSchema,
     /** TimeoutSeconds of the LoadBatch task; defaults to the load-batch Lambda timeout plus 60 s. */
     loadBatchTaskTimeoutSeconds: int(1, 86_400).optional(),
@@ -474,6 +496,7 @@ export const CONTEXT_KEYS = [
   'eventBusName',
   'nodeImportTopics',
   'matchImportTopics',
+  'erasureTopics',
   'splitBytes',
   'dbBatchRows',
   'matchBatchRows',

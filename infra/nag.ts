@@ -67,6 +67,17 @@ export const ACKNOWLEDGEMENTS: readonly OwnerAcknowledgements[] = [
     ],
   },
   {
+    owner: (c) => c instanceof MatchbridgeFunction && c.handlerName === 'api',
+    acknowledgements: [
+      {
+        rule: 'AwsSolutions-IAM5',
+        finding: /^Resource::<DlqReplay[A-Za-z0-9]+\.Arn>:\*$/,
+        reason:
+          "The console's replay of every pending dead letter invokes the dlq-replay function (CDK's invoke grant covers its versions and aliases).",
+      },
+    ],
+  },
+  {
     owner: (c) => c instanceof MatchbridgeFunction && c.handlerName === 'export-group',
     acknowledgements: [
       {

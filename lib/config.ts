@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { ConfigurationError } from './errors.ts';
 import { RETENTION_DEFAULTS, RETENTION_MAX_DAYS } from './retention-defaults.ts';
+import {
+  KAFKA_TOPIC_PATTERN,
+  NUMERIC_SETTINGS,
+  type NumericSettingName,
+  TEXT_SETTINGS,
+  withinBounds,
+} from './settings.ts';
 
 /**
  * Runtime configuration of every function and of the local command line. Read once, validated, frozen;
@@ -20,14 +27,11 @@ const commaList = (item: z.ZodString) =>
     )
     .pipe(z.array(item).min(1));
 
-/**
- * Largest import request (Kafka value, bytes), one limit for both sides: the export splits username lists
- * under it and ingest refuses anything bigger. The smaller of what ingest accepts and MSK's default
- * message size (1 MiB), so a request the export sends is always one ingest takes.
- */
-export const IMPORT_REQUEST_MAX_BYTES = 256 * 1024;
+/** A setting of the shared table (lib/settings.ts): its default and bounds. */
+const shared = (name: NumericSettingName) =>
+  withinBounds(name, z.coerce.number()).default(NUMERIC_SETTINGS[name].default);
 
-const kafkaTopic = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name');
+const kafkaTopic = z.string().regex(KAFKA_TOPIC_PATTERN, 'expected a Kafka topic name');
 
 /** A retention period in days (lib/retention-defaults.ts). */
 const retentionDays = (fallback: number) =>
@@ -90,17 +94,11 @@ const ConfigSchema = z.object({
    * instead of its state's `TimeoutSeconds` — to see locally how a batch that runs out of time ends.
    */
   localLambdaTimeoutSeconds: z.coerce.number().int().positive().optional(),
-  /** Target size of one planned CSV byte range (one load-batch invocation). */
-  splitBytes: positiveInt(16 * 1024 * 1024),
-  /** Upper bound on planned batches: keeps the Map's state payload under the 256 KB limit. */
-  maxBatches: positiveInt(400),
-  /** Rows per database transaction (COPY into a temp table + upsert) inside a batch. */
-  dbBatchRows: positiveInt(20_000),
-  /**
-   * Target rows per batch of a match (Parquet) import: whole row groups are packed up to it; a larger row
-   * group is split into parts of about this size.
-   */
-  matchBatchRows: positiveInt(250_000),
+  splitBytes: shared('splitBytes'),
+  maxBatches: shared('maxBatches'),
+  dbBatchRows: shared('dbBatchRows'),
+  /** A row group larger than this is split into parts of about this size. */
+  matchBatchRows: shared('matchBatchRows'),
   /** Rows per database transaction for reference-list imports (ids only: many small rows). */
   referenceBatchRows: positiveInt(1000),
   /** Longest CSV record accepted, in bytes (bounds memory against a runaway quote). */
@@ -110,21 +108,22 @@ const ConfigSchema = z.object({
    * checked once the file has grown past 64 MiB uncompressed.
    */
   maxGzipRatio: positiveInt(200),
-  /** Entries of the success and failed lists carried inside the status message (full lists are in S3). */
-  statusListCap: positiveInt(1000),
-  /** Percentage of failed rows that still lets a job end COMPLETED (0: every row must load). */
-  toleratedFailurePercent: z.coerce.number().min(0).max(100).default(0),
+  statusListCap: shared('statusListCap'),
+  toleratedFailurePercent: shared('toleratedFailurePercent'),
   importStateMachineArn: z.string().min(1).optional(),
   /** The match import state machine (`match-import`); match requests need it. */
   matchImportStateMachineArn: z.string().min(1).optional(),
+  /** The erasure state machine (`erasure`); erasure requests need it. */
+  erasureStateMachineArn: z.string().min(1).optional(),
   ingestDlqUrl: z.url().optional(),
+  /** The dlq-replay function, which the API invokes when an operator replays the pending dead letters. */
+  dlqReplayFunction: z.string().min(1).optional(),
   /**
    * DynamoDB table of the Powertools idempotency records that make a job start once per job id; unset means
    * de-duplication by execution name only (local mode without an emulator).
    */
   idempotencyTable: z.string().min(3).max(255).optional(),
-  /** How long a started job id is remembered by the idempotency table (Step Functions names last 90 days). */
-  idempotencyTtlSeconds: positiveInt(24 * 60 * 60),
+  idempotencyTtlSeconds: shared('idempotencyTtlSeconds'),
   /** DynamoDB-compatible endpoint (dynalite, DynamoDB Local, tests); unset means AWS DynamoDB. */
   dynamodbEndpoint: z.url().optional(),
   /** Kafka bootstrap brokers (`host:port,host:port`); unset means status messages are recorded, not published. */
@@ -134,13 +133,15 @@ const ConfigSchema = z.object({
   /** Client id the Kafka clients announce (broker logs, quotas). */
   kafkaClientId: z.string().min(1).max(255).default('matchbridge'),
   /** Topics carrying node import requests: what the local Kafka bridge consumes. */
-  nodeImportTopics: commaList(kafkaTopic).default(['matchbridge-users']),
+  nodeImportTopics: commaList(kafkaTopic).default([...TEXT_SETTINGS.nodeImportTopics]),
   /** Topics carrying match import requests (Parquet files): ingest starts match imports for their records. */
-  matchImportTopics: commaList(kafkaTopic).default(['matchbridge-matches']),
+  matchImportTopics: commaList(kafkaTopic).default([...TEXT_SETTINGS.matchImportTopics]),
+  /** Topics carrying erasure requests (`*-erasures` by convention): ingest starts erasures for their records. */
+  erasureTopics: commaList(kafkaTopic).default([...TEXT_SETTINGS.erasureTopics]),
   /** Topic of the status messages of node imports. */
-  nodesStatusTopic: kafkaTopic.default('nodes-import-status'),
+  nodesStatusTopic: kafkaTopic.default(TEXT_SETTINGS.nodesStatusTopic),
   /** Topic of the status messages of match imports. */
-  matchesStatusTopic: kafkaTopic.default('matches-import-status'),
+  matchesStatusTopic: kafkaTopic.default(TEXT_SETTINGS.matchesStatusTopic),
   /** `__TypeId__` header of node status messages: the class Spring's JsonDeserializer maps the value to. */
   nodesStatusTypeId: z.string().min(1).default('com.matchbridge.imports.NodesImportStatus'),
   /** `__TypeId__` header of match status messages. */
@@ -157,18 +158,9 @@ const ConfigSchema = z.object({
   exportBucket: z.string().min(1).optional(),
   /** Topic of the export's import requests when a group names none (by convention `<x>-users`). */
   exportTopic: kafkaTopic.default('matchbridge-users'),
-  /**
-   * Largest import request value the export sends; a longer username list is split into several requests.
-   * At most {@link IMPORT_REQUEST_MAX_BYTES}: ingest refuses anything bigger.
-   */
-  exportMessageMaxBytes: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(IMPORT_REQUEST_MAX_BYTES)
-    .default(IMPORT_REQUEST_MAX_BYTES),
-  /** Users fetched from the database cursor at a time (one CSV batch). */
-  exportBatchRows: positiveInt(1000),
+  /** At most the import request limit of lib/settings.ts: ingest refuses anything bigger. */
+  exportMessageMaxBytes: shared('exportMessageMaxBytes'),
+  exportBatchRows: shared('exportBatchRows'),
   /** An incremental export also re-reads users changed this long before the last one began (late commits). */
   exportOverlapSeconds: z.coerce.number().int().min(0).max(86_400).default(300),
   /** Attempts at sending one import request to Kafka before the group's export fails. */
@@ -176,7 +168,7 @@ const ConfigSchema = z.object({
   /** Wait before the second send attempt; doubled for each further one, at most 10 s. */
   exportSendBackoffMs: z.coerce.number().int().min(0).max(10_000).default(1000),
   /** Time zone of the date in an export's file name (the schedule's). */
-  exportTimeZone: z.string().min(1).default('Asia/Kolkata'),
+  exportTimeZone: z.string().min(1).default(TEXT_SETTINGS.exportTimeZone),
   /** Largest request body the bulk HTTP API accepts (an uploaded file); larger ones get 413. */
   apiMaxBodyBytes: positiveInt(1024 * 1024 * 1024),
   /** Most rows a streamed export (`GET /v1/exports`) sends; more need the async export (413 says so). */
@@ -228,7 +220,9 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   toleratedFailurePercent: 'TOLERATED_FAILURE_PERCENT',
   importStateMachineArn: 'IMPORT_STATE_MACHINE_ARN',
   matchImportStateMachineArn: 'MATCH_IMPORT_STATE_MACHINE_ARN',
+  erasureStateMachineArn: 'ERASURE_STATE_MACHINE_ARN',
   ingestDlqUrl: 'INGEST_DLQ_URL',
+  dlqReplayFunction: 'DLQ_REPLAY_FUNCTION',
   idempotencyTable: 'IDEMPOTENCY_TABLE',
   idempotencyTtlSeconds: 'IDEMPOTENCY_TTL_SECONDS',
   dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
@@ -241,6 +235,7 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   retentionDeadLettersDays: 'RETENTION_DEAD_LETTERS_DAYS',
   nodeImportTopics: 'NODE_IMPORT_TOPICS',
   matchImportTopics: 'MATCH_IMPORT_TOPICS',
+  erasureTopics: 'ERASURE_TOPICS',
   nodesStatusTopic: 'NODES_STATUS_TOPIC',
   matchesStatusTopic: 'MATCHES_STATUS_TOPIC',
   nodesStatusTypeId: 'NODES_STATUS_TYPE_ID',

@@ -41,6 +41,24 @@ export class InvalidFileError extends MatchbridgeError {
   }
 }
 
+/**
+ * The source object changed after the plan read it (re-uploaded, overwritten by a later export): the job's
+ * batches would load a mix of two files, so it fails instead. Never retried: the new file is a new job.
+ */
+export class SourceChangedError extends MatchbridgeError {
+  readonly code = 'SOURCE_CHANGED';
+  override readonly expose = true;
+}
+
+/**
+ * A job's failed rows passed its failure budget (the tolerated percentage of its rows, or its
+ * `maxFailedRows`): it can no longer complete, so its remaining batches stop. Never retried.
+ */
+export class FailureBudgetExceededError extends MatchbridgeError {
+  readonly code = 'FAILURE_BUDGET_EXCEEDED';
+  override readonly expose = true;
+}
+
 /** The database could not be reached or dropped the connection; the same work may succeed on retry. */
 export class DatabaseUnavailableError extends MatchbridgeError {
   readonly code = 'DATABASE_UNAVAILABLE';
@@ -143,6 +161,8 @@ export function jobFailureOf(error: unknown): JobFailure {
 const EXPOSED_BY_NAME: Readonly<Record<string, string>> = {
   [InvalidFileError.name]: 'INVALID_FILE',
   [InvalidRequestError.name]: 'INVALID_REQUEST',
+  [SourceChangedError.name]: 'SOURCE_CHANGED',
+  [FailureBudgetExceededError.name]: 'FAILURE_BUDGET_EXCEEDED',
 };
 
 /** The {@link JobFailure} of an error a state machine caught, known by its `name` and `message` only. */

@@ -1,12 +1,13 @@
 import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { runApiExport } from '../../lib/api/export-jobs.ts';
-import type { IdempotencyStore } from '../../lib/api/idempotency.ts';
 import { runApiImport } from '../../lib/api/import-jobs.ts';
 import { dynamoIdempotencyStore } from '../../lib/aws/api-idempotency.ts';
 import { idempotencyOptions } from '../../lib/aws/idempotent-starter.ts';
 import { stepFunctionsStarter } from '../../lib/aws/step-functions.ts';
 import { ConfigurationError } from '../../lib/errors.ts';
+import type { IdempotencyStore } from '../../lib/model/idempotency.ts';
+import type { ErasureExecutionInput } from '../../lib/model/types.ts';
 import { logger } from '../../lib/observability/logger.ts';
 import {
   isApiJobEvent,
@@ -15,6 +16,7 @@ import {
   serveApiGatewayEvent,
 } from '../../lib/runtime/api-gateway.ts';
 import { configuredIdempotencyStore } from '../../lib/runtime/configured-idempotency-store.ts';
+import { sqsDeadLetterAdmin } from '../../lib/runtime/dead-letter-admin.ts';
 import { runtimeDeps } from '../../lib/runtime/deps.ts';
 import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 
@@ -32,14 +34,22 @@ const idempotencyTable = idempotencyOptions(cfg);
 const dynamoKeys = idempotencyTable ? dynamoIdempotencyStore(idempotencyTable) : undefined;
 let idempotency: IdempotencyStore | undefined;
 if (!cfg.lambdaFunctionName) throw new ConfigurationError('AWS_LAMBDA_FUNCTION_NAME is not set');
-const launcher = selfInvokingLauncher(cfg.lambdaFunctionName, cfg.awsRegion);
+const deadLetters = sqsDeadLetterAdmin(cfg);
 const starter = stepFunctionsStarter(
   {
     ...(cfg.importStateMachineArn ? { nodes: cfg.importStateMachineArn } : {}),
     ...(cfg.matchImportStateMachineArn ? { matches: cfg.matchImportStateMachineArn } : {}),
+    ...(cfg.erasureStateMachineArn ? { erasure: cfg.erasureStateMachineArn } : {}),
   },
   cfg.awsRegion,
 );
+// Erasures start their state machine at once: the execution, not this function, does the work.
+const launcher = {
+  ...selfInvokingLauncher(cfg.lambdaFunctionName, cfg.awsRegion),
+  launchErasure: async (input: ErasureExecutionInput) => {
+    await starter.start(input);
+  },
+};
 
 /**
  * The bulk HTTP API behind API Gateway (REST, IAM auth, response streaming), and the runner of the jobs it
@@ -61,7 +71,7 @@ export const handler = awslambda.streamifyResponse(async (event, stream, context
   await serveApiGatewayEvent(
     event as APIGatewayProxyEvent,
     stream,
-    { deps, idempotency, launcher },
+    { deps, idempotency, launcher, ...(deadLetters ? { deadLetters } : {}) },
     awslambda.HttpResponseStream.from,
   );
 });

@@ -1,4 +1,5 @@
-import { ingestRecords, type KafkaIngestOutcome, type MskEvent } from '../../lib/ingest/ingest-records.ts';
+import { ingestRecords, type KafkaIngestOutcome } from '../../lib/ingest/ingest-records.ts';
+import type { MskEvent } from '../../lib/model/ingest.ts';
 import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 import { awsIngestDeps } from '../../lib/runtime/ingest-deps.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';

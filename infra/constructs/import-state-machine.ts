@@ -23,12 +23,11 @@ export const IMPORT_STATE_NAMES = {
 /** Value of the `matchbridge:state-machine` metadata on the import state machine. */
 export const IMPORT_STATE_MACHINE_NAME = 'import';
 
-/** Errors of the Lambda service itself (not of our code) that are worth retrying. */
+/** Errors of the Lambda service itself (not of our code) that are worth retrying; throttling has THROTTLE_RETRY. */
 export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
 ] as const;
 
 /** The retry policy of every task: 3 attempts from 1 s, doubling, at most 10 s apart. */
@@ -66,12 +65,12 @@ export interface ImportWorkflow {
 export const NODE_IMPORT_WORKFLOW: ImportWorkflow = {
   machineName: IMPORT_STATE_MACHINE_NAME,
   names: IMPORT_STATE_NAMES,
-  batchFields: { header: '$.plan.header', referenceColumn: '$.plan.referenceColumn' },
+  batchFields: { header: '$.plan.header', referenceColumn: '$.plan.referenceColumn', pin: '$.plan.pin' },
   arnVariable: CONFIG_ENV.importStateMachineArn,
 };
 
 export interface ImportStateMachineProps {
-  /** Claims the job and cuts the file into batches: returns `{ header, referenceColumn, total, batches, dbBatchRows }`. */
+  /** Claims the job and cuts the file into batches: returns `{ header, referenceColumn, total, batches, dbBatchRows, pin }`. */
   readonly plan: lambda.IFunction;
   /** Loads one batch (byte range) and returns its counts. */
   readonly loadBatch: lambda.IFunction;
@@ -83,6 +82,11 @@ export interface ImportStateMachineProps {
   readonly mapConcurrency: number;
   /** TimeoutSeconds of each LoadBatch task. */
   readonly loadBatchTimeout: Duration;
+  /**
+   * TimeoutSeconds of the Plan, Finalize and FailJob tasks, for a workflow whose ends do long work (an
+   * erasure's finalize rewrites reports). Unset: none, and the function's own timeout bounds them on AWS.
+   */
+  readonly stepTimeout?: Duration;
   /** Longest a whole import may run. */
   readonly timeout: Duration;
   readonly logRetention: logs.RetentionDays;
@@ -112,6 +116,7 @@ export class ImportStateMachine extends Construct {
     super(scope, id);
     this.#workflow = workflow;
     const names = workflow.names;
+    const stepTimeout = props.stepTimeout ? { taskTimeout: sfn.Timeout.duration(props.stepTimeout) } : {};
     const invoke = (
       name: string,
       fn: lambda.IFunction,
@@ -126,11 +131,12 @@ export class ImportStateMachine extends Construct {
       causePath: '$.error.Cause',
     });
     // DISCARD keeps `$.error` in the output for JobFailed to report.
-    const failJob = invoke(names.failJob, props.failJob, { resultPath: sfn.JsonPath.DISCARD }).next(
-      jobFailed,
-    );
+    const failJob = invoke(names.failJob, props.failJob, {
+      resultPath: sfn.JsonPath.DISCARD,
+      ...stepTimeout,
+    }).next(jobFailed);
 
-    const plan = invoke(names.plan, props.plan, { resultPath: '$.plan' })
+    const plan = invoke(names.plan, props.plan, { resultPath: '$.plan', ...stepTimeout })
       .addCatch(failJob, catchDataLimit)
       .addCatch(failJob, catchAll);
 
@@ -165,6 +171,7 @@ export class ImportStateMachine extends Construct {
           Object.entries(workflow.batchFields).map(([field, path]) => [field, sfn.JsonPath.stringAt(path)]),
         ),
         dbBatchRows: sfn.JsonPath.numberAt('$.plan.dbBatchRows'),
+        dryRun: sfn.JsonPath.stringAt('$.plan.dryRun'),
         batch: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
       },
       resultPath: '$.results',
@@ -173,7 +180,7 @@ export class ImportStateMachine extends Construct {
       .addCatch(failJob, catchDataLimit)
       .addCatch(failJob, catchAll);
 
-    const finalize = invoke(names.finalize, props.finalize, { resultPath: '$.status' })
+    const finalize = invoke(names.finalize, props.finalize, { resultPath: '$.status', ...stepTimeout })
       .addCatch(failJob, catchDataLimit)
       .addCatch(failJob, catchAll);
 

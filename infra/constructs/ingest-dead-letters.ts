@@ -33,6 +33,17 @@ export class IngestDeadLetters extends Construct {
     fn.addEnvironment(CONFIG_ENV.ingestDlqUrl, this.records.queueUrl);
   }
 
+  /**
+   * Lets the API show the operators how many letters wait (INGEST_DLQ_URL, GetQueueAttributes only: it
+   * neither receives nor sends) and hand their replay to `replayer` (DLQ_REPLAY_FUNCTION, invoke).
+   */
+  bindOperator(fn: lambda.Function, replayer: lambda.Function): void {
+    this.records.grant(fn, 'sqs:GetQueueAttributes');
+    fn.addEnvironment(CONFIG_ENV.ingestDlqUrl, this.records.queueUrl);
+    replayer.grantInvoke(fn);
+    fn.addEnvironment(CONFIG_ENV.dlqReplayFunction, replayer.functionName);
+  }
+
   /** Lets a function replay the letters: receive and delete them, and dead-letter again what is still bad. */
   bindReplayer(fn: lambda.Function): void {
     this.bind(fn);

@@ -27,6 +27,6 @@ export const MATCH_IMPORT_STATE_MACHINE_NAME = 'match-import';
 export const MATCH_IMPORT_WORKFLOW: ImportWorkflow = {
   machineName: MATCH_IMPORT_STATE_MACHINE_NAME,
   names: MATCH_IMPORT_STATE_NAMES,
-  batchFields: { uri: '$.source.uri', columns: '$.plan.columns' },
+  batchFields: { uri: '$.source.uri', columns: '$.plan.columns', pin: '$.plan.pin' },
   arnVariable: CONFIG_ENV.matchImportStateMachineArn,
 };

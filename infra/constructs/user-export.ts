@@ -65,6 +65,11 @@ export interface UserExportProps {
   readonly timeZone: string;
   /** Whether the scheduled run exports everyone rather than the users changed since the last export. */
   readonly fullOnSchedule: boolean;
+  /**
+   * Whether the export can send its import requests (Kafka brokers are configured). Without them the schedule
+   * is created disabled: every run would fail at export-group's cold start for want of KAFKA_BROKERS.
+   */
+  readonly canSend: boolean;
   /** TimeoutSeconds of each ExportGroup task. */
   readonly exportGroupTimeout: Duration;
   /** Longest a whole run may take. */
@@ -142,7 +147,10 @@ export class UserExport extends Construct {
       purpose: 'daily user export runs the scheduler could not start (start the export by hand)',
     });
     this.schedule = new scheduler.Schedule(this, 'Daily', {
-      description: 'Daily export of the users ready for matching, per matching group',
+      description: props.canSend
+        ? 'Daily export of the users ready for matching, per matching group'
+        : 'Daily export of the users ready for matching: disabled until Kafka brokers are configured (mskBootstrapBrokers)',
+      enabled: props.canSend,
       schedule: scheduler.ScheduleExpression.expression(
         props.scheduleExpression,
         TimeZone.of(props.timeZone),

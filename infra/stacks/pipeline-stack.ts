@@ -9,6 +9,7 @@ import type { HandlerName, InfraConfig } from '../config.ts';
 import { BulkApi } from '../constructs/bulk-api.ts';
 import { Database, type DatabaseAccess } from '../constructs/database.ts';
 import { DatabaseMigrations } from '../constructs/database-migrations.ts';
+import { ERASURE_WORKFLOW } from '../constructs/erasure-state-machine.ts';
 import { IdempotencyTable } from '../constructs/idempotency-table.ts';
 import { ImportStateMachine } from '../constructs/import-state-machine.ts';
 import { IngestDeadLetters } from '../constructs/ingest-dead-letters.ts';
@@ -47,6 +48,9 @@ const FUNCTION_IDS: Record<HandlerName, string> = {
   'load-match-batch': 'LoadMatchBatch',
   finalize: 'Finalize',
   'fail-job': 'FailJob',
+  'plan-erasure': 'PlanErasure',
+  'erase-batch': 'EraseBatch',
+  'finalize-erasure': 'FinalizeErasure',
   migrate: 'Migrate',
   'export-plan': 'ExportPlan',
   'export-group': 'ExportGroup',
@@ -57,7 +61,12 @@ const FUNCTION_IDS: Record<HandlerName, string> = {
 };
 
 /** Functions that write to Kafka (status messages, export requests): with MSK, in its clients' group. */
-const KAFKA_WRITERS: ReadonlySet<HandlerName> = new Set(['finalize', 'fail-job', 'export-group']);
+const KAFKA_WRITERS: ReadonlySet<HandlerName> = new Set([
+  'finalize',
+  'fail-job',
+  'finalize-erasure',
+  'export-group',
+]);
 
 /** Functions that never touch the database: no credentials, no way in through its security group. */
 const WITHOUT_DATABASE: ReadonlySet<HandlerName> = new Set([
@@ -67,7 +76,7 @@ const WITHOUT_DATABASE: ReadonlySet<HandlerName> = new Set([
 ]);
 
 /** Functions the import Maps run many at once: each gets its share of the database's connections. */
-const BATCH_FUNCTIONS: ReadonlySet<HandlerName> = new Set(['load-batch', 'load-match-batch']);
+const BATCH_FUNCTIONS: ReadonlySet<HandlerName> = new Set(['load-batch', 'load-match-batch', 'erase-batch']);
 
 /** The pipeline's tuning, set on every function (names from `lib/config.ts`). */
 function pipelineEnvironment(config: InfraConfig): Record<string, string> {
@@ -90,6 +99,7 @@ export class PipelineStack extends Stack implements NamingStack {
   readonly functions: Readonly<Record<HandlerName, MatchbridgeFunction>>;
   readonly importStateMachine: ImportStateMachine;
   readonly matchImportStateMachine: ImportStateMachine;
+  readonly erasureStateMachine: ImportStateMachine;
   readonly migrations: DatabaseMigrations;
   readonly deadLetters: IngestDeadLetters;
   readonly idempotency: IdempotencyTable;
@@ -160,7 +170,11 @@ export class PipelineStack extends Stack implements NamingStack {
       eventBusName: config.eventBusName,
       ...(config.target === 'localstack' ? { plaintextBrokers: config.localstack.kafkaBrokers } : {}),
     });
-    for (const fn of [finalize, failJob]) this.statusPublishing.bind(fn);
+    const planErasure = create('plan-erasure');
+    const eraseBatch = create('erase-batch');
+    const finalizeErasure = create('finalize-erasure');
+    for (const fn of [planErasure, eraseBatch, finalizeErasure]) staging.bind(fn);
+    for (const fn of [finalize, failJob, finalizeErasure]) this.statusPublishing.bind(fn);
 
     // An execution that timed out, was aborted or failed past every Catch never ran FailJob: the rule on
     // ended executions hands it to FailJob too, which fails a job left PROCESSING and publishes its status.
@@ -196,6 +210,23 @@ export class PipelineStack extends Stack implements NamingStack {
       },
       MATCH_IMPORT_WORKFLOW,
     );
+    this.erasureStateMachine = new ImportStateMachine(
+      this,
+      'Erasure',
+      {
+        plan: planErasure,
+        loadBatch: eraseBatch,
+        finalize: finalizeErasure,
+        failJob: finalizeErasure,
+        mapConcurrency: config.mapConcurrency,
+        loadBatchTimeout: Duration.seconds(config.functions['erase-batch'].timeoutSeconds + 60),
+        // The local runner bounds a task without TimeoutSeconds to 60 s; finalize filters reports for minutes.
+        stepTimeout: Duration.seconds(config.functions['finalize-erasure'].timeoutSeconds + 60),
+        timeout: Duration.minutes(config.stateMachineTimeoutMinutes),
+        logRetention: config.logRetentionDays,
+      },
+      ERASURE_WORKFLOW,
+    );
 
     const ingest = create('ingest');
     const objectCreated = create('object-created');
@@ -211,6 +242,8 @@ export class PipelineStack extends Stack implements NamingStack {
       this.matchImportStateMachine.bindStarter(fn);
       this.idempotency.bind(fn);
     }
+    // Erasures arrive on their topics (and replays of them), never as uploads.
+    for (const fn of [ingest, dlqReplay]) this.erasureStateMachine.bindStarter(fn);
     // Reference requests (from a message or a replayed letter) stage their list before the job starts.
     for (const fn of [ingest, dlqReplay]) staging.bind(fn);
     this.deadLetters.bind(ingest);
@@ -226,7 +259,7 @@ export class PipelineStack extends Stack implements NamingStack {
       ingest,
       failures: this.deadLetters.failures,
       mskClusterArn: config.mskClusterArn,
-      topics: [...config.nodeImportTopics, ...config.matchImportTopics],
+      topics: [...config.nodeImportTopics, ...config.matchImportTopics, ...config.erasureTopics],
       consumerGroupPrefix: this.stackName,
       startingPosition: config.kafkaIngest.startingPosition,
       pollers: { minimum: config.kafkaIngest.minimumPollers, maximum: config.kafkaIngest.maximumPollers },
@@ -238,20 +271,24 @@ export class PipelineStack extends Stack implements NamingStack {
     // Ingest (and replay) tell a match request from a node request by the topic it arrived on.
     for (const fn of [ingest, dlqReplay]) {
       fn.addEnvironment(CONFIG_ENV.matchImportTopics, config.matchImportTopics.join(','));
+      fn.addEnvironment(CONFIG_ENV.erasureTopics, config.erasureTopics.join(','));
     }
 
-    // The bulk HTTP API: starts node and match imports, stages uploads and exports, keeps idempotency keys.
+    // The bulk HTTP API: starts node and match imports and erasures, stages uploads and exports, keeps idempotency keys.
     const api = create('api');
     staging.bind(api);
     sources.grantRead(api);
     this.importStateMachine.bindStarter(api);
     this.matchImportStateMachine.bindStarter(api);
+    this.erasureStateMachine.bindStarter(api);
     this.idempotency.bind(api);
+    this.deadLetters.bindOperator(api, dlqReplay);
     this.bulkApi = new BulkApi(this, 'BulkApi', { handler: api, logRetention: config.logRetentionDays });
 
     // Nothing may run against an old schema: imports start only once the migrations of this deploy ran.
     this.importStateMachine.stateMachine.node.addDependency(this.migrations.resource);
     this.matchImportStateMachine.stateMachine.node.addDependency(this.migrations.resource);
+    this.erasureStateMachine.stateMachine.node.addDependency(this.migrations.resource);
 
     const exportPlan = create('export-plan');
     const exportGroup = create('export-group');
@@ -266,6 +303,9 @@ export class PipelineStack extends Stack implements NamingStack {
       scheduleExpression: config.userExport.schedule,
       timeZone: config.userExport.timeZone,
       fullOnSchedule: config.userExport.fullOnSchedule,
+      canSend:
+        config.target === 'localstack' ||
+        (config.mskClusterArn !== undefined && (config.mskBootstrapBrokers?.length ?? 0) > 0),
       exportGroupTimeout: Duration.seconds(config.functions['export-group'].timeoutSeconds + 60),
       timeout: Duration.minutes(config.stateMachineTimeoutMinutes),
       logRetention: config.logRetentionDays,
@@ -300,6 +340,9 @@ export class PipelineStack extends Stack implements NamingStack {
       'load-match-batch': loadMatchBatch,
       finalize,
       'fail-job': failJob,
+      'plan-erasure': planErasure,
+      'erase-batch': eraseBatch,
+      'finalize-erasure': finalizeErasure,
       migrate,
       'export-plan': exportPlan,
       'export-group': exportGroup,

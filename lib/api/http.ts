@@ -6,6 +6,8 @@ import { logger } from '../observability/logger.ts';
 export interface Caller {
   readonly principal: string;
   readonly domainId?: string;
+  /** An operator (`api_callers.admin`): sees every domain's jobs and the dead letters. */
+  readonly admin?: boolean;
 }
 
 /** An HTTP request as the handlers see it, whether it came through node:http or API Gateway. */
@@ -118,11 +120,15 @@ export async function dispatch<C>(
   request: ApiRequest,
   context: C,
 ): Promise<ApiResponse> {
-  let pathKnown = false;
-  for (const route of routes) {
+  // A path without templated parts wins over a template it also matches (`/v1/imports/raw` over
+  // `/v1/imports/{job_id}`), as OpenAPI orders them.
+  const matching = routes.flatMap((route) => {
     const raw = matchPath(route.path, request.path);
-    if (!raw) continue;
-    pathKnown = true;
+    return raw ? [{ route, raw, templated: Object.keys(raw).length }] : [];
+  });
+  const fewest = Math.min(...matching.map((m) => m.templated));
+  const pathKnown = matching.length > 0;
+  for (const { route, raw } of matching.filter((m) => m.templated === fewest)) {
     if (route.method !== request.method) continue;
     let response: ApiResponse;
     try {

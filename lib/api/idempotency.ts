@@ -4,8 +4,6 @@ import { query } from '../db/query.ts';
 import { ApiRequestError } from '../errors.ts';
 import { type IdempotencyStore, inUse, reused, type StoredResponse } from '../model/idempotency.ts';
 
-export { type IdempotencyStore, inUse, reused, type StoredResponse } from '../model/idempotency.ts';
-
 /** Longest an idempotency key may be. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 

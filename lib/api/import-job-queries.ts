@@ -1,5 +1,11 @@
 import type pg from 'pg';
 import { query } from '../db/query.ts';
+import {
+  type JobProgressRead,
+  PROGRESS_COLUMNS,
+  type ProgressRecord,
+  progressFromRow,
+} from '../jobs/job-progress.ts';
 import { AWAITING_UPLOAD } from './import-jobs.ts';
 
 /** What `GET /v1/imports/{job_id}` shows of a job, read in one statement. */
@@ -17,28 +23,30 @@ export interface ImportJobView {
   readonly failureMessage: string | null;
   readonly createdAt: Date;
   readonly finishedAt: Date | null;
+  /** The running counters, and when they last moved. */
+  readonly progress: JobProgressRead;
 }
 
 /** A job of any origin, or `undefined` when there is none. */
 export async function readImportJobView(pool: pg.Pool, jobId: string): Promise<ImportJobView | undefined> {
-  const result = await query<{
-    id: string;
-    kind: string;
-    domain_id: string;
-    format: string | null;
-    status: string;
-    total: string;
-    processed: string;
-    failed_count: string;
-    failed_list_uri: string | null;
-    failure_code: string | null;
-    failure_message: string | null;
-    created_at: Date;
-    finished_at: Date | null;
-  }>(
+  const result = await query<
+    ProgressRecord & {
+      id: string;
+      kind: string;
+      domain_id: string;
+      format: string | null;
+      processed: string;
+      failed_count: string;
+      failed_list_uri: string | null;
+      failure_code: string | null;
+      failure_message: string | null;
+      created_at: Date;
+      finished_at: Date | null;
+    }
+  >(
     pool,
-    `SELECT id, kind, domain_id, format, status, total, processed, failed_count, failed_list_uri,
-            failure_code, failure_message, created_at, finished_at
+    `SELECT id, kind, domain_id, format, processed, failed_count, failed_list_uri,
+            failure_code, failure_message, created_at, finished_at, ${PROGRESS_COLUMNS}
      FROM import_jobs WHERE id = $1`,
     [jobId],
   );
@@ -58,6 +66,7 @@ export async function readImportJobView(pool: pg.Pool, jobId: string): Promise<I
     failureMessage: row.failure_message,
     createdAt: row.created_at,
     finishedAt: row.finished_at,
+    progress: progressFromRow(row),
   };
 }
 
@@ -90,6 +99,7 @@ export interface UploadTarget {
   readonly domainId: string;
   readonly groupId: string;
   readonly createdAt: Date;
+  readonly dryRun: boolean;
 }
 
 /** A job the API created, or `undefined` when there is none (jobs of other origins take no uploads). */
@@ -100,9 +110,10 @@ export async function readUploadTarget(pool: pg.Pool, jobId: string): Promise<Up
     domain_id: string;
     group_id: string;
     created_at: Date;
+    dry_run: boolean;
   }>(
     pool,
-    `SELECT kind, format, domain_id, group_id, created_at FROM import_jobs
+    `SELECT kind, format, domain_id, group_id, created_at, dry_run FROM import_jobs
      WHERE id = $1 AND origin = 'api'`,
     [jobId],
   );
@@ -114,6 +125,7 @@ export async function readUploadTarget(pool: pg.Pool, jobId: string): Promise<Up
         domainId: row.domain_id,
         groupId: row.group_id,
         createdAt: row.created_at,
+        dryRun: row.dry_run,
       }
     : undefined;
 }

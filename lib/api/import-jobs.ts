@@ -36,6 +36,8 @@ export interface ApiImportJob {
   readonly groupId: string;
   /** The file: staged upload, or the caller's `source_uri`. */
   readonly uri: string;
+  /** A dry run (nodes and Parquet matches: the imports that run through the pipeline). */
+  readonly dryRun?: boolean;
 }
 
 /** Rows per users transaction at most: user rows are wide. */
@@ -52,10 +54,19 @@ export async function createImportJob(
 ): Promise<{ createdAt: Date }> {
   const result = await query<{ created_at: Date }>(
     deps.pool,
-    `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin, format)
-     VALUES ($1, $2, $3, $4, 'PENDING', $5, $7, $6)
+    `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin, format, dry_run)
+     VALUES ($1, $2, $3, $4, 'PENDING', $5, $7, $6, $8)
      RETURNING created_at`,
-    [job.jobId, job.resourceType, job.domainId, job.groupId, job.uri ?? AWAITING_UPLOAD, job.format, origin],
+    [
+      job.jobId,
+      job.resourceType,
+      job.domainId,
+      job.groupId,
+      job.uri ?? AWAITING_UPLOAD,
+      job.format,
+      origin,
+      job.dryRun === true,
+    ],
   );
   return { createdAt: result.rows[0]?.created_at ?? new Date() };
 }
@@ -126,7 +137,13 @@ async function importOnce(
     await importUsers(deps, job);
     return;
   }
-  const base = { jobId: job.jobId, domainId: job.domainId, groupId: job.groupId, origin: 'api' } as const;
+  const base = {
+    jobId: job.jobId,
+    domainId: job.domainId,
+    groupId: job.groupId,
+    origin: 'api',
+    ...(job.dryRun ? { dryRun: true } : {}),
+  } as const;
   if (job.resourceType === 'matches' && job.format !== 'parquet') {
     await importMatchRecords(deps, job);
     return;
@@ -252,6 +269,9 @@ async function importMatchRecords(deps: RuntimeDeps, job: ApiImportJob): Promise
   const checked = withKnownParticipants(unknownAmong, counted(matchRows(rows, { fromText }), tally));
   const counts = await loadMatches(pool, { ...job, kind: 'matches' }, checked, {
     dbBatchRows: config.dbBatchRows,
+    // One batch, the whole file: each DB batch is recorded, so it moves the job's progress once however
+    // often the job runs again.
+    batch: { index: 0, key: job.uri },
   });
   await finishOwnJob(deps, job, tally.read, counts, 'matches');
 }

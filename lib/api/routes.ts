@@ -1,7 +1,10 @@
 import type { Route } from './http.ts';
 import openapi from './openapi.json' with { type: 'json' };
+import { DEAD_LETTER_ROUTES } from './routes/dead-letters.ts';
+import { ERASURE_ROUTES } from './routes/erasures.ts';
 import { EXPORT_ROUTES } from './routes/exports.ts';
 import { IMPORT_ROUTES } from './routes/imports.ts';
+import { JOB_ROUTES } from './routes/jobs.ts';
 import { type ApiContext, route } from './routes/shared.ts';
 
 export type { ApiContext, JobLauncher } from './routes/shared.ts';
@@ -10,5 +13,8 @@ export type { ApiContext, JobLauncher } from './routes/shared.ts';
 export const ROUTES: readonly Route<ApiContext>[] = [
   ...IMPORT_ROUTES,
   ...EXPORT_ROUTES,
+  ...JOB_ROUTES,
+  ...DEAD_LETTER_ROUTES,
+  ...ERASURE_ROUTES,
   route('GET', '/v1/openapi.json', async () => ({ status: 200, json: openapi })),
 ];

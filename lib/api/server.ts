@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConfigurationError } from '../errors.ts';
 import { logger } from '../observability/logger.ts';
+import { consoleAsset } from './console-assets.ts';
 import { type ApiRequest, type ApiResponse, type Caller, dispatch } from './http.ts';
 import { type ApiContext, ROUTES } from './routes.ts';
 
@@ -45,10 +46,13 @@ function authorized(headers: Readonly<Record<string, string | undefined>>, token
   return timingSafeEqual(digest(match?.[1] ?? ''), digest(token)) && match !== null;
 }
 
-/** Who calls: with a token, the domain its header names; without one (loopback only), nobody in particular. */
+/**
+ * Who calls: with a token, the domain its header names; without a domain (loopback only, or a token holder
+ * naming none), the machine's operator, who sees every domain as an admin does on AWS.
+ */
 function callerOf(headers: Readonly<Record<string, string | undefined>>, token: string | undefined): Caller {
   const domain = token === undefined ? undefined : headers[LOCAL_DOMAIN_HEADER];
-  return domain ? { principal: `local:${domain}`, domainId: domain } : { principal: 'local' };
+  return domain ? { principal: `local:${domain}`, domainId: domain } : { principal: 'local', admin: true };
 }
 
 function headersOf(request: IncomingMessage): Record<string, string | undefined> {
@@ -102,6 +106,47 @@ function requestOf(
   };
 }
 
+/**
+ * Whether a request comes from a page of this server, or from no page at all (curl, a client library). A
+ * browser names the page's origin on every POST; a simple one (no custom header, like a replay) needs no
+ * preflight, so without this check any site open on this machine could make the local API act.
+ */
+function sameOrigin(headers: Readonly<Record<string, string | undefined>>): boolean {
+  const site = headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  return headers.origin === undefined || headers.origin === `http://${headers.host}`;
+}
+
+/**
+ * The console's static files (public: the page holds no data, the API calls it makes are authorised as
+ * any other), then the token check, then the API's routes.
+ */
+async function answerFor(
+  request: ApiRequest,
+  headers: Record<string, string | undefined>,
+  token: string | undefined,
+  context: ApiContext,
+): Promise<ApiResponse> {
+  if (request.method === 'GET') {
+    const asset = await consoleAsset(request.path);
+    if (asset) return asset;
+  }
+  if (request.method !== 'GET' && !sameOrigin(headers)) {
+    return {
+      status: 403,
+      json: { code: 'FORBIDDEN', message: 'requests from another site’s page are not accepted' },
+    };
+  }
+  if (token !== undefined && !authorized(headers, token)) {
+    return {
+      status: 401,
+      headers: { 'www-authenticate': 'Bearer' },
+      json: { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <the API token>' },
+    };
+  }
+  return dispatch(ROUTES, request, context);
+}
+
 /** A running local API server. */
 export interface ApiServer {
   readonly url: string;
@@ -124,14 +169,8 @@ export async function startApiServer(
   if (problem) throw new ConfigurationError(problem);
   const server = createServer((req, res) => {
     const headers = headersOf(req);
-    const answer: Promise<ApiResponse> =
-      token !== undefined && !authorized(headers, token)
-        ? Promise.resolve({
-            status: 401,
-            headers: { 'www-authenticate': 'Bearer' },
-            json: { code: 'UNAUTHORIZED', message: 'send Authorization: Bearer <the API token>' },
-          })
-        : dispatch(ROUTES, requestOf(req, headers, host, callerOf(headers, token)), context);
+    const request = requestOf(req, headers, host, callerOf(headers, token));
+    const answer: Promise<ApiResponse> = answerFor(request, headers, token, context);
     answer
       .then((response) => {
         // A refused request may leave its body unread; drain it so the connection can answer.

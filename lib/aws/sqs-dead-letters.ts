@@ -1,4 +1,4 @@
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DeadLetter, DeadLetterSink } from '../model/ingest.ts';
 
 /** The ingest dead-letter queue on AWS: one SQS message per record, the letter as JSON. */
@@ -17,5 +17,27 @@ export function sqsDeadLetters(queueUrl: string, region: string): DeadLetterSink
         }),
       );
     },
+  };
+}
+
+/**
+ * How many messages a queue holds: waiting, and received but not yet deleted. Approximate, as SQS says; the
+ * only view of a queue that does not receive (and so hide) its messages.
+ */
+export async function queueDepth(
+  queueUrl: string,
+  region: string,
+  client?: SQSClient,
+): Promise<{ waiting: number; inFlight: number }> {
+  const sqs = client ?? new SQSClient({ region });
+  const { Attributes: attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return {
+    waiting: Number(attributes?.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
   };
 }

@@ -12,10 +12,11 @@ const API_OPTIONS = { port: { type: 'string' }, host: { type: 'string' } } as co
 
 /**
  * `api [--port n] [--host h]`: serves the bulk HTTP API locally (the same routes as the Lambda) until
- * SIGINT/SIGTERM; prints `listening on <url>` on stdout once it accepts requests. A host beyond loopback
+ * SIGINT/SIGTERM; prints `listening on <url>` (or `console on <url>/console/`) on stdout once it accepts
+ * requests. A host beyond loopback
  * needs `API_TOKEN` (else a usage error, exit 2): a local server trusts the domain a request names.
  */
-export async function apiCommand(argv: string[]): Promise<number> {
+export async function apiCommand(argv: string[], options: { console?: boolean } = {}): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, API_OPTIONS);
   if (positionals.length > 0) throw new UsageError(`api takes no arguments: ${positionals.join(' ')}`);
   const port = Number(values.port ?? 8080);
@@ -31,7 +32,9 @@ export async function apiCommand(argv: string[]): Promise<number> {
   try {
     const context = localApiContext(await runtimeDeps());
     const server = await startApiServer(context, { port, host, ...(apiToken ? { token: apiToken } : {}) });
-    process.stdout.write(`listening on ${server.url}\n`);
+    process.stdout.write(
+      options.console ? `console on ${server.url}/console/\n` : `listening on ${server.url}\n`,
+    );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

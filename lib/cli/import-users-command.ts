@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createImportJob, runApiImportInProcess } from '../api/import-jobs.ts';
-import { getJob, streamJobErrors } from '../jobs/job-repository.ts';
+import { streamJobErrors } from '../jobs/job-error-repository.ts';
+import { getJob } from '../jobs/job-repository.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runtimeDeps } from '../runtime/deps.ts';
 import { EXIT, UsageError } from './usage.ts';

@@ -3,12 +3,13 @@ import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { config } from '../config.ts';
 import { InvalidRequestError } from '../errors.ts';
-import { ingestRecords, type MskEvent, parseMskEvent } from '../ingest/ingest-records.ts';
-import { type ReplayOutcome, replayDeadLetter } from '../ingest/replay.ts';
+import { ingestRecords, parseMskEvent } from '../ingest/ingest-records.ts';
+import { replayDeadLetter } from '../ingest/replay.ts';
 import { type ListedDeadLetter, localDeadLetters } from '../local/dead-letters.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { openLocalIngest } from '../local/ingest.ts';
 import { KafkaBridgeRedeliveryError } from '../local/kafka-bridge.ts';
+import type { MskEvent, ReplayOutcome } from '../model/ingest.ts';
 import type { JobStatusMessage } from '../model/types.ts';
 import { EXIT, UsageError } from './usage.ts';
 

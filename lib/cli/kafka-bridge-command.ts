@@ -107,7 +107,7 @@ export async function kafkaBridgeCommand(argv: string[]): Promise<number> {
     const local = openLocalIngest(cfg);
     const summary = await runKafkaBridge({
       brokers,
-      topics: topics ?? [...cfg.nodeImportTopics, ...cfg.matchImportTopics],
+      topics: topics ?? [...cfg.nodeImportTopics, ...cfg.matchImportTopics, ...cfg.erasureTopics],
       groupId,
       signal: controller.signal,
       ingest: (event) => ingestRecords(event, local.deps),

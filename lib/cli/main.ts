@@ -1,32 +1,36 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { ConfigurationError, InvalidFileError, InvalidRequestError, MatchbridgeError } from '../errors.ts';
-import { getJob, getLatestStatusEvent, listJobs } from '../jobs/job-repository.ts';
+import type { RuntimeDeps } from '../jobs/deps.ts';
+import { readJobProgress } from '../jobs/job-progress.ts';
+import { getJob, listJobs } from '../jobs/job-repository.ts';
 import { referenceListUri, writeReferenceList } from '../jobs/reference-list.ts';
 import { resumeInput } from '../jobs/resume.ts';
+import { getLatestStatusEvent } from '../jobs/status-event-repository.ts';
 import { canonicalStatusMessage } from '../jobs/status-message.ts';
 import { openLocalEnvironment } from '../local/environment.ts';
 import { runImportLocally } from '../local/run-import.ts';
 import type { ImportKind, ImportSource, JobStatusMessage } from '../model/types.ts';
-import { logger } from '../observability/logger.ts';
-import { type RuntimeDeps, runtimeDeps } from '../runtime/deps.ts';
+import { logger, useCliLogLines } from '../observability/logger.ts';
+import { runtimeDeps } from '../runtime/deps.ts';
 import { apiCommand } from './api-command.ts';
+import { consoleCommand } from './console-command.ts';
+import { eraseCommand } from './erase-command.ts';
 import { exportCommand } from './export-command.ts';
+import { idList } from './id-list.ts';
 import { importUsersCommand } from './import-users-command.ts';
 import { dlqCommand, ingestCommand } from './ingest-commands.ts';
 import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
-import { progressReporter } from './progress.ts';
+import { progressLine, progressReporter } from './progress.ts';
 import { pruneCommand } from './prune-command.ts';
 import { type CommandLine, EXIT, parseCommandLine, USAGE, UsageError } from './usage.ts';
-
-export { EXIT } from './usage.ts';
 
 const OPTIONS = {
   domain: { type: 'string' },
   group: { type: 'string' },
   json: { type: 'boolean', default: false },
+  'dry-run': { type: 'boolean', default: false },
+  'max-failed-rows': { type: 'string' },
   limit: { type: 'string' },
   ids: { type: 'string' },
   'ids-file': { type: 'string' },
@@ -61,6 +65,22 @@ function printStatus(message: JobStatusMessage | Record<string, unknown>, json: 
   if (m.failedListUri) write(`Failed list: ${m.failedListUri}`);
 }
 
+/** `--max-failed-rows <n>`: the job stops once more rows failed. */
+function maxFailedRows(options: Options): { maxFailedRows?: number } {
+  const raw = options['max-failed-rows'];
+  if (raw === undefined) return {};
+  const parsed = z.coerce.number().int().nonnegative().safeParse(raw);
+  if (!parsed.success) throw new UsageError('--max-failed-rows takes a whole number ≥ 0');
+  return { maxFailedRows: parsed.data };
+}
+
+/** The live progress line of a job, on a terminal only (never with `--json`). */
+async function liveProgress(options: Options, jobId: string) {
+  if (!process.stderr.isTTY || options.json) return undefined;
+  const { pool } = await runtimeDeps();
+  return progressReporter(process.stderr, () => readJobProgress(pool, jobId));
+}
+
 /** The domain and group every import names, validated. */
 function jobTarget(options: Options): { domainId: string; groupId: string } {
   const domainId = z.uuid().safeParse(options.domain);
@@ -82,16 +102,21 @@ async function runImport(
   locate: (jobId: string, deps: RuntimeDeps) => Promise<ImportSource>,
 ): Promise<number> {
   const target = jobTarget(options);
+  const budget = maxFailedRows(options);
   const env = await openLocalEnvironment();
   try {
     const jobId = randomUUID();
     const source = await locate(jobId, await runtimeDeps());
-    const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
-    const message = await runImportLocally(
-      { jobId, kind, ...target, source, origin: 'cli' },
-      progress ? { observe: progress.observe } : {},
-    );
-    progress?.finish();
+    const progress = await liveProgress(options, jobId);
+    const message = await runImportLocally({
+      jobId,
+      kind,
+      ...target,
+      source,
+      origin: 'cli',
+      ...(options['dry-run'] ? { dryRun: true } : {}),
+      ...budget,
+    }).finally(() => progress?.finish());
     printStatus(message, options.json);
     return exitFor(message.status);
   } finally {
@@ -118,17 +143,6 @@ function importMatches(positionals: string[], options: Options): Promise<number>
   });
 }
 
-/** Ids from `--ids a,b,c`, or streamed from `--ids-file` (one per line; blank lines are not ids). */
-async function* referenceIds(options: Options): AsyncGenerator<string> {
-  if (options.ids !== undefined) {
-    yield* options.ids.split(',');
-    return;
-  }
-  const path = options['ids-file'] ?? '';
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of lines) if (line.trim() !== '') yield line;
-}
-
 function importReferences(positionals: string[], options: Options): Promise<number> {
   if (positionals.length > 0) throw new UsageError('import references takes no file argument');
   if ((options.ids === undefined) === (options['ids-file'] === undefined)) {
@@ -139,7 +153,7 @@ function importReferences(positionals: string[], options: Options): Promise<numb
     if (idsFile !== undefined && !(await store.exists(idsFile))) {
       throw new InvalidFileError('FILE_NOT_FOUND', `file not found: ${idsFile}`);
     }
-    const staged = await writeReferenceList(store, referenceListUri(config, jobId), referenceIds(options));
+    const staged = await writeReferenceList(store, referenceListUri(config, jobId), idList(options));
     return { uri: staged.uri, kind: 'references' };
   });
 }
@@ -189,6 +203,9 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
       }
       const job = await getJob(pool, jobId);
       if (!job) throw new UsageError(`no job ${jobId}`);
+      // A job without a status message that has not ended is running: its running counters stand.
+      const ended = job.status === 'COMPLETED' || job.status === 'FAILED';
+      const running = ended ? undefined : await readJobProgress(pool, jobId);
       printStatus(
         {
           jobId: job.id,
@@ -196,14 +213,16 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
           groupId: job.groupId,
           domainId: job.domainId,
           status: job.status,
-          processed: job.processed,
+          processed: running?.progress.rowsWritten ?? job.processed,
           total: job.total,
           successList: [],
           failedList: [],
           startedAt: (job.startedAt ?? job.createdAt).toISOString(),
+          ...(running ? { progress: running.progress } : {}),
         },
         options.json,
       );
+      if (running && !options.json) write(`Progress: ${progressLine(running)}`);
       return EXIT.completed;
     }
     if (action === 'resume') {
@@ -217,12 +236,10 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
         () => ({ uri: removalList }),
         () => undefined,
       );
-      const progress = process.stderr.isTTY && !options.json ? progressReporter(process.stderr) : undefined;
+      const progress = await liveProgress(options, job.id);
       const message = await runImportLocally(
         resumeInput(job, referenceListUri(config, job.id), removals),
-        progress ? { observe: progress.observe } : {},
-      );
-      progress?.finish();
+      ).finally(() => progress?.finish());
       printStatus(message, options.json);
       return exitFor(message.status);
     }
@@ -234,11 +251,13 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
 
 /** Runs the command line; returns the exit code. Output contract: stdout for results, stderr for the rest. */
 export async function main(argv: string[]): Promise<number> {
+  useCliLogLines(process.stderr.isTTY && !argv.includes('--json') ? 'readable' : 'json');
   try {
     if (argv[0] === 'kafka-bridge') return await kafkaBridgeCommand(argv.slice(1));
     if (argv[0] === 'export') return await exportCommand(argv.slice(1));
     if (argv[0] === 'api') return await apiCommand(argv.slice(1));
     if (argv[0] === 'prune') return await pruneCommand(argv.slice(1));
+    if (argv[0] === 'console') return await consoleCommand(argv.slice(1));
     const { values, positionals } = parseCommandLine(argv, OPTIONS);
     const [command, sub, ...rest] = positionals;
     if (values.help || !command) {
@@ -248,8 +267,14 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'import' && sub === 'nodes') return await importNodes(rest, values);
     if (command === 'import' && sub === 'references') return await importReferences(rest, values);
     if (command === 'import' && sub === 'matches') return await importMatches(rest, values);
-    if (command === 'import' && sub === 'users')
+    if (command === 'import' && sub === 'users') {
+      // Users load outside the pipeline: a dry run or a failure budget asked of them would be ignored.
+      if (values['dry-run'] || values['max-failed-rows'] !== undefined) {
+        throw new UsageError('import users takes neither --dry-run nor --max-failed-rows');
+      }
       return await importUsersCommand(rest, jobTarget(values), values.json);
+    }
+    if (command === 'erase') return await eraseCommand(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'jobs') return await jobs(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'ingest') return await ingestCommand(sub === undefined ? [] : [sub, ...rest], values);
     if (command === 'dlq') return await dlqCommand(sub === undefined ? [] : [sub, ...rest], values);

@@ -26,10 +26,11 @@ export function parseCommandLine<T extends ParseArgsOptionsConfig>(
 export const EXIT = { completed: 0, failed: 1, usage: 2 } as const;
 
 export const USAGE = `usage:
-  matchbridge import nodes <file|s3-uri> --domain <uuid> --group <id> [--json]
-  matchbridge import matches <file.parquet|s3-uri> --domain <uuid> --group <id> [--json]
+  matchbridge import nodes <file|s3-uri> --domain <uuid> --group <id> [--dry-run] [--json]
+  matchbridge import matches <file.parquet|s3-uri> --domain <uuid> --group <id> [--dry-run] [--json]
   matchbridge import users <file.csv|file.ndjson> --domain <uuid> --group <id> [--json]
-  matchbridge import references --domain <uuid> --group <id> (--ids a,b,c | --ids-file <file>) [--json]
+  matchbridge import references --domain <uuid> --group <id> (--ids a,b,c | --ids-file <file>) [--dry-run] [--json]
+  matchbridge erase --domain <uuid> [--group <id>] (--ids a,b,c | --ids-file <file>) [--json]
   matchbridge ingest <msk-event.json> [--json]
   matchbridge jobs list [--limit <n>] [--json]
   matchbridge jobs show <jobId> [--json]
@@ -38,9 +39,13 @@ export const USAGE = `usage:
   matchbridge dlq replay [<id>] [--json]
   matchbridge kafka-bridge --brokers <host:port>[,…] [--topics a,b] [--group <id>] [--json]
   matchbridge export users [--group <id>] [--domain <uuid>] [--full] [--json]
-  matchbridge api [--port 8080] [--host 127.0.0.1]
+  matchbridge api [--port 8080] [--host 127.0.0.1]              # the console at /console/
+  matchbridge console [--port 8080] [--api <url> [--region r]]  # --api: a deployed REST API, SigV4-signed
   matchbridge prune [--older-than <days>] [--dry-run] [--json]   # finished jobs, runs, keys past retention
 
+--max-failed-rows <n> (import nodes|matches|references): the job stops, FAILED, once more rows failed.
+--dry-run: the whole job (plan, every batch, every check, the failed list) and no write to nodes or matches;
+the status message says "dryRun": true and gives the counts a real run would have.
 Exit codes: 0 job COMPLETED, 1 job FAILED, 2 usage or input error.
 Database: DATABASE_URL when set, else an embedded PostgreSQL under .matchbridge/ (MATCHBRIDGE_HOME).
 Dead letters: .matchbridge/dlq/ingest.jsonl. Idempotency: IDEMPOTENCY_TABLE (+ DYNAMODB_ENDPOINT) when set.`;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Config } from '../config.ts';
-import { deterministicJobId } from '../ingest/import-request.ts';
+import { deterministicJobId } from '../model/job-id.ts';
 import { logger } from '../observability/logger.ts';
 import { dateIn } from './export-file.ts';
 import { listExportableGroups } from './export-repository.ts';

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.ts';
 import type { ImportExecutionInput, ImportSource, StagedRemovals } from '../model/types.ts';
@@ -27,6 +26,8 @@ export const NodeImportRequestSchema = z
     // or alone. An id with no node is nothing to remove, not a failure.
     removeReferenceIds: z.array(z.string().max(4096)).min(1).optional(),
     removedUsernames: z.array(z.string().max(4096)).min(1).optional(),
+    dryRun: z.boolean().optional(),
+    maxFailedRows: z.number().int().nonnegative().optional(),
   })
   .refine((r) => !(r.referenceIds && r.usernames), {
     message: 'give referenceIds or its alias usernames, not both',
@@ -68,6 +69,8 @@ export const MatchImportRequestSchema = z.object({
   filePath: z.string().min(1).max(2048),
   fileName: z.string().min(1).max(1024).optional(),
   contentType: z.enum(MATCH_CONTENT_TYPES).optional(),
+  dryRun: z.boolean().optional(),
+  maxFailedRows: z.number().int().nonnegative().optional(),
 });
 
 export type MatchImportRequest = z.infer<typeof MatchImportRequestSchema>;
@@ -91,6 +94,8 @@ export function matchImportInput(
     groupId: request.groupId,
     source: fileSource(request.filePath, request, options),
     origin,
+    ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
   };
 }
 
@@ -107,18 +112,6 @@ function parseRequest<T>(value: string, schema: z.ZodType<T>): T {
     throw new InvalidRequestError('SCHEMA_VIOLATION', problems.join('; '), { problems });
   }
   return parsed.data;
-}
-
-/**
- * A UUID (version 5 layout, SHA-1 of a name) derived from what identifies a request, so that a redelivered
- * message yields the same job id — and the same Step Functions execution name, which cannot start twice.
- */
-export function deterministicJobId(name: string): string {
-  const hash = createHash('sha1').update('matchbridge:job:').update(name).digest();
-  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
-  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** Which file paths a request may name. */
@@ -228,6 +221,8 @@ export function referenceImportInput(
     groupId: request.groupId,
     source: { uri, kind: 'references' },
     origin,
+    ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
   };
 }
 
@@ -251,5 +246,7 @@ export function fileImportInput(
     groupId: request.groupId,
     source: fileSource(request.filePath, request, options),
     origin,
+    ...(request.dryRun ? { dryRun: true } : {}),
+    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
   };
 }

@@ -1,12 +1,13 @@
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
-import { IMPORT_REQUEST_MAX_BYTES } from '../config.ts';
+import { erasureInput, parseErasureRequest } from '../erasure/erasure-request.ts';
 import { InvalidRequestError, isTransient, MatchbridgeError } from '../errors.ts';
 import type { DeadLetter, DeadLetterSink, ExecutionStarter, MskEvent, MskRecord } from '../model/ingest.ts';
+import { deterministicJobId } from '../model/job-id.ts';
 import type { ImportExecutionInput } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
+import { IMPORT_REQUEST_MAX_BYTES } from '../settings.ts';
 import {
-  deterministicJobId,
   fileImportInput,
   matchImportInput,
   type NodeImportRequest,
@@ -17,8 +18,6 @@ import {
   requestedReferences,
   requestedRemovals,
 } from './import-request.ts';
-
-export type { DeadLetter, DeadLetterSink, ExecutionStarter, MskEvent, MskRecord } from '../model/ingest.ts';
 
 /** What ingest works with: where jobs start, where bad requests go, and whether local paths are accepted. */
 export interface IngestDeps {
@@ -39,6 +38,8 @@ export interface IngestDeps {
   ) => Promise<string>;
   /** Topics whose records are match import requests (Parquet files); every other topic carries node requests. */
   readonly matchTopics?: ReadonlySet<string>;
+  /** Topics whose records are erasure requests; they need `stageReferences` as reference requests do. */
+  readonly erasureTopics?: ReadonlySet<string>;
 }
 
 /**
@@ -206,6 +207,13 @@ export async function ingestRecord(record: MskRecord, deps: IngestDeps): Promise
     const origin = `kafka:${record.topic}/${record.partition}/${record.offset}`;
     if (deps.matchTopics?.has(record.topic)) {
       input = matchImportInput(parseMatchImportRequest(value.text), jobId, origin, paths);
+    } else if (deps.erasureTopics?.has(record.topic)) {
+      const request = parseErasureRequest(value.text);
+      if (!deps.stageReferences) {
+        throw new InvalidRequestError('UNSUPPORTED_REQUEST', 'erasures are not enabled here');
+      }
+      const uri = await deps.stageReferences(jobId, request.eraseReferenceIds);
+      input = erasureInput(request, jobId, origin, uri);
     } else {
       input = await nodeImportInput(parseNodeImportRequest(value.text), jobId, origin, deps);
     }

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { InvalidRequestError, isTransient, MatchbridgeError } from '../errors.ts';
+import { deterministicJobId } from '../model/job-id.ts';
 import type { ImportExecutionInput } from '../model/types.ts';
 import { logger } from '../observability/logger.ts';
 import { parseObjectUri } from '../storage/object-uri.ts';
-import { deterministicJobId } from './import-request.ts';
 import type { IngestDeps, IngestOutcome } from './ingest-records.ts';
 
 /** Uploads under this prefix are node imports: `incoming/nodes/<domainId>/<groupId>/<file>`. */

@@ -1,14 +1,6 @@
-import type { ReplayOutcome } from '../model/ingest.ts';
-import {
-  type DeadLetter,
-  type IngestDeps,
-  type IngestOutcome,
-  ingestRecord,
-  type MskRecord,
-} from './ingest-records.ts';
+import type { DeadLetter, MskRecord, ReplayOutcome } from '../model/ingest.ts';
+import { type IngestDeps, type IngestOutcome, ingestRecord } from './ingest-records.ts';
 import { ingestObjectCreated } from './object-created.ts';
-
-export { DeadLetterSchema, parseDeadLetter, type ReplayOutcome } from '../model/ingest.ts';
 
 /** Upload letters carry `s3:<bucket>` as their topic; every other letter is a Kafka record. */
 export const UPLOAD_TOPIC_PREFIX = 's3:';

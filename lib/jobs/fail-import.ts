@@ -29,6 +29,8 @@ export async function failImport(deps: RuntimeDeps, input: FailImportInput): Pro
   recordJobFinished(input.kind, message.status, seconds);
   if (input.kind === 'matches') {
     metrics.addMetric(METRIC_NAMES.matchStorageErrors, MetricUnit.Count, 1);
+  } else if (input.kind === 'erasure') {
+    metrics.addMetric(METRIC_NAMES.erasuresFailed, MetricUnit.Count, 1);
   } else {
     metrics.addMetric(METRIC_NAMES.nodeJobsFailed, MetricUnit.Count, 1);
     recordNodeStorageError();

@@ -1,15 +1,18 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type pg from 'pg';
+import { FailureBudgetExceededError, SourceChangedError } from '../errors.ts';
 import type { BatchResult, ImportExecutionInput, ImportPlan, JobStatusMessage } from '../model/types.ts';
 import { METRIC_NAMES, recordJobFinished } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from './deps.ts';
+import { rowsSoFar } from './failure-budget.ts';
 import { type BatchFailure, type WrittenList, writeFailedReport, writeSuccessReport } from './job-reports.ts';
-import { completeJob, recordStatusEvent } from './job-repository.ts';
+import { completeJob } from './job-repository.ts';
 import type { MatchImportPlan } from './plan-matches.ts';
 import { publishStatus, type StatusRecorder } from './publish-status.ts';
 import { removedCount } from './removal-repository.ts';
 import { accountRows, importStatus, rowFailureReason } from './row-accounting.ts';
+import { recordStatusEvent } from './status-event-repository.ts';
 import { buildStatusMessage } from './status-message.ts';
 
 /** Input of the finalize step: the execution input with the plan (of its kind) and every batch's result. */
@@ -34,17 +37,26 @@ export function statusRecorder(pool: pg.Pool, jobId: string): StatusRecorder {
  * Match imports report counts only: no success list (a file of the matching engine's own pairs, up to
  * millions, would cost a second copy of the table for no reader; `processed` counts them and the rows are
  * in `match_suggestions` with `last_job_id`). Their failed list names rows as `row:<n>` (0-based index).
+ *
+ * @throws SourceChangedError when a batch found the source changed since the plan: the job fails with
+ *   `SOURCE_CHANGED` through the fail step, whatever the other batches loaded.
  */
 export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): Promise<JobStatusMessage> {
+  if (input.results.some((result) => result.error === SourceChangedError.name)) {
+    throw new SourceChangedError(`the source changed after the job was planned: ${input.source.uri}`, {
+      uri: input.source.uri,
+    });
+  }
   const { config, pool } = deps;
   const log = logJob(input);
-  const totals = { processed: 0, failed: 0, duplicates: 0 };
+  const totals = { processed: 0, inserted: 0, failed: 0, duplicates: 0 };
   const succeeded: number[] = [];
   const batchFailures: BatchFailure[] = [];
   for (const result of input.results) {
     if (result.status === 'SUCCEEDED') {
       succeeded.push(result.index);
       totals.processed += result.inserted + result.updated;
+      totals.inserted += result.inserted;
       totals.failed += result.failed;
       totals.duplicates += result.duplicates;
     } else {
@@ -52,11 +64,21 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
     }
   }
   const total = input.plan.total;
+  // Batches stopped by the failure budget: the job fails with every row its DB batches committed so far.
+  const overBudget = input.results.some((result) => result.error === FailureBudgetExceededError.name);
+  if (overBudget) {
+    const sofar = await rowsSoFar(pool, input.jobId);
+    Object.assign(totals, { processed: sofar.written, failed: sofar.failed, duplicates: sofar.duplicates });
+    batchFailures.length = 0;
+  }
   const outcomes = { succeeded: totals.processed, failed: totals.failed, duplicates: totals.duplicates };
   // A batch that failed as a whole reports no rows (the job fails with it): the rule holds only when every
   // batch loaded, and then a mismatch is a row lost between the plan and the loaders.
-  const account = batchFailures.length === 0 ? accountRows(total, outcomes) : { total, ...outcomes };
-  const status = importStatus(account, config.toleratedFailurePercent, batchFailures.length);
+  const account =
+    batchFailures.length === 0 && !overBudget ? accountRows(total, outcomes) : { total, ...outcomes };
+  const status = overBudget
+    ? 'FAILED'
+    : importStatus(account, config.toleratedFailurePercent, batchFailures.length);
   const matches = input.kind === 'matches';
   const success: WrittenList | undefined = matches
     ? undefined
@@ -70,7 +92,9 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
       ? undefined
       : batchFailures.length > 0
         ? batchFailures.map((failure) => failure.reason).join('; ')
-        : rowFailureReason(account);
+        : overBudget
+          ? `${rowFailureReason(account)} before the job was stopped: past its failure budget`
+          : rowFailureReason(account);
   const job = await completeJob(pool, input.jobId, {
     status,
     total,
@@ -88,6 +112,12 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
     failedList: failed?.first ?? [],
     ...(success ? { successListUri: success.uri } : {}),
     ...(failed ? { failedListUri: failed.uri } : {}),
+    counts: {
+      new: totals.inserted,
+      updated: totals.processed - totals.inserted,
+      duplicates: totals.duplicates,
+      failed: totals.failed,
+    },
   });
   await publishStatus(deps.status, statusRecorder(pool, input.jobId), message);
   const seconds = (Date.parse(message.finishedAt) - Date.parse(message.startedAt)) / 1000;

@@ -2,7 +2,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { ImportKind } from '../model/types.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import type { RuntimeDeps } from './deps.ts';
-import { streamJobErrors } from './job-repository.ts';
+import { streamJobErrors } from './job-error-repository.ts';
 import { batchSuccessUri } from './load-batch.ts';
 
 /** A list written to S3 (or the local folder) whole, with its first entries kept for the status message. */

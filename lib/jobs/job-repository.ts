@@ -1,16 +1,7 @@
 import type pg from 'pg';
-import { checkoutClient, releaseClient, rollback } from '../db/pool.ts';
 import { query } from '../db/query.ts';
 import { InvalidRequestError, type JobFailure, JobNotFoundError } from '../errors.ts';
-import type {
-  BatchIdentity,
-  BatchResult,
-  ImportExecutionInput,
-  ImportKind,
-  JobRef,
-  JobStatus,
-  JobStatusMessage,
-} from '../model/types.ts';
+import type { ImportExecutionInput, ImportKind, JobRef, JobStatus } from '../model/types.ts';
 
 /** An `import_jobs` row. `jobId` repeats `id` so that a row is a {@link JobRef}. */
 export interface ImportJobRow extends JobRef {
@@ -27,6 +18,8 @@ export interface ImportJobRow extends JobRef {
   readonly executionId: string | null;
   readonly successListUri: string | null;
   readonly failedListUri: string | null;
+  /** A dry run: counted and reported, nothing written to the target tables. */
+  readonly dryRun: boolean;
   readonly createdAt: Date;
   readonly startedAt: Date | null;
   readonly finishedAt: Date | null;
@@ -59,25 +52,11 @@ export interface JobOutcome {
   readonly failedListUri?: string;
 }
 
-/** One failed row of a job, as recorded by the loader. */
-export interface JobError {
-  readonly line: number;
-  readonly reference: string | null;
-  readonly code: string;
-  readonly reason: string;
-}
-
-/** Delivery state of a recorded status message. */
-export type DeliveryStatus = 'PENDING' | 'SENT' | 'FAILED';
-
 const JOB_COLUMNS = `id, kind, domain_id, group_id, status, total, processed, success_count, failed_count,
   duplicate_count, failure_reason, source, origin, execution_id, success_list_uri, failed_list_uri,
-  created_at, started_at, finished_at, updated_at`;
+  created_at, started_at, finished_at, updated_at, dry_run`;
 
 const FINAL = `('COMPLETED', 'FAILED')`;
-
-/** Rows fetched per round trip by {@link streamJobErrors}. */
-const ERROR_FETCH_ROWS = 1000;
 
 interface JobRecord {
   id: string;
@@ -100,6 +79,7 @@ interface JobRecord {
   started_at: Date | null;
   finished_at: Date | null;
   updated_at: Date;
+  dry_run: boolean;
 }
 
 function toJobRow(r: JobRecord): ImportJobRow {
@@ -121,6 +101,7 @@ function toJobRow(r: JobRecord): ImportJobRow {
     executionId: r.execution_id,
     successListUri: r.success_list_uri,
     failedListUri: r.failed_list_uri,
+    dryRun: r.dry_run,
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -156,7 +137,7 @@ export async function createOrClaimJob(
     pool,
     `UPDATE import_jobs
      SET status = 'PROCESSING', started_at = coalesce(started_at, now()), updated_at = now(),
-         execution_id = coalesce($3, execution_id)
+         execution_id = coalesce($3, execution_id), progress_seq = progress_seq + 1
      WHERE id = $1 AND domain_id = $2
        AND (status = 'PENDING' OR (status = 'PROCESSING' AND $3::text IS NOT NULL AND execution_id = $3::text))
      RETURNING ${JOB_COLUMNS}`,
@@ -194,12 +175,22 @@ export function claimImportJob(
   });
 }
 
-/** Records the number of data rows the plan found. A job in a final state is left as it is. */
-export async function setJobTotal(pool: pg.Pool, jobId: string, total: number): Promise<void> {
+/**
+ * Records the number of data rows the plan found, and its batches when given (the progress of a running job
+ * is read against them). A job in a final state is left as it is.
+ */
+export async function setJobTotal(
+  pool: pg.Pool,
+  jobId: string,
+  total: number,
+  batchesTotal?: number,
+): Promise<void> {
   const updated = await query(
     pool,
-    `UPDATE import_jobs SET total = $2, updated_at = now() WHERE id = $1 AND status NOT IN ${FINAL}`,
-    [jobId, total],
+    `UPDATE import_jobs SET total = $2, batches_total = coalesce($3, batches_total),
+            progress_seq = progress_seq + 1, updated_at = now()
+     WHERE id = $1 AND status NOT IN ${FINAL}`,
+    [jobId, total, batchesTotal ?? null],
   );
   if (updated.rowCount === 0 && !(await getJob(pool, jobId))) throw jobNotFound(jobId);
 }
@@ -218,7 +209,8 @@ export async function completeJob(
     `UPDATE import_jobs
      SET status = $2, total = $3, processed = $4, success_count = $5, failed_count = $6, duplicate_count = $7,
          failure_reason = $8, success_list_uri = $9, failed_list_uri = $10,
-         started_at = coalesce(started_at, now()), finished_at = now(), updated_at = now()
+         started_at = coalesce(started_at, now()), finished_at = now(), updated_at = now(),
+         progress_seq = progress_seq + 1
      WHERE id = $1 AND status NOT IN ${FINAL}
      RETURNING ${JOB_COLUMNS}`,
     [
@@ -255,7 +247,7 @@ export async function failJob(
     pool,
     `UPDATE import_jobs
      SET status = 'FAILED', failure_reason = $2, failure_code = $3, failure_message = $4, finished_at = now(),
-         updated_at = now()
+         updated_at = now(), progress_seq = progress_seq + 1
      WHERE id = $1 AND status NOT IN ${FINAL}
      RETURNING ${JOB_COLUMNS}`,
     [jobId, reason, failure.code, failure.message ?? null],
@@ -300,7 +292,7 @@ async function finalRow(
   return final;
 }
 
-function jobNotFound(jobId: string): JobNotFoundError {
+export function jobNotFound(jobId: string): JobNotFoundError {
   return new JobNotFoundError(`no import job ${jobId}`, { jobId });
 }
 
@@ -336,154 +328,4 @@ export async function listJobs(
         [opts.limit],
       );
   return result.rows.map(toJobRow);
-}
-
-/**
- * Every failed row of a job, ordered by line, read through a server-side cursor in pages of
- * {@link ERROR_FETCH_ROWS}: memory stays flat whatever the number of errors. Holds one pooled connection
- * until the iteration ends (or is abandoned).
- */
-export async function* streamJobErrors(pool: pg.Pool, jobId: string): AsyncGenerator<JobError> {
-  const client = await checkoutClient(pool);
-  let open = false;
-  let broken: Error | undefined;
-  try {
-    await query(client, 'BEGIN READ ONLY');
-    open = true;
-    await query(
-      client,
-      `DECLARE job_errors NO SCROLL CURSOR FOR
-       SELECT line, reference, code, reason FROM import_job_errors WHERE job_id = $1 ORDER BY line`,
-      [jobId],
-    );
-    while (true) {
-      const page = await query<{ line: string; reference: string | null; code: string; reason: string }>(
-        client,
-        `FETCH ${ERROR_FETCH_ROWS} FROM job_errors`,
-      );
-      for (const r of page.rows) {
-        yield { line: Number(r.line), reference: r.reference, code: r.code, reason: r.reason };
-      }
-      if (page.rows.length < ERROR_FETCH_ROWS) break;
-    }
-    await query(client, 'COMMIT');
-    open = false;
-  } finally {
-    // Reached with the transaction open on an error or an abandoned iteration (a break in the consumer).
-    if (open) broken = await rollback(client);
-    releaseClient(client, broken);
-  }
-}
-
-/**
- * Records a status message of a job (as published, or to be published: `delivery`), in the job's domain.
- * Returns the event id.
- *
- * @throws JobNotFoundError when there is no such job.
- */
-export async function recordStatusEvent(
-  pool: pg.Pool,
-  jobId: string,
-  topic: string,
-  payload: JobStatusMessage | Readonly<Record<string, unknown>>,
-  delivery: { readonly status?: DeliveryStatus; readonly error?: string } = {},
-): Promise<string> {
-  const status = delivery.status ?? 'SENT';
-  const result = await query<{ id: string }>(
-    pool,
-    `INSERT INTO job_status_events (job_id, domain_id, topic, payload, delivery_status, delivery_error, published_at)
-     SELECT j.id, j.domain_id, $2::text, $3::jsonb, $4::varchar, $5::text, CASE WHEN $4::varchar = 'SENT' THEN now() END
-     FROM import_jobs j WHERE j.id = $1
-     RETURNING id`,
-    [jobId, topic, JSON.stringify(payload), status, delivery.error ?? null],
-  );
-  const row = result.rows[0];
-  if (!row) throw jobNotFound(jobId);
-  return row.id;
-}
-
-/** The payload of the job's latest recorded status message, or undefined when none was recorded. */
-export async function getLatestStatusEvent(
-  pool: pg.Pool,
-  jobId: string,
-  domainId?: string,
-): Promise<JobStatusMessage | undefined> {
-  const result = await query<{ payload: JobStatusMessage }>(
-    pool,
-    `SELECT payload FROM job_status_events
-     WHERE job_id = $1 AND ($2::uuid IS NULL OR domain_id = $2::uuid)
-     ORDER BY id DESC LIMIT 1`,
-    [jobId, domainId ?? null],
-  );
-  return result.rows[0]?.payload;
-}
-
-interface BatchRecord {
-  batch_index: number;
-  row_count: string;
-  inserted: string;
-  updated: string;
-  duplicates: string;
-  failed: string;
-}
-
-function toBatchResult(row: BatchRecord): BatchResult {
-  return {
-    index: row.batch_index,
-    status: 'SUCCEEDED',
-    rows: Number(row.row_count),
-    inserted: Number(row.inserted),
-    updated: Number(row.updated),
-    duplicates: Number(row.duplicates),
-    failed: Number(row.failed),
-  };
-}
-
-const BATCH_COLUMNS = 'batch_index, row_count, inserted, updated, duplicates, failed';
-
-/** The recorded result of a batch that completed the same work, if it did. */
-export async function getCompletedBatch(
-  pool: pg.Pool,
-  jobId: string,
-  batch: BatchIdentity,
-): Promise<BatchResult | undefined> {
-  const result = await query<BatchRecord>(
-    pool,
-    `SELECT ${BATCH_COLUMNS} FROM import_job_batches WHERE job_id = $1 AND batch_index = $2 AND batch_key = $3`,
-    [jobId, batch.index, batch.key],
-  );
-  const row = result.rows[0];
-  return row ? toBatchResult(row) : undefined;
-}
-
-/**
- * Records a batch's completion and returns the recorded result: this one, or the one a concurrent run of the
- * same batch recorded first (both wrote the same rows; the first counts are those of a single run).
- */
-export async function recordCompletedBatch(
-  pool: pg.Pool,
-  jobId: string,
-  batch: BatchIdentity,
-  result: BatchResult,
-  durationMs: number,
-): Promise<BatchResult> {
-  await query(
-    pool,
-    `INSERT INTO import_job_batches
-       (job_id, batch_index, batch_key, row_count, inserted, updated, duplicates, failed, duration_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-     ON CONFLICT (job_id, batch_index, batch_key) DO NOTHING`,
-    [
-      jobId,
-      batch.index,
-      batch.key,
-      result.rows,
-      result.inserted,
-      result.updated,
-      result.duplicates,
-      result.failed,
-      Math.round(durationMs),
-    ],
-  );
-  return (await getCompletedBatch(pool, jobId, batch)) ?? result;
 }

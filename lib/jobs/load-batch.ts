@@ -1,14 +1,17 @@
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { csvStageLayout, type LoadCounts, loadStagedNodes } from '../csv/load-nodes.ts';
 import { stageCsvRange } from '../csv/parse-range.ts';
-import type { BatchIdentity, BatchResult, CsvBatch, JobRef } from '../model/types.ts';
-import { METRIC_NAMES, recordNodeStorageError } from '../observability/job-metrics.ts';
+import type { BatchIdentity, BatchResult, CsvBatch, JobRef, LoadCounts, SourcePin } from '../model/types.ts';
+import { loadStagedNodes } from '../nodes/load-nodes.ts';
+import { csvStageLayout } from '../nodes/node-repository.ts';
+import { METRIC_NAMES, recordJobProgress, recordNodeStorageError } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
+import { getCompletedBatch, recordCompletedBatch } from './batch-repository.ts';
 import type { RuntimeDeps } from './deps.ts';
-import { getCompletedBatch, recordCompletedBatch } from './job-repository.ts';
+import { checkFailureBudget } from './failure-budget.ts';
+import { readJobProgress } from './job-progress.ts';
 
 /** Input of one Map iteration: the job, the header resolved by the plan, and one batch. */
 export interface LoadBatchInput extends JobRef {
@@ -17,6 +20,10 @@ export interface LoadBatchInput extends JobRef {
   /** Rows per database transaction, chosen by the plan. */
   readonly dbBatchRows: number;
   readonly batch: CsvBatch;
+  /** The version of the source the plan read (null for staged parts); absent in inputs from before pins. */
+  readonly pin?: SourcePin | null;
+  /** A dry run: every DB batch rolls its target writes back (absent in inputs from before dry runs). */
+  readonly dryRun?: boolean;
 }
 
 /** Where a batch records the references it wrote, for the job's success list (sorted within each DB batch). */
@@ -58,7 +65,8 @@ async function loadRange(
   const { batch } = input;
   const log = logJob(input);
   const started = Date.now();
-  const bytes = await store.read(batch.uri, { start: batch.start, end: batch.end });
+  await checkFailureBudget(pool, input.jobId, config.toleratedFailurePercent);
+  const bytes = await store.read(batch.uri, { start: batch.start, end: batch.end }, input.pin ?? undefined);
   const rows = stageCsvRange(bytes, {
     header: input.header,
     referenceColumn: input.referenceColumn,
@@ -76,7 +84,9 @@ async function loadRange(
       dbBatchRows: input.dbBatchRows,
       signal,
       batch: identity,
+      dryRun: input.dryRun === true,
       onCommitted: async ({ references }) => {
+        await checkFailureBudget(pool, input.jobId, config.toleratedFailurePercent);
         if (references.length === 0) return;
         if (!successes.write(`${references.join('\n')}\n`)) await once(successes, 'drain');
       },
@@ -117,7 +127,10 @@ export async function oncePerBatch(
   }
   const started = Date.now();
   const result = await load();
-  return recordCompletedBatch(deps.pool, job.jobId, batch, result, Date.now() - started);
+  const recorded = await recordCompletedBatch(deps.pool, job.jobId, batch, result, Date.now() - started);
+  const read = await readJobProgress(deps.pool, job.jobId);
+  if (read) recordJobProgress(job.kind, job.jobId, read.progress.percentage);
+  return recorded;
 }
 
 /** The Map's result of a batch that loaded: its counts (failed rows included in `rows`). */

@@ -1,5 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { BatchIdentity, BatchResult, JobRef } from '../model/types.ts';
+import type { BatchIdentity, BatchResult, JobRef, SourcePin } from '../model/types.ts';
 import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
 import { loadMatches } from '../parquet/load-matches.ts';
@@ -15,6 +15,10 @@ export interface LoadMatchBatchInput extends JobRef {
   /** Rows per database transaction, chosen by the plan. */
   readonly dbBatchRows: number;
   readonly batch: MatchBatch;
+  /** A dry run: every DB batch rolls its target writes back (absent in inputs from before dry runs). */
+  readonly dryRun?: boolean;
+  /** The version of the file the plan read (absent in inputs from before pins). */
+  readonly pin?: SourcePin;
 }
 
 /**
@@ -43,13 +47,14 @@ async function loadRowGroups(
   const { pool, store } = deps;
   const { batch } = input;
   const started = Date.now();
-  const runs = readMatchRuns(store, input.uri, batch, input.columns);
+  const runs = readMatchRuns(store, input.uri, batch, input.columns, { pin: input.pin });
   let counts: Awaited<ReturnType<typeof loadMatches>>;
   try {
     counts = await loadMatches(pool, input, runs, {
       dbBatchRows: input.dbBatchRows,
       signal,
       batch: identity,
+      dryRun: input.dryRun === true,
     });
   } catch (error) {
     metrics.addMetric(METRIC_NAMES.matchStorageErrors, MetricUnit.Count, 1);

@@ -1,14 +1,20 @@
 import { InvalidRequestError } from '../errors.ts';
-import type { ImportExecutionInput } from '../model/types.ts';
+import type { ImportExecutionInput, SourcePin } from '../model/types.ts';
 import { logJob } from '../observability/logger.ts';
 import { planMatchFile } from '../parquet/plan-matches.ts';
 import type { MatchPlan } from '../parquet/types.ts';
+import { pinOf } from '../storage/object-store.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
+import { pinJobSource, recordJobTerms } from './source-pin.ts';
 
 /** What the plan step of a match import returns: the file's plan and the rows per database transaction. */
 export interface MatchImportPlan extends MatchPlan {
   readonly dbBatchRows: number;
+  /** The job is a dry run: its batches roll their target writes back. */
+  readonly dryRun: boolean;
+  /** The version of the file every batch must read. */
+  readonly pin: SourcePin;
 }
 
 /**
@@ -31,12 +37,16 @@ export async function planMatches(
   }
   const { pool, store, config } = deps;
   await claimImportJob(pool, input, executionId);
+  await recordJobTerms(pool, input.jobId, input);
   const started = Date.now();
+  const pin = pinOf(await store.head(input.source.uri));
+  await pinJobSource(pool, input.jobId, input.source.uri, pin);
   const plan = await planMatchFile(store, input.source.uri, {
+    pin,
     maxRowsPerBatch: config.matchBatchRows,
     maxBatches: config.maxBatches,
   });
-  await setJobTotal(pool, input.jobId, plan.total);
+  await setJobTotal(pool, input.jobId, plan.total, plan.batches.length);
   logJob(input).info('planned match import', {
     source: input.source.uri,
     total: plan.total,
@@ -44,5 +54,5 @@ export async function planMatches(
     batches: plan.batches.length,
     durationMs: Date.now() - started,
   });
-  return { ...plan, dbBatchRows: config.dbBatchRows };
+  return { ...plan, dbBatchRows: config.dbBatchRows, dryRun: input.dryRun === true, pin };
 }

@@ -5,12 +5,15 @@ import type { StatusDeadLetterSink, StatusEnvelope, StatusPublisher } from '../m
 import type { ImportKind, JobStatusMessage } from '../model/types.ts';
 import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
-import type { DeliveryStatus } from './job-repository.ts';
+import type { DeliveryStatus } from './status-event-repository.ts';
+
+/** The kinds with a status topic of their own; an erasure's message goes with the nodes' (same shape, same readers). */
+type RoutedKind = Exclude<ImportKind, 'erasure'>;
 
 /** Where status messages of each kind of import go, and the `__TypeId__` their consumers expect. */
 export interface StatusRouting {
-  readonly topics: Readonly<Record<ImportKind, string>>;
-  readonly typeIds: Readonly<Record<ImportKind, string>>;
+  readonly topics: Readonly<Record<RoutedKind, string>>;
+  readonly typeIds: Readonly<Record<RoutedKind, string>>;
 }
 
 /** Records one delivery of a status message (`job_status_events`). */
@@ -46,10 +49,11 @@ export const noStatusPublisher: StatusPublisher = {
 
 /** The envelope of a status message: topic by kind, key and `jobId` header the job id, `__TypeId__` by kind. */
 export function statusEnvelope(message: JobStatusMessage, routing: StatusRouting): StatusEnvelope {
+  const routed: RoutedKind = message.kind === 'erasure' ? 'nodes' : message.kind;
   return {
-    topic: routing.topics[message.kind],
+    topic: routing.topics[routed],
     key: message.jobId,
-    headers: { jobId: message.jobId, kind: message.kind, __TypeId__: routing.typeIds[message.kind] },
+    headers: { jobId: message.jobId, kind: message.kind, __TypeId__: routing.typeIds[routed] },
     message,
   };
 }

@@ -11,7 +11,8 @@ import type { ImportJobRow } from './job-repository.ts';
  *   whose source is there is run as a reference list again.
  * @param removals the job's staged removal list, when there is one: removed again (what is gone stays gone and
  *   is not counted twice), and a job whose source it is runs as removals alone.
- * @throws InvalidRequestError `NOT_RESUMABLE` for a job that already ended, or one the bulk API accepted.
+ * @throws InvalidRequestError `NOT_RESUMABLE` for a job that already ended, one the bulk API accepted, or an
+ *   erasure.
  */
 export function resumeInput(
   job: ImportJobRow,
@@ -34,6 +35,13 @@ export function resumeInput(
       },
     );
   }
+  // An erasure's input says whether it covers every group, which its row does not keep; running it again from
+  // its request is as good: erasing what is already gone finds nothing.
+  if (job.kind === 'erasure') {
+    throw new InvalidRequestError('NOT_RESUMABLE', `job ${job.id} is an erasure: request it again`, {
+      jobId: job.id,
+    });
+  }
   const source: ImportSource =
     job.source === referenceList
       ? { uri: job.source, kind: 'references' }
@@ -48,5 +56,6 @@ export function resumeInput(
     source,
     origin: job.origin,
     ...(removals ? { removals } : {}),
+    ...(job.dryRun ? { dryRun: true } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ImportKind, JobStatusMessage } from '../model/types.ts';
+import type { DryRunCounts, ImportKind, JobStatusMessage } from '../model/types.ts';
 
 /**
  * The status message contract (DESIGN.md, "Status message") as a schema, for consumers and tests: exactly
@@ -7,7 +7,7 @@ import type { ImportKind, JobStatusMessage } from '../model/types.ts';
  */
 export const JobStatusMessageSchema = z.strictObject({
   jobId: z.uuid(),
-  kind: z.enum(['nodes', 'matches']),
+  kind: z.enum(['nodes', 'matches', 'erasure']),
   groupId: z.string().min(1).max(255),
   domainId: z.uuid(),
   status: z.enum(['COMPLETED', 'FAILED']),
@@ -19,6 +19,15 @@ export const JobStatusMessageSchema = z.strictObject({
   failedListUri: z.string().min(1).optional(),
   failureReason: z.string().min(1).optional(),
   removed: z.number().int().nonnegative().optional(),
+  dryRun: z.literal(true).optional(),
+  counts: z
+    .strictObject({
+      new: z.number().int().nonnegative(),
+      updated: z.number().int().nonnegative(),
+      duplicates: z.number().int().nonnegative(),
+      failed: z.number().int().nonnegative(),
+    })
+    .optional(),
   startedAt: z.iso.datetime({ offset: true }),
   finishedAt: z.iso.datetime({ offset: true }),
 }) satisfies z.ZodType<JobStatusMessage>;
@@ -33,6 +42,7 @@ export interface FinalJobState {
   readonly processed: number;
   readonly total: number;
   readonly failureReason?: string | null;
+  readonly dryRun?: boolean;
   readonly startedAt: Date | null;
   readonly createdAt: Date;
   readonly finishedAt: Date | null;
@@ -46,6 +56,8 @@ export interface JobReports {
   readonly failedListUri?: string;
   /** Nodes removed by the job's `removeReferenceIds`, when it had any. */
   readonly removed?: number;
+  /** What a dry run found (reported on dry runs only). */
+  readonly counts?: DryRunCounts;
 }
 
 /** Builds the status message of the design from a final job and its reports. */
@@ -60,6 +72,8 @@ export function buildStatusMessage(job: FinalJobState, reports: JobReports): Job
     processed: job.processed,
     total: job.total,
     ...(job.failureReason ? { failureReason: job.failureReason } : {}),
+    ...(job.dryRun ? { dryRun: true as const } : {}),
+    ...(job.dryRun && reports.counts ? { counts: reports.counts } : {}),
     startedAt: (job.startedAt ?? job.createdAt).toISOString(),
     finishedAt: (job.finishedAt ?? new Date()).toISOString(),
   });
@@ -81,6 +95,8 @@ export function canonicalStatusMessage(m: JobStatusMessage): JobStatusMessage {
     ...(m.failedListUri ? { failedListUri: m.failedListUri } : {}),
     ...(m.failureReason ? { failureReason: m.failureReason } : {}),
     ...(m.removed !== undefined ? { removed: m.removed } : {}),
+    ...(m.dryRun ? { dryRun: m.dryRun } : {}),
+    ...(m.dryRun && m.counts ? { counts: m.counts } : {}),
     startedAt: m.startedAt,
     finishedAt: m.finishedAt,
   };

@@ -6,8 +6,12 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { DeadLetterSchema, type ReplayOutcome } from '../ingest/replay.ts';
-import type { DeadLetter, DeadLetterSink } from '../model/ingest.ts';
+import {
+  type DeadLetter,
+  DeadLetterSchema,
+  type DeadLetterSink,
+  type ReplayOutcome,
+} from '../model/ingest.ts';
 import { logger } from '../observability/logger.ts';
 
 /** A letter as the local queue keeps it: the dead letter plus its id and when it was written. */

@@ -3,9 +3,10 @@ import { resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { type IdempotentStarter, idempotencyOptions, withIdempotency } from '../aws/idempotent-starter.ts';
 import type { Config } from '../config.ts';
-import type { ExecutionStarter, IngestDeps } from '../ingest/ingest-records.ts';
+import type { IngestDeps } from '../ingest/ingest-records.ts';
 import { getJob } from '../jobs/job-repository.ts';
 import { referenceStager } from '../jobs/reference-list.ts';
+import type { ExecutionStarter } from '../model/ingest.ts';
 import type { ImportExecutionInput, JobStatusMessage } from '../model/types.ts';
 import { runtimeDeps } from '../runtime/deps.ts';
 import { type LocalDeadLetters, localDeadLetters } from './dead-letters.ts';
@@ -18,20 +19,34 @@ export interface LocalExecutionStarter extends ExecutionStarter {
   readonly finished: ReadonlyMap<string, JobStatusMessage>;
 }
 
+/** How a local starter runs its jobs: `background` hands each run over and returns at once. */
+export interface LocalStarterOptions {
+  readonly observe?: TaskObserver;
+  /** Takes a started run (the API server tracks it until it ends); without it `start` awaits the run. */
+  readonly background?: (run: Promise<void>) => void;
+}
+
 /**
- * The local stand-in for Step Functions' StartExecution: a job id that already has a job row is a
- * duplicate (as an existing execution name is on AWS); any other runs through {@link runImportLocally}
- * — the synthesized state machine — before `start` returns.
+ * The local stand-in for Step Functions' StartExecution: a job id that already has a job row, or was
+ * started by this starter, is a duplicate (as an existing execution name is on AWS); any other runs through
+ * {@link runImportLocally} — the synthesized state machine — before `start` returns, or in the background.
  */
-export function localExecutionStarter(options: { observe?: TaskObserver } = {}): LocalExecutionStarter {
+export function localExecutionStarter(options: LocalStarterOptions = {}): LocalExecutionStarter {
   const finished = new Map<string, JobStatusMessage>();
+  const started = new Set<string>();
   return {
     finished,
     async start(input: ImportExecutionInput) {
       const { pool } = await runtimeDeps();
-      if (finished.has(input.jobId) || (await getJob(pool, input.jobId))) return 'duplicate';
-      const message = await runImportLocally(input, options.observe ? { observe: options.observe } : {});
-      finished.set(input.jobId, message);
+      if (started.has(input.jobId) || (await getJob(pool, input.jobId))) return 'duplicate';
+      started.add(input.jobId);
+      const run = runImportLocally(input, options.observe ? { observe: options.observe } : {}).then(
+        (message) => {
+          finished.set(input.jobId, message);
+        },
+      );
+      if (options.background) options.background(run);
+      else await run;
       return 'started';
     },
   };
@@ -73,7 +88,7 @@ export interface LocalIngest {
  * starts are de-duplicated by the Powertools idempotency table when `IDEMPOTENCY_TABLE` is set (with
  * `DYNAMODB_ENDPOINT` for an emulator), otherwise by the job rows alone. Import paths may be local files.
  */
-export function openLocalIngest(cfg: Config, options: { observe?: TaskObserver } = {}): LocalIngest {
+export function openLocalIngest(cfg: Config, options: LocalStarterOptions = {}): LocalIngest {
   const starter = localExecutionStarter(options);
   const idempotent = withIdempotency(starter, idempotencyOptions(cfg));
   idempotent.registerLambdaContext(commandLineContext());
@@ -85,6 +100,7 @@ export function openLocalIngest(cfg: Config, options: { observe?: TaskObserver }
       allowLocalFiles: true,
       pipelineBucket: cfg.stagingBucket,
       matchTopics: new Set(cfg.matchImportTopics),
+      erasureTopics: new Set(cfg.erasureTopics),
       stageReferences: async (jobId, ids, list) =>
         referenceStager((await runtimeDeps()).store, cfg)(jobId, ids, list),
     },

@@ -1,15 +1,11 @@
 import { once } from 'node:events';
 import type { Message, MessagesStream } from '@platformatic/kafka';
 import { config } from '../config.ts';
-import {
-  type IngestOutcome,
-  ingestRecords,
-  type KafkaIngestOutcome,
-  type MskEvent,
-} from '../ingest/ingest-records.ts';
+import { type IngestOutcome, ingestRecords, type KafkaIngestOutcome } from '../ingest/ingest-records.ts';
 import { type KafkaSettings, kafkaSettings } from '../kafka/client-options.ts';
 import { createKafkaConsumer } from '../kafka/consumer.ts';
 import { type BridgedMskEvent, toMskEvent } from '../kafka/msk-event.ts';
+import type { MskEvent } from '../model/ingest.ts';
 import { logger } from '../observability/logger.ts';
 import { openLocalIngest } from './ingest.ts';
 

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { config } from '../config.ts';
 import { jobFailureOfStep } from '../errors.ts';
-import { failJob, getLatestStatusEvent } from '../jobs/job-repository.ts';
+import { failJob } from '../jobs/job-repository.ts';
+import { getLatestStatusEvent } from '../jobs/status-event-repository.ts';
 import { buildStatusMessage, canonicalStatusMessage } from '../jobs/status-message.ts';
 import type { ImportExecutionInput, JobStatusMessage } from '../model/types.ts';
 import { logJob } from '../observability/logger.ts';
@@ -32,11 +33,12 @@ async function machine(name: string): Promise<SynthesizedMachine> {
 
 /**
  * The synthesized state machine of each kind of import, by its `matchbridge:state-machine` name (see
- * `infra/constructs/import-state-machine.ts` and `match-import-state-machine.ts`).
+ * `infra/constructs/import-state-machine.ts`, `match-import-state-machine.ts` and `erasure-state-machine.ts`).
  */
 const MACHINE_BY_KIND: Readonly<Record<ImportExecutionInput['kind'], string>> = {
   nodes: 'import',
   matches: 'match-import',
+  erasure: 'erasure',
 };
 
 /**

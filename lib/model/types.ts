@@ -1,6 +1,7 @@
 /** Contracts between the stages of an import: state machine input, plan, batch and job results. */
 
-export type ImportKind = 'nodes' | 'matches';
+/** What a job does: import nodes or matches, or erase references (a job like the imports). */
+export type ImportKind = 'nodes' | 'matches' | 'erasure';
 export type JobStatus = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
 
 /** Identifies a job everywhere: in logs, in the database and in every state payload. */
@@ -39,6 +40,32 @@ export interface ImportExecutionInput extends JobRef {
   readonly origin: string;
   /** Nodes to remove from the group before the source loads. */
   readonly removals?: StagedRemovals;
+  /** Run the whole job (plan, batches, validators, reports) and write nothing to the target tables. */
+  readonly dryRun?: boolean;
+  /** Fail the job, cancelling its remaining batches, once more rows than this failed. */
+  readonly maxFailedRows?: number;
+}
+
+/**
+ * The version of a source object a plan read, which every later read of the job must see again: S3's ETag
+ * (and VersionId in a versioned bucket), or a local file's size and modification time. A read that finds
+ * another version fails with `SOURCE_CHANGED` rather than mix two files in one job.
+ */
+export interface SourcePin {
+  readonly size: number;
+  readonly etag?: string;
+  readonly versionId?: string;
+  /** Last modification time (ISO), compared for local files, which have no ETag. */
+  readonly modifiedAt?: string;
+}
+
+/**
+ * Input of the erasure state machine: the ids to erase are staged as a reference list (`source`); `groupId`
+ * is the one group erased, or `*` with `everyGroup` for every group of the domain.
+ */
+export interface ErasureExecutionInput extends ImportExecutionInput {
+  readonly kind: 'erasure';
+  readonly everyGroup: boolean;
 }
 
 /** Which batch of a job, and the work it covers (its byte range or rows). */
@@ -71,6 +98,13 @@ export interface CsvPlan {
 /** What the plan step returns: the CSV plan and the rows per database transaction for its batches. */
 export interface ImportPlan extends CsvPlan {
   readonly dbBatchRows: number;
+  /**
+   * The version of the source every batch must read; null when the batches read parts the plan staged
+   * (a .csv.gz, read once under this pin while planning).
+   */
+  readonly pin: SourcePin | null;
+  /** The job is a dry run: its batches roll their target writes back. */
+  readonly dryRun: boolean;
 }
 
 /** A row that could not be loaded. `line` is the physical line where its record starts. */
@@ -79,6 +113,23 @@ export interface RowRejection {
   readonly reference: string | null;
   readonly reason: string;
   readonly code: string;
+}
+
+/**
+ * What one node or match load (`loadNodes`, `loadMatches`) saw and did. For a job, inserted + updated +
+ * duplicates + failed = data rows.
+ */
+export interface LoadCounts {
+  /** Valid rows seen (duplicates included). */
+  rows: number;
+  /** Rows created. */
+  inserted: number;
+  /** Existing rows (from earlier jobs) written by this job for the first time. */
+  updated: number;
+  /** Rows whose reference this job wrote (or will write) from another line: counted once, last line wins. */
+  duplicates: number;
+  /** Rejected rows, recorded in `import_job_errors`. */
+  failed: number;
 }
 
 /** What a batch returns to the Map state (kept tiny: it travels in the state payload). */
@@ -110,6 +161,17 @@ export interface JobStatusMessage {
   readonly failureReason?: string;
   /** Nodes the job removed from the group (`removeReferenceIds`); present only when the request had removals. */
   readonly removed?: number;
+  /** Present on a dry run only: nothing was written, the counts are those a real run would have. */
+  readonly dryRun?: true;
+  readonly counts?: DryRunCounts;
   readonly startedAt: string;
   readonly finishedAt: string;
+}
+
+/** What a dry run found: the rows a real run would create, update, count as duplicates and fail. */
+export interface DryRunCounts {
+  readonly new: number;
+  readonly updated: number;
+  readonly duplicates: number;
+  readonly failed: number;
 }

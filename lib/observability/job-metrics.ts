@@ -11,11 +11,17 @@ export const METRICS_NAMESPACE = 'Matchbridge';
 export const METRICS_SERVICE = 'matchbridge';
 
 export const METRIC_NAMES = {
+  /** A running job's rows done of its total (batches done of planned when the total is unknown), 0–100. */
+  jobProgress: 'job_progress_percentage',
   /** Seconds from start to end of a job; one sample per finished job, dimensions `kind` and `status`. */
   jobDuration: 'import_job_duration_seconds',
   /** Failed storage (a batch or a whole job could not be written), by import kind. */
   matchStorageErrors: 'match_suggestions_storage_errors_total',
   nodeImportErrors: 'node_import_errors',
+  /** Reference ids an erasure removed from its domain. */
+  referencesErased: 'erasure_references_erased',
+  /** Erasures that ended FAILED. */
+  erasuresFailed: 'erasures_failed',
   /** Rows written. */
   nodesWritten: 'node_import_success',
   matchesWritten: 'match_suggestions_storage_matches_saved_total',
@@ -58,4 +64,15 @@ export function recordJobFinished(kind: ImportKind, status: JobStatus, seconds: 
 /** Counts a storage error of a node import (a batch or job that could not be written). */
 export function recordNodeStorageError(): void {
   metrics.addMetric(METRIC_NAMES.nodeImportErrors, MetricUnit.Count, 1);
+}
+
+/**
+ * Records where a job stands after one of its batches completed: one `job_progress_percentage` sample with
+ * its kind (the job id goes along as a property, not a dimension: one series per job would be unbounded).
+ */
+export function recordJobProgress(kind: ImportKind, jobId: string, percentage: number): void {
+  const single = metrics.singleMetric();
+  single.addDimensions({ kind });
+  single.addMetadata('jobId', jobId);
+  single.addMetric(METRIC_NAMES.jobProgress, MetricUnit.Percent, percentage);
 }

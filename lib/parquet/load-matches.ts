@@ -1,16 +1,14 @@
 import type pg from 'pg';
-import {
-  DB_BATCH_BYTES,
-  type DbBatchPosition,
-  deadlineExceeded,
-  IDLE_IN_TRANSACTION_TIMEOUT,
-  type LoadCounts,
-  WORK_MEM,
-  writeInBatches,
-  writeStagedBatch,
-} from '../csv/load-nodes.ts';
 import { NUL_CHARACTER } from '../csv/parse-range.ts';
-import type { BatchIdentity, JobRef, RowRejection } from '../model/types.ts';
+import { DB_BATCH_BYTES, writeInBatches } from '../db/batch-writer.ts';
+import { deadlineExceeded } from '../db/cancel.ts';
+import {
+  type DbBatchPosition,
+  IDLE_IN_TRANSACTION_TIMEOUT,
+  WORK_MEM,
+  writeStagedBatch,
+} from '../db/staged-batch.ts';
+import type { BatchIdentity, JobRef, LoadCounts, RowRejection } from '../model/types.ts';
 import type { MatchRowRun, MatchRowVisitor } from './read-matches.ts';
 import type { MatchRowRejection } from './types.ts';
 
@@ -24,6 +22,8 @@ export interface LoadMatchesOptions {
   readonly signal?: AbortSignal;
   /** The batch these rows are, to count each DB batch once: see {@link DbBatchPosition}. */
   readonly batch?: BatchIdentity;
+  /** Counts and rejects as a real load, writes no match suggestion (see `writeStagedBatch`). */
+  readonly dryRun?: boolean;
 }
 
 /**
@@ -132,7 +132,7 @@ export async function loadMatches(
   runs: AsyncIterable<MatchRowRun>,
   opts: LoadMatchesOptions,
 ): Promise<LoadCounts> {
-  const { dbBatchRows, dbBatchBytes = DB_BATCH_BYTES, signal, batch } = opts;
+  const { dbBatchRows, dbBatchBytes = DB_BATCH_BYTES, signal, batch, dryRun = false } = opts;
   if (!Number.isSafeInteger(dbBatchRows) || dbBatchRows < 1) {
     throw new RangeError(`dbBatchRows must be a positive integer, got ${dbBatchRows}`);
   }
@@ -156,6 +156,7 @@ export async function loadMatches(
         signal,
         position,
         insertingNew ? insertNew : undefined,
+        dryRun,
       );
       counts.rows += full.records;
       counts.failed += full.rejections.length;
@@ -282,6 +283,7 @@ function writeBatch(
   signal: AbortSignal | undefined,
   position: DbBatchPosition | undefined,
   insertNew: { readonly failed: () => void } | undefined,
+  dryRun: boolean,
 ): Promise<{ inserted: number; updated: number }> {
   return writeStagedBatch<UpsertResult, { inserted: number; updated: number }>(pool, job, {
     begin: BEGIN_SQL,
@@ -303,5 +305,6 @@ function writeBatch(
     rejections: batch.rejections,
     signal,
     position,
+    ...(dryRun ? { dryRun: { stageTable: 'mb_match_stage' } } : {}),
   });
 }

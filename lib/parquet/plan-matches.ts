@@ -1,3 +1,4 @@
+import type { SourcePin } from '../model/types.ts';
 import type { ByteRange, ObjectStore } from '../storage/object-store.ts';
 import { type RowGroupLayout, readParquetFooter } from './footer.ts';
 import { resolveMatchColumns } from './match-columns.ts';
@@ -12,6 +13,8 @@ export interface PlanMatchFileOptions {
   readonly maxBatches: number;
   /** Called after each range read (metrics, tests). */
   readonly onRead?: (range: ByteRange) => void;
+  /** The version of the file to plan (its reads are pinned to it). */
+  readonly pin?: SourcePin | undefined;
 }
 
 /**
@@ -32,7 +35,10 @@ export async function planMatchFile(
 ): Promise<MatchPlan> {
   requireInteger('maxRowsPerBatch', opts.maxRowsPerBatch, 1);
   requireInteger('maxBatches', opts.maxBatches, 1);
-  const buffer = await openRangeBuffer(store, uri, opts.onRead ? { onRead: opts.onRead } : {});
+  const buffer = await openRangeBuffer(store, uri, {
+    ...(opts.onRead ? { onRead: opts.onRead } : {}),
+    pin: opts.pin,
+  });
   const footer = await readParquetFooter(buffer);
   const columns = resolveMatchColumns(footer.metadata, uri);
   return { columns, total: footer.total, batches: planRowGroupBatches(footer.rowGroups, opts) };

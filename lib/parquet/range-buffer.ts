@@ -1,5 +1,6 @@
 import type { AsyncBuffer } from 'hyparquet';
 import { InvalidFileError, StorageUnavailableError } from '../errors.ts';
+import type { SourcePin } from '../model/types.ts';
 import type { ByteRange, ObjectStore } from '../storage/object-store.ts';
 
 /** Options of {@link openRangeBuffer}. */
@@ -8,6 +9,8 @@ export interface RangeBufferOptions {
   readonly onRead?: (range: ByteRange) => void;
   /** Most bytes of the end of the object kept in memory: the footer cache. Default 16 MiB. */
   readonly footerCacheBytes?: number;
+  /** The version of the object every read must find (see `ObjectStore.read`). */
+  readonly pin?: SourcePin | undefined;
 }
 
 const DEFAULT_FOOTER_CACHE_BYTES = 16 * 1024 * 1024;
@@ -25,6 +28,7 @@ export class RangeBuffer implements AsyncBuffer {
   readonly #store: ObjectStore;
   readonly #onRead: ((range: ByteRange) => void) | undefined;
   readonly #footerCacheBytes: number;
+  readonly #pin: SourcePin | undefined;
   #tail: Uint8Array = new Uint8Array(0);
   #bytesRead = 0;
   #requests = 0;
@@ -35,6 +39,7 @@ export class RangeBuffer implements AsyncBuffer {
     this.byteLength = byteLength;
     this.#onRead = options.onRead;
     this.#footerCacheBytes = options.footerCacheBytes ?? DEFAULT_FOOTER_CACHE_BYTES;
+    this.#pin = options.pin;
   }
 
   /** Bytes read from the store so far. */
@@ -74,7 +79,7 @@ export class RangeBuffer implements AsyncBuffer {
   async #fetch(start: number, end: number): Promise<Uint8Array> {
     const bytes = new Uint8Array(end - start);
     if (end === start) return bytes;
-    const body = await this.#store.read(this.uri, { start, end });
+    const body = await this.#store.read(this.uri, { start, end }, this.#pin);
     let at = 0;
     for await (const chunk of body as AsyncIterable<Buffer>) {
       if (at + chunk.length > bytes.length) {
@@ -102,7 +107,7 @@ export class RangeBuffer implements AsyncBuffer {
   }
 }
 
-/** Opens `uri` of `store` as an hyparquet AsyncBuffer (one HEAD request). */
+/** Opens `uri` of `store` as an hyparquet AsyncBuffer (one HEAD request; with a pin, every read is pinned). */
 export async function openRangeBuffer(
   store: ObjectStore,
   uri: string,

@@ -1,6 +1,7 @@
 import { type ColumnData, type FileMetaData, parquetRead, parquetSchema } from 'hyparquet';
 import { InvalidFileError, MatchbridgeError } from '../errors.ts';
 import { firstMatchRowProblem, isParticipantId, matchRank } from '../matches/match-row-rules.ts';
+import type { SourcePin } from '../model/types.ts';
 import type { ByteRange, ObjectStore } from '../storage/object-store.ts';
 import { parquetDecompressors } from './decompressors.ts';
 import { type RowGroupLayout, readParquetFooter } from './footer.ts';
@@ -21,6 +22,8 @@ export interface ReadMatchRowsOptions {
    * Default {@link DEFAULT_MAX_ROWS_PER_READ}.
    */
   readonly maxRowsPerRead?: number;
+  /** The version of the file the plan read: every read must find it (`SOURCE_CHANGED` otherwise). */
+  readonly pin?: SourcePin | undefined;
 }
 
 /**
@@ -114,7 +117,10 @@ export async function* readMatchRuns(
   if (!Number.isSafeInteger(maxRowsPerRead) || maxRowsPerRead < 1) {
     throw new RangeError(`maxRowsPerRead must be an integer ≥ 1, got ${maxRowsPerRead}`);
   }
-  const buffer = await openRangeBuffer(store, uri, options.onRead ? { onRead: options.onRead } : {});
+  const buffer = await openRangeBuffer(store, uri, {
+    ...(options.onRead ? { onRead: options.onRead } : {}),
+    pin: options.pin,
+  });
   const footer = await readParquetFooter(buffer);
   const groups = batchRowGroups(
     batch,

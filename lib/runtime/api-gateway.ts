@@ -23,7 +23,10 @@ export function isApiJobEvent(event: unknown): event is ApiJobEvent {
  * Runs accepted jobs on AWS: the API function invokes itself asynchronously (`Event`) with the job, so the
  * work outlives the response and is retried by Lambda's async invocation on a crash.
  */
-export function selfInvokingLauncher(functionName: string, region: string): JobLauncher {
+export function selfInvokingLauncher(
+  functionName: string,
+  region: string,
+): Omit<JobLauncher, 'launchErasure'> {
   const client = new LambdaClient({ region });
   const send = async (event: ApiJobEvent) => {
     await client.send(
@@ -49,19 +52,19 @@ export function roleArnOf(principal: string): string | undefined {
 /**
  * The caller of an IAM-authorised request: its principal (API Gateway's `userArn`) and the domain
  * `api_callers` maps it to — by the exact principal, or for an assumed-role session by its role.
- * An unmapped principal acts for no domain: 403.
+ * An unmapped principal acts for no domain: 403. A caller marked `admin` is an operator.
  */
 export async function callerOf(event: APIGatewayProxyEvent, pool: pg.Pool): Promise<Caller> {
   const principal = event.requestContext.identity.userArn;
   if (!principal) throw new ApiRequestError(403, 'FORBIDDEN', 'the request carries no IAM identity');
-  const result = await query<{ domain_id: string }>(
+  const result = await query<{ domain_id: string; admin: boolean }>(
     pool,
-    `SELECT domain_id FROM api_callers WHERE principal = ANY($1::text[]) ORDER BY principal = $2 DESC LIMIT 1`,
+    `SELECT domain_id, admin FROM api_callers WHERE principal = ANY($1::text[]) ORDER BY principal = $2 DESC LIMIT 1`,
     [[principal, roleArnOf(principal)].filter((p) => p !== undefined), principal],
   );
   const domainId = result.rows[0]?.domain_id;
   if (!domainId) throw new ApiRequestError(403, 'FORBIDDEN', 'the caller acts for no domain');
-  return { principal, domainId };
+  return { principal, domainId, admin: result.rows[0]?.admin === true };
 }
 
 /** API Gateway's proxy event as the handlers' request. */

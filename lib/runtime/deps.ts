@@ -14,8 +14,6 @@ import type { StatusDeadLetterSink, StatusPublisher } from '../model/status.ts';
 import { configuredObjectStore } from '../storage/configured-store.ts';
 import { localStandIn } from './local-adapters.ts';
 
-export type { RuntimeDeps } from '../jobs/deps.ts';
-
 /** Longest wait between two delivery attempts of a status message. */
 const STATUS_MAX_BACKOFF_MS = 10_000;
 

@@ -21,13 +21,16 @@ export const HANDLER_REQUIREMENTS = {
   'load-match-batch': [DATABASE, 'stagingBucket'],
   finalize: [DATABASE, 'stagingBucket', 'statusDlqUrl'],
   'fail-job': [DATABASE, 'stagingBucket', 'statusDlqUrl'],
+  'plan-erasure': [DATABASE, 'stagingBucket'],
+  'erase-batch': [DATABASE, 'stagingBucket'],
+  'finalize-erasure': [DATABASE, 'stagingBucket', 'statusDlqUrl'],
   migrate: [DATABASE],
   'export-plan': [DATABASE],
   'export-group': [DATABASE, ['exportBucket', 'stagingBucket'], 'kafkaBrokers'],
   'export-group-failed': [DATABASE],
   // Totals its input only: no configuration, and no config module (zod) in its bundle.
   'export-summary': [],
-  api: [DATABASE, 'stagingBucket', 'importStateMachineArn'],
+  api: [DATABASE, 'stagingBucket', 'importStateMachineArn', 'erasureStateMachineArn'],
   prune: [DATABASE],
 } as const satisfies Record<string, readonly Requirement[]>;
 

@@ -27,6 +27,7 @@ export function awsIngestDeps(cfg: Config): AwsIngestDeps {
         {
           nodes: cfg.importStateMachineArn,
           ...(cfg.matchImportStateMachineArn ? { matches: cfg.matchImportStateMachineArn } : {}),
+          ...(cfg.erasureStateMachineArn ? { erasure: cfg.erasureStateMachineArn } : {}),
         },
         cfg.awsRegion,
       ),
@@ -36,6 +37,7 @@ export function awsIngestDeps(cfg: Config): AwsIngestDeps {
     allowLocalFiles: false,
     pipelineBucket: cfg.stagingBucket,
     matchTopics: new Set(cfg.matchImportTopics),
+    erasureTopics: new Set(cfg.erasureTopics),
     ...(cfg.stagingBucket ? { stageReferences: referenceStager(configuredObjectStore(cfg), cfg) } : {}),
     dlqUrl: cfg.ingestDlqUrl,
   };

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { SourcePin } from '../model/types.ts';
 
 /** Metadata of a stored object. */
 export interface ObjectInfo {
@@ -6,6 +7,20 @@ export interface ObjectInfo {
   readonly size: number;
   readonly contentType?: string;
   readonly etag?: string;
+  /** S3 VersionId, in a versioned bucket. */
+  readonly versionId?: string;
+  /** Last modification time (ISO). */
+  readonly modifiedAt?: string;
+}
+
+/** The pin of the object version `info` describes: what {@link ObjectStore.read} checks every read against. */
+export function pinOf(info: ObjectInfo): SourcePin {
+  return {
+    size: info.size,
+    ...(info.etag !== undefined ? { etag: info.etag } : {}),
+    ...(info.versionId !== undefined ? { versionId: info.versionId } : {}),
+    ...(info.modifiedAt !== undefined ? { modifiedAt: info.modifiedAt } : {}),
+  };
 }
 
 /** A byte range `[start, end)`; `end` is exclusive. */
@@ -21,7 +36,12 @@ export interface ByteRange {
  */
 export interface ObjectStore {
   head(uri: string): Promise<ObjectInfo>;
-  read(uri: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * Reads the object or a range of it. With a `pin`, only that version is read: S3 sends `VersionId` /
+   * `If-Match` and checks the ETag answered; a local file's size and modification time are compared before
+   * and after the read. Another version fails with SourceChangedError (`SOURCE_CHANGED`).
+   */
+  read(uri: string, range?: ByteRange, pin?: SourcePin): Promise<Readable>;
   write(
     uri: string,
     body: AsyncIterable<Buffer | string> | Buffer | string,
@@ -29,4 +49,9 @@ export interface ObjectStore {
   ): Promise<ObjectInfo>;
   /** True when the object exists. */
   exists(uri: string): Promise<boolean>;
+  /**
+   * Deletes the object at `uri` and every object under it as a prefix (`uri/…`); returns how many objects
+   * went (a local folder counts its files). Nothing there is not an error.
+   */
+  remove(uri: string): Promise<number>;
 }

@@ -1,11 +1,18 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { InvalidFileError, StorageUnavailableError } from '../errors.ts';
+import { InvalidFileError, SourceChangedError, StorageUnavailableError } from '../errors.ts';
+import type { SourcePin } from '../model/types.ts';
 import type { ByteRange, ObjectInfo, ObjectStore } from './object-store.ts';
 import { formatObjectUri, type ObjectLocation, parseObjectUri } from './object-uri.ts';
 
@@ -35,8 +42,28 @@ function storageError(error: unknown, uri: string): Error {
   if (e.code === 'EISDIR') {
     return new InvalidFileError('NOT_A_FILE', `not a file: ${uri}`, { uri }, { cause: error });
   }
-  if (error instanceof InvalidFileError || error instanceof StorageUnavailableError) return error;
+  if (e.name === 'PreconditionFailed' || e.name === 'NoSuchVersion' || status === 412)
+    return sourceChanged(uri, { status });
+  if (
+    error instanceof InvalidFileError ||
+    error instanceof StorageUnavailableError ||
+    error instanceof SourceChangedError
+  ) {
+    return error;
+  }
   return new StorageUnavailableError(`storage unavailable reading ${uri}`, { uri, status }, { cause: error });
+}
+
+function sourceChanged(uri: string, details: Record<string, unknown>): SourceChangedError {
+  return new SourceChangedError(`the source changed after the job was planned: ${uri}`, { uri, ...details });
+}
+
+/** Fails unless a local file's size and modification time are still those of the pin. */
+function checkLocalPin(info: ObjectInfo, pin: SourcePin | undefined, uri: string): void {
+  if (pin === undefined) return;
+  if (info.size !== pin.size || (pin.modifiedAt !== undefined && info.modifiedAt !== pin.modifiedAt)) {
+    throw sourceChanged(uri, { pinned: pin, found: { size: info.size, modifiedAt: info.modifiedAt } });
+  }
 }
 
 /** Yields the body and fails unless exactly `expected` bytes arrived: a cut connection is never a short file. */
@@ -57,6 +84,12 @@ async function* exactly(body: AsyncIterable<Buffer>, expected: number, uri: stri
       expected,
     });
   }
+}
+
+/** Yields `body`, then runs `check` once it ended. */
+async function* afterwards(body: AsyncIterable<Buffer>, check: () => Promise<void>): AsyncGenerator<Buffer> {
+  yield* body;
+  await check();
 }
 
 function checkRange(range: ByteRange | undefined, size: number, uri: string): ByteRange {
@@ -90,7 +123,7 @@ class LocalAndS3Store implements ObjectStore {
       try {
         const info = await stat(location.path);
         if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
-        return { uri: location.path, size: info.size };
+        return { uri: location.path, size: info.size, modifiedAt: info.mtime.toISOString() };
       } catch (error) {
         throw storageError(error, uri);
       }
@@ -104,6 +137,8 @@ class LocalAndS3Store implements ObjectStore {
         size: out.ContentLength ?? 0,
         ...(out.ContentType ? { contentType: out.ContentType } : {}),
         ...(out.ETag ? { etag: out.ETag } : {}),
+        ...(out.VersionId ? { versionId: out.VersionId } : {}),
+        ...(out.LastModified ? { modifiedAt: out.LastModified.toISOString() } : {}),
       };
     } catch (error) {
       throw storageError(error, uri);
@@ -120,14 +155,21 @@ class LocalAndS3Store implements ObjectStore {
     }
   }
 
-  async read(uri: string, range?: ByteRange): Promise<Readable> {
+  async read(uri: string, range?: ByteRange, pin?: SourcePin): Promise<Readable> {
     const location = this.#locate(uri);
     if (location.kind === 'file') {
-      const { size } = await this.head(uri);
-      const r = checkRange(range, size, uri);
+      const info = await this.head(uri);
+      checkLocalPin(info, pin, uri);
+      const r = checkRange(range, info.size, uri);
       if (r.end === r.start) return Readable.from([]);
       const stream = createReadStream(location.path, { start: r.start, end: r.end - 1 });
-      return Readable.from(exactly(stream, r.end - r.start, uri));
+      // A file replaced or rewritten while it was read: the bytes may be of either version.
+      const checked = pin
+        ? afterwards(exactly(stream, r.end - r.start, uri), async () =>
+            checkLocalPin(await this.head(uri), pin, uri),
+          )
+        : exactly(stream, r.end - r.start, uri);
+      return Readable.from(checked);
     }
     if (range && range.end === range.start) return Readable.from([]);
     try {
@@ -136,10 +178,17 @@ class LocalAndS3Store implements ObjectStore {
           Bucket: location.bucket,
           Key: location.key,
           ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
+          ...(pin?.versionId ? { VersionId: pin.versionId } : {}),
+          ...(pin?.etag ? { IfMatch: pin.etag } : {}),
         }),
       );
       const body = out.Body as Readable | undefined;
       if (!body) throw new StorageUnavailableError(`empty response body for ${uri}`, { uri });
+      // Checked here too: not every S3-compatible server honours If-Match.
+      if (pin?.etag !== undefined && out.ETag !== undefined && out.ETag !== pin.etag) {
+        body.destroy();
+        throw sourceChanged(uri, { pinned: pin.etag, found: out.ETag });
+      }
       const expected = range ? range.end - range.start : (out.ContentLength ?? 0);
       return Readable.from(exactly(body, expected, uri));
     } catch (error) {
@@ -189,6 +238,65 @@ class LocalAndS3Store implements ObjectStore {
       throw storageError(error, uri);
     }
     return { uri: formatObjectUri(location), size };
+  }
+
+  async remove(uri: string): Promise<number> {
+    const location = this.#locate(uri);
+    if (location.kind === 'file') {
+      try {
+        const count = await countFiles(location.path);
+        await rm(location.path, { recursive: true, force: true });
+        return count;
+      } catch (error) {
+        throw storageError(error, uri);
+      }
+    }
+    const s3 = this.#options.s3();
+    const key = location.key.replace(/\/$/, '');
+    // The object itself and the objects under it as a folder, never `key-other` beside it.
+    const covered = (candidate: string | undefined): candidate is string =>
+      candidate !== undefined && (candidate === key || candidate.startsWith(`${key}/`));
+    let removed = 0;
+    let token: string | undefined;
+    try {
+      do {
+        const page = await s3.send(
+          new ListObjectsV2Command({
+            Bucket: location.bucket,
+            Prefix: key,
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+        );
+        const keys = (page.Contents ?? []).map((object) => object.Key).filter(covered);
+        if (keys.length > 0) {
+          // A page holds at most 1000 keys: one delete call.
+          await s3.send(
+            new DeleteObjectsCommand({
+              Bucket: location.bucket,
+              Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+            }),
+          );
+          removed += keys.length;
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (error) {
+      throw storageError(error, uri);
+    }
+    return removed;
+  }
+}
+
+/** Files under a local path (the path itself when it is a file); none when nothing is there. */
+async function countFiles(path: string): Promise<number> {
+  try {
+    const entries = await readdir(path, { recursive: true, withFileTypes: true });
+    return entries.filter((entry) => entry.isFile()).length;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ENOTDIR') return 1;
+    if (code === 'ENOENT') return 0;
+    throw error;
   }
 }
 

@@ -4,6 +4,7 @@ import { stringify } from 'csv-stringify/sync';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withTransaction } from '../db/pool.ts';
+import { query } from '../db/query.ts';
 import { USER_FIELD_NAMES, type UserRow } from './user-row.ts';
 
 /** A validated row, or a row that failed validation with all its errors, by its line in the file. */
@@ -80,6 +81,19 @@ function stageRecord(line: number, row: UserRow): unknown[] {
   ];
 }
 
+/**
+ * Advances the job's progress by one committed batch, in its transaction: `$2` rows, `$3` written, `$4`
+ * failed. Last in the transaction, so the job row stays locked only until the commit.
+ */
+const ADVANCE_SQL = `UPDATE import_jobs SET rows_done = rows_done + $2, rows_written = rows_written + $3,
+  rows_failed = rows_failed + $4, progress_seq = progress_seq + 1, progress_at = clock_timestamp()
+WHERE id = $1`;
+
+/** A users load starts its job's progress over: a job run again loads every row again. */
+const RESET_SQL = `UPDATE import_jobs SET rows_done = 0, rows_written = 0, rows_failed = 0,
+  progress_seq = progress_seq + 1, progress_at = clock_timestamp()
+WHERE id = $1`;
+
 async function writeBatch(
   pool: pg.Pool,
   job: { readonly jobId: string; readonly domainId: string },
@@ -104,7 +118,12 @@ async function writeBatch(
         ],
       );
     }
-    if (valid.length === 0) return;
+    const advance = (written: number, failed: number) =>
+      client.query(ADVANCE_SQL, [job.jobId, valid.length + invalid.length, written, failed]);
+    if (valid.length === 0) {
+      await advance(0, invalid.length);
+      return;
+    }
     await client.query(STAGE_SQL);
     await pipeline(
       Readable.from([
@@ -126,13 +145,15 @@ async function writeBatch(
     counts.duplicates += Number(r?.duplicates ?? 0);
     counts.inserted += Number(r?.inserted ?? 0);
     counts.updated += Number(r?.updated ?? 0);
+    await advance(Number(r?.inserted ?? 0) + Number(r?.updated ?? 0), invalid.length + Number(r?.bad ?? 0));
   });
 }
 
 /**
  * Loads user rows in transactions of about `batchRows` rows: rows that failed validation are recorded with
  * all their errors, the valid ones are COPYed into a temp table, checked set-based against the domain's
- * matching groups and upserted (the later line wins). Nothing but the open batch is held in memory.
+ * matching groups and upserted (the later line wins). Nothing but the open batch is held in memory. Each
+ * committed batch advances the job's progress in its own transaction.
  */
 export async function loadUsers(
   pool: pg.Pool,
@@ -141,6 +162,7 @@ export async function loadUsers(
   batchRows: number,
 ): Promise<UserLoadCounts> {
   const counts: UserLoadCounts = { total: 0, failed: 0, inserted: 0, updated: 0, duplicates: 0 };
+  await query(pool, RESET_SQL, [job.jobId]);
   let valid: { line: number; row: UserRow }[] = [];
   let invalid: { line: number; reference: string | null; errors: readonly string[] }[] = [];
   for await (const item of rows) {

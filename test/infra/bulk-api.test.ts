@@ -6,6 +6,7 @@ import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
 
 const { pipeline } = synth();
 const api = functionsByHandler(pipeline).api;
+const dlqReplay = functionsByHandler(pipeline)['dlq-replay'];
 const topicId = Object.keys(resourcesOf(pipeline, 'AWS::SNS::Topic'))[0];
 
 describe('bulk HTTP API (REST API → api function)', () => {
@@ -48,6 +49,33 @@ describe('bulk HTTP API (REST API → api function)', () => {
     assert.ok(env[CONFIG_ENV.matchImportStateMachineArn]);
     assert.ok(env[CONFIG_ENV.idempotencyTable]);
     assert.equal(env[CONFIG_ENV.apiMaxBodyBytes], String(10 * 1024 * 1024));
+  });
+
+  it("shows operators the ingest dead-letter queue's depth and hands its replay to dlq-replay, nothing more", () => {
+    pipeline.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'lambda:InvokeFunction',
+            Resource: Match.arrayWith([{ 'Fn::GetAtt': [dlqReplay?.logicalId, 'Arn'] }]),
+          }),
+        ]),
+      },
+    });
+    const env = api?.properties.Environment?.Variables ?? {};
+    assert.deepEqual(env[CONFIG_ENV.dlqReplayFunction], { Ref: dlqReplay?.logicalId });
+    assert.ok(env[CONFIG_ENV.ingestDlqUrl]);
+    const apiPolicies = Object.values(
+      resourcesOf<{ PolicyDocument: { Statement: Array<{ Action: string | string[] }> }; Roles: unknown }>(
+        pipeline,
+        'AWS::IAM::Policy',
+      ),
+    ).filter((policy) => JSON.stringify(policy.Properties.Roles).includes('Api'));
+    const sqsActions = apiPolicies
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement.flatMap((s) => s.Action))
+      .filter((action) => action.startsWith('sqs:'));
+    assert.ok(sqsActions.includes('sqs:GetQueueAttributes'));
+    assert.ok(!sqsActions.includes('sqs:ReceiveMessage'), 'the API never consumes the dead letters');
   });
 
   it('runs in the VPC like every function, and sends job runs that failed after two retries to an alarmed queue', () => {

@@ -21,6 +21,8 @@ const EXPECTED: readonly {
   { exported: 'MessagingUnavailableError', args: ['down'], name: 'MessagingUnavailableError' },
   { exported: 'InvalidRequestError', args: ['CODE', 'bad'], name: 'InvalidRequestError' },
   { exported: 'InvalidFileError', args: ['CODE', 'bad'], name: 'InvalidFileError' },
+  { exported: 'SourceChangedError', args: ['changed'], name: 'SourceChangedError' },
+  { exported: 'FailureBudgetExceededError', args: ['over'], name: 'FailureBudgetExceededError' },
   { exported: 'JobNotFoundError', args: ['gone'], name: 'JobNotFoundError' },
   { exported: 'ConfigurationError', args: ['unset'], name: 'ConfigurationError' },
   { exported: 'ApiRequestError', args: [400, 'CODE', 'bad'], name: 'ApiRequestError' },

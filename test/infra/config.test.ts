@@ -4,6 +4,8 @@ import { describe, it } from 'node:test';
 import { buildApp } from '../../infra/build-app.ts';
 import { parseInfraConfig } from '../../infra/config.ts';
 import { PROJECT_ROOT } from '../../infra/constructs/matchbridge-function.ts';
+import { CONFIG_ENV, loadConfig } from '../../lib/config.ts';
+import { NUMERIC_SETTINGS, type NumericSettingName } from '../../lib/settings.ts';
 
 /** Runs `act` and returns the ConfigurationError it throws, failing when it throws nothing or another error. */
 function configurationError(act: () => unknown): {
@@ -92,4 +94,54 @@ describe('infra configuration', () => {
 
     assert.deepEqual(parseInfraConfig(cdkJson.context), parseInfraConfig({}));
   });
+});
+
+/** Where a deploy takes each setting the functions share: its context path. */
+const CONTEXT_PATHS: Record<NumericSettingName, readonly string[]> = {
+  splitBytes: ['splitBytes'],
+  maxBatches: ['maxBatches'],
+  dbBatchRows: ['dbBatchRows'],
+  matchBatchRows: ['matchBatchRows'],
+  statusListCap: ['statusListCap'],
+  toleratedFailurePercent: ['toleratedFailurePercent'],
+  idempotencyTtlSeconds: ['idempotencyTtlSeconds'],
+  exportMessageMaxBytes: ['userExport', 'messageMaxBytes'],
+  exportBatchRows: ['userExport', 'batchRows'],
+};
+
+function contextWith(path: readonly string[], value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path;
+  return { [head as string]: rest.length === 0 ? value : contextWith(rest, value) };
+}
+
+function deployValue(path: readonly string[], value?: number): number | undefined {
+  try {
+    let found: unknown = parseInfraConfig(value === undefined ? {} : contextWith(path, value));
+    for (const key of path) found = (found as Record<string, unknown>)[key];
+    return found as number;
+  } catch {
+    return undefined;
+  }
+}
+
+function functionValue(name: NumericSettingName, value?: number): number | undefined {
+  try {
+    return loadConfig(value === undefined ? {} : { [CONFIG_ENV[name]]: String(value) })[name];
+  } catch {
+    return undefined;
+  }
+}
+
+describe('settings shared by a deploy and its functions', () => {
+  for (const [name, path] of Object.entries(CONTEXT_PATHS) as [NumericSettingName, readonly string[]][]) {
+    it(`${path.join('.')}: the same default, and every value a deploy takes, ${CONFIG_ENV[name]} takes`, () => {
+      assert.equal(deployValue(path), functionValue(name), 'the defaults');
+      const { min, max } = NUMERIC_SETTINGS[name];
+      for (const probe of [min - 1, min, min + 0.5, 1024 * 1024, max, max + 1, 10 * max]) {
+        const deployed = deployValue(path, probe);
+        if (deployed !== undefined) assert.equal(functionValue(name, deployed), probe, `${probe}`);
+      }
+      assert.equal(deployValue(path, max + 1), undefined, 'past the maximum');
+    });
+  }
 });

@@ -34,6 +34,8 @@ describe('the import state machine with every batch failing', () => {
             referenceColumn: 0,
             total: MAX_BATCHES * 1000,
             dbBatchRows: 20_000,
+            pin: { size: 400_000_000, etag: '"0123456789abcdef0123456789abcdef"' },
+            dryRun: false,
             batches: Array.from({ length: MAX_BATCHES }, (_, index) => ({
               index,
               uri: 's3://uploads/users.csv',

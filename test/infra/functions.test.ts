@@ -66,12 +66,15 @@ describe('pipeline functions', () => {
     assert.deepEqual(withBucket.sort(), [
       'api',
       'dlq-replay',
+      'erase-batch',
       'fail-job',
       'finalize',
+      'finalize-erasure',
       'ingest',
       'load-batch',
       'load-match-batch',
       'plan',
+      'plan-erasure',
       'plan-matches',
     ]);
   });
@@ -94,7 +97,8 @@ describe('pipeline functions', () => {
       );
     });
 
-    assert.deepEqual(withStarter.sort(), ['dlq-replay', 'ingest', 'object-created']);
+    // The API starts the imports it accepts, and hands dead-letter replays to dlq-replay.
+    assert.deepEqual(withStarter.sort(), ['api', 'dlq-replay', 'ingest', 'object-created']);
   });
 
   it('sets the pipeline tuning from context', () => {

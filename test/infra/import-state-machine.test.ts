@@ -105,7 +105,9 @@ describe('import state machine definition', () => {
       'groupId.$': '$.groupId',
       'header.$': '$.plan.header',
       'referenceColumn.$': '$.plan.referenceColumn',
+      'pin.$': '$.plan.pin',
       'dbBatchRows.$': '$.plan.dbBatchRows',
+      'dryRun.$': '$.plan.dryRun',
       'batch.$': '$$.Map.Item.Value',
     });
     for (const unsupported of [

@@ -19,6 +19,7 @@ describe('ingest', () => {
       vpc: MSK_VPC,
       nodeImportTopics: ['eu-users', 'us-users'],
       matchImportTopics: ['eu-matches'],
+      erasureTopics: ['eu-erasures'],
     });
     const ingest = functionsByHandler(pipeline).ingest;
     assert.ok(ingest);
@@ -26,7 +27,12 @@ describe('ingest', () => {
     const mappings = Object.values(resourcesOf(pipeline, 'AWS::Lambda::EventSourceMapping')).map(
       (m) => m.Properties,
     );
-    assert.deepEqual(mappings.map((m) => m.Topics).sort(), [['eu-matches'], ['eu-users'], ['us-users']]);
+    assert.deepEqual(mappings.map((m) => m.Topics).sort(), [
+      ['eu-erasures'],
+      ['eu-matches'],
+      ['eu-users'],
+      ['us-users'],
+    ]);
     for (const mapping of mappings) {
       assert.equal(mapping.EventSourceArn, CLUSTER_ARN);
       assert.equal(mapping.StartingPosition, 'LATEST');
@@ -92,7 +98,8 @@ describe('ingest', () => {
       .map((alarm) => alarm.Properties)
       .filter((alarm) => alarm.MetricName === 'OffsetLag');
 
-    assert.equal(alarms.length, 2);
+    // Node, match and erasure topics: one mapping each.
+    assert.equal(alarms.length, 3);
     const byMapping = alarms
       .map((alarm) => {
         const dimensions = alarm.Dimensions as Array<{ Name: string; Value: unknown }>;
@@ -123,6 +130,7 @@ describe('ingest', () => {
       vpc: MSK_VPC,
       nodeImportTopics: ['eu-users'],
       matchImportTopics: ['eu-matches'],
+      erasureTopics: ['eu-erasures'],
     });
     const topicArn = (topic: string) => `${CLUSTER_ARN.replace(':cluster/', ':topic/')}/${topic}`;
 
@@ -132,7 +140,7 @@ describe('ingest', () => {
         Statement: Match.arrayWith([
           Match.objectLike({
             Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
-            Resource: [topicArn('eu-matches'), topicArn('eu-users')],
+            Resource: [topicArn('eu-erasures'), topicArn('eu-matches'), topicArn('eu-users')],
           }),
         ]),
       },
@@ -171,15 +179,19 @@ describe('ingest', () => {
     const matchMachineId = machineIds.find(
       ([, m]) => m.Metadata?.['matchbridge:state-machine'] === 'match-import',
     )?.[0];
+    const erasureMachineId = machineIds.find(
+      ([, m]) => m.Metadata?.['matchbridge:state-machine'] === 'erasure',
+    )?.[0];
     const recordsId = Object.keys(resourcesOf(pipeline, 'AWS::SQS::Queue')).find((id) =>
       id.includes('Records'),
     );
     const ingest = functionsByHandler(pipeline).ingest;
-    assert.ok(machineId && matchMachineId && recordsId && ingest);
+    assert.ok(machineId && matchMachineId && erasureMachineId && recordsId && ingest);
 
     const env = ingest.properties.Environment?.Variables ?? {};
     assert.deepEqual(env.IMPORT_STATE_MACHINE_ARN, { Ref: machineId });
     assert.deepEqual(env.MATCH_IMPORT_STATE_MACHINE_ARN, { Ref: matchMachineId });
+    assert.deepEqual(env.ERASURE_STATE_MACHINE_ARN, { Ref: erasureMachineId });
     assert.deepEqual(env.INGEST_DLQ_URL, { Ref: recordsId });
     // arrayWith matches in order: one statement per assertion.
     const statementInIngestPolicy = (statement: Record<string, unknown>) =>
@@ -189,7 +201,8 @@ describe('ingest', () => {
       });
     statementInIngestPolicy({
       Action: 'states:StartExecution',
-      Resource: [{ Ref: machineId }, { Ref: matchMachineId }],
+      // Sorted by logical id: Erasure…, Import…, MatchImport….
+      Resource: [{ Ref: erasureMachineId }, { Ref: machineId }, { Ref: matchMachineId }],
     });
     statementInIngestPolicy({
       Action: Match.arrayWith(['sqs:SendMessage']),

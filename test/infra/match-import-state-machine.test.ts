@@ -53,9 +53,11 @@ describe('match import state machine definition', () => {
       'columns.$',
       'dbBatchRows.$',
       'domainId.$',
+      'dryRun.$',
       'groupId.$',
       'jobId.$',
       'kind.$',
+      'pin.$',
       'uri.$',
     ]);
   });
@@ -112,11 +114,17 @@ describe('match import resources', () => {
       vpc: MSK_VPC,
       nodeImportTopics: ['eu-users'],
       matchImportTopics: ['eu-matches', 'us-matches'],
+      erasureTopics: ['eu-erasures'],
     });
     const mappings = Object.values(resourcesOf(pipeline, 'AWS::Lambda::EventSourceMapping')).map(
       (m) => m.Properties as { Topics: string[]; DestinationConfig: unknown },
     );
-    assert.deepEqual(mappings.map((m) => m.Topics).sort(), [['eu-matches'], ['eu-users'], ['us-matches']]);
+    assert.deepEqual(mappings.map((m) => m.Topics).sort(), [
+      ['eu-erasures'],
+      ['eu-matches'],
+      ['eu-users'],
+      ['us-matches'],
+    ]);
     const destinations = new Set(mappings.map((m) => JSON.stringify(m.DestinationConfig)));
     assert.equal(destinations.size, 1);
     const ingestEnv = functionsByHandler(pipeline).ingest?.properties.Environment?.Variables ?? {};

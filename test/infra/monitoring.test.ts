@@ -60,8 +60,8 @@ describe('failure paths and alarms', () => {
     const machines = Object.keys(resourcesOf(pipeline, 'AWS::StepFunctions::StateMachine'));
     const failJob = functionsByHandler(pipeline)['fail-job'];
     assert.ok(failJob);
-    // Node import, match import, user export.
-    assert.equal(machines.length, 3);
+    // Node import, match import, erasure, user export.
+    assert.equal(machines.length, 4);
 
     pipeline.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
@@ -206,8 +206,8 @@ describe('operator alarms', () => {
     const errors = byMetric('AWS/Lambda', 'Errors');
     const throttles = byMetric('AWS/Lambda', 'Throttles');
 
-    assert.equal(errors.length, 16);
-    assert.equal(throttles.length, 16);
+    assert.equal(errors.length, 19);
+    assert.equal(throttles.length, 19);
     for (const alarm of errors) {
       assert.deepEqual([alarm.Threshold, alarm.EvaluationPeriods], [3, 1]);
       assert.ok(pages(alarm));

@@ -39,7 +39,7 @@ describe('reaching MSK from the functions', () => {
       .filter(([, fn]) => JSON.stringify(fn.properties.VpcConfig?.SecurityGroupIds).includes(String(clients)))
       .map(([name]) => name)
       .sort();
-    assert.deepEqual(inGroup, ['export-group', 'fail-job', 'finalize']);
+    assert.deepEqual(inGroup, ['export-group', 'fail-job', 'finalize', 'finalize-erasure']);
   });
 
   it("adds no rule to the cluster's group when its id is not given", () => {

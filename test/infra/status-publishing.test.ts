@@ -12,7 +12,7 @@ const CLUSTER = 'arn:aws:kafka:eu-west-1:123456789012:cluster/imports/0a1b2c3d-4
 const TOPICS = 'arn:aws:kafka:eu-west-1:123456789012:topic/imports/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d-2';
 const BROKERS =
   'b-1.imports.kafka.eu-west-1.amazonaws.com:9098,b-2.imports.kafka.eu-west-1.amazonaws.com:9098';
-const PUBLISHERS = ['fail-job', 'finalize'];
+const PUBLISHERS = ['fail-job', 'finalize', 'finalize-erasure'];
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 type Synthesized = ReturnType<typeof synth>;
@@ -76,7 +76,7 @@ describe('status publishing without an MSK cluster', () => {
     );
   });
 
-  it('gives finalize and fail-job, and only them, the queue, the default event bus and the status topics', () => {
+  it('gives finalize, fail-job and finalize-erasure, and only them, the queue, the default event bus and the status topics', () => {
     const id = statusQueueId(app);
     const withDlq = Object.keys(env).filter((name) => env[name]?.[CONFIG_ENV.statusDlqUrl] !== undefined);
 

@@ -55,7 +55,8 @@ describe('user export: schedule and state machine', () => {
     assert.equal(others.length, 0);
     assert.equal(schedule?.Properties.ScheduleExpression, 'cron(20 23 * * ? *)');
     assert.equal(schedule?.Properties.ScheduleExpressionTimezone, 'Asia/Kolkata');
-    assert.notEqual(schedule?.Properties.State, 'DISABLED');
+    // No Kafka brokers in the default context: nothing could take the requests, so no run is scheduled.
+    assert.equal(schedule?.Properties.State, 'DISABLED');
     const target = schedule?.Properties.Target;
     assert.deepEqual(JSON.parse(target?.Input ?? '{}'), {
       trigger: 'schedule',
@@ -159,7 +160,7 @@ describe('user export: schedule and state machine', () => {
     assert.ok(sm.DependsOn?.includes(String(migrations)));
   });
 
-  it('grants MSK writes on the *-users topics when brokers are configured', () => {
+  it('grants MSK writes on the *-users topics and schedules the daily run when brokers are configured', () => {
     const cluster = 'arn:aws:kafka:eu-west-1:123456789012:cluster/mb/11111111-2222-3333-4444-555555555555-1';
     const withMsk = synth({
       mskClusterArn: cluster,
@@ -168,6 +169,10 @@ describe('user export: schedule and state machine', () => {
     });
     const env = functionsByHandler(withMsk.pipeline)['export-group']?.properties.Environment?.Variables ?? {};
     assert.equal(env[CONFIG_ENV.kafkaBrokers], 'b-1.mb:9098,b-2.mb:9098');
+    const [schedule] = Object.values(
+      resourcesOf<{ State?: string }>(withMsk.pipeline, 'AWS::Scheduler::Schedule'),
+    );
+    assert.notEqual(schedule?.Properties.State, 'DISABLED', 'with brokers the daily run is scheduled');
     assert.equal(env[CONFIG_ENV.kafkaAuth], 'iam');
     const topics = 'arn:aws:kafka:eu-west-1:123456789012:topic/mb/11111111-2222-3333-4444-555555555555-1';
     withMsk.pipeline.hasResourceProperties('AWS::IAM::Policy', {

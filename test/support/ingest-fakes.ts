@@ -1,4 +1,4 @@
-import type { DeadLetter, ExecutionStarter } from '../../lib/ingest/ingest-records.ts';
+import type { DeadLetter, ExecutionStarter } from '../../lib/model/ingest.ts';
 import type { ImportExecutionInput } from '../../lib/model/types.ts';
 
 /** A starter that behaves like Step Functions' naming rule: an execution name starts once. */

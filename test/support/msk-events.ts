@@ -1,4 +1,4 @@
-import type { MskEvent, MskRecord } from '../../lib/ingest/ingest-records.ts';
+import type { MskEvent, MskRecord } from '../../lib/model/ingest.ts';
 
 /** A Kafka record in the exact shape the MSK event-source mapping delivers: base64 key/value, byte headers. */
 export function mskRecord(

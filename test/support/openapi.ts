@@ -12,11 +12,14 @@ const paths = openapi.paths as Record<string, Record<string, Json>>;
 
 /** The OpenAPI path template a concrete path matches (`/v1/imports/{job_id}` for `/v1/imports/<uuid>`). */
 export function templateOf(path: string): string | undefined {
-  return Object.keys(paths).find((template) => {
+  const got = path.split('/');
+  const matching = Object.keys(paths).filter((template) => {
     const want = template.split('/');
-    const got = path.split('/');
     return want.length === got.length && want.every((part, i) => part.startsWith('{') || part === got[i]);
   });
+  // A template with fewer parameters is the more specific one (`/v1/imports/raw` before `/v1/imports/{job_id}`).
+  const parameters = (template: string) => template.split('/').filter((part) => part.startsWith('{')).length;
+  return matching.sort((a, b) => parameters(a) - parameters(b))[0];
 }
 
 /**

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ApiRequestError, jobFailureOf } from '../../errors.ts';
 import { failJob } from '../../jobs/job-repository.ts';
-import { downloadUrl } from '../../storage/presign.ts';
 import {
   checkDeclaredLength,
   mediaType,
@@ -13,13 +12,7 @@ import {
 } from '../body.ts';
 import type { ApiRequest, ApiResponse, Route } from '../http.ts';
 import { idempotencyKey, requestHash } from '../idempotency.ts';
-import {
-  claimUpload,
-  listImportRowErrors,
-  readImportJobView,
-  readUploadTarget,
-  releaseUpload,
-} from '../import-job-queries.ts';
+import { claimUpload, readImportJobView, readUploadTarget, releaseUpload } from '../import-job-queries.ts';
 import {
   type ApiImportJob,
   createImportJob,
@@ -29,20 +22,18 @@ import {
   uploadUri,
 } from '../import-jobs.ts';
 import { checkImportSource } from '../import-source.ts';
-import { NDJSON_LINE_OFFSET } from '../ndjson-nodes.ts';
+import { importJobBody } from './import-body.ts';
+import { IMPORT_EVENT_ROUTES } from './import-events.ts';
 import {
   type ApiContext,
   authorize,
-  failureOf,
+  authorizeRead,
   fromQuery,
   jobIdParam,
-  LINK_SECONDS,
   parse,
+  queryOf,
   route,
 } from './shared.ts';
-
-const DEFAULT_ERROR_PAGE = 100;
-const MAX_ERROR_PAGE = 1000;
 
 const MEDIA_FORMATS: Readonly<Record<string, (typeof IMPORT_FORMATS)[number]>> = {
   'text/csv': 'csv',
@@ -56,8 +47,35 @@ const ImportParams = z.object({
   domain_id: z.uuid(),
   group_id: z.string().trim().min(1).max(255),
   source_uri: z.string().min(1).max(2048).optional(),
+  dry_run: z
+    .union([z.boolean(), z.enum(['true', 'false'])])
+    .transform((value) => value === true || value === 'true')
+    .optional(),
 });
 type ImportParams = z.infer<typeof ImportParams>;
+
+/**
+ * Whether the request asks for a dry run (`?dry_run=true` or a `dry_run` field): only the imports that run
+ * through the pipeline (nodes, Parquet matches) have one; the API loads the others itself.
+ */
+function dryRunOf(request: ApiRequest, params: ImportParams): boolean {
+  const query = request.query.get('dry_run');
+  if (query !== null && query !== 'true' && query !== 'false') {
+    throw new ApiRequestError(400, 'INVALID_REQUEST', 'dry_run: expected true or false');
+  }
+  const dryRun = params.dry_run === true || query === 'true';
+  if (
+    dryRun &&
+    (params.resource_type === 'users' || (params.resource_type === 'matches' && params.format !== 'parquet'))
+  ) {
+    throw new ApiRequestError(
+      400,
+      'DRY_RUN_UNSUPPORTED',
+      'a dry run is offered for nodes and Parquet matches',
+    );
+  }
+  return dryRun;
+}
 
 function checkImportable(params: ImportParams): void {
   if (!IMPORTABLE[params.resource_type].includes(params.format)) {
@@ -69,36 +87,66 @@ function checkImportable(params: ImportParams): void {
   }
 }
 
-async function createImport(request: ApiRequest, context: ApiContext): Promise<ApiResponse> {
+/** Raw bodies whose media type names no format: the query must. */
+const UNTYPED_MEDIA = ['text/plain', 'application/octet-stream'];
+
+/** How an import's file (or its source) comes: what each of the create routes takes. */
+type BodyForm = 'json' | 'multipart' | 'raw';
+
+const FORM_MEDIA: Readonly<Record<BodyForm, string>> = {
+  json: 'application/json',
+  multipart: 'multipart/form-data',
+  raw: 'text/csv, application/x-ndjson, application/vnd.apache.parquet, or text/plain or application/octet-stream with ?format=',
+};
+
+function formOf(type: string): BodyForm | undefined {
+  if (type === 'multipart/form-data') return 'multipart';
+  if (type === 'application/json') return 'json';
+  return MEDIA_FORMATS[type] !== undefined || UNTYPED_MEDIA.includes(type) ? 'raw' : undefined;
+}
+
+async function createImport(
+  request: ApiRequest,
+  context: ApiContext,
+  forms: readonly BodyForm[],
+): Promise<ApiResponse> {
   const key = idempotencyKey(request.headers);
   const { config, store } = context.deps;
   const limit = config.apiMaxBodyBytes;
   checkDeclaredLength(request.headers, limit);
   const jobId = randomUUID();
   const type = mediaType(request.headers);
+  const form = formOf(type);
+  if (form === undefined || !forms.includes(form)) {
+    throw new ApiRequestError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `send ${forms.map((f) => FORM_MEDIA[f]).join(', or ')}`,
+    );
+  }
   let params: ImportParams;
   let staged: StagedBody | undefined;
   let source: string | undefined;
-  if (type === 'multipart/form-data') {
-    const form = await readMultipart(
+  if (form === 'multipart') {
+    const parts = await readMultipart(
       request.body,
       request.headers,
       store,
       uploadUri(context.deps, jobId),
       limit,
     );
-    params = parse(ImportParams.omit({ source_uri: true }), form.fields);
+    params = parse(ImportParams.omit({ source_uri: true }), parts.fields);
     authorize(request.caller, params.domain_id);
-    if (!form.file)
+    if (!parts.file)
       throw new ApiRequestError(400, 'INVALID_REQUEST', 'file: the multipart body has no file part');
-    staged = form.file;
-  } else if (type === 'application/json') {
+    staged = parts.file;
+  } else if (form === 'json') {
     params = parse(ImportParams, await readJson(request.body));
     authorize(request.caller, params.domain_id);
     if (params.source_uri !== undefined) {
       source = await checkImportSource(context.deps, params.source_uri, params.domain_id);
     }
-  } else if (MEDIA_FORMATS[type] !== undefined) {
+  } else {
     params = parse(ImportParams.omit({ source_uri: true }), {
       format: MEDIA_FORMATS[type],
       ...fromQuery(request.query),
@@ -106,14 +154,9 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
     authorize(request.caller, params.domain_id);
     checkImportable(params);
     staged = await stageBody(store, uploadUri(context.deps, jobId), request.body, limit, type);
-  } else {
-    throw new ApiRequestError(
-      415,
-      'UNSUPPORTED_MEDIA_TYPE',
-      'send multipart/form-data, application/json, text/csv, application/x-ndjson or application/vnd.apache.parquet',
-    );
   }
   checkImportable(params);
+  const dryRun = dryRunOf(request, params);
   const hash = requestHash({
     resource_type: params.resource_type,
     format: params.format,
@@ -121,6 +164,7 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
     group_id: params.group_id,
     source_uri: params.source_uri,
     body_sha256: staged?.sha256,
+    ...(dryRun ? { dry_run: true } : {}),
   });
   const { response, replayed } = await context.idempotency.once(
     { domainId: params.domain_id, key },
@@ -133,6 +177,7 @@ async function createImport(request: ApiRequest, context: ApiContext): Promise<A
         format: params.format,
         domainId: params.domain_id,
         groupId: params.group_id,
+        ...(dryRun ? { dryRun } : {}),
       };
       const { createdAt } = await createImportJob(context.deps, { ...job, uri });
       if (uri !== undefined) await launchOrFail(context, { ...job, uri });
@@ -194,6 +239,7 @@ async function uploadImportFile(
     domainId: target.domainId,
     groupId: target.groupId,
     uri,
+    ...(target.dryRun ? { dryRun: true } : {}),
   });
   return {
     status: 202,
@@ -201,67 +247,31 @@ async function uploadImportFile(
   };
 }
 
-/** An error-page cursor: the last line shown, opaque to callers. */
-const encodeCursor = (line: number): string => Buffer.from(`l:${line}`).toString('base64url');
-function decodeCursor(cursor: string | null): number {
-  if (cursor === null) return 0;
-  const match = /^l:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw new ApiRequestError(400, 'INVALID_CURSOR', 'cursor is not one this API gave');
-  return Number(match[1]);
-}
-
-function pageSize(query: URLSearchParams): number {
-  const raw = query.get('limit');
-  if (raw === null) return DEFAULT_ERROR_PAGE;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_ERROR_PAGE) {
-    throw new ApiRequestError(400, 'INVALID_REQUEST', `limit: an integer from 1 to ${MAX_ERROR_PAGE}`);
-  }
-  return n;
-}
-
 async function getImport(
   request: ApiRequest,
   params: Readonly<Record<string, string>>,
   context: ApiContext,
 ): Promise<ApiResponse> {
-  const jobId = jobIdParam(params);
-  const { pool, config } = context.deps;
-  const job = await readImportJobView(pool, jobId);
+  const job = await readImportJobView(context.deps.pool, jobIdParam(params));
   if (!job) throw new ApiRequestError(404, 'JOB_NOT_FOUND', 'no such job');
-  authorize(request.caller, job.domainId);
-  const limit = pageSize(request.query);
-  const after = decodeCursor(request.query.get('cursor'));
-  const offset = job.kind === 'nodes' && job.format === 'ndjson' ? NDJSON_LINE_OFFSET : 0;
-  // One row past the page says whether there is a next one.
-  const errors = await listImportRowErrors(pool, jobId, after, limit + 1);
-  const page = errors.slice(0, limit);
-  const last = page.at(-1);
-  return {
-    status: 200,
-    json: {
-      job_id: job.id,
-      resource_type: job.kind,
-      status: job.status.toLowerCase(),
-      total_records: job.total,
-      processed_count: job.processed + job.failedCount,
-      success_count: job.processed,
-      fail_count: job.failedCount,
-      errors: page.map((e) => ({ line: e.line - offset, errors: e.errors })),
-      ...(errors.length > limit && last ? { next_cursor: encodeCursor(last.line) } : {}),
-      ...(job.failedListUri && job.failedCount > 0
-        ? { error_report_url: await downloadUrl(config, job.failedListUri, LINK_SECONDS) }
-        : {}),
-      ...failureOf(job),
-      created_at: job.createdAt.toISOString(),
-      completed_at: job.finishedAt?.toISOString() ?? null,
-    },
-  };
+  authorizeRead(request.caller, job.domainId);
+  return { status: 200, json: await importJobBody(context, job, request.query) };
 }
 
 /** Creating an import, uploading its file, reading its status and failed rows. */
 export const IMPORT_ROUTES: readonly Route<ApiContext>[] = [
-  route('POST', '/v1/imports', (request, _params, context) => createImport(request, context)),
+  // Before the forms had paths of their own, this one took them all, with the raw form's query: it still does.
+  route(
+    'POST',
+    '/v1/imports',
+    (request, _params, context) => createImport(request, context, ['json', 'multipart', 'raw']),
+    queryOf('POST', '/v1/imports/raw'),
+  ),
+  route('POST', '/v1/imports/multipart', (request, _params, context) =>
+    createImport(request, context, ['multipart']),
+  ),
+  route('POST', '/v1/imports/raw', (request, _params, context) => createImport(request, context, ['raw'])),
   route('GET', '/v1/imports/{job_id}', getImport),
   route('PUT', '/v1/imports/{job_id}/file', uploadImportFile),
+  ...IMPORT_EVENT_ROUTES,
 ];

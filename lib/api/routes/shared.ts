@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { ApiRequestError } from '../../errors.ts';
 import type { RuntimeDeps } from '../../jobs/deps.ts';
+import type { IdempotencyStore } from '../../model/idempotency.ts';
+import type { ErasureExecutionInput } from '../../model/types.ts';
+import type { DeadLetterAdmin } from '../dead-letter-admin.ts';
 import type { ApiExportJob } from '../export-jobs.ts';
 import type { Caller, Route } from '../http.ts';
-import type { IdempotencyStore } from '../idempotency.ts';
 import type { ApiImportJob } from '../import-jobs.ts';
 import openapi from '../openapi.json' with { type: 'json' };
 
@@ -11,6 +13,8 @@ import openapi from '../openapi.json' with { type: 'json' };
 export interface JobLauncher {
   launchImport(job: ApiImportJob): Promise<void>;
   launchExport(job: ApiExportJob): Promise<void>;
+  /** Starts an erasure's execution (its job row is recorded already). */
+  launchErasure(input: ErasureExecutionInput): Promise<void>;
 }
 
 /** What the handlers work with. */
@@ -18,6 +22,8 @@ export interface ApiContext {
   readonly deps: RuntimeDeps;
   readonly idempotency: IdempotencyStore;
   readonly launcher: JobLauncher;
+  /** The ingest dead letters, for operators; absent where no queue is configured. */
+  readonly deadLetters?: DeadLetterAdmin;
 }
 
 /** How long presigned download links stay valid. */
@@ -40,6 +46,11 @@ export function authorize(caller: Caller, domainId: string): void {
   if (caller.domainId !== undefined && caller.domainId !== domainId) {
     throw new ApiRequestError(403, 'FORBIDDEN', 'the caller may not act for this domain');
   }
+}
+
+/** The caller may read what belongs to its own domain; an operator (admin) reads every domain's. */
+export function authorizeRead(caller: Caller, domainId: string): void {
+  if (caller.admin !== true) authorize(caller, domainId);
 }
 
 /** The query parameters as an object to parse (the last of repeated ones wins). */
@@ -71,11 +82,29 @@ export function failureOf(job: {
 
 type Handler = Route<ApiContext>['handle'];
 
-/** A route whose query parameters are those the document declares for it: one source for both. */
-export function route(method: Route<ApiContext>['method'], path: string, handle: Handler): Route<ApiContext> {
-  const operation = (
-    openapi.paths as Record<string, Record<string, { parameters?: { name: string; in: string }[] }>>
-  )[path]?.[method.toLowerCase()];
-  const query = (operation?.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+interface Parameter {
+  readonly name?: string;
+  readonly in?: string;
+  readonly $ref?: string;
+}
+
+/** The names of the query parameters the document declares for an operation (shared ones by their `$ref`). */
+export function queryOf(method: Route<ApiContext>['method'], path: string): string[] {
+  const operation = (openapi.paths as Record<string, Record<string, { parameters?: Parameter[] }>>)[path]?.[
+    method.toLowerCase()
+  ];
+  const shared = openapi.components.parameters as Record<string, Parameter>;
+  return (operation?.parameters ?? [])
+    .map((p) => (p.$ref === undefined ? p : (shared[p.$ref.replace('#/components/parameters/', '')] ?? {})))
+    .flatMap((p) => (p.in === 'query' && p.name ? [p.name] : []));
+}
+
+/** A route whose query parameters are those the document declares for it (one source for both) unless given. */
+export function route(
+  method: Route<ApiContext>['method'],
+  path: string,
+  handle: Handler,
+  query: readonly string[] = queryOf(method, path),
+): Route<ApiContext> {
   return { method, path, query, handle };
 }

@@ -6,7 +6,6 @@ export const LAMBDA_SERVICE_ERROR_NAMES = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
 ] as const;
 
 /** The Retry every Task of the import state machines carries: our transient errors, then Lambda's. */
@@ -23,5 +22,14 @@ export const EXPECTED_IMPORT_TASK_RETRY = [
     MaxAttempts: 3,
     BackoffRate: 2,
     MaxDelaySeconds: 10,
+  },
+  // Throttling waits for the reserved concurrency other jobs hold: minutes, not seconds.
+  {
+    ErrorEquals: ['Lambda.TooManyRequestsException'],
+    IntervalSeconds: 2,
+    MaxAttempts: 20,
+    BackoffRate: 2,
+    MaxDelaySeconds: 60,
+    JitterStrategy: 'FULL',
   },
 ];

@@ -20,6 +20,7 @@ const DOMAIN = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 const OTHER = '2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f60';
 const ROLE = 'arn:aws:iam::123456789012:role/partner-importer';
 const SESSION = 'arn:aws:sts::123456789012:assumed-role/partner-importer/session-1';
+const OPERATOR = 'arn:aws:iam::123456789012:role/operator';
 
 function event(
   method: string,
@@ -68,6 +69,7 @@ describe('the api function behind API Gateway (IAM identity → domain, streamed
           launched.push(job);
         },
         launchExport: async () => undefined,
+        launchErasure: async () => undefined,
       },
     };
   });
@@ -166,5 +168,34 @@ describe('the api function behind API Gateway (IAM identity → domain, streamed
     assert.match(failed.rows[0]?.failure_reason ?? '', /could not be started/);
     const retried = await serve(request);
     assert.equal(retried.status, 202);
+  });
+
+  it('lets an admin caller see every domain’s jobs and the dead letters; a domain caller sees its own jobs', async () => {
+    await pool.query('INSERT INTO api_callers (principal, domain_id, admin) VALUES ($1, $2, true)', [
+      OPERATOR,
+      DOMAIN,
+    ]);
+    const foreign = '3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b';
+    await pool.query(
+      `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin)
+       VALUES ($1, 'nodes', $2, 'g', 'COMPLETED', 'cli', 'cli')`,
+      [foreign, OTHER],
+    );
+    const domains = (reply: { json: Record<string, unknown> }) =>
+      new Set((reply.json.jobs as Array<{ domain_id: string }>).map((job) => job.domain_id));
+
+    const own = await serve(event('GET', '/v1/jobs'));
+    const all = await serve(event('GET', '/v1/jobs', {}, OPERATOR));
+
+    assert.deepEqual(domains(own), new Set([DOMAIN]));
+    assert.deepEqual(domains(all), new Set([DOMAIN, OTHER]));
+    assert.equal((await serve(event('GET', `/v1/imports/${foreign}`, {}, OPERATOR))).status, 200);
+    assert.equal((await serve(event('GET', `/v1/imports/${foreign}`))).status, 403);
+    assert.equal((await serve(event('GET', '/v1/dead-letters'))).status, 403);
+    // This context has no queue configured: the operator is let through, to find none.
+    assert.equal(
+      (await serve(event('GET', '/v1/dead-letters', {}, OPERATOR))).json.code,
+      'DEAD_LETTERS_UNAVAILABLE',
+    );
   });
 });

@@ -219,6 +219,46 @@ describe('bulk HTTP API over real HTTP', () => {
     );
   });
 
+  it('a dry run (?dry_run=true, or a dry_run field) counts and reports as a real import, and writes no node', async () => {
+    const post = (query: string, body: string, headers: Record<string, string>) =>
+      call('POST', `/v1/imports${query}`, { headers: { 'idempotency-key': nextKey(), ...headers }, body });
+    const target = `resource_type=nodes&domain_id=${DOMAIN}&group_id=g2&format=csv`;
+
+    const dry = await post(`?${target}&dry_run=true`, 'reference_id,city\ndry1,Pune\n,Nowhere\ndry2,Goa\n', {
+      'content-type': 'text/csv',
+    });
+    const job = await finished(dry.json.job_id as string);
+    const refused = await post(
+      '',
+      JSON.stringify({
+        resource_type: 'users',
+        format: 'csv',
+        domain_id: DOMAIN,
+        group_id: 'g2',
+        dry_run: true,
+      }),
+      { 'content-type': 'application/json' },
+    );
+
+    assert.deepEqual(
+      [job.status, job.total_records, job.success_count],
+      ['failed', 3, 2],
+      JSON.stringify(job),
+    );
+    assert.deepEqual(
+      (job.errors as { line: number }[]).map((e) => e.line),
+      [3],
+    );
+    const written = await pool.query(
+      `SELECT count(*)::int AS n FROM nodes WHERE domain_id = $1 AND reference_id LIKE 'dry%'`,
+      [DOMAIN],
+    );
+    assert.equal(written.rows[0].n, 0);
+    const row = await pool.query('SELECT dry_run FROM import_jobs WHERE id = $1', [dry.json.job_id]);
+    assert.equal(row.rows[0].dry_run, true);
+    assert.deepEqual([refused.status, refused.json.code], [400, 'DRY_RUN_UNSUPPORTED']);
+  });
+
   it('imports matches from a Parquet body, and from CSV and NDJSON with every error of a bad row', async () => {
     const file = join(dir, 'matches.parquet');
     writeMatchParquet(file, 500, { codec: 'SNAPPY', rowGroupRows: 200 });

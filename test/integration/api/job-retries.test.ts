@@ -11,8 +11,9 @@ import type pg from 'pg';
 import { type ApiExportJob, createExportJob } from '../../../lib/api/export-jobs.ts';
 import { type ApiImportJob, createImportJob, runApiImportInProcess } from '../../../lib/api/import-jobs.ts';
 import { StorageUnavailableError } from '../../../lib/errors.ts';
+import type { RuntimeDeps } from '../../../lib/jobs/deps.ts';
 import { initLocalConfig } from '../../../lib/local/adapters.ts';
-import { closeRuntimeDeps, type RuntimeDeps, runtimeDeps } from '../../../lib/runtime/deps.ts';
+import { closeRuntimeDeps, runtimeDeps } from '../../../lib/runtime/deps.ts';
 import type { ObjectStore } from '../../../lib/storage/object-store.ts';
 import { testDatabase } from '../../support/database.ts';
 

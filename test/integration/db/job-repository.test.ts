@@ -2,18 +2,17 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createPool } from '../../../lib/db/pool.ts';
+import { streamJobErrors } from '../../../lib/jobs/job-error-repository.ts';
 import {
   completeJob,
   createOrClaimJob,
   failJob,
   getJob,
-  getLatestStatusEvent,
   listJobs,
   type NewImportJob,
-  recordStatusEvent,
   setJobTotal,
-  streamJobErrors,
 } from '../../../lib/jobs/job-repository.ts';
+import { getLatestStatusEvent, recordStatusEvent } from '../../../lib/jobs/status-event-repository.ts';
 import type { JobStatusMessage } from '../../../lib/model/types.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
 

@@ -3,15 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import {
-  type CommittedChunk,
-  type LoadCounts,
-  loadNodes,
-  NUL_CHARACTER,
-} from '../../../lib/csv/load-nodes.ts';
-import type { ParsedRow } from '../../../lib/csv/parse-range.ts';
+import { NUL_CHARACTER, type ParsedRow } from '../../../lib/csv/parse-range.ts';
 import { createOrClaimJob } from '../../../lib/jobs/job-repository.ts';
-import type { JobRef, RowRejection } from '../../../lib/model/types.ts';
+import type { JobRef, LoadCounts, RowRejection } from '../../../lib/model/types.ts';
+import { type CommittedChunk, loadNodes } from '../../../lib/nodes/load-nodes.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
 
 const SUITE = 'load_nodes';

@@ -10,6 +10,8 @@ const TABLES = [
   'api_callers',
   'api_idempotency_keys',
   'domains',
+  'erasure_references',
+  'erasures',
   'export_jobs',
   'import_job_batches',
   'import_job_db_batches',

@@ -4,10 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type pg from 'pg';
 import { normalizeHeaderName } from '../../../lib/csv/header.ts';
-import { csvStageLayout, loadStagedNodes } from '../../../lib/csv/load-nodes.ts';
 import { parseCsvRange, stageCsvRange } from '../../../lib/csv/parse-range.ts';
 import { createOrClaimJob } from '../../../lib/jobs/job-repository.ts';
 import type { JobRef } from '../../../lib/model/types.ts';
+import { loadStagedNodes } from '../../../lib/nodes/load-nodes.ts';
+import { csvStageLayout } from '../../../lib/nodes/node-repository.ts';
 import { chunked, chunkSizes, csvFile, MAX_RECORD_BYTES, RAW_HEADER } from '../../support/csv-arbitraries.ts';
 import { testDatabase } from '../../support/database.ts';
 

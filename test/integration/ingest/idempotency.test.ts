@@ -4,7 +4,8 @@ import { after, before, describe, it, mock } from 'node:test';
 import type { Context } from 'aws-lambda';
 import { type IdempotencyOptions, withIdempotency } from '../../../lib/aws/idempotent-starter.ts';
 import { StorageUnavailableError } from '../../../lib/errors.ts';
-import { type DeadLetter, type ExecutionStarter, ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import type { DeadLetter, ExecutionStarter } from '../../../lib/model/ingest.ts';
 import type { ImportExecutionInput } from '../../../lib/model/types.ts';
 import {
   DYNALITE_CREDENTIALS,

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import type { DeadLetter } from '../../../lib/ingest/ingest-records.ts';
 import { localDeadLetters } from '../../../lib/local/dead-letters.ts';
+import type { DeadLetter } from '../../../lib/model/ingest.ts';
 
 const run = promisify(execFile);
 const MODULE = pathToFileURL(

@@ -78,6 +78,8 @@ describe('status messages on Kafka', () => {
         referenceColumn: 0,
         total: 3,
         dbBatchRows: 100,
+        pin: null,
+        dryRun: false,
         batches: [{ index: 0, uri: input.source.uri, start: 0, end: 40, firstLine: 2, records: 3 }],
       },
       results: [

@@ -3,14 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createGzip, gzipSync } from 'node:zlib';
-import { isRowRejection, parseCsvRange } from '../../../lib/csv/parse-range.ts';
 import {
   GZIP_RATIO_FLOOR_BYTES,
   isGzip,
   type PlanGzipPartsOptions,
-  planCsvRanges,
   planGzipParts,
-} from '../../../lib/csv/plan-csv.ts';
+} from '../../../lib/csv/gzip-parts.ts';
+import { isRowRejection, parseCsvRange } from '../../../lib/csv/parse-range.ts';
+import { planCsvRanges } from '../../../lib/csv/plan-csv.ts';
 
 async function* chunked(bytes: Buffer, size: number, onPull?: () => void): AsyncGenerator<Buffer> {
   for (let at = 0; at < bytes.length; at += size) {

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
+import { planGzipParts } from '../../../lib/csv/gzip-parts.ts';
 import { type ParsedRow, parseCsvRange } from '../../../lib/csv/parse-range.ts';
-import { planCsvRanges, planGzipParts } from '../../../lib/csv/plan-csv.ts';
+import { planCsvRanges } from '../../../lib/csv/plan-csv.ts';
 import type { CsvPlan, RowRejection } from '../../../lib/model/types.ts';
 import { chunked, chunkSizes, csvFile, MAX_RECORD_BYTES } from '../../support/csv-arbitraries.ts';
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { IMPORT_REQUEST_MAX_BYTES } from '../../../lib/config.ts';
 import { DatabaseUnavailableError } from '../../../lib/errors.ts';
-import { type ExecutionStarter, ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import type { ExecutionStarter } from '../../../lib/model/ingest.ts';
+import { IMPORT_REQUEST_MAX_BYTES } from '../../../lib/settings.ts';
 import { fakeSink, fakeStarter } from '../../support/ingest-fakes.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 
@@ -36,6 +37,30 @@ describe('ingest of MSK import requests', () => {
       /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
     );
     assert.notEqual(starter.inputs[0]?.jobId, starter.inputs[1]?.jobId);
+  });
+
+  it('starts a request with "dryRun": true as a dry run, and dead-letters a dryRun that is no boolean', async () => {
+    const starter = fakeStarter();
+    const sink = fakeSink();
+    const event = mskEvent([
+      mskRecord(valid({ dryRun: true, maxFailedRows: 5 }), { offset: 1 }),
+      mskRecord(valid(), { offset: 2 }),
+      mskRecord(valid({ dryRun: 'yes' }), { offset: 3 }),
+    ]);
+
+    await ingestRecords(event, { starter, deadLetters: sink, allowLocalFiles: false });
+
+    assert.deepEqual(
+      starter.inputs.map((input) => [input.dryRun, input.maxFailedRows]),
+      [
+        [true, 5],
+        [undefined, undefined],
+      ],
+    );
+    assert.deepEqual(
+      sink.letters.map((letter) => letter.offset),
+      [3],
+    );
   });
 
   it('dead-letters each invalid record with its own code while valid records in the batch start', async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DatabaseUnavailableError } from '../../../lib/errors.ts';
-import type { ExecutionStarter } from '../../../lib/ingest/ingest-records.ts';
 import { ingestObjectCreated, parseNodeUploadKey } from '../../../lib/ingest/object-created.ts';
+import type { ExecutionStarter } from '../../../lib/model/ingest.ts';
 import { fakeSink, fakeStarter } from '../../support/ingest-fakes.ts';
 import { objectCreatedEvent } from '../../support/s3-events.ts';
 

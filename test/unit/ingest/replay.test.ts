@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DeadLetter } from '../../../lib/ingest/ingest-records.ts';
 import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
 import { ingestObjectCreated } from '../../../lib/ingest/object-created.ts';
 import { recordOfLetter, replayDeadLetter } from '../../../lib/ingest/replay.ts';
+import type { DeadLetter } from '../../../lib/model/ingest.ts';
 import { fakeSink, fakeStarter } from '../../support/ingest-fakes.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 import { objectCreatedEvent } from '../../support/s3-events.ts';

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type QueuedMessage, type ReplayQueue, replayQueue } from '../../../lib/aws/sqs-replay.ts';
 import { StorageUnavailableError } from '../../../lib/errors.ts';
-import type { DeadLetter, ExecutionStarter } from '../../../lib/ingest/ingest-records.ts';
 import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
 import { replayDeadLetter } from '../../../lib/ingest/replay.ts';
+import type { DeadLetter, ExecutionStarter } from '../../../lib/model/ingest.ts';
 import { fakeStarter } from '../../support/ingest-fakes.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 

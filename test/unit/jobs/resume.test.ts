@@ -25,6 +25,7 @@ function row(overrides: Partial<ImportJobRow>): ImportJobRow {
     executionId: null,
     successListUri: null,
     failedListUri: null,
+    dryRun: false,
     createdAt: at,
     startedAt: at,
     finishedAt: null,
@@ -32,6 +33,13 @@ function row(overrides: Partial<ImportJobRow>): ImportJobRow {
     ...overrides,
   };
 }
+
+describe('a resumed dry run', () => {
+  it('stays a dry run', () => {
+    assert.equal(resumeInput(row({ dryRun: true }), 'staging/x').dryRun, true);
+    assert.equal(resumeInput(row({}), 'staging/x').dryRun, undefined);
+  });
+});
 
 describe('resumeInput', () => {
   it('runs an unfinished pipeline job again under its own id', () => {
@@ -61,6 +69,13 @@ describe('resumeInput', () => {
   it('refuses a job the bulk API accepted: its source is not what the state machine reads', () => {
     assert.throws(
       () => resumeInput(row({ origin: 'api', source: 's3://bucket/api/uploads/x.ndjson' }), 'unused'),
+      (error: Error & { code?: string }) => error.code === 'NOT_RESUMABLE',
+    );
+  });
+
+  it('refuses an erasure: its row does not say whether every group was asked for', () => {
+    assert.throws(
+      () => resumeInput(row({ kind: 'erasure', groupId: '*', origin: 'cli' }), 'unused'),
       (error: Error & { code?: string }) => error.code === 'NOT_RESUMABLE',
     );
   });

@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  type DeadLetter,
-  type ExecutionStarter,
-  ingestRecords,
-  parseMskEvent,
-} from '../../../lib/ingest/ingest-records.ts';
+import { ingestRecords, parseMskEvent } from '../../../lib/ingest/ingest-records.ts';
 import { type ConsumedRecord, toMskEvent } from '../../../lib/kafka/msk-event.ts';
+import type { DeadLetter, ExecutionStarter } from '../../../lib/model/ingest.ts';
 import type { ImportExecutionInput } from '../../../lib/model/types.ts';
 
 const DOMAIN = 'a4f5e6d7-8c9b-4a1e-9f2d-3c4b5a6e7f80';

@@ -42,6 +42,7 @@ export function recordingStore(inner: ObjectStore = localStore()): {
   const store: ObjectStore = {
     head: (uri) => inner.head(uri),
     exists: (uri) => inner.exists(uri),
+    remove: (uri) => inner.remove(uri),
     write: (uri, body, options) => inner.write(uri, body, options),
     read: async (uri, range) => {
       const size = range ? undefined : (await inner.head(uri)).size;

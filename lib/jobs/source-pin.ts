@@ -1,0 +1,42 @@
+import { isDeepStrictEqual } from 'node:util';
+import type pg from 'pg';
+import { query } from '../db/query.ts';
+import { SourceChangedError } from '../errors.ts';
+import type { SourcePin } from '../model/types.ts';
+
+/** Records what a request asked of its job beyond its source: a dry run, an absolute failure budget. */
+export async function recordJobTerms(
+  pool: pg.Pool,
+  jobId: string,
+  terms: { readonly dryRun?: boolean | undefined; readonly maxFailedRows?: number | undefined },
+): Promise<void> {
+  if (!terms.dryRun && terms.maxFailedRows === undefined) return;
+  await query(pool, 'UPDATE import_jobs SET dry_run = dry_run OR $2, max_failed_rows = $3 WHERE id = $1', [
+    jobId,
+    terms.dryRun === true,
+    terms.maxFailedRows ?? null,
+  ]);
+}
+
+/**
+ * Records the version of its source a job plans against, the first time it plans, and checks every later
+ * plan of the same job (`jobs resume`, a re-run execution) against it: their completed batches read the
+ * pinned version, so the rest must too.
+ *
+ * @throws SourceChangedError `SOURCE_CHANGED` when the job pinned another version before.
+ */
+export async function pinJobSource(pool: pg.Pool, jobId: string, uri: string, pin: SourcePin): Promise<void> {
+  const result = await query<{ source_pin: SourcePin }>(
+    pool,
+    `UPDATE import_jobs SET source_pin = coalesce(source_pin, $2::jsonb) WHERE id = $1 RETURNING source_pin`,
+    [jobId, JSON.stringify(pin)],
+  );
+  const pinned = result.rows[0]?.source_pin;
+  if (pinned !== undefined && !isDeepStrictEqual(pinned, pin)) {
+    throw new SourceChangedError(`the source changed since the job was first planned: ${uri}`, {
+      uri,
+      pinned,
+      found: pin,
+    });
+  }
+}

@@ -1,0 +1,229 @@
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { MAX_REFERENCE_LENGTH } from '../csv/parse-range.ts';
+import { unescapeCellSql } from '../csv/spreadsheet-escape.ts';
+import {
+  type DbBatchPosition,
+  IDLE_IN_TRANSACTION_TIMEOUT,
+  WORK_MEM,
+  type WrittenCounts,
+  writeStagedBatch,
+} from '../db/staged-batch.ts';
+import type { JobRef } from '../model/types.ts';
+import type { DbBatch } from './staged-rows.ts';
+
+/**
+ * How staged rows map to nodes: the temp table's columns after `line`, and the SQL expressions of the
+ * reference and of the metadata over them.
+ */
+export interface StageLayout {
+  readonly columns: string;
+  readonly reference: string;
+  readonly metadata: string;
+}
+
+const quoteLiteral = (value: string) => `'${value.replaceAll("'", "''")}'`;
+
+/**
+ * The layout of CSV records staged as they are (see `stageCsvRange`): one text column per header column;
+ * the metadata object is built in SQL from the non-empty cells (COPY reads an unquoted empty cell as NULL,
+ * a quoted one as '').
+ */
+export function csvStageLayout(header: readonly string[], referenceColumn: number): StageLayout {
+  const pairs = header
+    .map((name, c) =>
+      c === referenceColumn ? '' : `${quoteLiteral(name)}, nullif(${unescapeCellSql(`c${c}`)}, '')`,
+    )
+    .filter((pair) => pair !== '');
+  return {
+    columns: header.map((_, c) => `c${c} text`).join(', '),
+    reference: unescapeCellSql(`c${referenceColumn}`),
+    // With no column but the reference (a reference list), nodes get no metadata row, and existing
+    // metadata is left as it is.
+    metadata: pairs.length > 0 ? `jsonb_strip_nulls(${jsonbObjectOf(pairs)})` : 'NULL::jsonb',
+  };
+}
+
+/** Key/value pairs per `jsonb_build_object` call: a function takes at most 100 arguments (FUNC_MAX_ARGS). */
+const PAIRS_PER_CALL = 50;
+
+/** One jsonb object of `pairs` (`'key', value` each), built by as many calls as the argument limit needs. */
+function jsonbObjectOf(pairs: readonly string[]): string {
+  const calls: string[] = [];
+  for (let at = 0; at < pairs.length; at += PAIRS_PER_CALL) {
+    calls.push(`jsonb_build_object(${pairs.slice(at, at + PAIRS_PER_CALL).join(', ')})`);
+  }
+  return calls.join(' || ');
+}
+
+/** The layout of parsed rows: the reference and the metadata already serialised as JSON. */
+export const PARSED_ROW_LAYOUT: StageLayout = {
+  columns: 'reference_id text, metadata jsonb',
+  reference: 'reference_id',
+  metadata: 'metadata',
+};
+
+// The reference rules of parseCsvRange, in SQL: blank means only the characters JavaScript's trim()
+// removes; the length counts code points.
+const BLANK = String.raw`'^[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*$'`;
+const missing = (ref: string) => `(${ref} IS NULL OR ${ref} ~ ${BLANK})`;
+const tooLong = (ref: string) => `char_length(${ref}) > ${MAX_REFERENCE_LENGTH}`;
+
+/** The statements of one DB batch for a layout. */
+export interface BatchSql {
+  readonly begin: string;
+  readonly copy: string;
+  readonly upsert: string;
+  /** The upsert of a DB batch committed before, run again: see {@link batchSql}. */
+  readonly upsertAgain: string;
+}
+
+export function batchSql(layout: StageLayout): BatchSql {
+  const ref = `(${layout.reference}) COLLATE "C"`;
+  /**
+   * One statement checks the references, de-duplicates (last line wins) and writes nodes and their
+   * metadata. Rows are fed in reference order, so concurrent batches lock rows in the same order and
+   * cannot deadlock. The DO UPDATE applies only when the row was last written by another job or by an
+   * earlier (or the same) line of this job; `job_writes` counts the distinct lines of this job that wrote
+   * the node. A node skipped by that WHERE, or returned with job_writes > 1, was already written by this
+   * job from another line: a duplicate. New nodes get time-ordered ids ($4 is a per-batch UUIDv7 prefix,
+   * the line fills the rest), so primary-key inserts stay local. Metadata is written only for the nodes
+   * actually written: a plain insert for new nodes (no conflict is possible), an upsert skipping unchanged
+   * metadata for the others.
+   * The node's success-list line is `job_first_line`, the line of its job that wrote it first (the one
+   * returned with job_writes = 1). Run `again` (a DB batch committed before, rewritten by a retried batch),
+   * it also lists the nodes it holds that a later line of the job has written since: the WHERE skips them,
+   * yet they were listed by this DB batch the first time.
+   */
+  const upsert = (again: boolean) => `WITH staged AS MATERIALIZED (
+  SELECT line, ${ref} AS reference_id FROM mb_stage
+), src AS MATERIALIZED (
+  SELECT DISTINCT ON (${ref}) ${ref} AS reference_id, line, (${layout.metadata}) AS metadata
+  FROM mb_stage
+  WHERE NOT ${missing(ref)} AND NOT ${tooLong(ref)}
+  ORDER BY ${ref}, line DESC
+), bad AS (
+  INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason)
+  SELECT $3, $2, line, NULL,
+    CASE WHEN ${missing('reference_id')} THEN 'MISSING_REFERENCE' ELSE 'REFERENCE_TOO_LONG' END,
+    CASE WHEN ${missing('reference_id')} THEN 'reference_id is empty'
+      ELSE format('reference_id has %s characters, more than ${MAX_REFERENCE_LENGTH}', char_length(reference_id)) END
+  FROM staged WHERE ${missing('reference_id')} OR ${tooLong('reference_id')}
+  ON CONFLICT (job_id, line) DO NOTHING
+  RETURNING line
+), up AS (
+  INSERT INTO nodes AS n (id, reference_id, group_id, domain_id, last_job_id, last_line, job_first_line)
+  SELECT ($4 || lpad(to_hex(s.line % 4294967296), 8, '0'))::uuid, s.reference_id, $1, $2, $3, s.line, s.line
+  FROM src s ORDER BY s.reference_id
+  ON CONFLICT (domain_id, group_id, reference_id) DO UPDATE SET
+    updated_at = now(),
+    last_job_id = excluded.last_job_id,
+    last_line = excluded.last_line,
+    job_writes = CASE
+      WHEN n.last_job_id = excluded.last_job_id AND n.last_line <> excluded.last_line THEN n.job_writes + 1
+      WHEN n.last_job_id = excluded.last_job_id THEN n.job_writes
+      ELSE 1
+    END,
+    job_first_line = CASE WHEN n.last_job_id = excluded.last_job_id THEN n.job_first_line ELSE excluded.last_line END
+  WHERE n.last_job_id IS DISTINCT FROM excluded.last_job_id OR n.last_line <= excluded.last_line
+  RETURNING n.id, n.reference_id, n.job_writes, n.xmax = 0 AS inserted
+), meta_new AS (
+  INSERT INTO node_metadata (node_id, domain_id, metadata)
+  SELECT up.id, $2, s.metadata FROM up JOIN src s ON s.reference_id = up.reference_id WHERE up.inserted AND s.metadata IS NOT NULL
+), meta AS (
+  INSERT INTO node_metadata AS m (node_id, domain_id, metadata)
+  SELECT up.id, $2, s.metadata FROM up JOIN src s ON s.reference_id = up.reference_id WHERE NOT up.inserted AND s.metadata IS NOT NULL
+  ON CONFLICT (node_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now()
+  WHERE m.metadata IS DISTINCT FROM excluded.metadata
+)${
+    again
+      ? `, listed_before AS (
+  SELECT s.reference_id FROM src s
+  JOIN nodes n ON n.domain_id = $2 AND n.group_id = $1 AND n.reference_id = s.reference_id
+  WHERE n.last_job_id = $3 AND n.job_first_line = s.line
+    AND NOT EXISTS (SELECT 1 FROM up WHERE up.reference_id = s.reference_id)
+)`
+      : ''
+  }
+SELECT (SELECT count(*) FROM staged) AS staged,
+       (SELECT count(*) FROM staged WHERE ${missing('reference_id')} OR ${tooLong('reference_id')}) AS bad,
+       count(*) FILTER (WHERE inserted) AS inserted,
+       count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated,
+       coalesce(array_agg(reference_id) FILTER (WHERE job_writes = 1), '{}')${
+         again ? ` || (SELECT coalesce(array_agg(reference_id), '{}') FROM listed_before)` : ''
+       } AS refs
+FROM up`;
+  return {
+    /**
+     * Opens the DB batch: temp table, COPY target. Temp table, COPY and upsert stay in one transaction
+     * (RDS Proxy pins a session that creates a temp table; ON COMMIT DROP ends that with the transaction).
+     */
+    begin: `BEGIN;
+SET LOCAL work_mem = '${WORK_MEM}';
+SET LOCAL jit = off;
+SET LOCAL enable_mergejoin = off;
+SET LOCAL idle_in_transaction_session_timeout = '${IDLE_IN_TRANSACTION_TIMEOUT}';
+CREATE TEMP TABLE mb_stage (line bigint NOT NULL, ${layout.columns}) ON COMMIT DROP;
+SELECT pg_backend_pid() AS pid`,
+    copy: 'COPY mb_stage FROM STDIN WITH (FORMAT csv, FREEZE)',
+    upsert: upsert(false),
+    upsertAgain: upsert(true),
+  };
+}
+
+export interface WrittenBatch extends WrittenCounts {
+  /** Staged rows whose reference failed the checks (recorded as rejections by the statement). */
+  readonly bad: number;
+  readonly references: string[];
+}
+
+interface UpsertResult {
+  bad: string;
+  inserted: string;
+  updated: string;
+  refs: string[];
+}
+
+/** A per-batch prefix of time-ordered ids (UUIDv7: 48-bit milliseconds, version, variant, random bits). */
+function uuidV7Prefix(): string {
+  const random = randomBytes(6);
+  const time = Date.now().toString(16).padStart(12, '0');
+  const variant = (0x8 | (random[0]! & 0x3)).toString(16);
+  const rest = random.subarray(1).toString('hex');
+  // 12 time + '7' + 3 random + variant + 7 random = 24 hex digits; the line fills the last 8.
+  return `${time}7${rest.slice(0, 3)}${variant}${rest.slice(3, 10)}`;
+}
+
+/** Writes one DB batch in one transaction on one checked-out client. */
+export async function writeBatch(
+  pool: pg.Pool,
+  job: JobRef,
+  sql: BatchSql,
+  batch: DbBatch,
+  signal: AbortSignal | undefined,
+  position: DbBatchPosition | undefined,
+  /** The DB batch committed before: its upsert runs `again`. */
+  again: boolean,
+  /** A dry run: the same statements, the writes to nodes and metadata rolled back. */
+  dryRun = false,
+): Promise<WrittenBatch> {
+  return writeStagedBatch<UpsertResult, WrittenBatch>(pool, job, {
+    begin: sql.begin,
+    copy: sql.copy,
+    payload: batch.records > 0 ? batch.payload : [],
+    upsert: again ? sql.upsertAgain : sql.upsert,
+    params: [job.groupId, job.domainId, job.jobId, uuidV7Prefix()],
+    summarize: (row) => ({
+      inserted: Number(row.inserted),
+      updated: Number(row.updated),
+      bad: Number(row.bad),
+      // RETURNING follows the sorted input, so this sort is a near no-op pass that guarantees the order.
+      references: row.refs.sort(),
+    }),
+    nothingStaged: { inserted: 0, updated: 0, bad: 0, references: [] },
+    rejections: batch.rejections,
+    signal,
+    position,
+    ...(dryRun ? { dryRun: { stageTable: 'mb_stage' } } : {}),
+  });
+}
