@@ -1,12 +1,13 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
 import { ConfigurationError } from '../lib/errors.ts';
-import { RETENTION_DEFAULTS, RETENTION_MAX_DAYS } from '../lib/retention-defaults.ts';
 import {
   DEPLOY_MIN_SPLIT_BYTES,
   KAFKA_TOPIC_PATTERN,
   NUMERIC_SETTINGS,
   type NumericSettingName,
+  RETENTION_DEFAULTS,
+  RETENTION_MAX_DAYS,
   TEXT_SETTINGS,
   withinBounds,
 } from '../lib/settings.ts';
@@ -231,7 +232,7 @@ const FunctionsSchema = object(
 
 /**
  * Retention (issue 19): the daily prune function and the bucket's lifecycle rules, from the same days
- * (defaults in lib/retention-defaults.ts, shared with the runtime's RETENTION_* settings).
+ * (defaults in lib/settings.ts, shared with the runtime's RETENTION_* settings).
  */
 const RetentionSchema = object(
   z.strictObject({

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { ConfigurationError } from './errors.ts';
-import { RETENTION_DEFAULTS, RETENTION_MAX_DAYS } from './retention-defaults.ts';
 import {
   KAFKA_TOPIC_PATTERN,
   NUMERIC_SETTINGS,
   type NumericSettingName,
+  RETENTION_DEFAULTS,
+  RETENTION_MAX_DAYS,
   TEXT_SETTINGS,
   withinBounds,
 } from './settings.ts';
@@ -33,7 +34,7 @@ const shared = (name: NumericSettingName) =>
 
 const kafkaTopic = z.string().regex(KAFKA_TOPIC_PATTERN, 'expected a Kafka topic name');
 
-/** A retention period in days (lib/retention-defaults.ts). */
+/** A retention period in days (lib/settings.ts). */
 const retentionDays = (fallback: number) =>
   z.coerce.number().int().min(1).max(RETENTION_MAX_DAYS).default(fallback);
 

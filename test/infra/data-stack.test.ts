@@ -58,7 +58,7 @@ describe('data stack', () => {
 
     it('opens the proxy to each function from the pipeline stack, keeping the data stack independent', () => {
       // Every function but object-created, dlq-replay and export-summary reaches the database.
-      pipeline.resourceCountIs('AWS::EC2::SecurityGroupIngress', 13);
+      pipeline.resourceCountIs('AWS::EC2::SecurityGroupIngress', 16);
       pipeline.allResourcesProperties('AWS::EC2::SecurityGroupIngress', {
         FromPort: 5432,
         ToPort: 5432,
@@ -88,7 +88,7 @@ describe('data stack', () => {
       const functions = Object.entries(functionsByHandler(pipeline))
         .filter(([handler]) => !withoutDatabase.includes(handler))
         .map(([, fn]) => fn);
-      assert.equal(functions.length, 13);
+      assert.equal(functions.length, 16);
       for (const { properties } of functions) {
         assert.deepEqual(properties.VpcConfig?.SubnetIds, EXISTING_VPC.privateSubnetIds);
         const env = properties.Environment?.Variables ?? {};

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Template } from 'aws-cdk-lib/assertions';
-import { RETENTION_DEFAULTS } from '../../lib/retention-defaults.ts';
+import { RETENTION_DEFAULTS } from '../../lib/settings.ts';
 import { functionsByHandler, resourcesOf, synth } from './support/synth.ts';
 
 interface ScheduleProps {

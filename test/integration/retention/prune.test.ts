@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { prune } from '../../../lib/retention/prune.ts';
-import { RETENTION_DEFAULTS } from '../../../lib/retention-defaults.ts';
+import { RETENTION_DEFAULTS } from '../../../lib/settings.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
 import { daysAgo, insertExportRun, insertJob, insertKey, rowCounts } from './support.ts';
 
