@@ -6,6 +6,8 @@ import {
   KAFKA_TOPIC_PATTERN,
   NUMERIC_SETTINGS,
   type NumericSettingName,
+  RETENTION_DEFAULTS,
+  RETENTION_MAX_DAYS,
   TEXT_SETTINGS,
   withinBounds,
 } from '../lib/settings.ts';
@@ -37,6 +39,7 @@ export const HANDLER_NAMES = [
   'export-group-failed',
   'export-summary',
   'api',
+  'prune',
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
@@ -222,6 +225,31 @@ const FunctionsSchema = object(
     'export-summary': fn(30, 256),
     // Streams exports for up to API Gateway's 15 minutes; runs users imports in its async invocations.
     api: fn(900, 1024),
+    // Deletes in slices of a few thousand rows and stops before its deadline; the next day goes on.
+    prune: fn(900, 512),
+  }),
+).prefault({});
+
+/**
+ * Retention (issue 19): the daily prune function and the bucket's lifecycle rules, from the same days
+ * (defaults in lib/settings.ts, shared with the runtime's RETENTION_* settings).
+ */
+const RetentionSchema = object(
+  z.strictObject({
+    /** Finished import jobs (with their errors, batch records, status events) and their reports. */
+    importJobsDays: int(1, RETENTION_MAX_DAYS).default(RETENTION_DEFAULTS.importJobsDays),
+    /** Finished match import jobs. */
+    matchJobsDays: int(1, RETENTION_MAX_DAYS).default(RETENTION_DEFAULTS.matchJobsDays),
+    /** Finished export runs, the removal tombstones they sent, and the exported files. */
+    exportRunsDays: int(1, RETENTION_MAX_DAYS).default(RETENTION_DEFAULTS.exportRunsDays),
+    /** EventBridge Scheduler expression of the daily prune. */
+    schedule: z
+      .string()
+      .regex(
+        /^(cron|rate|at)\(.+\)$/,
+        'expected an EventBridge Scheduler expression: cron(…), rate(…) or at(…)',
+      )
+      .default('cron(30 3 * * ? *)'),
   }),
 ).prefault({});
 
@@ -317,6 +345,7 @@ const InfraConfigSchema = z
     /** Email addresses subscribed to the alarm topic. */
     alarmEmails: list(z.email('expected email addresses')).default([]),
     userExport: UserExportSchema,
+    retention: RetentionSchema,
     /** Short name of the deployment; part of the stack names. */
     envName: z
       .string()
@@ -456,6 +485,7 @@ export const CONTEXT_KEYS = [
   'localstack',
   'alarmEmails',
   'userExport',
+  'retention',
   'envName',
   'vpc',
   'database',

@@ -35,6 +35,9 @@ const LAMBDA_MANAGED_POLICIES: Acknowledgement = {
     "AWS's minimal managed policies for a function's own logs, its VPC network interfaces and (ingest) reading its MSK event source; they grant nothing on our data.",
 };
 
+/** The role EventBridge Scheduler targets share (aws-scheduler-targets' singleton, known by its id). */
+const isSchedulerTargetRole = (c: IConstruct) => c.node.id.startsWith('SchedulerRoleForTarget');
+
 /** CDK's singleton behind `eventBridgeEnabled` (not exported, so known by its id). */
 const isBucketNotificationsHandler = (c: IConstruct) => c.node.id.startsWith('BucketNotificationsHandler');
 
@@ -130,6 +133,17 @@ export const ACKNOWLEDGEMENTS: readonly OwnerAcknowledgements[] = [
         rule: 'AwsSolutions-COG4',
         reason:
           "Callers are AWS principals (the domains' services and roles) authorised by IAM SigV4 and mapped to a domain in api_callers: there are no end users to keep in a Cognito user pool.",
+      },
+    ],
+  },
+  {
+    owner: isSchedulerTargetRole,
+    acknowledgements: [
+      {
+        rule: 'AwsSolutions-IAM5',
+        finding: /^Resource::<Prune[A-Za-z0-9]*\.Arn>:\*$/,
+        reason:
+          "The daily retention schedule invoking the prune function by any version or alias (CDK's LambdaInvoke grant); nothing else.",
       },
     ],
   },

@@ -4,6 +4,8 @@ import {
   KAFKA_TOPIC_PATTERN,
   NUMERIC_SETTINGS,
   type NumericSettingName,
+  RETENTION_DEFAULTS,
+  RETENTION_MAX_DAYS,
   TEXT_SETTINGS,
   withinBounds,
 } from './settings.ts';
@@ -32,7 +34,19 @@ const shared = (name: NumericSettingName) =>
 
 const kafkaTopic = z.string().regex(KAFKA_TOPIC_PATTERN, 'expected a Kafka topic name');
 
+/** A retention period in days (lib/settings.ts). */
+const retentionDays = (fallback: number) =>
+  z.coerce.number().int().min(1).max(RETENTION_MAX_DAYS).default(fallback);
+
 const ConfigSchema = z.object({
+  /** Retention (the prune command and function): days finished import jobs are kept. */
+  retentionImportJobsDays: retentionDays(RETENTION_DEFAULTS.importJobsDays),
+  /** Days finished match import jobs are kept. */
+  retentionMatchJobsDays: retentionDays(RETENTION_DEFAULTS.matchJobsDays),
+  /** Days finished export runs (and the removal tombstones they sent) are kept. */
+  retentionExportRunsDays: retentionDays(RETENTION_DEFAULTS.exportRunsDays),
+  /** Days replayed letters stay in the local dead-letter queue. */
+  retentionDeadLettersDays: retentionDays(RETENTION_DEFAULTS.deadLettersDays),
   /** `postgres://…` (local, tests) — when absent on AWS the DB_* variables and the secret are used. */
   databaseUrl: z.string().min(1).optional(),
   dbHost: z.string().min(1).optional(),
@@ -216,6 +230,10 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   kafkaBrokers: 'KAFKA_BROKERS',
   kafkaAuth: 'KAFKA_AUTH',
   kafkaClientId: 'KAFKA_CLIENT_ID',
+  retentionImportJobsDays: 'RETENTION_IMPORT_JOBS_DAYS',
+  retentionMatchJobsDays: 'RETENTION_MATCH_JOBS_DAYS',
+  retentionExportRunsDays: 'RETENTION_EXPORT_RUNS_DAYS',
+  retentionDeadLettersDays: 'RETENTION_DEAD_LETTERS_DAYS',
   nodeImportTopics: 'NODE_IMPORT_TOPICS',
   matchImportTopics: 'MATCH_IMPORT_TOPICS',
   erasureTopics: 'ERASURE_TOPICS',

@@ -6,20 +6,26 @@ import { CONFIG_ENV } from '../../lib/config.ts';
 
 /**
  * Key prefixes of the bucket and how long objects under each are kept: `redrive` ones as long as an execution
- * that reads them can be redriven, the others a fixed number of days.
+ * that reads them can be redriven, the others as long as the records they belong to (the retention settings).
  */
 export const BUCKET_PREFIXES = {
   /** Uploaded import files (manual drops, the sources of upload-started jobs). */
   incoming: { prefix: 'incoming/', keep: 'redrive' },
   /** What running jobs read again: decompressed parts, staged reference lists, API uploads, batch outputs. */
   staging: { prefix: 'staging/', keep: 'redrive' },
-  /** Complete success/failed lists of finished jobs (`…/reports/<jobId>/failed.csv`). */
-  reports: { prefix: 'reports/', keep: 90 },
+  /** Complete success/failed lists of finished jobs (`…/reports/<jobId>/failed.csv`): as long as the jobs. */
+  reports: { prefix: 'reports/', keep: 'importJobs' },
+  /** The daily user export's files (`exports/users/…`): as long as the export runs that wrote them. */
+  exports: { prefix: 'exports/', keep: 'exportRuns' },
 } as const;
 
 export interface StagingBucketProps {
   /** Days `incoming/` and `staging/` objects are kept: longer than the 14 days of Step Functions' redrive. */
   readonly redriveRetentionDays: number;
+  /** Days job reports are kept: the retention of import jobs (`retention.importJobsDays`). */
+  readonly importJobsDays: number;
+  /** Days exported files are kept: the retention of export runs (`retention.exportRunsDays`). */
+  readonly exportRunsDays: number;
 }
 
 /** How long the bucket's server access logs are kept. */
@@ -57,7 +63,13 @@ export class StagingBucket extends Construct {
       lifecycleRules: Object.entries(BUCKET_PREFIXES).map(([name, { prefix, keep }]) => ({
         id: name,
         prefix,
-        expiration: Duration.days(keep === 'redrive' ? props.redriveRetentionDays : keep),
+        expiration: Duration.days(
+          keep === 'redrive'
+            ? props.redriveRetentionDays
+            : keep === 'importJobs'
+              ? props.importJobsDays
+              : props.exportRunsDays,
+        ),
         abortIncompleteMultipartUploadAfter: Duration.days(1),
       })),
     });

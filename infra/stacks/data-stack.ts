@@ -36,7 +36,11 @@ export class DataStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     this.#maxAzs = config.vpc.mode === 'new' ? config.vpc.maxAzs : 2;
-    this.staging = new StagingBucket(this, 'Staging', { redriveRetentionDays: config.redriveRetentionDays });
+    this.staging = new StagingBucket(this, 'Staging', {
+      redriveRetentionDays: config.redriveRetentionDays,
+      importJobsDays: config.retention.importJobsDays,
+      exportRunsDays: config.retention.exportRunsDays,
+    });
     if (config.target === 'localstack') {
       this.database = new UrlDatabase(config.localstack.databaseUrl);
       return;

@@ -18,6 +18,7 @@ import { MATCH_IMPORT_WORKFLOW } from '../constructs/match-import-state-machine.
 import { MatchbridgeFunction, PROJECT_ROOT } from '../constructs/matchbridge-function.ts';
 import { Monitoring } from '../constructs/monitoring.ts';
 import type { Network } from '../constructs/network.ts';
+import { Retention } from '../constructs/retention.ts';
 import { SourceBuckets } from '../constructs/source-buckets.ts';
 import type { StagingBucket } from '../constructs/staging-bucket.ts';
 import { StatusPublishing } from '../constructs/status-publishing.ts';
@@ -56,6 +57,7 @@ const FUNCTION_IDS: Record<HandlerName, string> = {
   'export-group-failed': 'ExportGroupFailed',
   'export-summary': 'ExportSummary',
   api: 'Api',
+  prune: 'Prune',
 };
 
 /** Functions that write to Kafka (status messages, export requests): with MSK, in its clients' group. */
@@ -106,6 +108,7 @@ export class PipelineStack extends Stack implements NamingStack {
   readonly monitoring: Monitoring;
   readonly userExport: UserExport;
   readonly bulkApi: BulkApi;
+  readonly retention: Retention;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -318,6 +321,15 @@ export class PipelineStack extends Stack implements NamingStack {
     exportGroup.addEnvironment(CONFIG_ENV.exportBatchRows, String(config.userExport.batchRows));
     this.userExport.stateMachine.node.addDependency(this.migrations.resource);
 
+    const prune = create('prune');
+    this.retention = new Retention(this, 'Retention', {
+      prune,
+      scheduleExpression: config.retention.schedule,
+      importJobsDays: config.retention.importJobsDays,
+      matchJobsDays: config.retention.matchJobsDays,
+      exportRunsDays: config.retention.exportRunsDays,
+    });
+
     this.functions = {
       ingest,
       'object-created': objectCreated,
@@ -337,6 +349,7 @@ export class PipelineStack extends Stack implements NamingStack {
       'export-group-failed': exportGroupFailed,
       'export-summary': exportSummary,
       api,
+      prune,
     };
     // A function updated by this deploy reads the schema of this deploy: each waits for the migrations.
     for (const [name, fn] of Object.entries(this.functions)) {

@@ -40,7 +40,8 @@ async function* runRequests(file: string, runId: string): AsyncGenerator<string>
 function groupLine(g: ExportSummary['groups'][number]): string {
   const what = g.costBased ? `${g.exported} users → ${g.file ?? 'no file'}` : `${g.exported} usernames`;
   const error = g.error ? ` (${g.error})` : '';
-  return `group ${g.groupId} (domain ${g.domainId}) ${g.status}: ${what}, ${g.messages} import request(s)${error}\n`;
+  const removed = g.removed ? `, ${g.removed} removed` : '';
+  return `group ${g.groupId} (domain ${g.domainId}) ${g.status}: ${what}${removed}, ${g.messages} import request(s)${error}\n`;
 }
 
 /**

@@ -22,6 +22,7 @@ import { importUsersCommand } from './import-users-command.ts';
 import { dlqCommand, ingestCommand } from './ingest-commands.ts';
 import { kafkaBridgeCommand } from './kafka-bridge-command.ts';
 import { progressLine, progressReporter } from './progress.ts';
+import { pruneCommand } from './prune-command.ts';
 import { type CommandLine, EXIT, parseCommandLine, USAGE, UsageError } from './usage.ts';
 
 const OPTIONS = {
@@ -229,11 +230,16 @@ async function jobs(positionals: string[], options: Options): Promise<number> {
         throw new UsageError('jobs resume takes a job id (UUID)');
       const job = await getJob(pool, jobId);
       if (!job) throw new UsageError(`no job ${jobId}`);
-      const { config } = await runtimeDeps();
-      const progress = await liveProgress(options, job.id);
-      const message = await runImportLocally(resumeInput(job, referenceListUri(config, job.id))).finally(() =>
-        progress?.finish(),
+      const { config, store } = await runtimeDeps();
+      const removalList = referenceListUri(config, job.id, 'removals');
+      const removals = await store.head(removalList).then(
+        () => ({ uri: removalList }),
+        () => undefined,
       );
+      const progress = await liveProgress(options, job.id);
+      const message = await runImportLocally(
+        resumeInput(job, referenceListUri(config, job.id), removals),
+      ).finally(() => progress?.finish());
       printStatus(message, options.json);
       return exitFor(message.status);
     }
@@ -250,6 +256,7 @@ export async function main(argv: string[]): Promise<number> {
     if (argv[0] === 'kafka-bridge') return await kafkaBridgeCommand(argv.slice(1));
     if (argv[0] === 'export') return await exportCommand(argv.slice(1));
     if (argv[0] === 'api') return await apiCommand(argv.slice(1));
+    if (argv[0] === 'prune') return await pruneCommand(argv.slice(1));
     if (argv[0] === 'console') return await consoleCommand(argv.slice(1));
     const { values, positionals } = parseCommandLine(argv, OPTIONS);
     const [command, sub, ...rest] = positionals;

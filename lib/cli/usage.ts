@@ -41,6 +41,7 @@ export const USAGE = `usage:
   matchbridge export users [--group <id>] [--domain <uuid>] [--full] [--json]
   matchbridge api [--port 8080] [--host 127.0.0.1]              # the console at /console/
   matchbridge console [--port 8080] [--api <url> [--region r]]  # --api: a deployed REST API, SigV4-signed
+  matchbridge prune [--older-than <days>] [--dry-run] [--json]   # finished jobs, runs, keys past retention
 
 --max-failed-rows <n> (import nodes|matches|references): the job stops, FAILED, once more rows failed.
 --dry-run: the whole job (plan, every batch, every check, the failed list) and no write to nodes or matches;

@@ -169,6 +169,15 @@ export async function eraseChunk(
       users: await run(
         `DELETE FROM users WHERE domain_id = $1 AND group_id = ANY($2::text[]) AND username = ANY($3::text[])`,
       ),
+      // After the users: deleting a ready user leaves a tombstone (migration 0010) that names it.
+      user_removals: scope.everyGroup
+        ? await run(`DELETE FROM user_removals WHERE domain_id = $1 AND username = ANY($2::text[])`, [
+            scope.domainId,
+            ids,
+          ])
+        : await run(
+            `DELETE FROM user_removals WHERE domain_id = $1 AND group_id = ANY($2::text[]) AND username = ANY($3::text[])`,
+          ),
       import_job_errors: await run(
         `DELETE FROM import_job_errors
          WHERE domain_id = $1 AND reference = ANY(${byJob.ids}::text[]) ${byJob.filter}`,

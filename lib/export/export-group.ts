@@ -15,10 +15,11 @@ import {
   type CursorSnapshot,
   completeExportRun,
   type ExportRunKey,
+  readGroupRemovals,
   readGroupUsers,
   startExportRun,
 } from './export-repository.ts';
-import { fileImportRequest, requestIdempotencyKey, UsernameChunker } from './import-requests.ts';
+import { fileFields, fileImportRequest, requestIdempotencyKey, UsernameChunker } from './import-requests.ts';
 import type { RequestSender } from './request-sender.ts';
 import type { ExportGroupInput, ExportGroupResult } from './types.ts';
 import { USER_EXPORT_COLUMNS, USERNAME_COLUMNS } from './user-columns.ts';
@@ -50,13 +51,17 @@ interface Exported {
   readonly exported: number;
   readonly file: string | null;
   readonly messages: number;
+  /** Members that left the export since the last run, sent as `removedUsernames`. */
+  readonly removed: number;
 }
 
 /**
  * Exports one group: its `ready_for_matching` users (changed since `group.since`, or all) are streamed
  * from a database cursor; a cost-based group's become a CSV.gz written straight into the object store
  * (an S3 multipart upload) and one file import request, the others' usernames go out as reference import
- * requests of at most `EXPORT_MESSAGE_MAX_BYTES`. Nothing to export sends nothing. The run record ends
+ * requests of at most `EXPORT_MESSAGE_MAX_BYTES`. Members that left since the last run (the `user_removals`
+ * tombstones) follow as `removedUsernames` under the same limit — for a cost-based group in the file's
+ * request as far as they fit, then in requests of their own. Nothing to export sends nothing. The run record ends
  * COMPLETED and the group's watermark moves to the instant the users were read; a failure propagates (the
  * state machine retries transient ones and records the group FAILED after that). When `signal` aborts (the
  * Lambda deadline is near) it stops before the next batch with DeadlineExceededError: the cursor's
@@ -155,7 +160,10 @@ async function exportFile(
     signal,
   );
   const first = await batches.next();
-  if (first.done) return { exported: 0, file: null, messages: 0 };
+  if (first.done) {
+    const messages = await sendRemovals(deps, input, topic, 0, undefined, signal);
+    return { exported: 0, file: null, messages: messages.sent, removed: messages.removed };
+  }
   let exported = 0;
   const columns = USER_EXPORT_COLUMNS.map((c) => c.name);
   // One CSV chunk per fetched batch: gzip gets large writes (a write per record would cost a thread-pool
@@ -191,9 +199,49 @@ async function exportFile(
     throw error;
   }
   const file = await written;
-  const value = fileImportRequest(group, file.uri, fileName);
-  await sender.send(importRequest(input, topic, 0, value, 'file'));
-  return { exported, file: file.uri, messages: 1 };
+  const removals = await sendRemovals(deps, input, topic, 0, fileFields(file.uri, fileName), signal);
+  if (removals.sent === 0) {
+    await sender.send(importRequest(input, topic, 0, fileImportRequest(group, file.uri, fileName), 'file'));
+  }
+  return { exported, file: file.uri, messages: Math.max(removals.sent, 1), removed: removals.removed };
+}
+
+/**
+ * Sends the group's removals since its last export as `removedUsernames` requests numbered from `index`,
+ * the first carrying `firstFields` (a file request's source) when given. Returns the requests sent and the
+ * names in them; none sent when nothing was removed.
+ */
+async function sendRemovals(
+  deps: ExportDeps,
+  input: ExportGroupInput,
+  topic: string,
+  index: number,
+  firstFields: Record<string, string> | undefined,
+  signal: AbortSignal,
+): Promise<{ sent: number; removed: number }> {
+  const { group } = input;
+  const chunker = new UsernameChunker(group, deps.config.exportMessageMaxBytes, {
+    field: 'removedUsernames',
+    ...(firstFields ? { firstFields } : {}),
+  });
+  let sent = 0;
+  let removed = 0;
+  const send = async (value: string): Promise<void> => {
+    const kind = firstFields && sent === 0 ? 'file' : 'removals';
+    await deps.sender.send(importRequest(input, topic, index + sent, value, kind));
+    sent += 1;
+  };
+  const batches = readGroupRemovals(deps.pool, group, deps.config.exportBatchRows);
+  for await (const batch of timedBatches(batches, signal)) {
+    for (const username of batch) {
+      const full = chunker.add(username);
+      if (full !== undefined) await send(full);
+      removed += 1;
+    }
+  }
+  const rest = chunker.flush();
+  if (rest !== undefined) await send(rest);
+  return { sent, removed };
 }
 
 async function exportUsernames(
@@ -232,7 +280,8 @@ async function exportUsernames(
   }
   const rest = chunker.flush();
   if (rest !== undefined) await send(rest);
-  return { exported, file: null, messages };
+  const removals = await sendRemovals(deps, input, topic, messages, undefined, signal);
+  return { exported, file: null, messages: messages + removals.sent, removed: removals.removed };
 }
 
 function importRequest(
@@ -240,7 +289,7 @@ function importRequest(
   topic: string,
   index: number,
   value: string,
-  kind: 'file' | 'usernames',
+  kind: 'file' | 'usernames' | 'removals',
 ) {
   return {
     topic,

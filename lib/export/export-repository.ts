@@ -173,3 +173,27 @@ export async function* readGroupUsers(
   });
   for await (const rows of pages) yield rows as Array<Array<string | null>>;
 }
+
+/**
+ * Streams the usernames of a group's members that left the export since `since` (all kept tombstones when
+ * null): deleted while ready, no longer `ready_for_matching`, or moved away — less those ready again now,
+ * whom the users' read sends. Distinct and ordered by username, `batchRows` at a time through a cursor.
+ */
+export async function* readGroupRemovals(
+  pool: pg.Pool,
+  group: { readonly domainId: string; readonly groupId: string; readonly since: string | null },
+  batchRows: number,
+): AsyncGenerator<string[]> {
+  const pages = readWithCursor(pool, {
+    begin: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+    sql: `SELECT DISTINCT r.username FROM user_removals r
+           WHERE r.domain_id = $1 AND r.group_id = $2 AND ($3::timestamptz IS NULL OR r.removed_at > $3)
+             AND NOT EXISTS (SELECT 1 FROM users u
+                              WHERE u.domain_id = r.domain_id AND u.group_id = r.group_id
+                                AND u.username = r.username AND u.ready_for_matching)
+           ORDER BY r.username`,
+    params: [group.domainId, group.groupId, group.since],
+    pageRows: batchRows,
+  });
+  for await (const rows of pages) yield rows.map((row) => String(row[0]));
+}

@@ -6,31 +6,59 @@ export function fileImportRequest(group: ExportGroupRef, filePath: string, fileN
   return JSON.stringify({
     domainId: group.domainId,
     groupId: group.groupId,
-    filePath,
-    fileName,
-    contentType: 'application/gzip',
+    ...fileFields(filePath, fileName),
   });
 }
 
+/** The source fields of a file import request: what a cost-based group's first request carries. */
+export function fileFields(filePath: string, fileName: string): Record<string, string> {
+  return { filePath, fileName, contentType: 'application/gzip' };
+}
+
+/** Which list a {@link UsernameChunker} fills, and what its first request carries besides. */
+export interface ChunkerOptions {
+  /** `usernames` (the default: members to import) or `removedUsernames` (members that left). */
+  readonly field?: 'usernames' | 'removedUsernames';
+  /** Fields of the first request only, before the list (a cost-based group's file request). */
+  readonly firstFields?: Readonly<Record<string, string>>;
+}
+
 /**
- * Collects usernames into import requests (`{domainId, groupId, usernames}`) whose JSON value stays within
- * `maxBytes`: `add` returns a full request's value when the next name would not fit, `flush` the rest.
- * Only one request's names are held at a time.
+ * Collects usernames into import requests (`{domainId, groupId, usernames}`, or `removedUsernames`) whose
+ * JSON value stays within `maxBytes`: `add` returns a full request's value when the next name would not fit,
+ * `flush` the rest. Only one request's names are held at a time.
  */
 export class UsernameChunker {
-  readonly #prefix: string;
-  readonly #emptyBytes: number;
+  readonly #group: Pick<ExportGroupRef, 'domainId' | 'groupId'>;
+  readonly #field: string;
   readonly #maxBytes: number;
+  #prefix = '';
+  #emptyBytes = 0;
   #names: string[] = [];
-  #bytes: number;
+  #bytes = 0;
 
-  constructor(group: Pick<ExportGroupRef, 'domainId' | 'groupId'>, maxBytes: number) {
-    const envelope = JSON.stringify({ domainId: group.domainId, groupId: group.groupId, usernames: [] });
+  constructor(
+    group: Pick<ExportGroupRef, 'domainId' | 'groupId'>,
+    maxBytes: number,
+    options: ChunkerOptions = {},
+  ) {
+    this.#group = group;
+    this.#field = options.field ?? 'usernames';
+    this.#maxBytes = maxBytes;
+    this.#envelope(options.firstFields ?? {});
+  }
+
+  #envelope(fields: Readonly<Record<string, string>>): void {
+    const envelope = JSON.stringify({
+      domainId: this.#group.domainId,
+      groupId: this.#group.groupId,
+      ...fields,
+      [this.#field]: [],
+    });
     // Everything up to the list's opening bracket; a value is this, the names joined by commas, and `]}`.
     this.#prefix = envelope.slice(0, -2);
     this.#emptyBytes = Buffer.byteLength(envelope);
     this.#bytes = this.#emptyBytes;
-    this.#maxBytes = maxBytes;
   }
 
   /**
@@ -50,12 +78,12 @@ export class UsernameChunker {
     return full;
   }
 
-  /** The value of the request holding the names collected so far, if any. */
+  /** The value of the request holding the names collected so far, if any; later ones have no first fields. */
   flush(): string | undefined {
     if (this.#names.length === 0) return undefined;
     const value = `${this.#prefix}${this.#names.join(',')}]}`;
     this.#names = [];
-    this.#bytes = this.#emptyBytes;
+    this.#envelope({});
     return value;
   }
 }

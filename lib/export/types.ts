@@ -69,6 +69,8 @@ export interface ExportGroupResult {
   readonly file: string | null;
   /** Import requests sent. */
   readonly messages: number;
+  /** Members that left the export since its last run, sent as `removedUsernames` (absent on failure). */
+  readonly removed?: number;
   readonly error?: string;
 }
 

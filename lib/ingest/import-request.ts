@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.ts';
-import type { ImportExecutionInput, ImportSource } from '../model/types.ts';
+import type { ImportExecutionInput, ImportSource, StagedRemovals } from '../model/types.ts';
 import { type ObjectLocation, parseObjectUri } from '../storage/object-uri.ts';
 
 const CONTENT_TYPES = [
@@ -22,15 +22,28 @@ export const NodeImportRequestSchema = z
     // job, not a reason to refuse the whole list. The bound only keeps a value from being absurd.
     referenceIds: z.array(z.string().max(4096)).min(1).optional(),
     usernames: z.array(z.string().max(4096)).min(1).optional(),
+    // Nodes that leave the group (the export sends members deleted or no longer ready): with either source
+    // or alone. An id with no node is nothing to remove, not a failure.
+    removeReferenceIds: z.array(z.string().max(4096)).min(1).optional(),
+    removedUsernames: z.array(z.string().max(4096)).min(1).optional(),
     dryRun: z.boolean().optional(),
     maxFailedRows: z.number().int().nonnegative().optional(),
   })
   .refine((r) => !(r.referenceIds && r.usernames), {
     message: 'give referenceIds or its alias usernames, not both',
   })
-  .refine((r) => (r.filePath === undefined) !== ((r.referenceIds ?? r.usernames) === undefined), {
-    message: 'exactly one source: filePath or referenceIds',
-  });
+  .refine((r) => !(r.removeReferenceIds && r.removedUsernames), {
+    message: 'give removeReferenceIds or its alias removedUsernames, not both',
+  })
+  .refine(
+    (r) => {
+      const file = r.filePath !== undefined;
+      const references = (r.referenceIds ?? r.usernames) !== undefined;
+      const removals = (r.removeReferenceIds ?? r.removedUsernames) !== undefined;
+      return !(file && references) && (file || references || removals);
+    },
+    { message: 'exactly one source: filePath or referenceIds (or removeReferenceIds alone)' },
+  );
 
 export type NodeImportRequest = z.infer<typeof NodeImportRequestSchema>;
 
@@ -166,6 +179,32 @@ function fileSource(
 /** The ids of a reference request (`referenceIds`, or its alias `usernames`), if it is one. */
 export function requestedReferences(request: NodeImportRequest): readonly string[] | undefined {
   return request.referenceIds ?? request.usernames;
+}
+
+/** The ids of a request's removals (`removeReferenceIds`, or its alias `removedUsernames`), if it has any. */
+export function requestedRemovals(request: NodeImportRequest): readonly string[] | undefined {
+  return request.removeReferenceIds ?? request.removedUsernames;
+}
+
+/**
+ * The execution input for a request that only removes: its staged removal list is both the job's source
+ * (kind `removals`: nothing to load) and its removals.
+ */
+export function removalImportInput(
+  request: NodeImportRequest,
+  jobId: string,
+  origin: string,
+  removals: StagedRemovals,
+): ImportExecutionInput {
+  return {
+    jobId,
+    kind: 'nodes',
+    domainId: request.domainId,
+    groupId: request.groupId,
+    source: { uri: removals.uri, kind: 'removals' },
+    origin,
+    removals,
+  };
 }
 
 /** The execution input for a reference request whose list was staged at `uri`. */

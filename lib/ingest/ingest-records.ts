@@ -10,10 +10,13 @@ import { IMPORT_REQUEST_MAX_BYTES } from '../settings.ts';
 import {
   fileImportInput,
   matchImportInput,
+  type NodeImportRequest,
   parseMatchImportRequest,
   parseNodeImportRequest,
   referenceImportInput,
+  removalImportInput,
   requestedReferences,
+  requestedRemovals,
 } from './import-request.ts';
 
 /** What ingest works with: where jobs start, where bad requests go, and whether local paths are accepted. */
@@ -28,7 +31,11 @@ export interface IngestDeps {
    * Stages the ids of a reference request under the job's staging prefix and returns where; a list never
    * travels in a state payload. Without it, reference requests are dead-lettered as unsupported.
    */
-  readonly stageReferences?: (jobId: string, ids: readonly string[]) => Promise<string>;
+  readonly stageReferences?: (
+    jobId: string,
+    ids: readonly string[],
+    list?: 'references' | 'removals',
+  ) => Promise<string>;
   /** Topics whose records are match import requests (Parquet files); every other topic carries node requests. */
   readonly matchTopics?: ReadonlySet<string>;
   /** Topics whose records are erasure requests; they need `stageReferences` as reference requests do. */
@@ -142,6 +149,36 @@ export async function ingestRecords(event: MskEvent, deps: IngestDeps): Promise<
 }
 
 /**
+ * The execution input of a node request: a file, a staged reference list, or removals alone; removals
+ * given with a source are staged beside it and run in the same job.
+ */
+async function nodeImportInput(
+  request: NodeImportRequest,
+  jobId: string,
+  origin: string,
+  deps: IngestDeps,
+): Promise<ImportExecutionInput> {
+  const references = requestedReferences(request);
+  const removals = requestedRemovals(request);
+  const stage = deps.stageReferences;
+  if ((references || removals) && !stage) {
+    throw new InvalidRequestError('UNSUPPORTED_REQUEST', 'reference imports are not enabled here');
+  }
+  const staged =
+    removals && stage ? { uri: await stage(jobId, removals, 'removals'), count: removals.length } : undefined;
+  if (references && stage) {
+    const input = referenceImportInput(request, jobId, origin, await stage(jobId, references));
+    return staged ? { ...input, removals: staged } : input;
+  }
+  if (request.filePath === undefined && staged) return removalImportInput(request, jobId, origin, staged);
+  const input = fileImportInput(request, jobId, origin, {
+    allowLocalFiles: deps.allowLocalFiles,
+    pipelineBucket: deps.pipelineBucket,
+  });
+  return staged ? { ...input, removals: staged } : input;
+}
+
+/**
  * Starts the job one record asks for, or dead-letters the record when it is not a valid request.
  *
  * @throws whatever is not the request's fault (a transient MatchbridgeError, an AWS SDK error…).
@@ -178,15 +215,7 @@ export async function ingestRecord(record: MskRecord, deps: IngestDeps): Promise
       const uri = await deps.stageReferences(jobId, request.eraseReferenceIds);
       input = erasureInput(request, jobId, origin, uri);
     } else {
-      const request = parseNodeImportRequest(value.text);
-      const references = requestedReferences(request);
-      if (references && !deps.stageReferences) {
-        throw new InvalidRequestError('UNSUPPORTED_REQUEST', 'reference imports are not enabled here');
-      }
-      input =
-        references && deps.stageReferences
-          ? referenceImportInput(request, jobId, origin, await deps.stageReferences(jobId, references))
-          : fileImportInput(request, jobId, origin, paths);
+      input = await nodeImportInput(parseNodeImportRequest(value.text), jobId, origin, deps);
     }
   } catch (error) {
     if (!(error instanceof MatchbridgeError) || isTransient(error)) throw error;

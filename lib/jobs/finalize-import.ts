@@ -10,6 +10,7 @@ import { type BatchFailure, type WrittenList, writeFailedReport, writeSuccessRep
 import { completeJob } from './job-repository.ts';
 import type { MatchImportPlan } from './plan-matches.ts';
 import { publishStatus, type StatusRecorder } from './publish-status.ts';
+import { removedCount } from './removal-repository.ts';
 import { accountRows, importStatus, rowFailureReason } from './row-accounting.ts';
 import { recordStatusEvent } from './status-event-repository.ts';
 import { buildStatusMessage } from './status-message.ts';
@@ -106,6 +107,7 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
     ...(failed ? { failedListUri: failed.uri } : {}),
   });
   const message = buildStatusMessage(job, {
+    ...(input.removals ? { removed: await removedCount(pool, input.jobId) } : {}),
     successList: success?.first ?? [],
     failedList: failed?.first ?? [],
     ...(success ? { successListUri: success.uri } : {}),

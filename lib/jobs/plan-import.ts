@@ -9,6 +9,7 @@ import { pinOf } from '../storage/object-store.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
+import { removeNodes } from './remove-nodes.ts';
 import { pinJobSource, recordJobTerms } from './source-pin.ts';
 
 const PART_NAME_DIGITS = 5;
@@ -18,7 +19,8 @@ const PART_NAME_DIGITS = 5;
  * A plain CSV is scanned once and cut into byte ranges of the original object; a .csv.gz is decompressed
  * once into record-aligned parts under the job's staging prefix (gzip cannot be range-read). Every read of
  * the source, here and in the batches, is pinned to the version the HEAD found (recorded with the job, so a
- * resumed job plans against the same version or fails `SOURCE_CHANGED`).
+ * resumed job plans against the same version or fails `SOURCE_CHANGED`). A request's removals
+ * (`removeReferenceIds`) are carried out here, before any batch loads; a job of removals alone plans no batch.
  */
 export async function planImport(
   deps: RuntimeDeps,
@@ -29,6 +31,21 @@ export async function planImport(
   const { pool, store, config } = deps;
   await claimImportJob(pool, input, executionId);
   await recordJobTerms(pool, input.jobId, input);
+  // Removals go first: a request never names one id in both lists (the export sends ready members or
+  // removed ones), and a plan retried removes only what is left. A dry run removes nothing.
+  if (input.removals && !input.dryRun) await removeNodes(deps, input, input.removals);
+  if (input.source.kind === 'removals') {
+    await setJobTotal(pool, input.jobId, 0);
+    return {
+      header: ['reference_id'],
+      referenceColumn: 0,
+      total: 0,
+      batches: [],
+      dbBatchRows: config.referenceBatchRows,
+      pin: null,
+      dryRun: input.dryRun === true,
+    };
+  }
   const info = await store.head(input.source.uri);
   if (info.size === 0) throw new InvalidFileError('EMPTY_FILE', `file is empty: ${input.source.uri}`);
   const pin = pinOf(info);

@@ -36,18 +36,23 @@ export async function writeReferenceList(
   return { uri: written.uri, count };
 }
 
-/** Where a job's reference list is staged. */
+/** Which list of a request: the references to import, or those to remove (`removeReferenceIds`). */
+export type StagedListKind = 'references' | 'removals';
+
+/** Where a job's reference list (or removal list) is staged. */
 export function referenceListUri(
   config: Pick<Config, 'stagingBucket' | 'localHome' | 'localMode'>,
   jobId: string,
+  list: StagedListKind = 'references',
 ): string {
-  return pipelineObjectUri(config, 'staging', jobId, 'references.csv');
+  return pipelineObjectUri(config, 'staging', jobId, `${list}.csv`);
 }
 
-/** Stages reference lists of ingested requests under each job's staging prefix. */
+/** Stages reference and removal lists of ingested requests under each job's staging prefix. */
 export function referenceStager(
   store: ObjectStore,
   config: Pick<Config, 'stagingBucket' | 'localHome' | 'localMode'>,
-): (jobId: string, ids: readonly string[]) => Promise<string> {
-  return async (jobId, ids) => (await writeReferenceList(store, referenceListUri(config, jobId), ids)).uri;
+): (jobId: string, ids: readonly string[], list?: StagedListKind) => Promise<string> {
+  return async (jobId, ids, list = 'references') =>
+    (await writeReferenceList(store, referenceListUri(config, jobId, list), ids)).uri;
 }

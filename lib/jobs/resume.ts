@@ -1,5 +1,5 @@
 import { InvalidRequestError } from '../errors.ts';
-import type { ImportExecutionInput } from '../model/types.ts';
+import type { ImportExecutionInput, ImportSource, StagedRemovals } from '../model/types.ts';
 import type { ImportJobRow } from './job-repository.ts';
 
 /**
@@ -9,10 +9,16 @@ import type { ImportJobRow } from './job-repository.ts';
  *
  * @param referenceList where a reference-list job of this id staged its list (`referenceListUri`): a job
  *   whose source is there is run as a reference list again.
+ * @param removals the job's staged removal list, when there is one: removed again (what is gone stays gone and
+ *   is not counted twice), and a job whose source it is runs as removals alone.
  * @throws InvalidRequestError `NOT_RESUMABLE` for a job that already ended, one the bulk API accepted, or an
  *   erasure.
  */
-export function resumeInput(job: ImportJobRow, referenceList: string): ImportExecutionInput {
+export function resumeInput(
+  job: ImportJobRow,
+  referenceList: string,
+  removals?: StagedRemovals,
+): ImportExecutionInput {
   if (job.status === 'COMPLETED' || job.status === 'FAILED') {
     throw new InvalidRequestError('NOT_RESUMABLE', `job ${job.id} already ended ${job.status}`, {
       jobId: job.id,
@@ -36,13 +42,20 @@ export function resumeInput(job: ImportJobRow, referenceList: string): ImportExe
       jobId: job.id,
     });
   }
+  const source: ImportSource =
+    job.source === referenceList
+      ? { uri: job.source, kind: 'references' }
+      : job.source === removals?.uri
+        ? { uri: job.source, kind: 'removals' }
+        : { uri: job.source };
   return {
     jobId: job.id,
     kind: job.kind,
     domainId: job.domainId,
     groupId: job.groupId,
-    source: job.source === referenceList ? { uri: job.source, kind: 'references' } : { uri: job.source },
+    source,
     origin: job.origin,
+    ...(removals ? { removals } : {}),
     ...(job.dryRun ? { dryRun: true } : {}),
   };
 }

@@ -18,6 +18,7 @@ export const JobStatusMessageSchema = z.strictObject({
   successListUri: z.string().min(1).optional(),
   failedListUri: z.string().min(1).optional(),
   failureReason: z.string().min(1).optional(),
+  removed: z.number().int().nonnegative().optional(),
   dryRun: z.literal(true).optional(),
   counts: z
     .strictObject({
@@ -53,6 +54,8 @@ export interface JobReports {
   readonly failedList: readonly string[];
   readonly successListUri?: string;
   readonly failedListUri?: string;
+  /** Nodes removed by the job's `removeReferenceIds`, when it had any. */
+  readonly removed?: number;
   /** What a dry run found (reported on dry runs only). */
   readonly counts?: DryRunCounts;
 }
@@ -91,6 +94,7 @@ export function canonicalStatusMessage(m: JobStatusMessage): JobStatusMessage {
     ...(m.successListUri ? { successListUri: m.successListUri } : {}),
     ...(m.failedListUri ? { failedListUri: m.failedListUri } : {}),
     ...(m.failureReason ? { failureReason: m.failureReason } : {}),
+    ...(m.removed !== undefined ? { removed: m.removed } : {}),
     ...(m.dryRun ? { dryRun: m.dryRun } : {}),
     ...(m.dryRun && m.counts ? { counts: m.counts } : {}),
     startedAt: m.startedAt,

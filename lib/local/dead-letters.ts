@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import {
   type DeadLetter,
@@ -143,4 +145,58 @@ export function localDeadLetters(home: string): LocalDeadLetters {
       }
     },
   };
+}
+
+/**
+ * Rewrites `file` without the lines `drop` selects, streaming: the kept lines go to a temporary file that
+ * then takes its place, with whatever was appended meanwhile copied after them. Lines that are not JSON
+ * are kept as they are.
+ */
+async function rewriteWithout(file: string, drop: (value: { id?: unknown }) => boolean): Promise<void> {
+  const size = await sizeOf(file);
+  if (size === 0) return;
+  const temporary = `${file}.${randomUUID()}.tmp`;
+  async function* kept(): AsyncGenerator<string> {
+    const lines = createInterface({
+      input: createReadStream(file, { start: 0, end: size - 1 }),
+      crlfDelay: Number.POSITIVE_INFINITY,
+    });
+    for await (const line of lines) {
+      let value: { id?: unknown } = {};
+      try {
+        value = JSON.parse(line) as { id?: unknown };
+      } catch {
+        // kept as it is
+      }
+      if (line.trim() !== '' && !drop(value)) yield `${line}\n`;
+    }
+    // Letters or marks appended while the file was read.
+    const grown = await sizeOf(file);
+    if (grown > size) yield* createReadStream(file, { start: size, end: grown - 1, encoding: 'utf8' });
+  }
+  await pipeline(Readable.from(kept()), createWriteStream(temporary));
+  await rename(temporary, file);
+}
+
+/**
+ * Removes the letters replayed before `before` from the local queue, and their replay marks; pending
+ * letters and recent replays stay. Holds only the ids of replayed letters. Returns the letters removed
+ * (or, with `dryRun`, that would be).
+ */
+export async function pruneReplayedDeadLetters(home: string, before: Date, dryRun: boolean): Promise<number> {
+  const queue = localDeadLetters(home);
+  const latest = new Map<string, number>();
+  for await (const mark of readLines(queue.replayedFile, await sizeOf(queue.replayedFile), MarkSchema)) {
+    latest.set(mark.id, Math.max(latest.get(mark.id) ?? 0, Date.parse(mark.replayedAt)));
+  }
+  const old = new Set([...latest].filter(([, at]) => at < before.getTime()).map(([id]) => id));
+  let count = 0;
+  for await (const letter of readLines(queue.file, await sizeOf(queue.file), StoredSchema)) {
+    if (old.has(letter.id)) count += 1;
+  }
+  if (dryRun || old.size === 0) return count;
+  const drop = (value: { id?: unknown }) => typeof value.id === 'string' && old.has(value.id);
+  await rewriteWithout(queue.file, drop);
+  await rewriteWithout(queue.replayedFile, drop);
+  return count;
 }

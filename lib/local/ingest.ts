@@ -101,7 +101,8 @@ export function openLocalIngest(cfg: Config, options: LocalStarterOptions = {}):
       pipelineBucket: cfg.stagingBucket,
       matchTopics: new Set(cfg.matchImportTopics),
       erasureTopics: new Set(cfg.erasureTopics),
-      stageReferences: async (jobId, ids) => referenceStager((await runtimeDeps()).store, cfg)(jobId, ids),
+      stageReferences: async (jobId, ids, list) =>
+        referenceStager((await runtimeDeps()).store, cfg)(jobId, ids, list),
     },
     starter,
     deadLetters,

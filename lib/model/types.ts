@@ -19,9 +19,18 @@ export interface ImportSource {
   readonly contentType?: string;
   /**
    * `references`: a list of reference ids that Matchbridge staged itself (a one-column CSV, from a request's
-   * `referenceIds`); `file` (the default): a nodes CSV or CSV.gz as given.
+   * `referenceIds`); `file` (the default): a nodes CSV or CSV.gz as given; `removals`: no rows to load, the
+   * job only removes (`uri` is then its staged removal list).
    */
-  readonly kind?: 'file' | 'references';
+  readonly kind?: 'file' | 'references' | 'removals';
+}
+
+/** A staged list of reference ids whose nodes leave the group (a request's `removeReferenceIds`). */
+export interface StagedRemovals {
+  /** A one-column CSV (`reference_id`), staged like a reference list. */
+  readonly uri: string;
+  /** Ids in the list, when known (a job resumed from its row does not know it). */
+  readonly count?: number;
 }
 
 /** Input of the import state machine (one execution per job, named by `jobId`). */
@@ -29,6 +38,8 @@ export interface ImportExecutionInput extends JobRef {
   readonly source: ImportSource;
   /** Where the request came from, for the job row: `kafka:<topic>/<partition>/<offset>`, `cli`, `s3`… */
   readonly origin: string;
+  /** Nodes to remove from the group before the source loads. */
+  readonly removals?: StagedRemovals;
   /** Run the whole job (plan, batches, validators, reports) and write nothing to the target tables. */
   readonly dryRun?: boolean;
   /** Fail the job, cancelling its remaining batches, once more rows than this failed. */
@@ -148,6 +159,8 @@ export interface JobStatusMessage {
   readonly successListUri?: string;
   readonly failedListUri?: string;
   readonly failureReason?: string;
+  /** Nodes the job removed from the group (`removeReferenceIds`); present only when the request had removals. */
+  readonly removed?: number;
   /** Present on a dry run only: nothing was written, the counts are those a real run would have. */
   readonly dryRun?: true;
   readonly counts?: DryRunCounts;

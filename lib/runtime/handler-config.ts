@@ -31,6 +31,7 @@ export const HANDLER_REQUIREMENTS = {
   // Totals its input only: no configuration, and no config module (zod) in its bundle.
   'export-summary': [],
   api: [DATABASE, 'stagingBucket', 'importStateMachineArn', 'erasureStateMachineArn'],
+  prune: [DATABASE],
 } as const satisfies Record<string, readonly Requirement[]>;
 
 /** A function of {@link HANDLER_REQUIREMENTS}. */

@@ -58,7 +58,7 @@ describe('data stack', () => {
 
     it('opens the proxy to each function from the pipeline stack, keeping the data stack independent', () => {
       // Every function but object-created, dlq-replay and export-summary reaches the database.
-      pipeline.resourceCountIs('AWS::EC2::SecurityGroupIngress', 12);
+      pipeline.resourceCountIs('AWS::EC2::SecurityGroupIngress', 16);
       pipeline.allResourcesProperties('AWS::EC2::SecurityGroupIngress', {
         FromPort: 5432,
         ToPort: 5432,
@@ -88,7 +88,7 @@ describe('data stack', () => {
       const functions = Object.entries(functionsByHandler(pipeline))
         .filter(([handler]) => !withoutDatabase.includes(handler))
         .map(([, fn]) => fn);
-      assert.equal(functions.length, 12);
+      assert.equal(functions.length, 16);
       for (const { properties } of functions) {
         assert.deepEqual(properties.VpcConfig?.SubnetIds, EXISTING_VPC.privateSubnetIds);
         const env = properties.Environment?.Variables ?? {};
@@ -137,8 +137,23 @@ describe('data stack', () => {
       });
     });
 
-    it('keeps incoming/ and staging/ past the 14 days of redrive (15 by default), reports/ 90 days', () => {
-      assert.deepEqual(expiryOf(bucket), { 'incoming/': 15, 'staging/': 15, 'reports/': 90 });
+    it('keeps incoming/ and staging/ past the 14 days of redrive (15 by default), reports/ and exports/ 90 days', () => {
+      assert.deepEqual(expiryOf(bucket), { 'incoming/': 15, 'staging/': 15, 'reports/': 90, 'exports/': 90 });
+    });
+
+    it('keeps reports/ as long as import jobs and exports/ as long as export runs (the retention settings)', () => {
+      const { data: tuned } = synth({ retention: { importJobsDays: 45, exportRunsDays: 120 } });
+      const [tunedBucket] = Object.entries(resourcesOf(tuned, 'AWS::S3::Bucket'))
+        .filter(([id]) => id.startsWith('StagingBucket'))
+        .map(([, resource]) => resource);
+
+      assert.deepEqual(expiryOf(tunedBucket), {
+        'incoming/': 15,
+        'staging/': 15,
+        'reports/': 45,
+        'exports/': 120,
+      });
+      assert.throws(() => synth({ retention: { importJobsDays: 0 } }), /retention\.importJobsDays/);
     });
 
     it('keeps what a redrive reads for the days of redriveRetentionDays, and refuses fewer than 15', () => {
@@ -147,7 +162,12 @@ describe('data stack', () => {
         .filter(([id]) => id.startsWith('StagingBucket'))
         .map(([, resource]) => resource);
 
-      assert.deepEqual(expiryOf(longerBucket), { 'incoming/': 30, 'staging/': 30, 'reports/': 90 });
+      assert.deepEqual(expiryOf(longerBucket), {
+        'incoming/': 30,
+        'staging/': 30,
+        'reports/': 90,
+        'exports/': 90,
+      });
       assert.throws(() => synth({ redriveRetentionDays: 14 }), /redriveRetentionDays/);
     });
   });

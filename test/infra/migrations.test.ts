@@ -64,6 +64,7 @@ describe('migrations on deploy', () => {
       'plan',
       'plan-erasure',
       'plan-matches',
+      'prune',
     ]);
   });
 

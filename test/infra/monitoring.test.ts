@@ -40,8 +40,8 @@ describe('failure paths and alarms', () => {
       .filter((alarm) => alarm.MetricName === 'ApproximateNumberOfMessagesVisible');
 
     // Ingest Records and Failures, StatusPublishing, ExecutionFailures, the user export's schedule, the bulk
-    // API's failed job runs.
-    assert.equal(queues.length, 6);
+    // API's failed job runs, the prune's schedule.
+    assert.equal(queues.length, 7);
     const watched = depthAlarms.map((alarm) => {
       assert.equal(alarm.Threshold, 0);
       assert.equal(alarm.ComparisonOperator, 'GreaterThanThreshold');
@@ -206,8 +206,8 @@ describe('operator alarms', () => {
     const errors = byMetric('AWS/Lambda', 'Errors');
     const throttles = byMetric('AWS/Lambda', 'Throttles');
 
-    assert.equal(errors.length, 18);
-    assert.equal(throttles.length, 18);
+    assert.equal(errors.length, 19);
+    assert.equal(throttles.length, 19);
     for (const alarm of errors) {
       assert.deepEqual([alarm.Threshold, alarm.EvaluationPeriods], [3, 1]);
       assert.ok(pages(alarm));

@@ -14,6 +14,7 @@ describe('names operators look for', () => {
     ).map((m) => m.Properties.StateMachineName);
 
     assert.deepEqual(machines.sort(), [
+      'matchbridge-prod-erasure',
       'matchbridge-prod-import',
       'matchbridge-prod-match-import',
       'matchbridge-prod-user-export',
@@ -22,6 +23,7 @@ describe('names operators look for', () => {
       .map((g) => g.Properties.LogGroupName)
       .filter((name) => name?.startsWith('/aws/vendedlogs/states/'));
     assert.deepEqual(logGroups.sort(), [
+      '/aws/vendedlogs/states/matchbridge-prod-erasure',
       '/aws/vendedlogs/states/matchbridge-prod-import',
       '/aws/vendedlogs/states/matchbridge-prod-match-import',
       '/aws/vendedlogs/states/matchbridge-prod-user-export',

@@ -22,6 +22,7 @@ const TABLES = [
   'matching_groups',
   'node_metadata',
   'nodes',
+  'user_removals',
   'users',
 ];
 

@@ -86,6 +86,8 @@ describe('erasure through the synthesized state machine, locally', () => {
       node_metadata: 4,
       match_suggestions: 6,
       users: 4,
+      // The tombstones deleting those ready users left behind.
+      user_removals: 4,
       import_job_errors: 2,
       job_status_events: 4,
     });

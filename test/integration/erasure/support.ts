@@ -51,8 +51,9 @@ export async function seedDomain(
       [domainId, groupId],
     );
     await suite.pool.query(
-      `INSERT INTO users (domain_id, group_id, username, display_name)
-       VALUES ($1, $2, 'alice', 'Alice'), ($1, $2, 'bob', 'Bob'), ($1, $2, 'carol', 'Carol')`,
+      // Ready for matching: deleting them leaves tombstones (migration 0010) the erasure must remove too.
+      `INSERT INTO users (domain_id, group_id, username, display_name, ready_for_matching)
+       VALUES ($1, $2, 'alice', 'Alice', true), ($1, $2, 'bob', 'Bob', true), ($1, $2, 'carol', 'Carol', true)`,
       [domainId, groupId],
     );
   }

@@ -2,12 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { UsernameChunker } from '../../../lib/export/import-requests.ts';
-import { parseNodeImportRequest, requestedReferences } from '../../../lib/ingest/import-request.ts';
+import {
+  parseNodeImportRequest,
+  requestedReferences,
+  requestedRemovals,
+} from '../../../lib/ingest/import-request.ts';
 
 const GROUP = { domainId: '3f1d2c4b-6a5e-4d7c-8b9a-0e1f2a3b4c5d', groupId: 'free "group"' };
 
-function chunk(names: readonly string[], maxBytes: number): string[] {
-  const chunker = new UsernameChunker(GROUP, maxBytes);
+function chunk(
+  names: readonly string[],
+  maxBytes: number,
+  options: ConstructorParameters<typeof UsernameChunker>[2] = {},
+): string[] {
+  const chunker = new UsernameChunker(GROUP, maxBytes, options);
   const values: string[] = [];
   for (const name of names) {
     const full = chunker.add(name);
@@ -55,5 +63,56 @@ describe('username import requests', () => {
 
   it('refuses a name that cannot fit a request alone', () => {
     assert.throws(() => chunk(['x'.repeat(400)], 300), RangeError);
+  });
+});
+
+describe('removal requests', () => {
+  const FILE = {
+    filePath: 's3://bucket/exports/users/x.csv.gz',
+    fileName: 'x.csv.gz',
+    contentType: 'application/gzip',
+  };
+
+  it('carry every removed name once, the file fields in the first request only, within the size limit', () => {
+    const names = Array.from({ length: 120 }, (_, i) => `gone-${String(i).padStart(3, '0')}`);
+    const values = chunk(names, 600, { field: 'removedUsernames', firstFields: FILE });
+    assert.ok(values.length > 2);
+    const requests = values.map((v) => {
+      assert.ok(Buffer.byteLength(v) <= 600);
+      return parseNodeImportRequest(v);
+    });
+    assert.equal(requests[0]?.filePath, FILE.filePath);
+    assert.equal(requests[0]?.contentType, FILE.contentType);
+    for (const request of requests.slice(1)) {
+      assert.equal(request.filePath, undefined);
+      assert.equal(requestedReferences(request), undefined);
+    }
+    assert.deepEqual(
+      requests.flatMap((r) => [...(requestedRemovals(r) ?? [])]),
+      names,
+    );
+  });
+
+  it('are accepted with either source or alone, under either name, and refused with no source at all', () => {
+    const base = { domainId: GROUP.domainId, groupId: 'g' };
+    const parse = (value: object) => parseNodeImportRequest(JSON.stringify({ ...base, ...value }));
+    assert.deepEqual(requestedRemovals(parse({ removeReferenceIds: ['a'] })), ['a']);
+    assert.deepEqual(requestedRemovals(parse({ removedUsernames: ['b'] })), ['b']);
+    assert.deepEqual(requestedRemovals(parse({ usernames: ['c'], removedUsernames: ['d'] })), ['d']);
+    assert.deepEqual(requestedRemovals(parse({ filePath: 's3://b/k.csv', removeReferenceIds: ['e'] })), [
+      'e',
+    ]);
+    for (const invalid of [
+      {},
+      { removeReferenceIds: ['a'], removedUsernames: ['a'] },
+      { removeReferenceIds: [] },
+      { filePath: 's3://b/k.csv', referenceIds: ['a'], removeReferenceIds: ['b'] },
+    ]) {
+      assert.throws(
+        () => parse(invalid),
+        (e: Error & { code?: string }) => e.code === 'SCHEMA_VIOLATION',
+        JSON.stringify(invalid),
+      );
+    }
   });
 });

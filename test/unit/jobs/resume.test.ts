@@ -48,6 +48,24 @@ describe('resumeInput', () => {
     assert.deepEqual(input.source, { uri: 's3://bucket/incoming/nodes/x.csv' });
   });
 
+  it('runs a job of removals alone as removals again, never as a file of references to load', () => {
+    const removals = { uri: 's3://bucket/staging/x/removals.csv' };
+    const input = resumeInput(
+      row({ source: removals.uri }),
+      's3://bucket/staging/x/references.csv',
+      removals,
+    );
+    assert.deepEqual(input.source, { uri: removals.uri, kind: 'removals' });
+    assert.deepEqual(input.removals, removals);
+  });
+
+  it('carries the removals of a file job it resumes', () => {
+    const removals = { uri: 's3://bucket/staging/x/removals.csv' };
+    const input = resumeInput(row({}), 's3://bucket/staging/x/references.csv', removals);
+    assert.deepEqual(input.source, { uri: 's3://bucket/incoming/nodes/x.csv' });
+    assert.deepEqual(input.removals, removals);
+  });
+
   it('refuses a job the bulk API accepted: its source is not what the state machine reads', () => {
     assert.throws(
       () => resumeInput(row({ origin: 'api', source: 's3://bucket/api/uploads/x.ndjson' }), 'unused'),
