@@ -36,9 +36,8 @@ CREATE TRIGGER users_unready AFTER UPDATE OF ready_for_matching, group_id, usern
 -- Nodes a job removed (`removeReferenceIds`): counted apart from the rows of its source.
 ALTER TABLE import_jobs ADD COLUMN removed_count bigint NOT NULL DEFAULT 0;
 
--- A removal deletes the match suggestions on both sides of a participant: the primary key serves one side.
-CREATE INDEX IF NOT EXISTS match_suggestions_domain_group_matched_idx
-  ON match_suggestions (domain_id, group_id, matched_participant_id);
+-- A removal deletes the match suggestions on both sides of a participant: the primary key serves one side,
+-- match_suggestions_domain_group_matched_idx (0009, for erasures) the other.
 
 -- Retention finds what is old by when it ended, in small slices.
 CREATE INDEX import_jobs_finished_idx ON import_jobs (finished_at, id)
