@@ -32,7 +32,7 @@ describe('the assembly: the daily user export, round trip through Kafka', { time
       { username: 'not-ready', ready_for_matching: false },
     ]);
 
-    const run = assembly.fireSchedule();
+    const run = assembly.fireSchedule('UserExport');
     const outcome = await assembly.execution(run);
     assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome));
     const delivered = (await assembly.deliverKafka('matchbridge-users', 2)) as { started: unknown[] }[];

@@ -104,6 +104,7 @@ describe('a 1M-id erasure through `matchbridge erase`', () => {
       node_metadata: MEMBERS,
       match_suggestions: MEMBERS - 1,
       users: 0,
+      user_removals: 0,
       import_job_errors: 0,
       job_status_events: 0,
     });

@@ -66,10 +66,11 @@ export interface Assembly {
   /** Delivers an event to every enabled rule whose pattern matches it; returns the functions invoked. */
   deliverEvent(event: Record<string, unknown>): Promise<string[]>;
   /**
-   * What EventBridge Scheduler does when the template's one schedule fires: starts its target state machine
-   * with its input (the scheduled time filled in); returns the execution's name.
+   * What EventBridge Scheduler does when the schedule whose logical id starts with `construct` (its construct's
+   * id, e.g. `UserExport`) fires: starts its target state machine with its input (the scheduled time filled
+   * in); returns the execution's name.
    */
-  fireSchedule(): string;
+  fireSchedule(construct: string): string;
   /** The outcome of the execution named `name` (a job id), once it has ended. */
   execution(name: string): Promise<ExecutionOutcome>;
   /** Waits for every execution and asynchronous invocation under way. */
@@ -423,10 +424,12 @@ async function assemble(cleanups: (() => Promise<unknown>)[]): Promise<Assembly>
       }
       return mapping[0].deliver(records, async (name, event) => (await lambda.invoke(name, event)).payload);
     },
-    fireSchedule() {
-      const schedules = names.resources('AWS::Scheduler::Schedule');
+    fireSchedule(construct) {
+      const schedules = names
+        .resources('AWS::Scheduler::Schedule')
+        .filter(({ logicalId }) => logicalId.startsWith(construct));
       if (schedules.length !== 1 || !schedules[0])
-        throw new Error(`expected one schedule, found ${schedules.length}`);
+        throw new Error(`expected one schedule of ${construct}, found ${schedules.length}`);
       const { stackName, resource } = schedules[0];
       const target = resource.Properties?.Target as { Arn: unknown; Input?: string };
       const name = `schedule-${Date.now()}`;
