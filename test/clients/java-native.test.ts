@@ -30,7 +30,10 @@ describe('a Java client (native HTTP client) generated from openapi.json (issue 
       'utf8',
     );
     assert.match(source, /public ImportAccepted createImportFromMultipart\([^)]*\bFile _file\b/);
-    assert.match(source, /public ImportAccepted createImportFromBody\([^)]*\bString body, [^)]*\bBoolean dryRun\)/);
+    assert.match(
+      source,
+      /public ImportAccepted createImportFromBody\([^)]*\bString body, [^)]*\bBoolean dryRun\)/,
+    );
     assert.match(source, /public ImportAccepted createImport\([^)]*\bImportRequest importRequest\)/);
   });
 
