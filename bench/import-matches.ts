@@ -9,8 +9,9 @@ import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import type { MatchRowVisitor } from '../lib/matches/match-rows.ts';
 import { planMatchFile } from '../lib/parquet/plan-matches.ts';
-import { type MatchRowVisitor, readMatchRuns } from '../lib/parquet/read-matches.ts';
+import { readMatchRuns } from '../lib/parquet/read-matches.ts';
 import { configuredObjectStore } from '../lib/storage/configured-store.ts';
 import { generatedMatch, writeMatchParquet } from './generate-matches.ts';
 import {

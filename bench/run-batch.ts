@@ -9,17 +9,18 @@ import { planMatches } from '../lib/jobs/plan-matches.ts';
 import { initLocalConfig } from '../lib/local/adapters.ts';
 import type { BatchResult } from '../lib/model/types.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../lib/runtime/deps.ts';
+import { NUMERIC_SETTINGS } from '../lib/settings.ts';
 
 const [file, databaseUrl, home, domainId, groupId, kind = 'nodes'] = process.argv.slice(2);
 if (!file || !databaseUrl || !home || !domainId || !groupId || (kind !== 'nodes' && kind !== 'matches')) {
   throw new Error('usage: run-batch.ts <file> <databaseUrl> <home> <domainId> <groupId> [nodes|matches]');
 }
-const WHOLE_FILE = String(2 ** 40);
+// The largest range and match batch the settings allow: the benchmark files fit in one.
 initLocalConfig({
   DATABASE_URL: databaseUrl,
   MATCHBRIDGE_HOME: home,
-  SPLIT_BYTES: WHOLE_FILE,
-  MATCH_BATCH_ROWS: WHOLE_FILE,
+  SPLIT_BYTES: String(NUMERIC_SETTINGS.splitBytes.max),
+  MATCH_BATCH_ROWS: String(NUMERIC_SETTINGS.matchBatchRows.max),
 });
 const deps = await runtimeDeps();
 const job = { jobId: randomUUID(), domainId, groupId };

@@ -1,6 +1,12 @@
 import { isParticipantId, matchRank, matchRowProblems } from '../matches/match-row-rules.ts';
-import { type MatchRowRun, matchRowRun, RUN_ROWS } from '../parquet/read-matches.ts';
-import type { JsonValue, MatchRow, MatchRowRejection } from '../parquet/types.ts';
+import {
+  type JsonValue,
+  type MatchRow,
+  type MatchRowRejection,
+  type MatchRowRun,
+  matchRowRun,
+  RUN_ROWS,
+} from '../matches/match-rows.ts';
 import type { SourceRow } from './row-sources.ts';
 
 const KNOWN = new Set(['participant_id', 'matched_participant_id', 'compatibility_score', 'rank']);

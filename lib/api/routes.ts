@@ -7,8 +7,6 @@ import { IMPORT_ROUTES } from './routes/imports.ts';
 import { JOB_ROUTES } from './routes/jobs.ts';
 import { type ApiContext, route } from './routes/shared.ts';
 
-export type { ApiContext, JobLauncher } from './routes/shared.ts';
-
 /** The API: every route `openapi.json` documents, and no other. */
 export const ROUTES: readonly Route<ApiContext>[] = [
   ...IMPORT_ROUTES,

@@ -8,7 +8,8 @@ import { ConfigurationError } from '../errors.ts';
 import { logger } from '../observability/logger.ts';
 import { consoleAsset } from './console-assets.ts';
 import { type ApiRequest, type ApiResponse, type Caller, dispatch } from './http.ts';
-import { type ApiContext, ROUTES } from './routes.ts';
+import type { ApiContext } from './routes/shared.ts';
+import { ROUTES } from './routes.ts';
 
 /**
  * The header that names the caller's domain on the local server, standing in for the IAM identity API

@@ -1,8 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { loadMatches } from '../matches/load-matches.ts';
 import type { BatchIdentity, BatchResult, JobRef, SourcePin } from '../model/types.ts';
 import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logJob, metrics } from '../observability/logger.ts';
-import { loadMatches } from '../parquet/load-matches.ts';
 import { readMatchRuns } from '../parquet/read-matches.ts';
 import type { MatchBatch, MatchColumn } from '../parquet/types.ts';
 import type { RuntimeDeps } from './deps.ts';

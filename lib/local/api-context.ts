@@ -1,6 +1,6 @@
 import { runApiExportInProcess } from '../api/export-jobs.ts';
 import { runApiImportInProcess } from '../api/import-jobs.ts';
-import type { ApiContext } from '../api/routes.ts';
+import type { ApiContext } from '../api/routes/shared.ts';
 import type { RuntimeDeps } from '../jobs/deps.ts';
 import { logger } from '../observability/logger.ts';
 import { configuredIdempotencyStore } from '../runtime/configured-idempotency-store.ts';

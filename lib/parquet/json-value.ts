@@ -1,5 +1,5 @@
+import type { JsonValue } from '../matches/match-rows.ts';
 import { isoFromMillis, PreciseTimestamp } from './iso-time.ts';
-import type { JsonValue } from './types.ts';
 
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

@@ -1,6 +1,12 @@
 import { type ColumnData, type FileMetaData, parquetRead, parquetSchema } from 'hyparquet';
 import { InvalidFileError, MatchbridgeError } from '../errors.ts';
 import { firstMatchRowProblem, isParticipantId, matchRank } from '../matches/match-row-rules.ts';
+import {
+  type MatchRowRejection,
+  type MatchRowRun,
+  type MatchRowVisitor,
+  RUN_ROWS,
+} from '../matches/match-rows.ts';
 import type { SourcePin } from '../model/types.ts';
 import type { ByteRange, ObjectStore } from '../storage/object-store.ts';
 import { parquetDecompressors } from './decompressors.ts';
@@ -10,7 +16,7 @@ import { toJsonValue } from './json-value.ts';
 import { isKnownMatchColumn, MatchColumnName, resolveMatchColumns } from './match-columns.ts';
 import { pageCheckedBuffer } from './page-headers.ts';
 import { openRangeBuffer, type RangeBuffer } from './range-buffer.ts';
-import type { MatchBatch, MatchColumn, MatchRow, MatchRowRejection } from './types.ts';
+import type { MatchBatch, MatchColumn } from './types.ts';
 
 /** Options of {@link readMatchRuns}. */
 export interface ReadMatchRowsOptions {
@@ -34,54 +40,6 @@ export interface ReadMatchRowsOptions {
  * took 40% more client CPU than whole row groups.
  */
 export const DEFAULT_MAX_ROWS_PER_READ = 262_144;
-
-/** Most rows in one {@link MatchRowRun}: small enough to fill DB batches evenly. */
-export const RUN_ROWS = 1000;
-
-/**
- * Receives the rows of a {@link MatchRowRun} in file order, without an object per row: the loader writes
- * each valid row straight into its COPY text.
- */
-export interface MatchRowVisitor {
-  /** A valid row; `detailsJson` is the JSON object text of its other columns (null cells left out). */
-  valid(
-    row: number,
-    participantId: string,
-    matchedParticipantId: string,
-    compatibilityScore: number,
-    rank: number | null,
-    detailsJson: string,
-  ): void;
-  rejected(rejection: MatchRowRejection): void;
-}
-
-/** Consecutive rows of a match file, decoded and checked, handed to a visitor. */
-export interface MatchRowRun {
-  /** Rows in the run, valid or rejected. */
-  readonly size: number;
-  visit(visitor: MatchRowVisitor): void;
-}
-
-/** A run of rows already checked (e.g. from CSV or NDJSON), for the loader, which takes runs of rows. */
-export function matchRowRun(items: readonly (MatchRow | MatchRowRejection)[]): MatchRowRun {
-  return {
-    size: items.length,
-    visit: (visitor) => {
-      for (const item of items) {
-        if ('code' in item) visitor.rejected(item);
-        else
-          visitor.valid(
-            item.row,
-            item.participantId,
-            item.matchedParticipantId,
-            item.compatibilityScore,
-            item.rank,
-            JSON.stringify(item.details),
-          );
-      }
-    },
-  };
-}
 
 /** A column chunk without an offset index is read whole for each part; up to this size that is acceptable. */
 const SMALL_CHUNK_BYTES = 1024 * 1024;

@@ -6,7 +6,8 @@ import type pg from 'pg';
 import type { ApiExportJob } from '../api/export-jobs.ts';
 import { type ApiResponse, type Caller, dispatch, responseForError } from '../api/http.ts';
 import type { ApiImportJob } from '../api/import-jobs.ts';
-import { type ApiContext, type JobLauncher, ROUTES } from '../api/routes.ts';
+import type { ApiContext, JobLauncher } from '../api/routes/shared.ts';
+import { ROUTES } from '../api/routes.ts';
 import { query } from '../db/query.ts';
 import { ApiRequestError } from '../errors.ts';
 

@@ -9,7 +9,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type pg from 'pg';
 import { postgresIdempotencyStore } from '../../../lib/api/idempotency.ts';
 import type { ApiImportJob } from '../../../lib/api/import-jobs.ts';
-import type { ApiContext } from '../../../lib/api/routes.ts';
+import type { ApiContext } from '../../../lib/api/routes/shared.ts';
 import { initLocalConfig } from '../../../lib/local/adapters.ts';
 import { roleArnOf, serveApiGatewayEvent } from '../../../lib/runtime/api-gateway.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../../../lib/runtime/deps.ts';

@@ -7,11 +7,15 @@ import { loadConfig } from '../../../lib/config.ts';
 import type { RuntimeDeps } from '../../../lib/jobs/deps.ts';
 import { createOrClaimJob } from '../../../lib/jobs/job-repository.ts';
 import { loadMatchBatch } from '../../../lib/jobs/load-match-batch.ts';
+import { loadMatches } from '../../../lib/matches/load-matches.ts';
+import {
+  type MatchRow,
+  type MatchRowRejection,
+  type MatchRowRun,
+  matchRowRun,
+} from '../../../lib/matches/match-rows.ts';
 import type { JobRef } from '../../../lib/model/types.ts';
-import { loadMatches } from '../../../lib/parquet/load-matches.ts';
 import { planMatchFile } from '../../../lib/parquet/plan-matches.ts';
-import { type MatchRowRun, matchRowRun } from '../../../lib/parquet/read-matches.ts';
-import type { MatchRow, MatchRowRejection } from '../../../lib/parquet/types.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
 import { blockedBy } from '../../support/faults.ts';
 import { footerRange, inside, localStore, recordingStore, tempFolder } from '../../unit/parquet/fixtures.ts';

@@ -4,8 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { matchRows } from '../../../lib/api/match-rows.ts';
 import { csvRows, ndjsonRows } from '../../../lib/api/row-sources.ts';
 import { MatchRejectionCode } from '../../../lib/matches/match-row-rules.ts';
+import type { MatchRow, MatchRowRejection } from '../../../lib/matches/match-rows.ts';
 import { planMatchFile } from '../../../lib/parquet/plan-matches.ts';
-import type { MatchRow, MatchRowRejection } from '../../../lib/parquet/types.ts';
 import { collect, localStore, readMatchRows, tempFolder, writeHyparquet } from '../parquet/fixtures.ts';
 
 interface Edge {

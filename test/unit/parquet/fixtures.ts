@@ -13,8 +13,8 @@ import { type Table, tableToIPC } from 'apache-arrow';
 import { type ColumnChunk, type FileMetaData, parquetMetadata } from 'hyparquet';
 import { type ColumnSource, parquetWriteBuffer } from 'hyparquet-writer';
 import * as parquetWasm from 'parquet-wasm';
-import { type MatchRowRun, readMatchRuns } from '../../../lib/parquet/read-matches.ts';
-import type { MatchRow, MatchRowRejection } from '../../../lib/parquet/types.ts';
+import type { MatchRow, MatchRowRejection, MatchRowRun } from '../../../lib/matches/match-rows.ts';
+import { readMatchRuns } from '../../../lib/parquet/read-matches.ts';
 import type { ByteRange, ObjectStore } from '../../../lib/storage/object-store.ts';
 import { createObjectStore } from '../../../lib/storage/store.ts';
 

@@ -3,8 +3,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { ColumnSource } from 'hyparquet-writer';
 import { MatchRejectionCode } from '../../../lib/matches/match-row-rules.ts';
+import type { MatchRow } from '../../../lib/matches/match-rows.ts';
 import { planMatchFile } from '../../../lib/parquet/plan-matches.ts';
-import type { MatchPlan, MatchRow } from '../../../lib/parquet/types.ts';
+import type { MatchPlan } from '../../../lib/parquet/types.ts';
 import {
   bytesOf,
   CODECS,

@@ -9,8 +9,7 @@ import {
   writeStagedBatch,
 } from '../db/staged-batch.ts';
 import type { BatchIdentity, JobRef, LoadCounts, RowRejection } from '../model/types.ts';
-import type { MatchRowRun, MatchRowVisitor } from './read-matches.ts';
-import type { MatchRowRejection } from './types.ts';
+import type { MatchRowRejection, MatchRowRun, MatchRowVisitor } from './match-rows.ts';
 
 /** Options of {@link loadMatches}. */
 export interface LoadMatchesOptions {
