@@ -1,6 +1,7 @@
 // `npm run bench:import`: a deterministic 1M-row nodes CSV.gz imported through the local pipeline, and the
 // same rows loaded in the same run by the naive reference path (`psql \copy` into a temp table, then
 // INSERT … ON CONFLICT … RETURNING feeding the metadata upsert) at the same database parallelism.
+// Then each path loads the same file again into its loaded group: the re-import of a resend or a replay.
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
@@ -28,7 +29,11 @@ const run = promisify(execFile);
 const FILE = resolve(DATA, `nodes-${ROWS}.csv.gz`);
 const DOMAIN = '7d4f8c1e-5b3a-4e2d-9f10-2a6b8c9d0e1f';
 
-async function pipelineRun(url: string, group: string): Promise<Figures> {
+async function pipelineRun(
+  url: string,
+  group: string,
+  path = 'matchbridge local pipeline',
+): Promise<Figures> {
   const result = await child<{ status: string; processed: number; seconds: number; maxRssBytes: number }>(
     'bench/run-pipeline.ts',
     [FILE, url, resolve(DATA, 'home'), DOMAIN, group],
@@ -36,7 +41,7 @@ async function pipelineRun(url: string, group: string): Promise<Figures> {
   if (result.status !== 'COMPLETED' || result.processed !== ROWS) {
     throw new Error(`pipeline did not load every row: ${JSON.stringify(result)}`);
   }
-  return { path: 'matchbridge local pipeline', rows: result.processed, ...result };
+  return { path, rows: result.processed, ...result };
 }
 
 /** Heap limit of the single-worker run. */
@@ -94,15 +99,19 @@ COMMIT;
 `;
 }
 
-async function referenceRun(url: string, group: string): Promise<Figures> {
+async function referenceRun(
+  url: string,
+  group: string,
+  path = 'psql \\copy + INSERT … ON CONFLICT … RETURNING',
+): Promise<Figures> {
   const parts = await splitForReference(PARALLELISM);
   const seconds = await timedPsqlRun(url, parts, (part) => referenceScript(part, group));
-  return { path: `psql \\copy + INSERT … ON CONFLICT … RETURNING`, rows: ROWS, seconds };
+  return { path, rows: ROWS, seconds };
 }
 
-function table(results: Figures[], reference: Figures): void {
+function table(title: string, results: Figures[], reference: Figures): void {
   printTable(
-    `nodes import benchmark: ${ROWS.toLocaleString('en-US')} rows, database parallelism ${PARALLELISM}`,
+    `nodes import benchmark, ${title}: ${ROWS.toLocaleString('en-US')} rows, database parallelism ${PARALLELISM}`,
     results,
     reference,
   );
@@ -118,12 +127,21 @@ await run('psql', ['--version']).catch(() => {
 });
 const db = await benchDatabase('mb_bench');
 try {
+  // Each path loads its own group, then loads the same file again into it (every row an existing node whose
+  // metadata did not change): the re-import a producer's resend or a replay costs.
   const pipeline = await withCpu(db.url, () => pipelineRun(db.url, 'bench-pipeline'));
+  const pipelineAgain = await withCpu(db.url, () =>
+    pipelineRun(db.url, 'bench-pipeline', 'matchbridge local pipeline, same file again'),
+  );
   await truncate(db.url, ['nodes', 'node_metadata']);
   const reference = await withCpu(db.url, () => referenceRun(db.url, 'bench-reference'));
+  const referenceAgain = await withCpu(db.url, () =>
+    referenceRun(db.url, 'bench-reference', 'psql \\copy + INSERT … ON CONFLICT, same file again'),
+  );
   await truncate(db.url, ['nodes', 'node_metadata']);
   const worker = await withCpu(db.url, () => singleWorkerRun(db.url, 'bench-worker'));
-  table([reference, pipeline, worker], reference);
+  table('fresh group', [reference, pipeline, worker], reference);
+  table('re-import into the loaded group', [referenceAgain, pipelineAgain], referenceAgain);
   process.stdout.write(
     `(the pipeline runs every batch worker in one process; "one batch worker" uses one connection)\n`,
   );
