@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PROJECT_ROOT } from '../../infra/constructs/matchbridge-function.ts';
-import { synth } from './support/synth.ts';
+import { resourcesOf, synth } from './support/synth.ts';
 
-const { stacks } = synth();
+const { stacks, data } = synth();
 const paths = [stacks.data, stacks.pipeline].flatMap((stack) => stack.node.findAll().map((c) => c.node.path));
 
 /** Construct paths a document names: the diagram's `├─ A/B` entries and backticked `A/B` names. */
@@ -27,4 +27,22 @@ describe('docs match the synthesized stacks', () => {
       assert.deepEqual(missing, []);
     });
   }
+
+  it('deploy.md gives the staging bucket’s lifecycle as the template sets it', () => {
+    const [bucket] = Object.entries(resourcesOf(data, 'AWS::S3::Bucket'))
+      .filter(([id]) => id.startsWith('StagingBucket'))
+      .map(([, resource]) => resource);
+    assert.ok(bucket, 'the staging bucket');
+    const { Rules } = bucket.Properties.LifecycleConfiguration as {
+      Rules: { Prefix?: string; ExpirationInDays: number }[];
+    };
+    const synthesized = Rules.flatMap((rule) =>
+      rule.Prefix ? [`${rule.Prefix} ${rule.ExpirationInDays} d`] : [],
+    );
+    // The diagram states each prefix's expiry as `incoming/ 15 d`: every such mention, and no other.
+    const text = readFileSync(join(PROJECT_ROOT, 'docs', 'deploy.md'), 'utf8');
+    const stated = [...text.matchAll(/\b[a-z]+\/ \d+ d\b/g)].map((m) => m[0]);
+    assert.ok(synthesized.length >= 4, 'the bucket expires its prefixes');
+    assert.deepEqual([...stated].sort(), [...synthesized].sort());
+  });
 });

@@ -6,9 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { writeMatchParquet } from '../../../bench/generate-matches.ts';
+import { failExport } from '../../../lib/api/export-jobs.ts';
 import openapi from '../../../lib/api/openapi.json' with { type: 'json' };
 import { ROUTES } from '../../../lib/api/routes.ts';
 import { type ApiServer, LOCAL_DOMAIN_HEADER, startApiServer } from '../../../lib/api/server.ts';
+import { DatabaseUnavailableError } from '../../../lib/errors.ts';
 import { initLocalConfig } from '../../../lib/local/adapters.ts';
 import { localApiContext } from '../../../lib/local/api-context.ts';
 import { closeRuntimeDeps, runtimeDeps } from '../../../lib/runtime/deps.ts';
@@ -502,6 +504,21 @@ describe('bulk HTTP API over real HTTP', () => {
     const failure = noReference.failure as { code: string; message: string };
     assert.equal(failure.code, 'INVALID_FILE');
     assert.match(failure.message, /reference_id/);
+  });
+
+  it('says why an export failed, with its code and never its internal message', async () => {
+    const { rows } = await pool.query<{ id: string }>(
+      `INSERT INTO export_jobs (domain_id, resource_type, format, triggered_by, status, request)
+       VALUES ($1, 'users', 'csv', 'api', 'PROCESSING', '{}'::jsonb) RETURNING id`,
+      [DOMAIN],
+    );
+    const jobId = rows[0]?.id as string;
+    await failExport(await runtimeDeps(), jobId, new DatabaseUnavailableError('pool at 10.0.0.7 refused'));
+    const job = await finished(jobId, 'exports');
+    assert.equal(job.status, 'failed');
+    const failure = job.failure as { code: string; message: string };
+    assert.equal(failure.code, 'DATABASE_UNAVAILABLE');
+    assert.doesNotMatch(failure.message, /10\.0\.0\.7/);
   });
 
   it('refuses bodies over the limit (413) and unknown jobs (404)', async () => {

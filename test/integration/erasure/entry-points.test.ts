@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ApiServer, startApiServer } from '../../../lib/api/server.ts';
 import { config } from '../../../lib/config.ts';
+import { jobFailureOfStep } from '../../../lib/errors.ts';
 import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import { failJob } from '../../../lib/jobs/job-repository.ts';
 import { localApiContext } from '../../../lib/local/api-context.ts';
 import { openLocalIngest } from '../../../lib/local/ingest.ts';
 import { runtimeDeps } from '../../../lib/runtime/deps.ts';
@@ -85,6 +87,27 @@ describe('erasure requests: API, Kafka and the command line', () => {
 
     assert.equal(empty.status, 400);
     assert.equal(unknown.status, 404);
+  });
+
+  it('API: GET of an erasure that failed for no row of its own says why, as imports do (issue 21)', async () => {
+    // What FailJob records when an execution ends past every Catch (here a timed-out one).
+    const jobId = '4f5a6b7c-8d9e-4f0a-9b1c-2d3e4f5a6b7c';
+    await failJob(suite.pool, jobId, 'States.Timeout', jobFailureOfStep('States.Timeout', 'timed out'), {
+      jobId,
+      kind: 'erasure',
+      domainId: API_DOMAIN,
+      groupId: 'g1',
+      source: { uri: 'staged-ids' },
+      origin: 'api',
+    });
+
+    const shown = await call('GET', `/v1/erasures/${jobId}`);
+    assert.equal(shown.status, 200);
+    assert.equal(shown.json.status, 'failed');
+    const failure = shown.json.failure as { code: string; message: string };
+    assert.equal(failure.code, 'JOB_FAILED');
+    assert.equal(typeof failure.message, 'string');
+    assert.doesNotMatch(failure.message, /timed out/);
   });
 
   it('Kafka: an erasure request on an erasure topic starts an erasure; an invalid one is dead-lettered', async () => {
