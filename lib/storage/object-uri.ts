@@ -75,6 +75,30 @@ export function parseObjectUri(uri: string, options: { allowLocal: boolean }): O
   return { kind: 'file', path };
 }
 
+/**
+ * Parses the URI of a folder: `s3://bucket/prefix/` (or an `https://` S3 URL of one), or — when `allowLocal`
+ * — a local folder path, always with its trailing `/`. An S3 folder's `key` keeps its trailing `/` (the
+ * listing prefix); a local folder's `path` is absolute, without it.
+ *
+ * @throws InvalidRequestError `INVALID_FILE_PATH` (no trailing `/`, no bucket or prefix, a `..` segment).
+ */
+export function parseFolderUri(uri: string, options: { allowLocal: boolean }): ObjectLocation {
+  if (!isFolderUri(uri))
+    throw new InvalidRequestError('INVALID_FILE_PATH', `not a folder (no trailing /): ${uri}`);
+  const location = parseObjectUri(uri.replace(/\/+$/, ''), options);
+  return location.kind === 's3' ? { ...location, key: `${location.key}/` } : location;
+}
+
+/** Whether a URI names a folder or prefix rather than an object: it ends with `/`. */
+export function isFolderUri(uri: string): boolean {
+  return uri.endsWith('/');
+}
+
+/** The canonical URI of a folder {@link parseFolderUri} parsed: `s3://bucket/prefix/` or an absolute path and `/`. */
+export function formatFolderUri(location: ObjectLocation): string {
+  return location.kind === 's3' ? formatObjectUri(location) : `${location.path}/`;
+}
+
 /** The canonical URI of a location: `s3://bucket/key` or an absolute path. */
 export function formatObjectUri(location: ObjectLocation): string {
   return location.kind === 's3' ? `s3://${location.bucket}/${location.key}` : location.path;
