@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.ts';
 import type { ImportExecutionInput, ImportSource, StagedRemovals } from '../model/types.ts';
-import { type ObjectLocation, parseObjectUri } from '../storage/object-uri.ts';
+import { isFolderUri, type ObjectLocation, parseFolderUri, parseObjectUri } from '../storage/object-uri.ts';
 
 const CONTENT_TYPES = [
   'text/csv',
@@ -163,8 +163,10 @@ function fileSource(
   },
   options: FileSourceOptions,
 ): ImportSource {
+  // A folder or prefix (trailing `/`) of Parquet parts: only the match plan takes one.
+  const parse = isFolderUri(filePath) ? parseFolderUri : parseObjectUri;
   checkPipelineBucketPath(
-    parseObjectUri(filePath, { allowLocal: options.allowLocalFiles }),
+    parse(filePath, { allowLocal: options.allowLocalFiles }),
     filePath,
     request.domainId,
     options.pipelineBucket,
