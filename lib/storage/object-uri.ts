@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidRequestError } from '../errors.ts';
 
@@ -85,8 +85,12 @@ export function parseObjectUri(uri: string, options: { allowLocal: boolean }): O
 export function parseFolderUri(uri: string, options: { allowLocal: boolean }): ObjectLocation {
   if (!isFolderUri(uri))
     throw new InvalidRequestError('INVALID_FILE_PATH', `not a folder (no trailing /): ${uri}`);
-  const location = parseObjectUri(uri.replace(/\/+$/, ''), options);
-  return location.kind === 's3' ? { ...location, key: `${location.key}/` } : location;
+  // Parsed as the URI of an object in the folder, so that every rule of an object's URI applies to it.
+  const inside = parseObjectUri(`${uri}_`, options);
+  if (inside.kind === 'file') return { kind: 'file', path: dirname(inside.path) };
+  const key = inside.key.slice(0, -1);
+  if (key === '') throw new InvalidRequestError('INVALID_FILE_PATH', `no prefix in ${uri}`);
+  return { ...inside, key };
 }
 
 /** Whether a URI names a folder or prefix rather than an object: it ends with `/`. */
@@ -96,7 +100,8 @@ export function isFolderUri(uri: string): boolean {
 
 /** The canonical URI of a folder {@link parseFolderUri} parsed: `s3://bucket/prefix/` or an absolute path and `/`. */
 export function formatFolderUri(location: ObjectLocation): string {
-  return location.kind === 's3' ? formatObjectUri(location) : `${location.path}/`;
+  if (location.kind === 's3') return formatObjectUri(location);
+  return location.path.endsWith('/') ? location.path : `${location.path}/`;
 }
 
 /** The canonical URI of a location: `s3://bucket/key` or an absolute path. */
