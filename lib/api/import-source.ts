@@ -46,16 +46,21 @@ async function localSource(path: string, root: string | undefined): Promise<stri
  * Checks a caller's `source_uri` and returns the URI its job reads. Object-store URIs (`s3://`, `https://`
  * S3 or MinIO style) must exist and, in the pipeline's own bucket, be one of the domain's uploads or exports
  * (the rule Kafka requests follow): its staged uploads, parts and reports belong to every domain. A local
- * path (local mode only) must lie inside `API_LOCAL_IMPORT_ROOT`; the job reads its real path. A folder or
- * prefix (trailing `/`, the parts of a Parquet match import) must hold at least one object, or be a local
- * folder inside the import folder.
+ * path (local mode only) must lie inside `API_LOCAL_IMPORT_ROOT`; the job reads its real path. With
+ * `folders` (a Parquet match import), a folder or prefix (trailing `/`) of parts is taken too: it must hold
+ * at least one object, or be a local folder inside the import folder.
  *
  * @throws ApiRequestError 400 `INVALID_SOURCE` (not a URI or path), `SOURCE_NOT_ALLOWED` (a local path
  *   without an import folder or outside it), `SOURCE_NOT_FOUND`.
  */
-export async function checkImportSource(deps: RuntimeDeps, uri: string, domainId: string): Promise<string> {
+export async function checkImportSource(
+  deps: RuntimeDeps,
+  uri: string,
+  domainId: string,
+  folders = false,
+): Promise<string> {
   const { config, store } = deps;
-  const folder = isFolderUri(uri);
+  const folder = folders && isFolderUri(uri);
   let location: ObjectLocation;
   try {
     location = (folder ? parseFolderUri : parseObjectUri)(uri, { allowLocal: config.localMode });

@@ -11,8 +11,10 @@ import {
   type MatchCodec,
   writeMatchParquet,
 } from '../../../bench/generate-matches.ts';
+import { planMatches } from '../../../lib/jobs/plan-matches.ts';
 import { runImportLocally } from '../../../lib/local/run-import.ts';
 import type { ImportExecutionInput, JobStatusMessage } from '../../../lib/model/types.ts';
+import { runtimeDeps } from '../../../lib/runtime/deps.ts';
 import { localPipeline } from '../../support/local-pipeline.ts';
 import { startTestS3, type TestS3 } from '../../support/s3.ts';
 
@@ -216,6 +218,37 @@ describe('match import of a sharded source (a folder, prefix or manifest of Parq
     assert.equal(message.total, 4 * PART_ROWS);
     assert.equal(await matchesIn('s3'), 4 * PART_ROWS);
     assert.equal(handlers.filter((handler) => handler === 'load-match-batch').length, 4);
+  });
+
+  it('plans a job again (a resume) against the same parts, and fails SOURCE_CHANGED once a part was added', async () => {
+    const folder = join(suite.dir, 'run-resumed');
+    await mkdir(folder);
+    for (let index = 0; index < 2; index++) writePart(join(folder, partName(index)), index);
+    const input: ImportExecutionInput = {
+      jobId: randomUUID(),
+      kind: 'matches',
+      domainId: DOMAIN,
+      groupId: 'resumed',
+      source: { uri: `${folder}/` },
+      origin: 'test',
+    };
+    const deps = await runtimeDeps();
+
+    const first = await planMatches(deps, input);
+    const again = await planMatches(deps, input);
+    writePart(join(folder, partName(2)), 2);
+
+    assert.deepEqual(again, first);
+    assert.equal(first.total, 2 * PART_ROWS);
+    const parts = await suite.pool.query(
+      'SELECT part, name, first_row::int FROM import_job_parts WHERE job_id = $1 ORDER BY part',
+      [input.jobId],
+    );
+    assert.deepEqual(parts.rows, [
+      { part: 0, name: partName(0), first_row: 0 },
+      { part: 1, name: partName(1), first_row: PART_ROWS },
+    ]);
+    await assert.rejects(planMatches(deps, input), { code: 'SOURCE_CHANGED' });
   });
 
   it('fails SOURCE_CHANGED naming the part rewritten between the plan and its batch', async () => {
