@@ -70,10 +70,15 @@ export async function readImportJobView(pool: pg.Pool, jobId: string): Promise<I
   };
 }
 
-/** One failed row of a job: its line in the stored numbering and why it failed. */
+/**
+ * One failed row of a job: its line in the stored numbering and why it failed; for a job of a sharded
+ * source, also its part (name under the source's folder) and its 0-based row in the part.
+ */
 export interface ImportRowErrors {
   readonly line: number;
   readonly errors: string[];
+  readonly part?: string;
+  readonly partRow?: number;
 }
 
 /** Up to `limit` failed rows of a job after line `afterLine`, in line order. */
@@ -83,13 +88,29 @@ export async function listImportRowErrors(
   afterLine: number,
   limit: number,
 ): Promise<ImportRowErrors[]> {
-  const result = await query<{ line: string; errors: string[] }>(
+  const result = await query<{
+    line: string;
+    errors: string[];
+    part: string | null;
+    part_row: string | null;
+  }>(
     pool,
-    `SELECT line, coalesce(errors, ARRAY[reason]) AS errors FROM import_job_errors
-     WHERE job_id = $1 AND line > $2 ORDER BY line LIMIT $3`,
+    `SELECT e.line, coalesce(e.errors, ARRAY[e.reason]) AS errors, p.name AS part,
+            e.line - 1 - p.first_row AS part_row
+     FROM import_job_errors e
+     LEFT JOIN LATERAL (
+       SELECT name, first_row FROM import_job_parts
+       WHERE job_id = e.job_id AND first_row < e.line
+       ORDER BY first_row DESC LIMIT 1
+     ) p ON true
+     WHERE e.job_id = $1 AND e.line > $2 ORDER BY e.line LIMIT $3`,
     [jobId, afterLine, limit],
   );
-  return result.rows.map((row) => ({ line: Number(row.line), errors: row.errors }));
+  return result.rows.map((row) => ({
+    line: Number(row.line),
+    errors: row.errors,
+    ...(row.part !== null ? { part: row.part, partRow: Number(row.part_row) } : {}),
+  }));
 }
 
 /** What an upload to a job created by the API needs to know of it. */

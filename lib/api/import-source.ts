@@ -3,7 +3,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { ApiRequestError } from '../errors.ts';
 import { checkPipelineBucketPath } from '../ingest/import-request.ts';
 import type { RuntimeDeps } from '../jobs/deps.ts';
-import { type ObjectLocation, parseObjectUri } from '../storage/object-uri.ts';
+import { isFolderUri, type ObjectLocation, parseFolderUri, parseObjectUri } from '../storage/object-uri.ts';
 
 const notAllowed = (message: string): ApiRequestError =>
   new ApiRequestError(400, 'SOURCE_NOT_ALLOWED', message);
@@ -46,21 +46,39 @@ async function localSource(path: string, root: string | undefined): Promise<stri
  * Checks a caller's `source_uri` and returns the URI its job reads. Object-store URIs (`s3://`, `https://`
  * S3 or MinIO style) must exist and, in the pipeline's own bucket, be one of the domain's uploads or exports
  * (the rule Kafka requests follow): its staged uploads, parts and reports belong to every domain. A local
- * path (local mode only) must lie inside `API_LOCAL_IMPORT_ROOT`; the job reads its real path.
+ * path (local mode only) must lie inside `API_LOCAL_IMPORT_ROOT`; the job reads its real path. With
+ * `folders` (a Parquet match import), a folder or prefix (trailing `/`) of parts is taken too: it must hold
+ * at least one object, or be a local folder inside the import folder.
  *
  * @throws ApiRequestError 400 `INVALID_SOURCE` (not a URI or path), `SOURCE_NOT_ALLOWED` (a local path
  *   without an import folder or outside it), `SOURCE_NOT_FOUND`.
  */
-export async function checkImportSource(deps: RuntimeDeps, uri: string, domainId: string): Promise<string> {
+export async function checkImportSource(
+  deps: RuntimeDeps,
+  uri: string,
+  domainId: string,
+  folders = false,
+): Promise<string> {
   const { config, store } = deps;
+  const folder = folders && isFolderUri(uri);
   let location: ObjectLocation;
   try {
-    location = parseObjectUri(uri, { allowLocal: config.localMode });
+    location = (folder ? parseFolderUri : parseObjectUri)(uri, { allowLocal: config.localMode });
   } catch (error) {
     throw new ApiRequestError(400, 'INVALID_SOURCE', (error as Error).message);
   }
-  if (location.kind === 'file') return localSource(location.path, config.apiLocalImportRoot);
+  if (location.kind === 'file') {
+    const path = await localSource(location.path, config.apiLocalImportRoot);
+    return folder ? `${path}/` : path;
+  }
   checkPipelineBucketPath(location, uri, domainId, config.stagingBucket);
-  if (!(await store.exists(uri))) throw new ApiRequestError(400, 'SOURCE_NOT_FOUND', `no file at ${uri}`);
+  const found = folder ? await hasObjectUnder(deps, uri) : await store.exists(uri);
+  if (!found) throw new ApiRequestError(400, 'SOURCE_NOT_FOUND', `no file at ${uri}`);
   return uri;
+}
+
+/** Whether anything is stored under a folder or prefix (its parts are checked when the job plans). */
+async function hasObjectUnder(deps: RuntimeDeps, folder: string): Promise<boolean> {
+  for await (const _object of deps.store.list(folder)) return true;
+  return false;
 }

@@ -13,6 +13,7 @@ import { runImportLocally } from '../local/run-import.ts';
 import type { ImportKind, ImportSource, JobStatusMessage } from '../model/types.ts';
 import { logger, useCliLogLines } from '../observability/logger.ts';
 import { runtimeDeps } from '../runtime/deps.ts';
+import { formatFolderUri, isFolderUri, parseFolderUri } from '../storage/object-uri.ts';
 import { apiCommand } from './api-command.ts';
 import { consoleCommand } from './console-command.ts';
 import { eraseCommand } from './erase-command.ts';
@@ -133,11 +134,18 @@ function importNodes(positionals: string[], options: Options): Promise<number> {
   });
 }
 
-/** `import matches <file.parquet|s3-uri>`: a Parquet file of match suggestions, through the match machine. */
+/**
+ * `import matches <file.parquet|folder/|manifest|s3-uri>`: a Parquet file of match suggestions, or a folder
+ * or prefix (trailing `/`) or manifest of Parquet parts, through the match machine.
+ */
 function importMatches(positionals: string[], options: Options): Promise<number> {
   const [file, ...extra] = positionals;
   if (!file || extra.length > 0) throw new UsageError('import matches takes exactly one file or s3 URI');
   return runImport(options, 'matches', async (_jobId, { store }) => {
+    // A folder's parts are listed when the job plans: an empty one fails the job NO_PARTS.
+    if (isFolderUri(file)) {
+      return { uri: formatFolderUri(parseFolderUri(file, { allowLocal: true })), fileName: file };
+    }
     const info = await store.head(file);
     return { uri: info.uri, fileName: file, contentType: 'application/vnd.apache.parquet' };
   });

@@ -27,7 +27,8 @@ export const EXIT = { completed: 0, failed: 1, usage: 2 } as const;
 
 export const USAGE = `usage:
   matchbridge import nodes <file|s3-uri> --domain <uuid> --group <id> [--dry-run] [--json]
-  matchbridge import matches <file.parquet|s3-uri> --domain <uuid> --group <id> [--dry-run] [--json]
+  matchbridge import matches <file.parquet|folder/|manifest|s3-uri> --domain <uuid> --group <id> [--dry-run] [--json]
+                                  # folder/ or s3://bucket/prefix/: every *.parquet part under it, one job
   matchbridge import users <file.csv|file.ndjson> --domain <uuid> --group <id> [--json]
   matchbridge import references --domain <uuid> --group <id> (--ids a,b,c | --ids-file <file>) [--dry-run] [--json]
   matchbridge erase --domain <uuid> [--group <id>] (--ids a,b,c | --ids-file <file>) [--json]

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.ts';
 import type { ImportExecutionInput, ImportSource, StagedRemovals } from '../model/types.ts';
-import { type ObjectLocation, parseObjectUri } from '../storage/object-uri.ts';
+import { isFolderUri, type ObjectLocation, parseFolderUri, parseObjectUri } from '../storage/object-uri.ts';
 
 const CONTENT_TYPES = [
   'text/csv',
@@ -92,7 +92,7 @@ export function matchImportInput(
     kind: 'matches',
     domainId: request.domainId,
     groupId: request.groupId,
-    source: fileSource(request.filePath, request, options),
+    source: fileSource(request.filePath, request, options, 'folders'),
     origin,
     ...(request.dryRun ? { dryRun: true } : {}),
     ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
@@ -152,7 +152,7 @@ export function checkPipelineBucketPath(
 
 /**
  * The source of a file request: an S3 location (or, in local mode, a path), with the name and content type
- * the producer gave.
+ * the producer gave; with `folders`, also a folder or prefix (a match request's parts).
  */
 function fileSource(
   filePath: string,
@@ -162,9 +162,12 @@ function fileSource(
     readonly contentType?: string | undefined;
   },
   options: FileSourceOptions,
+  folders: 'folders' | 'files' = 'files',
 ): ImportSource {
+  // A folder or prefix (trailing `/`) of Parquet parts: only a match import takes one.
+  const parse = folders === 'folders' && isFolderUri(filePath) ? parseFolderUri : parseObjectUri;
   checkPipelineBucketPath(
-    parseObjectUri(filePath, { allowLocal: options.allowLocalFiles }),
+    parse(filePath, { allowLocal: options.allowLocalFiles }),
     filePath,
     request.domainId,
     options.pipelineBucket,

@@ -6,6 +6,7 @@ import { METRIC_NAMES, recordJobFinished } from '../observability/job-metrics.ts
 import { logJob, metrics } from '../observability/logger.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { rowsSoFar } from './failure-budget.ts';
+import { readJobPart } from './job-part-repository.ts';
 import { type BatchFailure, type WrittenList, writeFailedReport, writeSuccessReport } from './job-reports.ts';
 import { completeJob } from './job-repository.ts';
 import type { MatchImportPlan } from './plan-matches.ts';
@@ -38,15 +39,13 @@ export function statusRecorder(pool: pg.Pool, jobId: string): StatusRecorder {
  * millions, would cost a second copy of the table for no reader; `processed` counts them and the rows are
  * in `match_suggestions` with `last_job_id`). Their failed list names rows as `row:<n>` (0-based index).
  *
- * @throws SourceChangedError when a batch found the source changed since the plan: the job fails with
- *   `SOURCE_CHANGED` through the fail step, whatever the other batches loaded.
+ * @throws SourceChangedError when a batch found the source changed since the plan (for a sharded source,
+ *   naming the parts): the job fails with `SOURCE_CHANGED` through the fail step, whatever the other
+ *   batches loaded.
  */
 export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): Promise<JobStatusMessage> {
-  if (input.results.some((result) => result.error === SourceChangedError.name)) {
-    throw new SourceChangedError(`the source changed after the job was planned: ${input.source.uri}`, {
-      uri: input.source.uri,
-    });
-  }
+  const changed = input.results.filter((result) => result.error === SourceChangedError.name);
+  if (changed.length > 0) throw await sourceChanged(deps, input, changed);
   const { config, pool } = deps;
   const log = logJob(input);
   const totals = { processed: 0, inserted: 0, failed: 0, duplicates: 0 };
@@ -139,16 +138,50 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
   return message;
 }
 
+/** Most changed parts a SOURCE_CHANGED failure names. */
+const CHANGED_PARTS_NAMED = 10;
+
+/**
+ * The failure of a job whose batches found their source changed: naming the source, or for a sharded source
+ * the parts those batches read (only the error's name travels in the state, so they are looked up).
+ */
+async function sourceChanged(
+  deps: RuntimeDeps,
+  input: FinalizeInput,
+  changed: readonly BatchResult[],
+): Promise<SourceChangedError> {
+  const uri = input.source.uri;
+  const partIndexes = new Set<number>();
+  for (const result of changed) {
+    const batch = input.plan.batches.find((candidate) => candidate.index === result.index);
+    if (batch && 'part' in batch && batch.part) partIndexes.add(batch.part.index);
+  }
+  if (partIndexes.size === 0) {
+    return new SourceChangedError(`the source changed after the job was planned: ${uri}`, { uri });
+  }
+  const parts: string[] = [];
+  for (const index of [...partIndexes].slice(0, CHANGED_PARTS_NAMED)) {
+    parts.push((await readJobPart(deps.pool, input.jobId, index)).uri);
+  }
+  const more = partIndexes.size > parts.length ? ` and ${partIndexes.size - parts.length} more` : '';
+  return new SourceChangedError(
+    `parts of ${uri} changed after the job was planned: ${parts.join(', ')}${more}`,
+    { uri, parts },
+  );
+}
+
 /** A batch that failed as a whole after its retries, located by its first line (CSV) or row (Parquet). */
 function batchFailure(plan: ImportPlan | MatchImportPlan, result: BatchResult): BatchFailure {
   // Only the error's name travels in the state; its cause is in the execution's and the function's logs.
   const why = `${result.error ?? 'error'} (the cause is in the execution's log)`;
   const batch = plan.batches.find((candidate) => candidate.index === result.index);
   if (batch && 'rowStart' in batch) {
+    // A part's batch: its rows are the part's; the line is the job's, numbered across parts.
+    const of = batch.part ? ` of part ${batch.part.index}` : '';
     return {
-      line: batch.rowStart + 1,
+      line: (batch.part?.firstRow ?? 0) + batch.rowStart + 1,
       code: 'BATCH_FAILED',
-      reason: `batch ${result.index} (rows ${batch.rowStart} to ${batch.rowEnd - 1}, row groups ${batch.rowGroups.join(
+      reason: `batch ${result.index} (rows ${batch.rowStart} to ${batch.rowEnd - 1}${of}, row groups ${batch.rowGroups.join(
         ' ',
       )}) failed: ${why}`,
     };

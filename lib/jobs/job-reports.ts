@@ -2,7 +2,8 @@ import { stringify } from 'csv-stringify/sync';
 import type { ImportKind } from '../model/types.ts';
 import { pipelineObjectUri } from '../storage/staging.ts';
 import type { RuntimeDeps } from './deps.ts';
-import { streamJobErrors } from './job-error-repository.ts';
+import { type JobError, streamJobErrors } from './job-error-repository.ts';
+import { hasJobParts } from './job-part-repository.ts';
 import { batchSuccessUri } from './load-batch.ts';
 
 /** A list written to S3 (or the local folder) whole, with its first entries kept for the status message. */
@@ -62,6 +63,9 @@ export async function writeSuccessReport(
  * line, streaming from the database. For node imports the status message's failed list names references,
  * or `line:<n>` for rows that had none. For match imports (`kind` 'matches') every entry is `row:<n>`, the
  * 0-based row index in the Parquet file (stored as line n + 1), and the report's first column is that `row`.
+ * A match job of a sharded source numbers its rows across its parts in part order: a failed row's entry is
+ * `<part>:row:<n>` (the part's name under the source's folder, the row's index in the part), and the report
+ * gains the columns `part` and `part_row` (its `row` stays the job's).
  */
 export async function writeFailedReport(
   deps: RuntimeDeps,
@@ -71,24 +75,34 @@ export async function writeFailedReport(
   kind: ImportKind = 'nodes',
 ): Promise<WrittenList> {
   const matches = kind === 'matches';
+  const parts = matches && (await hasJobParts(deps.pool, jobId));
   const position = (line: number) => (matches ? line - 1 : line);
-  const label = (line: number, reference: string | null) =>
-    matches ? `row:${line - 1}` : (reference ?? `line:${line}`);
+  const label = (error: Pick<JobError, 'line' | 'reference' | 'part' | 'partRow'>) => {
+    if (!matches) return error.reference ?? `line:${error.line}`;
+    return error.part === undefined ? `row:${error.line - 1}` : `${error.part}:row:${error.partRow}`;
+  };
   const first: string[] = [];
   let count = 0;
   const note = (label: string) => {
     count += 1;
     if (first.length < cap) first.push(label);
   };
+  const header = matches
+    ? `row,participant_id,code,reason${parts ? ',part,part_row' : ''}\n`
+    : 'line,reference,code,reason\n';
+  const partColumns = (error: Pick<JobError, 'part' | 'partRow'>) =>
+    parts ? [error.part ?? '', error.partRow ?? ''] : [];
   async function* rows(): AsyncGenerator<string> {
-    yield matches ? 'row,participant_id,code,reason\n' : 'line,reference,code,reason\n';
+    yield header;
     for (const failure of batchFailures) {
-      note(matches ? label(failure.line, null) : `line:${failure.line}`);
-      yield stringify([[position(failure.line), '', failure.code, failure.reason]]);
+      note(matches ? label({ line: failure.line, reference: null }) : `line:${failure.line}`);
+      yield stringify([[position(failure.line), '', failure.code, failure.reason, ...partColumns({})]]);
     }
-    for await (const error of streamJobErrors(deps.pool, jobId)) {
-      note(label(error.line, error.reference));
-      yield stringify([[position(error.line), error.reference ?? '', error.code, error.reason]]);
+    for await (const error of streamJobErrors(deps.pool, jobId, { parts })) {
+      note(label(error));
+      yield stringify([
+        [position(error.line), error.reference ?? '', error.code, error.reason, ...partColumns(error)],
+      ]);
     }
   }
   const uri = pipelineObjectUri(deps.config, 'reports', jobId, 'failed.csv');

@@ -1,10 +1,14 @@
+import { createHash } from 'node:crypto';
 import { InvalidRequestError } from '../errors.ts';
 import type { ImportExecutionInput, SourcePin } from '../model/types.ts';
 import { logJob } from '../observability/logger.ts';
 import { planMatchFile } from '../parquet/plan-matches.ts';
+import { type PartsPlan, planMatchParts } from '../parquet/plan-parts.ts';
+import { matchSourceShape, sourceParts } from '../parquet/source-parts.ts';
 import type { MatchPlan } from '../parquet/types.ts';
 import { pinOf } from '../storage/object-store.ts';
 import type { RuntimeDeps } from './deps.ts';
+import { recordJobParts } from './job-part-repository.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
 import { pinJobSource, recordJobTerms } from './source-pin.ts';
 
@@ -13,7 +17,10 @@ export interface MatchImportPlan extends MatchPlan {
   readonly dbBatchRows: number;
   /** The job is a dry run: its batches roll their target writes back. */
   readonly dryRun: boolean;
-  /** The version of the file every batch must read. */
+  /**
+   * The version of the file every batch must read; for a sharded source, a digest of its parts and their
+   * versions (each batch reads its part's own pin, recorded with the job).
+   */
   readonly pin: SourcePin;
 }
 
@@ -22,8 +29,14 @@ export interface MatchImportPlan extends MatchPlan {
  * (one HEAD, two range reads): its columns are checked and its rows cut into batches of whole row groups
  * (a row group over `matchBatchRows` rows is split into parts). Nothing else of the file is read.
  *
+ * A source naming a folder or prefix (trailing `/`) or a manifest is sharded: every part is planned from its
+ * footer (see `planMatchParts`), the parts are recorded with the job (`import_job_parts`) and the batches of
+ * all parts go to the one Map; the job's pin is a digest of the parts and their versions, so a resumed job
+ * whose parts changed fails `SOURCE_CHANGED`.
+ *
  * @throws InvalidRequestError `WRONG_KIND` when the input is not a match import; InvalidFileError from the
- *   footer and the columns (`NOT_PARQUET`, `TRUNCATED_FOOTER`, `MISSING_COLUMN`…, see `planMatchFile`).
+ *   footer and the columns (`NOT_PARQUET`, `TRUNCATED_FOOTER`, `MISSING_COLUMN`…, see `planMatchFile`), and
+ *   of a sharded source `NO_PARTS`, `TOO_MANY_PARTS`, `INVALID_MANIFEST`, `PART_COLUMNS_DIFFER`.
  */
 export async function planMatches(
   deps: RuntimeDeps,
@@ -35,10 +48,35 @@ export async function planMatches(
       kind: input.kind,
     });
   }
-  const { pool, store, config } = deps;
+  const { pool, config } = deps;
   await claimImportJob(pool, input, executionId);
   await recordJobTerms(pool, input.jobId, input);
   const started = Date.now();
+  const { plan, pin, parts } =
+    matchSourceShape(input.source.uri) === 'file'
+      ? await planFile(deps, input)
+      : await planParts(deps, input);
+  await setJobTotal(pool, input.jobId, plan.total, plan.batches.length);
+  logJob(input).info('planned match import', {
+    source: input.source.uri,
+    total: plan.total,
+    columns: plan.columns.length,
+    batches: plan.batches.length,
+    ...(parts !== undefined ? { parts } : {}),
+    durationMs: Date.now() - started,
+  });
+  return { ...plan, dbBatchRows: config.dbBatchRows, dryRun: input.dryRun === true, pin };
+}
+
+interface PlannedSource {
+  readonly plan: MatchPlan;
+  readonly pin: SourcePin;
+  /** Parts of a sharded source. */
+  readonly parts?: number;
+}
+
+async function planFile(deps: RuntimeDeps, input: ImportExecutionInput): Promise<PlannedSource> {
+  const { pool, store, config } = deps;
   const pin = pinOf(await store.head(input.source.uri));
   await pinJobSource(pool, input.jobId, input.source.uri, pin);
   const plan = await planMatchFile(store, input.source.uri, {
@@ -46,13 +84,33 @@ export async function planMatches(
     maxRowsPerBatch: config.matchBatchRows,
     maxBatches: config.maxBatches,
   });
-  await setJobTotal(pool, input.jobId, plan.total, plan.batches.length);
-  logJob(input).info('planned match import', {
-    source: input.source.uri,
-    total: plan.total,
-    columns: plan.columns.length,
-    batches: plan.batches.length,
-    durationMs: Date.now() - started,
+  return { plan, pin };
+}
+
+async function planParts(deps: RuntimeDeps, input: ImportExecutionInput): Promise<PlannedSource> {
+  const { pool, store, config } = deps;
+  // Every part needs a batch of its own: more parts than batches could never be planned.
+  const parts = sourceParts(store, input.source.uri, {
+    maxParts: config.maxBatches,
+    allowLocal: config.localMode,
   });
-  return { ...plan, dbBatchRows: config.dbBatchRows, dryRun: input.dryRun === true, pin };
+  const planned = await planMatchParts(store, parts, {
+    maxRowsPerBatch: config.matchBatchRows,
+    maxBatches: config.maxBatches,
+  });
+  const pin = partsPin(planned);
+  await pinJobSource(pool, input.jobId, input.source.uri, pin);
+  await recordJobParts(pool, input.jobId, planned.parts);
+  const { columns, total, batches } = planned;
+  return { plan: { columns, total, batches }, pin, parts: planned.parts.length };
+}
+
+/** The pin of a sharded source: its bytes, and a digest of its parts' URIs and versions in part order. */
+function partsPin(plan: PartsPlan): SourcePin {
+  const digest = createHash('sha256');
+  for (const part of plan.parts) digest.update(`${JSON.stringify([part.uri, part.pin])}\n`);
+  return {
+    size: plan.parts.reduce((sum, part) => sum + part.pin.size, 0),
+    etag: `parts:${digest.digest('hex')}`,
+  };
 }

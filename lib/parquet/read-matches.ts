@@ -30,6 +30,12 @@ export interface ReadMatchRowsOptions {
   readonly maxRowsPerRead?: number;
   /** The version of the file the plan read: every read must find it (`SOURCE_CHANGED` otherwise). */
   readonly pin?: SourcePin | undefined;
+  /**
+   * The job row of the file's first row, for a part of a sharded source (default 0): the rows handed on,
+   * valid and rejected, are numbered in the job (row index + `firstRow`), so that rows stay unique across
+   * parts and a later part's row wins over an earlier part's.
+   */
+  readonly firstRow?: number;
 }
 
 /**
@@ -47,8 +53,8 @@ const SMALL_CHUNK_BYTES = 1024 * 1024;
 /**
  * Streams the rows of one batch of a match file, in file order, as runs of up to {@link RUN_ROWS} rows; a
  * run hands each row to a visitor as a valid row or, when it cannot be loaded, a {@link MatchRowRejection}
- * (`line` = row index + 1) with the code of the first match row rule it breaks ({@link firstMatchRowProblem}:
- * the rules the bulk API's CSV and NDJSON rows follow too).
+ * (`line` = row index + `firstRow` + 1) with the code of the first match row rule it breaks
+ * ({@link firstMatchRowProblem}: the rules the bulk API's CSV and NDJSON rows follow too).
  *
  * Reads the footer again (two range reads), then only the batch's row groups: a whole row group as one
  * read of its column chunks, or, for a part of a row group, the pages holding its rows when the file has
@@ -95,6 +101,7 @@ export async function* readMatchRuns(
       const decoded = new DecodedColumns(
         shape,
         await readColumns(buffer, footer.metadata, group.index, readStart, readEnd),
+        options.firstRow ?? 0,
       );
       for (let from = readStart; from < readEnd; from += RUN_ROWS) {
         yield decoded.run(from, Math.min(from + RUN_ROWS, readEnd));
@@ -289,8 +296,10 @@ class DecodedColumns {
   readonly #scores: ColumnCursor;
   readonly #ranks: ColumnCursor | undefined;
   readonly #details: readonly DetailsColumn[];
+  readonly #firstRow: number;
 
-  constructor(shape: RowShape, columns: Map<string, ColumnCursor>) {
+  constructor(shape: RowShape, columns: Map<string, ColumnCursor>, firstRow: number) {
+    this.#firstRow = firstRow;
     this.#participants = columns.get(MatchColumnName.PARTICIPANT_ID)!;
     this.#matched = columns.get(MatchColumnName.MATCHED_PARTICIPANT_ID)!;
     this.#scores = columns.get(MatchColumnName.COMPATIBILITY_SCORE)!;
@@ -315,13 +324,20 @@ class DecodedColumns {
       const score = this.#scores.at(row);
       const rank = this.#ranks?.at(row);
       const problem = firstMatchRowProblem(participantId, matchedParticipantId, score, rank);
+      const jobRow = row + this.#firstRow;
       if (problem) {
         const reference = isParticipantId(participantId) ? participantId : null;
-        visitor.rejected({ row, line: row + 1, reference, code: problem.code, reason: problem.reason });
+        visitor.rejected({
+          row: jobRow,
+          line: jobRow + 1,
+          reference,
+          code: problem.code,
+          reason: problem.reason,
+        });
         continue;
       }
       visitor.valid(
-        row,
+        jobRow,
         participantId as string,
         matchedParticipantId as string,
         score as number,

@@ -24,6 +24,19 @@ export interface MatchBatch {
    * indexes (used to read only the pages of a part of a row group). Ascending, coalesced.
    */
   readonly byteRanges: readonly ByteRange[];
+  /**
+   * A batch of one part of a sharded source: the part's position in the job's part order (its URI and pin
+   * are recorded with the job, not carried in the state) and the job row of its first row. `rowStart`,
+   * `rowEnd` and `rowGroups` are then the part's own.
+   */
+  readonly part?: MatchBatchPart;
+}
+
+/** Which part of a sharded source a batch reads. */
+export interface MatchBatchPart {
+  readonly index: number;
+  /** The job row (0-based, counted across parts in part order) of the part's first row. */
+  readonly firstRow: number;
 }
 
 /** What planning a match file returns (kept small: it travels in the state payload). */

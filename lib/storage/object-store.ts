@@ -54,4 +54,15 @@ export interface ObjectStore {
    * went (a local folder counts its files). Nothing there is not an error.
    */
   remove(uri: string): Promise<number>;
+  /**
+   * Every object under a folder (`s3://bucket/run-42/`, or a local folder; the trailing `/` is required),
+   * its subfolders included, sorted by key in byte order (S3's listing order; a local folder is walked in the
+   * same order), streamed: S3 pages of up to 1000 keys (ListObjectsV2 with continuation), one local folder's
+   * entries at a time. Local symbolic links are not followed (they are left out). A missing folder lists
+   * nothing.
+   *
+   * @throws InvalidRequestError `INVALID_FILE_PATH` (not a folder URI); InvalidFileError `NOT_A_FOLDER`,
+   *   `ACCESS_DENIED`; StorageUnavailableError.
+   */
+  list(folder: string): AsyncIterable<ObjectInfo>;
 }

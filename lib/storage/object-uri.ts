@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidRequestError } from '../errors.ts';
 
@@ -73,6 +73,35 @@ export function parseObjectUri(uri: string, options: { allowLocal: boolean }): O
   // The filesystem calls would throw a TypeError on it, later, as if storage were down.
   if (path.includes('\0')) throw new InvalidRequestError('INVALID_FILE_PATH', 'NUL character in file path');
   return { kind: 'file', path };
+}
+
+/**
+ * Parses the URI of a folder: `s3://bucket/prefix/` (or an `https://` S3 URL of one), or — when `allowLocal`
+ * — a local folder path, always with its trailing `/`. An S3 folder's `key` keeps its trailing `/` (the
+ * listing prefix); a local folder's `path` is absolute, without it.
+ *
+ * @throws InvalidRequestError `INVALID_FILE_PATH` (no trailing `/`, no bucket or prefix, a `..` segment).
+ */
+export function parseFolderUri(uri: string, options: { allowLocal: boolean }): ObjectLocation {
+  if (!isFolderUri(uri))
+    throw new InvalidRequestError('INVALID_FILE_PATH', `not a folder (no trailing /): ${uri}`);
+  // Parsed as the URI of an object in the folder, so that every rule of an object's URI applies to it.
+  const inside = parseObjectUri(`${uri}_`, options);
+  if (inside.kind === 'file') return { kind: 'file', path: dirname(inside.path) };
+  const key = inside.key.slice(0, -1);
+  if (key === '') throw new InvalidRequestError('INVALID_FILE_PATH', `no prefix in ${uri}`);
+  return { ...inside, key };
+}
+
+/** Whether a URI names a folder or prefix rather than an object: it ends with `/`. */
+export function isFolderUri(uri: string): boolean {
+  return uri.endsWith('/');
+}
+
+/** The canonical URI of a folder {@link parseFolderUri} parsed: `s3://bucket/prefix/` or an absolute path and `/`. */
+export function formatFolderUri(location: ObjectLocation): string {
+  if (location.kind === 's3') return formatObjectUri(location);
+  return location.path.endsWith('/') ? location.path : `${location.path}/`;
 }
 
 /** The canonical URI of a location: `s3://bucket/key` or an absolute path. */

@@ -1,6 +1,6 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -8,13 +8,14 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { InvalidFileError, SourceChangedError, StorageUnavailableError } from '../errors.ts';
 import type { SourcePin } from '../model/types.ts';
 import type { ByteRange, ObjectInfo, ObjectStore } from './object-store.ts';
-import { formatObjectUri, type ObjectLocation, parseObjectUri } from './object-uri.ts';
+import { formatObjectUri, type ObjectLocation, parseFolderUri, parseObjectUri } from './object-uri.ts';
 
 interface StoreOptions {
   /** Client for `s3://` and `https://` locations; created on first use. */
@@ -38,6 +39,9 @@ function storageError(error: unknown, uri: string): Error {
   }
   if (e.name === 'AccessDenied' || e.name === 'Forbidden' || status === 403 || e.code === 'EACCES') {
     return new InvalidFileError('ACCESS_DENIED', `access denied to ${uri}`, { uri }, { cause: error });
+  }
+  if (e.code === 'ENOTDIR') {
+    return new InvalidFileError('NOT_A_FOLDER', `not a folder: ${uri}`, { uri }, { cause: error });
   }
   if (e.code === 'EISDIR') {
     return new InvalidFileError('NOT_A_FILE', `not a file: ${uri}`, { uri }, { cause: error });
@@ -240,6 +244,40 @@ class LocalAndS3Store implements ObjectStore {
     return { uri: formatObjectUri(location), size };
   }
 
+  async *list(folder: string): AsyncGenerator<ObjectInfo> {
+    const location = parseFolderUri(folder, { allowLocal: this.#options.allowLocalFiles });
+    if (location.kind === 'file') {
+      yield* listLocalFolder(location.path, folder);
+      return;
+    }
+    const s3 = this.#options.s3();
+    let token: string | undefined;
+    do {
+      let page: ListObjectsV2CommandOutput;
+      try {
+        page = await s3.send(
+          new ListObjectsV2Command({
+            Bucket: location.bucket,
+            Prefix: location.key,
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+        );
+      } catch (error) {
+        throw storageError(error, folder);
+      }
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        yield {
+          uri: formatObjectUri({ kind: 's3', bucket: location.bucket, key: object.Key }),
+          size: object.Size ?? 0,
+          ...(object.ETag ? { etag: object.ETag } : {}),
+          ...(object.LastModified ? { modifiedAt: object.LastModified.toISOString() } : {}),
+        };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
   async remove(uri: string): Promise<number> {
     const location = this.#locate(uri);
     if (location.kind === 'file') {
@@ -284,6 +322,41 @@ class LocalAndS3Store implements ObjectStore {
       throw storageError(error, uri);
     }
     return removed;
+  }
+}
+
+/**
+ * The regular files under a local folder, depth first in the byte order of their paths: a folder's entries
+ * are sorted with each subfolder's name read as `name/`, so `a-b` comes before the files of `a/` as in S3.
+ * Holds one folder's entries per level.
+ */
+async function* listLocalFolder(path: string, folder: string): AsyncGenerator<ObjectInfo> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(path, { withFileTypes: true });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return;
+    throw storageError(error, folder);
+  }
+  const keyOf = (entry: Dirent): Buffer => Buffer.from(entry.isDirectory() ? `${entry.name}/` : entry.name);
+  const sorted = entries
+    .filter((entry) => entry.isFile() || entry.isDirectory())
+    .map((entry) => ({ entry, key: keyOf(entry) }))
+    .sort((a, b) => Buffer.compare(a.key, b.key));
+  for (const { entry } of sorted) {
+    const child = join(path, entry.name);
+    if (entry.isDirectory()) {
+      yield* listLocalFolder(child, folder);
+      continue;
+    }
+    try {
+      const info = await stat(child);
+      yield { uri: child, size: info.size, modifiedAt: info.mtime.toISOString() };
+    } catch (error) {
+      // Removed between the listing and its stat: no longer under the folder.
+      if ((error as { code?: string }).code === 'ENOENT') continue;
+      throw storageError(error, child);
+    }
   }
 }
 

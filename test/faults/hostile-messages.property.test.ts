@@ -7,7 +7,7 @@ import { ingestObjectCreated } from '../../lib/ingest/object-created.ts';
 import { replayDeadLetter } from '../../lib/ingest/replay.ts';
 import { buildStatusMessage, JobStatusMessageSchema } from '../../lib/jobs/status-message.ts';
 import { parseDeadLetter } from '../../lib/model/ingest.ts';
-import { parseObjectUri } from '../../lib/storage/object-uri.ts';
+import { isFolderUri, parseFolderUri, parseObjectUri } from '../../lib/storage/object-uri.ts';
 import { fakeSink, fakeStarter } from '../support/ingest-fakes.ts';
 import { mskEvent, mskRecord } from '../support/msk-events.ts';
 
@@ -226,7 +226,9 @@ describe('hostile import requests on Kafka end in a start or a dead letter with 
             assert.ok(input.groupId.length >= 1 && input.groupId.length <= 255);
             assert.equal(input.groupId, input.groupId.trim());
             if (input.source.kind !== 'references') {
-              parseObjectUri(input.source.uri, { allowLocal: allowLocalFiles });
+              // A match import may name a folder or prefix of Parquet parts.
+              const folder = input.kind === 'matches' && isFolderUri(input.source.uri);
+              (folder ? parseFolderUri : parseObjectUri)(input.source.uri, { allowLocal: allowLocalFiles });
             }
             assert.equal(input.kind === 'matches', input.origin.startsWith(`kafka:${MATCH_TOPIC}/`));
           }

@@ -88,6 +88,7 @@ export function generatedCsvStore(base: ObjectStore, uri: string, csv: Generated
     head: async (target) => (target === uri ? info : base.head(target)),
     exists: async (target) => target === uri || base.exists(target),
     remove: (target) => base.remove(target),
+    list: (folder) => base.list(folder),
     read: async (target, range) => {
       if (target !== uri) return base.read(target, range);
       const r = range ?? { start: 0, end: csv.size };

@@ -68,7 +68,11 @@ export async function importJobBody(
       eta_seconds: progress.etaSeconds,
       updated_at: counters.progressAt?.toISOString() ?? null,
     },
-    errors: page.map((e) => ({ line: e.line - offset, errors: e.errors })),
+    errors: page.map((e) => ({
+      line: e.line - offset,
+      errors: e.errors,
+      ...(e.part !== undefined ? { part: e.part, part_row: e.partRow } : {}),
+    })),
     ...(errors.length > limit && last ? { next_cursor: encodeCursor(last.line) } : {}),
     ...(job.failedListUri && job.failedCount > 0
       ? { error_report_url: await downloadUrl(config, job.failedListUri, LINK_SECONDS) }

@@ -144,7 +144,8 @@ async function createImport(
     params = parse(ImportParams, await readJson(request.body));
     authorize(request.caller, params.domain_id);
     if (params.source_uri !== undefined) {
-      source = await checkImportSource(context.deps, params.source_uri, params.domain_id);
+      const parts = params.resource_type === 'matches' && params.format === 'parquet';
+      source = await checkImportSource(context.deps, params.source_uri, params.domain_id, parts);
     }
   } else {
     params = parse(ImportParams.omit({ source_uri: true }), {

@@ -367,6 +367,38 @@ describe('bulk HTTP API over real HTTP', () => {
     assert.equal(again.status, 409);
   });
 
+  it('imports matches from a source_uri naming a folder of Parquet parts, each failed row with its part', async () => {
+    const folder = join(imports, 'run-7');
+    await mkdir(folder);
+    writeMatchParquet(join(folder, 'part-0.parquet'), 30, { rowGroupRows: 10, codec: 'SNAPPY' });
+    writeMatchParquet(join(folder, 'part-1.parquet'), 30, {
+      rowGroupRows: 10,
+      codec: 'ZSTD',
+      row: (i, row) => (i === 4 ? { ...row, compatibility_score: null } : row),
+    });
+    await writeFile(join(folder, '_SUCCESS'), '');
+
+    const created = await call('POST', '/v1/imports', {
+      headers: { 'idempotency-key': nextKey(), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        resource_type: 'matches',
+        format: 'parquet',
+        domain_id: DOMAIN,
+        group_id: 'g2',
+        source_uri: `${folder}/`,
+      }),
+    });
+    assert.equal(created.status, 202, JSON.stringify(created.json));
+    const job = await finished(created.json.job_id as string);
+
+    assert.equal(job.status, 'failed');
+    assert.equal(job.total_records, 60);
+    assert.equal(job.fail_count, 1);
+    assert.deepEqual(job.errors, [
+      { line: 35, errors: ['compatibility_score is empty'], part: 'part-1.parquet', part_row: 4 },
+    ]);
+  });
+
   it('idempotency: same key and request → the original job (200), another request → 422, in flight → 409, expired → new', async () => {
     const k = nextKey();
     const body = 'username\njill\n';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { writeMatchParquet } from '../../../bench/generate-matches.ts';
+import { generatedMatch, writeMatchParquet } from '../../../bench/generate-matches.ts';
 import { JobStatusMessageSchema } from '../../../lib/jobs/status-message.ts';
 import { cli } from '../../support/cli.ts';
 import { testDatabase } from '../../support/database.ts';
@@ -40,6 +40,30 @@ describe('matchbridge import matches', () => {
     assert.equal(message.kind, 'matches');
     assert.equal(message.total, 3_000);
     assert.equal(message.processed, 3_000);
+  });
+
+  it('imports a folder of Parquet parts (trailing /) as one job, a bad row named by its part and row', async () => {
+    const folder = join(dir, 'run-1');
+    await mkdir(folder);
+    writeMatchParquet(join(folder, 'part-0.parquet'), 1_000, { codec: 'SNAPPY', rowGroupRows: 500 });
+    writeMatchParquet(join(folder, 'part-1.parquet'), 1_000, {
+      codec: 'GZIP',
+      rowGroupRows: 500,
+      // Rows of their own: the first part's keys again would be duplicates.
+      row: (i) => ({ ...generatedMatch(1_000 + i), ...(i === 7 ? { participant_id: null } : {}) }),
+    });
+    await writeFile(join(folder, '_SUCCESS'), '');
+
+    const run = await cli(
+      ['import', 'matches', `${folder}/`, '--domain', DOMAIN, '--group', 'cli-folder', '--json'],
+      env,
+    );
+
+    assert.equal(run.code, 1, run.stderr);
+    const message = JSON.parse(run.stdout);
+    assert.equal(message.total, 2_000);
+    assert.equal(message.processed, 1_999);
+    assert.deepEqual(message.failedList, ['part-1.parquet:row:7']);
   });
 
   it('exits 1 with a FAILED status for a file with bad rows or a file that is not Parquet', async () => {

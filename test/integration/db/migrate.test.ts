@@ -16,6 +16,7 @@ const TABLES = [
   'import_job_batches',
   'import_job_db_batches',
   'import_job_errors',
+  'import_job_parts',
   'import_jobs',
   'job_status_events',
   'match_suggestions',

@@ -72,4 +72,35 @@ describe('ingest of MSK match import requests', () => {
     );
     assert.equal(starter.inputs[0]?.kind, 'matches');
   });
+  it('starts one match import for a folder or manifest of parts; a folder of the pipeline bucket outside the domain is refused', async () => {
+    const starter = fakeStarter();
+    const sink = fakeSink();
+    const event = mskEvent([
+      mskRecord(request({ filePath: 's3://engine/run-42/' }), { topic: MATCH_TOPIC, offset: 1 }),
+      mskRecord(request({ filePath: 's3://engine/run-42/_manifest' }), { topic: MATCH_TOPIC, offset: 2 }),
+      mskRecord(request({ filePath: 's3://pipeline/staging/' }), { topic: MATCH_TOPIC, offset: 3 }),
+      mskRecord(request({ filePath: 's3://engine/' }), { topic: MATCH_TOPIC, offset: 4 }),
+    ]);
+
+    const outcome = await ingestRecords(event, {
+      starter,
+      deadLetters: sink,
+      allowLocalFiles: false,
+      matchTopics: new Set([MATCH_TOPIC]),
+      pipelineBucket: 'pipeline',
+    });
+
+    assert.deepEqual(
+      starter.inputs.map((input) => [input.kind, input.source.uri]),
+      [
+        ['matches', 's3://engine/run-42/'],
+        ['matches', 's3://engine/run-42/_manifest'],
+      ],
+    );
+    assert.equal(outcome.started.length, 2);
+    assert.deepEqual(
+      sink.letters.map((letter) => letter.code),
+      ['FORBIDDEN_FILE_PATH', 'INVALID_FILE_PATH'],
+    );
+  });
 });

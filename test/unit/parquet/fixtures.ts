@@ -43,6 +43,7 @@ export function recordingStore(inner: ObjectStore = localStore()): {
     head: (uri) => inner.head(uri),
     exists: (uri) => inner.exists(uri),
     remove: (uri) => inner.remove(uri),
+    list: (folder) => inner.list(folder),
     write: (uri, body, options) => inner.write(uri, body, options),
     read: async (uri, range) => {
       const size = range ? undefined : (await inner.head(uri)).size;
