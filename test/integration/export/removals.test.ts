@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runExportLocally } from '../../../lib/local/run-export.ts';
-import { createDomain, ingestRun, insertUsers, localExport, nodesOf } from './support.ts';
+import {
+  createDomain,
+  ingestRun,
+  insertUsers,
+  localExport,
+  nodesOf,
+  SMALL_EXPORT_BATCHES,
+} from './support.ts';
 
 describe('removal through the export (local, the outbox fed to ingest)', () => {
-  const suite = localExport('export_removals', 1024);
+  const suite = localExport('export_removals', { ...SMALL_EXPORT_BATCHES, EXPORT_MESSAGE_MAX_BYTES: '1024' });
 
   /** Runs an export of the domain and feeds its requests through the local ingest, as Kafka would. */
   async function exportAndImport(domainId: string) {

@@ -64,12 +64,17 @@ export interface LocalExport {
   pool: pg.Pool;
 }
 
+/** Export settings for small runs: no incremental overlap, and DB batches of 2 users. */
+export const SMALL_EXPORT_BATCHES = {
+  EXPORT_INCREMENTAL_OVERLAP_SECONDS: '0',
+  EXPORT_BATCH_ROWS: '2',
+} as const;
+
 /**
  * Sets up a suite that runs exports in-process: a temporary folder (the local home is `home/` in it), its own
- * migrated database `name`, and local mode with no incremental overlap, DB batches of 2 users and requests of
- * at most `messageMaxBytes`; everything is closed and removed after the suite.
+ * migrated database `name`, and local mode with `settings`; everything is closed and removed after the suite.
  */
-export function localExport(name: string, messageMaxBytes: number): LocalExport {
+export function localExport(name: string, settings: Readonly<Record<string, string>> = {}): LocalExport {
   const suite = {} as LocalExport;
   let dir: string | undefined;
   let closeDb: (() => Promise<void>) | undefined;
@@ -82,9 +87,7 @@ export function localExport(name: string, messageMaxBytes: number): LocalExport 
     initLocalConfig({
       DATABASE_URL: db.url,
       MATCHBRIDGE_HOME: suite.home,
-      EXPORT_INCREMENTAL_OVERLAP_SECONDS: '0',
-      EXPORT_BATCH_ROWS: '2',
-      EXPORT_MESSAGE_MAX_BYTES: String(messageMaxBytes),
+      ...settings,
     });
   });
   after(async () => {
@@ -98,7 +101,7 @@ export function localExport(name: string, messageMaxBytes: number): LocalExport 
 
 /**
  * Feeds a run's requests from the local outbox through the local ingest, as Kafka would deliver them; each
- * must start a job. Returns the requests and the jobs' final messages.
+ * must start a job, none dead-lettered or failed. Returns the requests and the jobs' final messages.
  */
 export async function ingestRun(
   home: string,
@@ -115,6 +118,7 @@ export async function ingestRun(
     local.deps,
   );
   assert.deepEqual(outcome.deadLettered, []);
+  assert.deepEqual(outcome.batchItemFailures, []);
   assert.equal(outcome.started.length, requests.length);
   return { requests, jobs: [...local.starter.finished.values()] };
 }

@@ -19,6 +19,7 @@ import {
   localExport,
   nodesOf,
   outboxRequests,
+  SMALL_EXPORT_BATCHES,
   type TestUser,
 } from './support.ts';
 
@@ -48,7 +49,7 @@ const SPECIAL_USERS: TestUser[] = [
 ];
 
 describe('user export (local, no broker: the outbox)', () => {
-  const suite = localExport('user_export', 4096);
+  const suite = localExport('user_export', { ...SMALL_EXPORT_BATCHES, EXPORT_MESSAGE_MAX_BYTES: '4096' });
 
   it('round trip, cost-based: the CSV.gz imports with no failure and the nodes are the exported users', async () => {
     const domainId = await createDomain(suite.pool, [['paid', true]]);
