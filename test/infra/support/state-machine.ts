@@ -11,6 +11,8 @@ export interface State {
   Retry?: unknown[];
   Catch?: { ErrorEquals: string[]; ResultPath?: string; Next: string }[];
   ResultPath?: string | null;
+  TimeoutSeconds?: number;
+  Parameters?: Record<string, unknown>;
   ItemsPath?: string;
   ItemSelector?: Record<string, unknown>;
   MaxConcurrency?: number;
@@ -19,6 +21,10 @@ export interface State {
     StartAt: string;
     States: Record<string, State>;
   };
+  ErrorPath?: string;
+  CausePath?: string;
+  /** Any other field, for a test that a state leaves one out. */
+  [field: string]: unknown;
 }
 
 /** An MSK cluster, for a synth that maps Kafka topics onto ingest. */
@@ -28,12 +34,12 @@ export const CLUSTER_ARN =
 /** One state machine of a synthesized pipeline, and a lookup of its states. */
 export interface MachineStates {
   readonly machine: ExtractedStateMachine;
-  readonly definition: { StartAt: string; States: Record<string, State> };
+  readonly definition: { StartAt: string; States: Record<string, State>; TimeoutSeconds?: number };
   /** The state `name`, at the top level or inside the map `mapState`'s item processor; asserts it exists. */
   state(name: string): State;
 }
 
-/** The state machine `key` (`erasure`, `match-import`…) of the app's pipeline stack, its batches in `mapState`. */
+/** The state machine `key` (`import`, `match-import`, `erasure`…) of the app's pipeline stack, its batches in `mapState`. */
 export function machineStates(built: Synthesized, key: string, mapState: string): MachineStates {
   const machines = extractStateMachines({ [built.stacks.pipeline.stackName]: built.pipeline.toJSON() });
   const machine = machines[key];
