@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { type DeadLetterFields, deadLetterView } from '../api/dead-letter-view.ts';
 import { config } from '../config.ts';
 import { InvalidRequestError } from '../errors.ts';
 import { ingestRecords, parseMskEvent } from '../ingest/ingest-records.ts';
@@ -88,20 +89,11 @@ export async function ingestCommand(positionals: string[], options: { json: bool
   }
 }
 
-function listedJson(letter: ListedDeadLetter): Record<string, unknown> {
-  return {
-    id: letter.id,
-    deadLetteredAt: letter.deadLetteredAt,
-    state: letter.state,
-    code: letter.code,
-    reason: letter.reason,
-    topic: letter.topic,
-    partition: letter.partition,
-    offset: letter.offset,
-    key: letter.key,
-    ...(letter.state === 'replayed' ? { replay: letter.replay } : {}),
-  };
-}
+/** A letter as `dlq list --json` prints it: where it came from and why, without the record's headers and value. */
+const LISTED_FIELDS: DeadLetterFields<ListedDeadLetter> = {
+  letter: ['id', 'deadLetteredAt', 'state', 'code', 'reason', 'topic', 'partition', 'offset', 'key'],
+  replay: ['id', 'replayedAt', 'outcome', 'jobId', 'reason'],
+};
 
 async function listLetters(options: { json: boolean }): Promise<number> {
   const letters = localDeadLetters(resolve(config().localHome));
@@ -109,7 +101,7 @@ async function listLetters(options: { json: boolean }): Promise<number> {
     // One JSON array on stdout, written as the letters stream by.
     let first = true;
     for await (const letter of letters.list()) {
-      await emit(`${first ? '[' : ','}${JSON.stringify(listedJson(letter))}`);
+      await emit(`${first ? '[' : ','}${JSON.stringify(deadLetterView(letter, LISTED_FIELDS, 'camelCase'))}`);
       first = false;
     }
     await emit(first ? '[]' : ']');

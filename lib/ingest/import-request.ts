@@ -87,16 +87,13 @@ export function matchImportInput(
   origin: string,
   options: FileSourceOptions,
 ): ImportExecutionInput {
-  return {
+  return executionInput(
+    'matches',
+    request,
     jobId,
-    kind: 'matches',
-    domainId: request.domainId,
-    groupId: request.groupId,
-    source: fileSource(request.filePath, request, options, 'folders'),
     origin,
-    ...(request.dryRun ? { dryRun: true } : {}),
-    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
-  };
+    fileSource(request.filePath, request, options, 'folders'),
+  );
 }
 
 function parseRequest<T>(value: string, schema: z.ZodType<T>): T {
@@ -199,15 +196,10 @@ export function removalImportInput(
   origin: string,
   removals: StagedRemovals,
 ): ImportExecutionInput {
-  return {
-    jobId,
-    kind: 'nodes',
-    domainId: request.domainId,
-    groupId: request.groupId,
-    source: { uri: removals.uri, kind: 'removals' },
-    origin,
-    removals,
-  };
+  // A job of removals alone has no rows to fail (no maxFailedRows), but a dry run of it must remove nothing.
+  const target = { domainId: request.domainId, groupId: request.groupId, dryRun: request.dryRun };
+  const source = { uri: removals.uri, kind: 'removals' } as const;
+  return { ...executionInput('nodes', target, jobId, origin, source), removals };
 }
 
 /** The execution input for a reference request whose list was staged at `uri`. */
@@ -217,16 +209,7 @@ export function referenceImportInput(
   origin: string,
   uri: string,
 ): ImportExecutionInput {
-  return {
-    jobId,
-    kind: 'nodes',
-    domainId: request.domainId,
-    groupId: request.groupId,
-    source: { uri, kind: 'references' },
-    origin,
-    ...(request.dryRun ? { dryRun: true } : {}),
-    ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
-  };
+  return executionInput('nodes', request, jobId, origin, { uri, kind: 'references' });
 }
 
 /** The execution input for a file request; the path must be an S3 location (or a local path in local mode). */
@@ -242,12 +225,28 @@ export function fileImportInput(
       'reference imports are not supported by this version',
     );
   }
+  return executionInput('nodes', request, jobId, origin, fileSource(request.filePath, request, options));
+}
+
+/** The execution input of a request whose source is known: the job, its group, and the request's run options. */
+function executionInput(
+  kind: ImportExecutionInput['kind'],
+  request: {
+    readonly domainId: string;
+    readonly groupId: string;
+    readonly dryRun?: boolean | undefined;
+    readonly maxFailedRows?: number | undefined;
+  },
+  jobId: string,
+  origin: string,
+  source: ImportSource,
+): ImportExecutionInput {
   return {
     jobId,
-    kind: 'nodes',
+    kind,
     domainId: request.domainId,
     groupId: request.groupId,
-    source: fileSource(request.filePath, request, options),
+    source,
     origin,
     ...(request.dryRun ? { dryRun: true } : {}),
     ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),

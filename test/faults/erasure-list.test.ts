@@ -1,40 +1,26 @@
 import assert from 'node:assert/strict';
-import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { before, describe, it } from 'node:test';
 import type { JobStatusMessage } from '../../lib/model/types.ts';
 import { cli } from '../support/cli.ts';
-import { localPipeline } from '../support/local-pipeline.ts';
+import { assertIdListMemory, IDS, idListSuite, idOf } from '../support/id-list.ts';
 import { describeMemory, runWithMemoryProbe } from '../support/memory-run.ts';
 
 const DOMAIN = '8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a';
 const OTHER_DOMAIN = '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6c';
-const IDS = 1_000_000;
 /** Members of the domain, in two groups: every other one is in the list. */
 const MEMBERS = 20_000;
-const MB = 1024 * 1024;
-/** The bounds of the 1M-id reference import (test/faults/reference-list.test.ts): the same streaming. */
-const PEAK_RSS_BOUND = 400 * MB;
-const LIVE_HEAP_BOUND = 64 * MB;
 
-const idOf = (i: number) => `u-${String(i).padStart(7, '0')}`;
+/** Even member numbers, then ids no member has, up to 1M. */
+async function* listedIds(): AsyncGenerator<string> {
+  for (let i = 0; i < MEMBERS; i += 2) yield `${idOf(i)}\n`;
+  for (let i = MEMBERS; i < IDS + MEMBERS / 2; i++) yield `${idOf(i)}\n`;
+}
 
 describe('a 1M-id erasure through `matchbridge erase`', () => {
-  const suite = localPipeline('erasure_list');
-  let env: Record<string, string>;
-  let idsFile: string;
+  const suite = idListSuite('erasure_list', listedIds);
 
   before(async () => {
-    env = { DATABASE_URL: suite.url, MATCHBRIDGE_HOME: join(suite.dir, 'cli-home') };
-    idsFile = join(suite.dir, 'ids.txt');
-    // Even member numbers, then ids no member has, up to 1M.
-    async function* lines(): AsyncGenerator<string> {
-      for (let i = 0; i < MEMBERS; i += 2) yield `${idOf(i)}\n`;
-      for (let i = MEMBERS; i < IDS + MEMBERS / 2; i++) yield `${idOf(i)}\n`;
-    }
-    await pipeline(Readable.from(lines()), createWriteStream(idsFile));
     for (const domain of [DOMAIN, OTHER_DOMAIN]) {
       await suite.pool.query(
         `INSERT INTO nodes (domain_id, group_id, reference_id)
@@ -57,15 +43,15 @@ describe('a 1M-id erasure through `matchbridge erase`', () => {
     // Fills the command's synthesis cache, so the measured run does not synthesize.
     const warm = await cli(
       ['erase', '--domain', OTHER_DOMAIN, '--group', 'none', '--ids', 'x', '--json'],
-      env,
+      suite.env,
     );
     assert.equal(warm.code, 0, warm.stderr);
   });
 
   it('erases every listed member in flat memory, and nothing else', async (t) => {
     const { stdout, memory, ms } = await runWithMemoryProbe(
-      [join('bin', 'matchbridge.js'), 'erase', '--domain', DOMAIN, '--ids-file', idsFile, '--json'],
-      env,
+      [join('bin', 'matchbridge.js'), 'erase', '--domain', DOMAIN, '--ids-file', suite.idsFile, '--json'],
+      suite.env,
     );
 
     const message = JSON.parse(stdout) as JobStatusMessage;
@@ -74,9 +60,7 @@ describe('a 1M-id erasure through `matchbridge erase`', () => {
       [message.kind, message.status, message.total, message.processed],
       ['erasure', 'COMPLETED', IDS, IDS],
     );
-    assert.ok(memory.samples > 0, 'the probe sampled');
-    assert.ok(memory.maxRssBytes < PEAK_RSS_BOUND, describeMemory(memory));
-    assert.ok(memory.liveHeapBytes < LIVE_HEAP_BOUND, describeMemory(memory));
+    assertIdListMemory(memory);
     const left = await suite.pool.query<Record<string, string>>(
       `SELECT count(*) AS nodes,
          count(*) FILTER (WHERE right(reference_id, 1) IN ('0', '2', '4', '6', '8')) AS even,

@@ -1,47 +1,31 @@
 import assert from 'node:assert/strict';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { before, describe, it } from 'node:test';
 import type { JobStatusMessage } from '../../lib/model/types.ts';
 import { cli } from '../support/cli.ts';
 import { groupState } from '../support/faults.ts';
-import { localPipeline } from '../support/local-pipeline.ts';
+import { assertIdListMemory, IDS, idListSuite, idOf } from '../support/id-list.ts';
 import { describeMemory, runWithMemoryProbe } from '../support/memory-run.ts';
 
 const DOMAIN = '6b5a4f3e-2d1c-4b0a-9f8e-7d6c5b4a3f2e';
 const OTHER_DOMAIN = '7c6b5a4f-3e2d-4c1b-8a9f-0e1d2c3b4a5f';
-const IDS = 1_000_000;
 /** Ids listed twice: the first ones again at the end of the list. */
 const REPEATED = 1000;
 /** Ids that already are nodes with metadata before the list is imported. */
 const KNOWN = 1000;
-const MB = 1024 * 1024;
-/** Peak RSS of the whole `import references` command (list read, staged, planned, loaded, reported). */
-const PEAK_RSS_BOUND = 400 * MB;
-/**
- * What the command may hold after a collection, JS heap and buffers: some 40 MB of it is the command's
- * own code and state; the list as strings would be 40 MB more.
- */
-const LIVE_HEAP_BOUND = 64 * MB;
 
-const idOf = (i: number) => `u-${String(i).padStart(7, '0')}`;
+/** Every id once, with a blank line every 100,000, then the first ones again. */
+async function* listedIds(): AsyncGenerator<string> {
+  for (let i = 0; i < IDS; i++) yield `${idOf(i)}\n${i % 100_000 === 0 ? '\n' : ''}`;
+  for (let i = 0; i < REPEATED; i++) yield `${idOf(i)}\n`;
+}
 
 describe('a 1M-id reference list through `matchbridge import references`', () => {
-  const suite = localPipeline('reference_list');
-  let env: Record<string, string>;
-  let idsFile: string;
+  const suite = idListSuite('reference_list', listedIds);
 
   before(async () => {
-    env = { DATABASE_URL: suite.url, MATCHBRIDGE_HOME: join(suite.dir, 'cli-home') };
-    idsFile = join(suite.dir, 'ids.txt');
-    async function* lines(): AsyncGenerator<string> {
-      for (let i = 0; i < IDS; i++) yield `${idOf(i)}\n${i % 100_000 === 0 ? '\n' : ''}`;
-      for (let i = 0; i < REPEATED; i++) yield `${idOf(i)}\n`;
-    }
-    await pipeline(Readable.from(lines()), createWriteStream(idsFile));
     // Known nodes with metadata in the list's group, and the same ids in another group and another domain;
     // the first import also fills the command's synthesis cache, so the measured run does not synthesize.
     const known = join(suite.dir, 'known.csv');
@@ -52,7 +36,10 @@ describe('a 1M-id reference list through `matchbridge import references`', () =>
       [DOMAIN, 'other-group'],
       [OTHER_DOMAIN, 'list'],
     ] as const) {
-      const run = await cli(['import', 'nodes', known, '--domain', domain, '--group', group, '--json'], env);
+      const run = await cli(
+        ['import', 'nodes', known, '--domain', domain, '--group', group, '--json'],
+        suite.env,
+      );
       assert.equal(run.code, 0, run.stderr);
     }
   });
@@ -72,10 +59,10 @@ describe('a 1M-id reference list through `matchbridge import references`', () =>
         '--group',
         'list',
         '--ids-file',
-        idsFile,
+        suite.idsFile,
         '--json',
       ],
-      env,
+      suite.env,
     );
 
     const message = JSON.parse(stdout) as JobStatusMessage;
@@ -84,9 +71,7 @@ describe('a 1M-id reference list through `matchbridge import references`', () =>
       [message.status, message.total, message.processed, message.failedList],
       ['COMPLETED', IDS + REPEATED, IDS, []],
     );
-    assert.ok(memory.samples > 0, 'the probe sampled');
-    assert.ok(memory.maxRssBytes < PEAK_RSS_BOUND, describeMemory(memory));
-    assert.ok(memory.liveHeapBytes < LIVE_HEAP_BOUND, describeMemory(memory));
+    assertIdListMemory(memory);
     const { rows } = await suite.pool.query<Record<string, string>>(
       `SELECT count(*) AS nodes, count(m.node_id) AS with_metadata,
          min(n.reference_id) AS first, max(n.reference_id) AS last,

@@ -2,37 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { ERASURE_STATE_NAMES } from '../../infra/constructs/erasure-state-machine.ts';
-import { extractStateMachines, localFunctionArn } from '../../infra/definitions.ts';
+import { localFunctionArn } from '../../infra/definitions.ts';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { EXPECTED_IMPORT_TASK_RETRY } from './support/expected-retry.ts';
+import { CLUSTER_ARN, machineStates } from './support/state-machine.ts';
 import { functionsByHandler, MSK_VPC, resourcesOf, synth } from './support/synth.ts';
 
-interface State {
-  Type: string;
-  Resource?: string;
-  Next?: string;
-  End?: boolean;
-  Retry?: unknown[];
-  Catch?: { ErrorEquals: string[]; ResultPath?: string; Next: string }[];
-  ItemsPath?: string;
-  ItemSelector?: Record<string, unknown>;
-  MaxConcurrency?: number;
-  ItemProcessor?: { ProcessorConfig?: Record<string, unknown>; States: Record<string, State> };
-}
-
 const N = ERASURE_STATE_NAMES;
-const CLUSTER_ARN =
-  'arn:aws:kafka:eu-west-1:123456789012:cluster/matchbridge/0a1b2c3d-4e5f-6789-abcd-ef0123456789-1';
 const built = synth({ mapConcurrency: 6 });
-const machines = extractStateMachines({ [built.stacks.pipeline.stackName]: built.pipeline.toJSON() });
-const machine = machines.erasure;
-const definition = machine?.definition as unknown as { StartAt: string; States: Record<string, State> };
-
-function state(name: string): State {
-  const found = definition.States[name] ?? definition.States[N.loadBatches]?.ItemProcessor?.States[name];
-  assert.ok(found, `state ${name} exists`);
-  return found;
-}
+const { machine, definition, state } = machineStates(built, 'erasure', N.loadBatches);
 
 describe('erasure state machine definition', () => {
   it('runs PlanErasure → EraseBatches (Distributed Map over $.plan.batches) → FinalizeErasure', () => {
@@ -49,7 +27,7 @@ describe('erasure state machine definition', () => {
   });
 
   it('binds its tasks to the erasure functions; finalize and the catch-all are one function', () => {
-    assert.deepEqual(machine?.taskHandlers, {
+    assert.deepEqual(machine.taskHandlers, {
       [N.plan]: 'plan-erasure',
       [N.loadBatch]: 'erase-batch',
       [N.finalize]: 'finalize-erasure',
@@ -83,7 +61,7 @@ describe('erasure state machine definition', () => {
   it('is accepted by the local runner', () => {
     assert.doesNotThrow(
       () =>
-        new StateMachine(machine?.definition as never, {
+        new StateMachine(machine.definition as never, {
           validationOptions: { checkArn: false, checkPaths: false },
         }),
     );

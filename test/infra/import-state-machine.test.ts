@@ -4,44 +4,12 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { IMPORT_STATE_NAMES } from '../../infra/constructs/import-state-machine.ts';
 import { localFunctionArn } from '../../infra/definitions.ts';
 import { EXPECTED_IMPORT_TASK_RETRY } from './support/expected-retry.ts';
+import { machineStates } from './support/state-machine.ts';
 import { resourcesOf, synth } from './support/synth.ts';
-
-interface State {
-  Type: string;
-  Resource?: string;
-  Next?: string;
-  End?: boolean;
-  Retry?: unknown[];
-  Catch?: { ErrorEquals: string[]; ResultPath?: string; Next: string }[];
-  ResultPath?: string | null;
-  TimeoutSeconds?: number;
-  Parameters?: Record<string, unknown>;
-  ItemsPath?: string;
-  ItemSelector?: Record<string, unknown>;
-  MaxConcurrency?: number;
-  ItemProcessor?: {
-    ProcessorConfig?: Record<string, unknown>;
-    StartAt: string;
-    States: Record<string, State>;
-  };
-  ErrorPath?: string;
-  CausePath?: string;
-  [field: string]: unknown;
-}
 
 const N = IMPORT_STATE_NAMES;
 const built = synth();
-const definition = built.importMachine.definition as unknown as {
-  StartAt: string;
-  States: Record<string, State>;
-  TimeoutSeconds?: number;
-};
-
-function state(name: string): State {
-  const found = definition.States[name] ?? definition.States[N.loadBatches]?.ItemProcessor?.States[name];
-  assert.ok(found, `state ${name} exists`);
-  return found;
-}
+const { definition, state } = machineStates(built, 'import', N.loadBatches);
 
 const EXPECTED_RETRY = EXPECTED_IMPORT_TASK_RETRY;
 // States.ALL does not match States.DataLimitExceeded: it has a catcher of its own, first.

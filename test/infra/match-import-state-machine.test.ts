@@ -2,42 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { MATCH_IMPORT_STATE_NAMES } from '../../infra/constructs/match-import-state-machine.ts';
-import { extractStateMachines, localFunctionArn } from '../../infra/definitions.ts';
+import { localFunctionArn } from '../../infra/definitions.ts';
 import { CONFIG_ENV } from '../../lib/config.ts';
 import { EXPECTED_IMPORT_TASK_RETRY } from './support/expected-retry.ts';
+import { CLUSTER_ARN, machineStates } from './support/state-machine.ts';
 import { functionsByHandler, MSK_VPC, resourcesOf, synth } from './support/synth.ts';
 
-interface State {
-  Type: string;
-  Resource?: string;
-  Next?: string;
-  End?: boolean;
-  Retry?: unknown[];
-  Catch?: { ErrorEquals: string[]; ResultPath?: string; Next: string }[];
-  ResultPath?: string | null;
-  ItemsPath?: string;
-  ItemSelector?: Record<string, unknown>;
-  MaxConcurrency?: number;
-  ItemProcessor?: {
-    ProcessorConfig?: Record<string, unknown>;
-    StartAt: string;
-    States: Record<string, State>;
-  };
-}
-
 const N = MATCH_IMPORT_STATE_NAMES;
-const CLUSTER_ARN =
-  'arn:aws:kafka:eu-west-1:123456789012:cluster/matchbridge/0a1b2c3d-4e5f-6789-abcd-ef0123456789-1';
 const built = synth({ mapConcurrency: 12 });
-const machines = extractStateMachines({ [built.stacks.pipeline.stackName]: built.pipeline.toJSON() });
-const machine = machines['match-import'];
-const definition = machine?.definition as unknown as { StartAt: string; States: Record<string, State> };
-
-function state(name: string): State {
-  const found = definition.States[name] ?? definition.States[N.loadBatches]?.ItemProcessor?.States[name];
-  assert.ok(found, `state ${name} exists`);
-  return found;
-}
+const { machine, definition, state } = machineStates(built, 'match-import', N.loadBatches);
 
 describe('match import state machine definition', () => {
   it('runs PlanMatches → LoadMatchBatches (Distributed Map over $.plan.batches) → Finalize', () => {
@@ -63,7 +36,7 @@ describe('match import state machine definition', () => {
   });
 
   it('binds each task to its handler', () => {
-    assert.deepEqual(machine?.taskHandlers, {
+    assert.deepEqual(machine.taskHandlers, {
       [N.plan]: 'plan-matches',
       [N.loadBatch]: 'load-match-batch',
       [N.finalize]: 'finalize',
@@ -91,7 +64,7 @@ describe('match import state machine definition', () => {
   it('is accepted by the local runner', () => {
     assert.doesNotThrow(
       () =>
-        new StateMachine(machine?.definition as never, {
+        new StateMachine(machine.definition as never, {
           validationOptions: { checkArn: false, checkPaths: false },
         }),
     );

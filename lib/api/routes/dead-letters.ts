@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ApiRequestError } from '../../errors.ts';
 import type { ReplayOutcome } from '../../model/ingest.ts';
 import type { AdminDeadLetter, DeadLetterAdmin, ReplayAllResult } from '../dead-letter-admin.ts';
+import { type DeadLetterFields, deadLetterView } from '../dead-letter-view.ts';
 import type { ApiRequest, ApiResponse, Caller, Route } from '../http.ts';
 import { type ApiContext, fromQuery, parse, route } from './shared.ts';
 
@@ -32,32 +33,26 @@ const outcomeJson = (outcome: ReplayOutcome) => ({
   ...(outcome.outcome === 'dead-lettered' ? { reason: outcome.reason } : {}),
 });
 
-function letterJson(letter: AdminDeadLetter) {
-  return {
-    id: letter.id,
-    state: letter.state,
-    dead_lettered_at: letter.deadLetteredAt,
-    code: letter.code,
-    reason: letter.reason,
-    topic: letter.topic,
-    partition: letter.partition,
-    offset: letter.offset,
-    key: letter.key,
-    headers: letter.headers,
-    value: letter.value,
-    value_encoding: letter.valueEncoding,
-    ...(letter.state === 'replayed'
-      ? {
-          replay: {
-            replayed_at: letter.replay.replayedAt,
-            outcome: letter.replay.outcome,
-            ...(letter.replay.jobId ? { job_id: letter.replay.jobId } : {}),
-            ...(letter.replay.reason ? { reason: letter.replay.reason } : {}),
-          },
-        }
-      : {}),
-  };
-}
+/** A letter as the API shows it: the record itself too, for an operator deciding on a replay. */
+const API_LETTER_FIELDS: DeadLetterFields<AdminDeadLetter> = {
+  letter: [
+    'id',
+    'state',
+    'deadLetteredAt',
+    'code',
+    'reason',
+    'topic',
+    'partition',
+    'offset',
+    'key',
+    'headers',
+    'value',
+    'valueEncoding',
+  ],
+  replay: ['replayedAt', 'outcome', 'jobId', 'reason'],
+};
+
+const letterJson = (letter: AdminDeadLetter) => deadLetterView(letter, API_LETTER_FIELDS, 'snake_case');
 
 async function listDeadLetters(request: ApiRequest, context: ApiContext): Promise<ApiResponse> {
   const letters = adminLetters(request.caller, context);

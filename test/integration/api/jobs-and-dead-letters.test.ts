@@ -299,5 +299,32 @@ describe('jobs list, export runs and dead letters over HTTP', () => {
         ['NOT_JSON'],
       );
     });
+
+    it('shows each letter with its fields in one order, and a replayed one with what became of it', async () => {
+      const listed = await letters();
+
+      const fields = [
+        'id',
+        'state',
+        'dead_lettered_at',
+        'code',
+        'reason',
+        'topic',
+        'partition',
+        'offset',
+        'key',
+        'headers',
+        'value',
+        'value_encoding',
+      ];
+      const byId = new Map(listed.map((l) => [l.id, l]));
+      const started = byId.get(valid);
+      const again = byId.get(invalid);
+      const pending = listed.find((l) => l.state === 'pending');
+      assert.deepEqual(Object.keys(pending ?? {}), fields);
+      assert.deepEqual(Object.keys(started ?? {}), [...fields, 'replay']);
+      assert.deepEqual(Object.keys((started?.replay ?? {}) as object), ['replayed_at', 'outcome', 'job_id']);
+      assert.deepEqual(Object.keys((again?.replay ?? {}) as object), ['replayed_at', 'outcome', 'reason']);
+    });
   });
 });

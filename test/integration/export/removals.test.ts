@@ -1,69 +1,29 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type pg from 'pg';
-import { config } from '../../../lib/config.ts';
-import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
-import { initLocalConfig } from '../../../lib/local/adapters.ts';
-import { openLocalIngest } from '../../../lib/local/ingest.ts';
+import { describe, it } from 'node:test';
 import { runExportLocally } from '../../../lib/local/run-export.ts';
-import { closeRuntimeDeps } from '../../../lib/runtime/deps.ts';
-import { closeExportDeps } from '../../../lib/runtime/export-deps.ts';
-import { testDatabase } from '../../support/database.ts';
-import { mskEvent, mskRecord } from '../../support/msk-events.ts';
-import { createDomain, insertUsers, nodesOf, outboxRequests } from './support.ts';
+import {
+  createDomain,
+  ingestRun,
+  insertUsers,
+  localExport,
+  nodesOf,
+  SMALL_EXPORT_BATCHES,
+} from './support.ts';
 
 describe('removal through the export (local, the outbox fed to ingest)', () => {
-  let dir: string;
-  let home: string;
-  let pool: pg.Pool;
-  let closeDb: () => Promise<void>;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mb-removals-'));
-    home = join(dir, 'home');
-    const db = await testDatabase('export_removals');
-    pool = db.pool;
-    closeDb = db.close;
-    initLocalConfig({
-      DATABASE_URL: db.url,
-      MATCHBRIDGE_HOME: home,
-      EXPORT_INCREMENTAL_OVERLAP_SECONDS: '0',
-      EXPORT_BATCH_ROWS: '2',
-      EXPORT_MESSAGE_MAX_BYTES: '1024',
-    });
-  });
-  after(async () => {
-    await closeExportDeps();
-    await closeRuntimeDeps();
-    await closeDb?.();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const suite = localExport('export_removals', { ...SMALL_EXPORT_BATCHES, EXPORT_MESSAGE_MAX_BYTES: '1024' });
 
   /** Runs an export of the domain and feeds its requests through the local ingest, as Kafka would. */
   async function exportAndImport(domainId: string) {
     const summary = await runExportLocally({ domainId, trigger: 'test' });
     assert.equal(summary.failed, 0);
-    const requests = await outboxRequests(home, summary.runId);
-    const local = openLocalIngest(config());
-    const outcome = await ingestRecords(
-      mskEvent(
-        requests.map((r, offset) =>
-          mskRecord(r.value, { topic: r.topic, offset, key: r.key, headers: { ...r.headers } }),
-        ),
-      ),
-      local.deps,
-    );
-    assert.deepEqual(outcome.deadLettered, []);
-    assert.equal(outcome.started.length, requests.length);
+    const { requests, jobs } = await ingestRun(suite.home, summary.runId);
     const values = requests.map((r) => JSON.parse(r.value) as Record<string, unknown>);
-    return { summary, values, jobs: [...local.starter.finished.values()] };
+    return { summary, values, jobs };
   }
 
   async function suggestions(domainId: string, groupId: string): Promise<string[]> {
-    const { rows } = await pool.query<{ pair: string }>(
+    const { rows } = await suite.pool.query<{ pair: string }>(
       `SELECT participant_id || '>' || matched_participant_id AS pair FROM match_suggestions
         WHERE domain_id = $1 AND group_id = $2 ORDER BY 1`,
       [domainId, groupId],
@@ -73,7 +33,7 @@ describe('removal through the export (local, the outbox fed to ingest)', () => {
 
   async function suggest(domainId: string, groupId: string, pairs: ReadonlyArray<readonly [string, string]>) {
     for (const [from, to] of pairs) {
-      await pool.query(
+      await suite.pool.query(
         `INSERT INTO match_suggestions (domain_id, group_id, participant_id, matched_participant_id, compatibility_score)
          VALUES ($1, $2, $3, $4, 0.5)`,
         [domainId, groupId, from, to],
@@ -82,7 +42,7 @@ describe('removal through the export (local, the outbox fed to ingest)', () => {
   }
 
   async function metadataRows(domainId: string): Promise<number> {
-    const { rows } = await pool.query<{ n: string }>(
+    const { rows } = await suite.pool.query<{ n: string }>(
       'SELECT count(*) AS n FROM node_metadata WHERE domain_id = $1',
       [domainId],
     );
@@ -90,18 +50,18 @@ describe('removal through the export (local, the outbox fed to ingest)', () => {
   }
 
   it('not cost-based: members set not ready or deleted leave the nodes and their match suggestions', async () => {
-    const domainId = await createDomain(pool, [['free', false]]);
+    const domainId = await createDomain(suite.pool, [['free', false]]);
     // Long names, so that the removals need more than one request of 1 KiB.
     const name = (i: number) => `member-${String(i).padStart(2, '0')}-${'x'.repeat(100)}`;
     const names = Array.from({ length: 30 }, (_, i) => name(i));
     await insertUsers(
-      pool,
+      suite.pool,
       domainId,
       'free',
       names.map((username) => ({ username })),
     );
     await exportAndImport(domainId);
-    assert.deepEqual([...(await nodesOf(pool, domainId, 'free')).keys()].sort(), names);
+    assert.deepEqual([...(await nodesOf(suite.pool, domainId, 'free')).keys()].sort(), names);
     await suggest(domainId, 'free', [
       [name(0), name(1)],
       [name(1), name(2)],
@@ -111,17 +71,17 @@ describe('removal through the export (local, the outbox fed to ingest)', () => {
 
     // member-00 and the 10 from member-10 are no longer ready; member-02 is deleted; member-05 goes and comes back.
     const unready = [name(0), ...names.slice(10, 20)];
-    await pool.query(
+    await suite.pool.query(
       `UPDATE users SET ready_for_matching = false, updated_at = now()
         WHERE domain_id = $1 AND username = ANY($2::text[])`,
       [domainId, unready],
     );
-    await pool.query('DELETE FROM users WHERE domain_id = $1 AND username = $2', [domainId, name(2)]);
-    await pool.query(`UPDATE users SET ready_for_matching = false WHERE domain_id = $1 AND username = $2`, [
-      domainId,
-      name(5),
-    ]);
-    await pool.query(
+    await suite.pool.query('DELETE FROM users WHERE domain_id = $1 AND username = $2', [domainId, name(2)]);
+    await suite.pool.query(
+      `UPDATE users SET ready_for_matching = false WHERE domain_id = $1 AND username = $2`,
+      [domainId, name(5)],
+    );
+    await suite.pool.query(
       `UPDATE users SET ready_for_matching = true, updated_at = now() WHERE domain_id = $1 AND username = $2`,
       [domainId, name(5)],
     );
@@ -137,7 +97,7 @@ describe('removal through the export (local, the outbox fed to ingest)', () => {
       values.filter((v) => v.removedUsernames).length > 1,
       'the removals were split under the size limit',
     );
-    assert.deepEqual([...(await nodesOf(pool, domainId, 'free')).keys()].sort(), left);
+    assert.deepEqual([...(await nodesOf(suite.pool, domainId, 'free')).keys()].sort(), left);
     assert.deepEqual(await suggestions(domainId, 'free'), [`${name(4)}>${name(5)}`]);
     assert.ok(jobs.every((j) => j.status === 'COMPLETED'));
     const removed = jobs.reduce((sum, j) => sum + (j.removed ?? 0), 0);
@@ -146,39 +106,39 @@ describe('removal through the export (local, the outbox fed to ingest)', () => {
     // Nothing changed since: the next export removes nothing more.
     const again = await exportAndImport(domainId);
     assert.equal(again.summary.groups[0]?.removed, 0);
-    assert.deepEqual([...(await nodesOf(pool, domainId, 'free')).keys()].sort(), left);
+    assert.deepEqual([...(await nodesOf(suite.pool, domainId, 'free')).keys()].sort(), left);
   });
 
   it('cost-based: the removals ride in the file request, and a run with only removals sends them alone', async () => {
-    const domainId = await createDomain(pool, [['paid', true]]);
-    await insertUsers(pool, domainId, 'paid', [
+    const domainId = await createDomain(suite.pool, [['paid', true]]);
+    await insertUsers(suite.pool, domainId, 'paid', [
       { username: 'ann' },
       { username: 'bea' },
       { username: 'cid' },
     ]);
     await exportAndImport(domainId);
-    assert.deepEqual([...(await nodesOf(pool, domainId, 'paid')).keys()].sort(), ['ann', 'bea', 'cid']);
+    assert.deepEqual([...(await nodesOf(suite.pool, domainId, 'paid')).keys()].sort(), ['ann', 'bea', 'cid']);
 
-    await pool.query(
+    await suite.pool.query(
       `UPDATE users SET ready_for_matching = false, updated_at = now() WHERE domain_id = $1 AND username = 'bea'`,
       [domainId],
     );
-    await insertUsers(pool, domainId, 'paid', [{ username: 'dan' }]);
+    await insertUsers(suite.pool, domainId, 'paid', [{ username: 'dan' }]);
     const withFile = await exportAndImport(domainId);
     assert.equal(withFile.values.length, 1);
     assert.equal(typeof withFile.values[0]?.filePath, 'string');
     assert.deepEqual(withFile.values[0]?.removedUsernames, ['bea']);
-    assert.deepEqual([...(await nodesOf(pool, domainId, 'paid')).keys()].sort(), ['ann', 'cid', 'dan']);
+    assert.deepEqual([...(await nodesOf(suite.pool, domainId, 'paid')).keys()].sort(), ['ann', 'cid', 'dan']);
     assert.equal(await metadataRows(domainId), 3, "the removed node's metadata went with it");
     assert.equal(withFile.jobs[0]?.status, 'COMPLETED');
     assert.equal(withFile.jobs[0]?.total, 1);
     assert.equal(withFile.jobs[0]?.removed, 1);
 
-    await pool.query(`DELETE FROM users WHERE domain_id = $1 AND username = 'cid'`, [domainId]);
+    await suite.pool.query(`DELETE FROM users WHERE domain_id = $1 AND username = 'cid'`, [domainId]);
     const alone = await exportAndImport(domainId);
     assert.deepEqual(alone.values, [{ domainId, groupId: 'paid', removedUsernames: ['cid'] }]);
     assert.equal(alone.summary.groups[0]?.file, null);
-    assert.deepEqual([...(await nodesOf(pool, domainId, 'paid')).keys()].sort(), ['ann', 'dan']);
+    assert.deepEqual([...(await nodesOf(suite.pool, domainId, 'paid')).keys()].sort(), ['ann', 'dan']);
     assert.equal(alone.jobs[0]?.status, 'COMPLETED');
     assert.equal(alone.jobs[0]?.total, 0);
     assert.equal(alone.jobs[0]?.removed, 1);

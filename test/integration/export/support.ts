@@ -1,10 +1,23 @@
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import type pg from 'pg';
+import { config } from '../../../lib/config.ts';
 import type { OutgoingRequest } from '../../../lib/export/request-sender.ts';
+import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import { initLocalConfig } from '../../../lib/local/adapters.ts';
+import { openLocalIngest } from '../../../lib/local/ingest.ts';
 import { outboxFile } from '../../../lib/local/outbox.ts';
+import type { JobStatusMessage } from '../../../lib/model/types.ts';
+import { closeRuntimeDeps } from '../../../lib/runtime/deps.ts';
+import { closeExportDeps } from '../../../lib/runtime/export-deps.ts';
+import { testDatabase } from '../../support/database.ts';
+import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 
 /** A user row as the tests insert it. */
 export interface TestUser {
@@ -43,6 +56,72 @@ const TEXT_FIELDS = [
 ] as const;
 const BOOLEAN_FIELDS = ['smokes', 'drinks', 'wants_kids', 'open_to_long_distance'] as const;
 const NUMBER_FIELDS = ['preferred_min_age', 'preferred_max_age'] as const;
+
+/** What an export suite works with; filled in before its first test. */
+export interface LocalExport {
+  /** The local home: the outbox and the export files are in it. */
+  home: string;
+  pool: pg.Pool;
+}
+
+/** Export settings for small runs: no incremental overlap, and DB batches of 2 users. */
+export const SMALL_EXPORT_BATCHES = {
+  EXPORT_INCREMENTAL_OVERLAP_SECONDS: '0',
+  EXPORT_BATCH_ROWS: '2',
+} as const;
+
+/**
+ * Sets up a suite that runs exports in-process: a temporary folder (the local home is `home/` in it), its own
+ * migrated database `name`, and local mode with `settings`; everything is closed and removed after the suite.
+ */
+export function localExport(name: string, settings: Readonly<Record<string, string>> = {}): LocalExport {
+  const suite = {} as LocalExport;
+  let dir: string | undefined;
+  let closeDb: (() => Promise<void>) | undefined;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), `mb-${name}-`));
+    suite.home = join(dir, 'home');
+    const db = await testDatabase(name);
+    suite.pool = db.pool;
+    closeDb = db.close;
+    initLocalConfig({
+      DATABASE_URL: db.url,
+      MATCHBRIDGE_HOME: suite.home,
+      ...settings,
+    });
+  });
+  after(async () => {
+    await closeExportDeps();
+    await closeRuntimeDeps();
+    await closeDb?.();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return suite;
+}
+
+/**
+ * Feeds a run's requests from the local outbox through the local ingest, as Kafka would deliver them; each
+ * must start a job, none dead-lettered or failed. Returns the requests and the jobs' final messages.
+ */
+export async function ingestRun(
+  home: string,
+  runId: string,
+): Promise<{ requests: OutgoingRequest[]; jobs: JobStatusMessage[] }> {
+  const requests = await outboxRequests(home, runId);
+  const local = openLocalIngest(config());
+  const outcome = await ingestRecords(
+    mskEvent(
+      requests.map((r, offset) =>
+        mskRecord(r.value, { topic: r.topic, offset, key: r.key, headers: { ...r.headers } }),
+      ),
+    ),
+    local.deps,
+  );
+  assert.deepEqual(outcome.deadLettered, []);
+  assert.deepEqual(outcome.batchItemFailures, []);
+  assert.equal(outcome.started.length, requests.length);
+  return { requests, jobs: [...local.starter.finished.values()] };
+}
 
 /** A new domain, with the given groups (`[groupId, costBased, exportTopic?]`). */
 export async function createDomain(

@@ -1,31 +1,25 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type pg from 'pg';
+import { stat } from 'node:fs/promises';
+import { describe, it } from 'node:test';
 import { config } from '../../../lib/config.ts';
 import { unescapeCell } from '../../../lib/csv/spreadsheet-escape.ts';
 import { exportFileLocation } from '../../../lib/export/export-file.ts';
 import { exportGroup } from '../../../lib/export/export-group.ts';
 import { recordGroupFailure } from '../../../lib/export/finish-export.ts';
 import { USER_EXPORT_COLUMNS } from '../../../lib/export/user-columns.ts';
-import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
-import { initLocalConfig } from '../../../lib/local/adapters.ts';
-import { openLocalIngest } from '../../../lib/local/ingest.ts';
 import { runExportLocally } from '../../../lib/local/run-export.ts';
 import { metrics } from '../../../lib/observability/logger.ts';
-import { closeRuntimeDeps } from '../../../lib/runtime/deps.ts';
-import { closeExportDeps, exportDeps } from '../../../lib/runtime/export-deps.ts';
-import { testDatabase } from '../../support/database.ts';
-import { mskEvent, mskRecord } from '../../support/msk-events.ts';
+import { exportDeps } from '../../../lib/runtime/export-deps.ts';
 import {
   createDomain,
   expectedMetadata,
   fileRecords,
+  ingestRun,
   insertUsers,
+  localExport,
   nodesOf,
   outboxRequests,
+  SMALL_EXPORT_BATCHES,
   type TestUser,
 } from './support.ts';
 
@@ -55,52 +49,11 @@ const SPECIAL_USERS: TestUser[] = [
 ];
 
 describe('user export (local, no broker: the outbox)', () => {
-  let dir: string;
-  let home: string;
-  let pool: pg.Pool;
-  let closeDb: () => Promise<void>;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mb-export-'));
-    home = join(dir, 'home');
-    const db = await testDatabase('user_export');
-    pool = db.pool;
-    closeDb = db.close;
-    initLocalConfig({
-      DATABASE_URL: db.url,
-      MATCHBRIDGE_HOME: home,
-      EXPORT_INCREMENTAL_OVERLAP_SECONDS: '0',
-      EXPORT_BATCH_ROWS: '2',
-      EXPORT_MESSAGE_MAX_BYTES: '4096',
-    });
-  });
-  after(async () => {
-    await closeExportDeps();
-    await closeRuntimeDeps();
-    await closeDb?.();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  /** Feeds a run's requests through the local ingest, as Kafka would deliver them; returns the jobs' messages. */
-  async function ingest(runId: string) {
-    const requests = await outboxRequests(home, runId);
-    const local = openLocalIngest(config());
-    const outcome = await ingestRecords(
-      mskEvent(
-        requests.map((r, offset) =>
-          mskRecord(r.value, { topic: r.topic, offset, key: r.key, headers: { ...r.headers } }),
-        ),
-      ),
-      local.deps,
-    );
-    assert.deepEqual(outcome.deadLettered, []);
-    assert.equal(outcome.started.length, requests.length);
-    return { requests, jobs: [...local.starter.finished.values()] };
-  }
+  const suite = localExport('user_export', { ...SMALL_EXPORT_BATCHES, EXPORT_MESSAGE_MAX_BYTES: '4096' });
 
   it('round trip, cost-based: the CSV.gz imports with no failure and the nodes are the exported users', async () => {
-    const domainId = await createDomain(pool, [['paid', true]]);
-    await insertUsers(pool, domainId, 'paid', SPECIAL_USERS);
+    const domainId = await createDomain(suite.pool, [['paid', true]]);
+    await insertUsers(suite.pool, domainId, 'paid', SPECIAL_USERS);
 
     const summary = await runExportLocally({ domainId, trigger: 'test' });
 
@@ -124,7 +77,7 @@ describe('user export (local, no broker: the outbox)', () => {
     );
     for (const record of records) for (const cell of record) assert.doesNotMatch(cell, /^[=+\-@\t\r]/);
 
-    const { requests, jobs } = await ingest(summary.runId);
+    const { requests, jobs } = await ingestRun(suite.home, summary.runId);
     assert.deepEqual(JSON.parse(requests[0]?.value ?? ''), {
       domainId,
       groupId: 'paid',
@@ -138,41 +91,41 @@ describe('user export (local, no broker: the outbox)', () => {
     assert.equal(jobs[0]?.processed, ready.length);
     assert.deepEqual(jobs[0]?.failedList, []);
     assert.deepEqual(
-      await nodesOf(pool, domainId, 'paid'),
+      await nodesOf(suite.pool, domainId, 'paid'),
       new Map(ready.map((u) => [u.username, expectedMetadata(u, 'paid')])),
     );
   });
 
   it('round trip, not cost-based: usernames in requests under the size limit, each a valid import', async () => {
-    const domainId = await createDomain(pool, [['free', false]]);
+    const domainId = await createDomain(suite.pool, [['free', false]]);
     const users = Array.from({ length: 300 }, (_, i) => ({
       username: `=user ${String(i).padStart(3, '0')} "x"`,
     }));
-    await insertUsers(pool, domainId, 'free', users);
+    await insertUsers(suite.pool, domainId, 'free', users);
 
     const summary = await runExportLocally({ domainId, trigger: 'test' });
 
     assert.equal(summary.groups[0]?.status, 'COMPLETED');
     assert.equal(summary.groups[0]?.exported, 300);
     assert.equal(summary.groups[0]?.file, null);
-    const { requests, jobs } = await ingest(summary.runId);
+    const { requests, jobs } = await ingestRun(suite.home, summary.runId);
     assert.ok(requests.length > 1, `${requests.length} request(s)`);
     assert.equal(summary.groups[0]?.messages, requests.length);
     for (const r of requests) assert.ok(Buffer.byteLength(r.value) <= 4096);
     assert.ok(jobs.every((j) => j.status === 'COMPLETED' && j.processed === j.total));
     assert.deepEqual(
-      [...(await nodesOf(pool, domainId, 'free')).keys()].sort(),
+      [...(await nodesOf(suite.pool, domainId, 'free')).keys()].sort(),
       users.map((u) => u.username).sort(),
     );
   });
 
   it('a scheduled time delivered twice by the scheduler is one run: one run id, each group exported once', async () => {
-    const domainId = await createDomain(pool, [
+    const domainId = await createDomain(suite.pool, [
       ['twice-file', true],
       ['twice-names', false],
     ]);
-    await insertUsers(pool, domainId, 'twice-file', [{ username: 'f1' }, { username: 'f2' }]);
-    await insertUsers(pool, domainId, 'twice-names', [{ username: 'n1' }]);
+    await insertUsers(suite.pool, domainId, 'twice-file', [{ username: 'f1' }, { username: 'f2' }]);
+    await insertUsers(suite.pool, domainId, 'twice-names', [{ username: 'n1' }]);
     const delivery = { trigger: 'schedule', domainId, scheduledTime: '2031-01-02T17:50:00Z' };
 
     const first = await runExportLocally(delivery);
@@ -184,7 +137,7 @@ describe('user export (local, no broker: the outbox)', () => {
       ['twice-names', 'COMPLETED'],
     ]);
     assert.deepEqual(second.groups, []);
-    const { rows } = await pool.query<{ group_id: string; run_id: string }>(
+    const { rows } = await suite.pool.query<{ group_id: string; run_id: string }>(
       'SELECT group_id, run_id FROM export_jobs WHERE domain_id = $1 ORDER BY group_id',
       [domainId],
     );
@@ -195,12 +148,12 @@ describe('user export (local, no broker: the outbox)', () => {
         ['twice-names', first.runId],
       ],
     );
-    assert.equal((await outboxRequests(home, first.runId)).length, 2);
+    assert.equal((await outboxRequests(suite.home, first.runId)).length, 2);
   });
 
   it('a scheduled time is a run of its own: another firing of the schedule is another run', async () => {
-    const domainId = await createDomain(pool, [['daily', false]]);
-    await insertUsers(pool, domainId, 'daily', [{ username: 'd1' }]);
+    const domainId = await createDomain(suite.pool, [['daily', false]]);
+    await insertUsers(suite.pool, domainId, 'daily', [{ username: 'd1' }]);
 
     const monday = await runExportLocally({
       trigger: 'schedule',
@@ -218,16 +171,20 @@ describe('user export (local, no broker: the outbox)', () => {
   });
 
   it('incremental by default: only users changed since the last successful export; --full: everyone', async () => {
-    const domainId = await createDomain(pool, [['inc', true]]);
-    await insertUsers(pool, domainId, 'inc', [{ username: 'u1' }, { username: 'u2' }, { username: 'u3' }]);
+    const domainId = await createDomain(suite.pool, [['inc', true]]);
+    await insertUsers(suite.pool, domainId, 'inc', [
+      { username: 'u1' },
+      { username: 'u2' },
+      { username: 'u3' },
+    ]);
     const first = await runExportLocally({ domainId, trigger: 'test' });
     assert.equal(first.groups[0]?.exported, 3);
 
-    await pool.query(
+    await suite.pool.query(
       `UPDATE users SET bio = 'changed', updated_at = now() WHERE domain_id = $1 AND username = 'u2'`,
       [domainId],
     );
-    await insertUsers(pool, domainId, 'inc', [{ username: 'u4' }]);
+    await insertUsers(suite.pool, domainId, 'inc', [{ username: 'u4' }]);
     const second = await runExportLocally({ domainId, trigger: 'test' });
     const third = await runExportLocally({ domainId, trigger: 'test' });
     const full = await runExportLocally({ domainId, trigger: 'test', full: true });
@@ -243,7 +200,7 @@ describe('user export (local, no broker: the outbox)', () => {
       records.map((r) => unescapeCell(r[0] ?? '')),
       ['u1', 'u2', 'u3', 'u4'],
     );
-    const { rows } = await pool.query(
+    const { rows } = await suite.pool.query(
       `SELECT full_export, changed_since IS NOT NULL AS incremental, exported, status FROM export_jobs
         WHERE domain_id = $1 ORDER BY created_at`,
       [domainId],
@@ -257,13 +214,16 @@ describe('user export (local, no broker: the outbox)', () => {
   });
 
   it('a failing group is recorded FAILED and the others are exported', async () => {
-    const domainId = await createDomain(pool, [
+    const domainId = await createDomain(suite.pool, [
       ['a-ok', true],
       ['b-broken', true, 'not a topic!'],
       ['c-ok', false],
     ]);
     for (const group of ['a-ok', 'b-broken', 'c-ok']) {
-      await insertUsers(pool, domainId, group, [{ username: `${group}-1` }, { username: `${group}-2` }]);
+      await insertUsers(suite.pool, domainId, group, [
+        { username: `${group}-1` },
+        { username: `${group}-2` },
+      ]);
     }
 
     const summary = await runExportLocally({ domainId, trigger: 'test' });
@@ -278,7 +238,7 @@ describe('user export (local, no broker: the outbox)', () => {
       ],
     );
     assert.match(summary.groups[1]?.error ?? '', /^InvalidRequestError/);
-    const { rows } = await pool.query(
+    const { rows } = await suite.pool.query(
       `SELECT e.group_id, e.status, e.error IS NOT NULL AS has_error, e.finished_at IS NOT NULL AS finished,
               g.last_exported_at IS NOT NULL AS watermark
          FROM export_jobs e JOIN matching_groups g USING (domain_id, group_id)
@@ -290,14 +250,18 @@ describe('user export (local, no broker: the outbox)', () => {
       { group_id: 'b-broken', status: 'FAILED', has_error: true, finished: true, watermark: false },
       { group_id: 'c-ok', status: 'COMPLETED', has_error: false, finished: true, watermark: true },
     ]);
-    const { jobs } = await ingest(summary.runId);
+    const { jobs } = await ingestRun(suite.home, summary.runId);
     assert.equal(jobs.length, 2);
     assert.ok(jobs.every((j) => j.status === 'COMPLETED'));
   });
 
   it('stops at the deadline before a batch: DeadlineExceededError, no file, no request, the cursor released', async () => {
-    const domainId = await createDomain(pool, [['late', true]]);
-    await insertUsers(pool, domainId, 'late', [{ username: 'x1' }, { username: 'x2' }, { username: 'x3' }]);
+    const domainId = await createDomain(suite.pool, [['late', true]]);
+    await insertUsers(suite.pool, domainId, 'late', [
+      { username: 'x1' },
+      { username: 'x2' },
+      { username: 'x3' },
+    ]);
     const runId = '00000000-0000-4000-8000-000000000002';
     const deadline = new AbortController();
     deadline.abort(new Error('deadline'));
@@ -319,10 +283,10 @@ describe('user export (local, no broker: the outbox)', () => {
 
     const file = exportFileLocation(config(), { domainId, groupId: 'late' }, '2026-01-02').uri;
     await assert.rejects(stat(file), { code: 'ENOENT' });
-    assert.deepEqual(await outboxRequests(home, runId), []);
-    const { rows } = await pool.query('SELECT status FROM export_jobs WHERE run_id = $1', [runId]);
+    assert.deepEqual(await outboxRequests(suite.home, runId), []);
+    const { rows } = await suite.pool.query('SELECT status FROM export_jobs WHERE run_id = $1', [runId]);
     assert.deepEqual(rows, [{ status: 'PROCESSING' }]);
-    const { rows: open } = await pool.query(
+    const { rows: open } = await suite.pool.query(
       `SELECT count(*)::int AS n FROM pg_stat_activity
         WHERE datname = current_database() AND state LIKE 'idle in transaction%'`,
     );
@@ -330,11 +294,11 @@ describe('user export (local, no broker: the outbox)', () => {
   });
 
   it('counts a failed group in users_export_failures', async () => {
-    const domainId = await createDomain(pool, [['metric', true]]);
+    const domainId = await createDomain(suite.pool, [['metric', true]]);
     metrics.clearMetrics();
 
     await recordGroupFailure(
-      { pool },
+      { pool: suite.pool },
       {
         runId: '00000000-0000-4000-8000-000000000001',
         full: false,
@@ -348,7 +312,7 @@ describe('user export (local, no broker: the outbox)', () => {
     const emf = metrics.serializeMetrics() as unknown as Record<string, unknown>;
     assert.equal(emf.users_export_failures, 1);
     metrics.clearMetrics();
-    const { rows } = await pool.query('SELECT status, error FROM export_jobs WHERE domain_id = $1', [
+    const { rows } = await suite.pool.query('SELECT status, error FROM export_jobs WHERE domain_id = $1', [
       domainId,
     ]);
     assert.deepEqual(rows, [{ status: 'FAILED', error: 'DatabaseUnavailableError: database unavailable' }]);

@@ -24,7 +24,7 @@ interface ListedLetter {
   topic: string;
   partition: number;
   offset: number;
-  replay?: { outcome: string; jobId?: string };
+  replay?: { id: string; outcome: string; jobId?: string };
 }
 
 describe('matchbridge ingest and dlq', () => {
@@ -265,6 +265,34 @@ describe('matchbridge ingest and dlq', () => {
       assert.equal(states.get(pending[1]?.id ?? ''), 'pending');
       assert.equal((await cli(['dlq', 'replay', target.id], env)).code, 2);
       assert.equal((await cli(['dlq', 'replay', '00000000-0000-4000-8000-000000000000'], env)).code, 2);
+    });
+
+    it('prints a JSON list of letters with their fields in one order, a replayed one with its replay mark', async () => {
+      const run = await cli(['dlq', 'list', '--json'], env);
+
+      assert.equal(run.code, 0, run.stderr);
+      const letters = JSON.parse(run.stdout) as ListedLetter[];
+      // One letter a line, the array's brackets and commas leading.
+      assert.equal(run.stdout, `[${letters.map((l) => JSON.stringify(l)).join('\n,')}\n]\n`);
+      const fields = [
+        'id',
+        'deadLetteredAt',
+        'state',
+        'code',
+        'reason',
+        'topic',
+        'partition',
+        'offset',
+        'key',
+      ];
+      const pending = letters.find((l) => l.state === 'pending');
+      const started = letters.find((l) => l.replay?.outcome === 'started');
+      const again = letters.find((l) => l.replay?.outcome === 'dead-lettered');
+      assert.deepEqual(Object.keys(pending ?? {}), fields);
+      assert.deepEqual(Object.keys(started ?? {}), [...fields, 'replay']);
+      assert.deepEqual(Object.keys(started?.replay ?? {}), ['id', 'replayedAt', 'outcome', 'jobId']);
+      assert.deepEqual(Object.keys(again?.replay ?? {}), ['id', 'replayedAt', 'outcome', 'reason']);
+      assert.equal(started?.replay?.id, started?.id);
     });
   });
 });
