@@ -20,10 +20,21 @@ export function unescapeCell(value: string): string {
   return value.length > 1 && value[0] === "'" && ESCAPED_FIRST.has(value[1]!) ? value.slice(1) : value;
 }
 
+/** The escaped first characters as SQL literals, for `IN (…)`. */
+const ESCAPED_FIRST_SQL = [...ESCAPED_FIRST]
+  .map((c) => (c === "'" ? "''''" : c === '\t' ? "E'\\t'" : c === '\r' ? "E'\\r'" : `'${c}'`))
+  .join(', ');
+
 /** {@link unescapeCell} as an SQL expression over a text expression (NULL stays NULL). */
 export function unescapeCellSql(expression: string): string {
-  const quoted = [...ESCAPED_FIRST]
-    .map((c) => (c === "'" ? "''''" : c === '\t' ? "E'\\t'" : c === '\r' ? "E'\\r'" : `'${c}'`))
-    .join(', ');
-  return `(CASE WHEN left(${expression}, 1) = '''' AND substr(${expression}, 2, 1) IN (${quoted}) THEN substr(${expression}, 2) ELSE ${expression} END)`;
+  return `(CASE WHEN left(${expression}, 1) = '''' AND substr(${expression}, 2, 1) IN (${ESCAPED_FIRST_SQL}) THEN substr(${expression}, 2) ELSE ${expression} END)`;
+}
+
+/**
+ * {@link escapeCell} as an SQL expression over a text expression, with an empty string made NULL: what
+ * `COPY … (FORMAT csv)` writes as an unquoted empty cell, as the export's files have always had it (COPY
+ * would quote an empty string to tell it from NULL).
+ */
+export function escapeCellSql(expression: string): string {
+  return `(CASE WHEN left(${expression}, 1) IN (${ESCAPED_FIRST_SQL}) THEN '''' || ${expression} ELSE NULLIF(${expression}, '') END)`;
 }

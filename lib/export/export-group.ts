@@ -2,22 +2,23 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { stringify } from 'csv-stringify/sync';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
-import { escapeCell } from '../csv/spreadsheet-escape.ts';
 import { DeadlineExceededError, InvalidRequestError } from '../errors.ts';
 import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logger, metrics } from '../observability/logger.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { EXPORT_CONTENT_TYPE, exportFileLocation } from './export-file.ts';
 import {
+  type CopySnapshot,
   type CursorSnapshot,
   completeExportRun,
+  copyGroupUsersCsv,
   type ExportRunKey,
   readGroupRemovals,
   readGroupUsers,
   startExportRun,
+  type UserKeyRange,
 } from './export-repository.ts';
 import { fileFields, fileImportRequest, requestIdempotencyKey, UsernameChunker } from './import-requests.ts';
 import type { RequestSender } from './request-sender.ts';
@@ -125,14 +126,27 @@ export async function exportGroup(
 async function* timedBatches<T>(batches: AsyncGenerator<T[]>, signal: AbortSignal): AsyncGenerator<T[]> {
   let started = Date.now();
   for await (const batch of batches) {
-    if (signal.aborted) {
-      throw new DeadlineExceededError('the export stopped before the invocation deadline', {
-        reason: String(signal.reason),
-      });
-    }
+    throwIfDeadline(signal);
     yield batch;
     metrics.addMetric(METRIC_NAMES.usersExportBatchDuration, MetricUnit.Milliseconds, Date.now() - started);
     started = Date.now();
+  }
+}
+
+/** Every user of a group: one range. */
+const WHOLE_GROUP: UserKeyRange = { after: null, through: null };
+
+/**
+ * The gzip level of the files: 6 is zlib's default, and `gzip -6` is what the reference path uses. See
+ * docs/decisions.md for the measurement behind the choice.
+ */
+export const EXPORT_GZIP_LEVEL = 2;
+
+function throwIfDeadline(signal: AbortSignal): void {
+  if (signal.aborted) {
+    throw new DeadlineExceededError('the export stopped before the invocation deadline', {
+      reason: String(signal.reason),
+    });
   }
 }
 
@@ -143,67 +157,79 @@ async function exportFile(
   snapshot: CursorSnapshot,
   signal: AbortSignal,
 ): Promise<Exported> {
-  const { config, pool, store, sender } = deps;
+  const { config, sender } = deps;
   const { group } = input;
-  const batches = timedBatches(
-    readGroupUsers(
-      pool,
-      {
-        domainId: group.domainId,
-        groupId: group.groupId,
-        since: group.since,
-        columns: USER_EXPORT_COLUMNS,
-        batchRows: config.exportBatchRows,
-      },
-      snapshot,
-    ),
-    signal,
-  );
-  const first = await batches.next();
-  if (first.done) {
+  throwIfDeadline(signal);
+  const { uri, fileName } = exportFileLocation(config, group, input.date);
+  const written = await writeUsersFile(deps, input, WHOLE_GROUP, { uri, header: true }, snapshot, signal);
+  if (written === undefined) {
     const messages = await sendRemovals(deps, input, topic, 0, undefined, signal);
     return { exported: 0, file: null, messages: messages.sent, removed: messages.removed };
   }
-  let exported = 0;
-  const columns = USER_EXPORT_COLUMNS.map((c) => c.name);
-  // One CSV chunk per fetched batch: gzip gets large writes (a write per record would cost a thread-pool
-  // round trip each) while memory stays bounded by one batch.
-  async function* csvChunks(): AsyncGenerator<string> {
-    try {
-      let batch: Array<Array<string | null>> = first.value;
-      let header = true;
-      for (;;) {
-        const records = batch.map((row) => row.map((cell) => (cell === null ? '' : escapeCell(cell))));
-        yield stringify(records, header ? { header: true, columns } : {});
-        header = false;
-        exported += batch.length;
-        const next = await batches.next();
-        if (next.done) return;
-        batch = next.value;
-      }
-    } finally {
-      // Ends the cursor's transaction when the file fails part-way.
-      await batches.return(undefined);
-    }
-  }
-  const { uri, fileName } = exportFileLocation(config, group, input.date);
-  const gzip = createGzip();
-  const written = store.write(uri, gzip, { contentType: EXPORT_CONTENT_TYPE });
-  // A failed upload stops the stream feeding it, and with it the cursor.
-  written.catch((error: unknown) => gzip.destroy(error as Error));
-  try {
-    await pipeline(Readable.from(csvChunks(), { highWaterMark: 1 }), gzip);
-  } catch (error) {
-    await batches.return(undefined);
-    await written.catch(() => undefined);
-    throw error;
-  }
-  const file = await written;
-  const removals = await sendRemovals(deps, input, topic, 0, fileFields(file.uri, fileName), signal);
+  const removals = await sendRemovals(deps, input, topic, 0, fileFields(written.uri, fileName), signal);
   if (removals.sent === 0) {
-    await sender.send(importRequest(input, topic, 0, fileImportRequest(group, file.uri, fileName), 'file'));
+    await sender.send(
+      importRequest(input, topic, 0, fileImportRequest(group, written.uri, fileName), 'file'),
+    );
   }
-  return { exported, file: file.uri, messages: Math.max(removals.sent, 1), removed: removals.removed };
+  return {
+    exported: written.rows,
+    file: written.uri,
+    messages: Math.max(removals.sent, 1),
+    removed: removals.removed,
+  };
+}
+
+/**
+ * Writes a key range of the group's users as a CSV.gz object at `uri`, streamed from PostgreSQL's COPY
+ * through gzip into the object store (an S3 multipart upload): neither the rows nor the file are held. With
+ * `header` false the header row is left out (a later range of a file made of several). Undefined, and
+ * nothing written, when the range has no user. Stops with DeadlineExceededError when `signal` aborts; the
+ * upload is then abandoned.
+ */
+export async function writeUsersFile(
+  deps: Pick<ExportDeps, 'pool' | 'store'>,
+  input: ExportGroupInput,
+  range: UserKeyRange,
+  target: { readonly uri: string; readonly header: boolean },
+  snapshot: CopySnapshot,
+  signal: AbortSignal,
+): Promise<{ uri: string; rows: number } | undefined> {
+  const { group } = input;
+  const chunks = copyGroupUsersCsv(
+    deps.pool,
+    { domainId: group.domainId, groupId: group.groupId, since: group.since, columns: USER_EXPORT_COLUMNS },
+    { ...range, header: target.header },
+    snapshot,
+  );
+  try {
+    const first = await chunks.next();
+    if (first.done) return undefined;
+    const started = Date.now();
+    async function* checked(): AsyncGenerator<Buffer> {
+      yield first.value;
+      for await (const chunk of chunks) {
+        throwIfDeadline(signal);
+        yield chunk;
+      }
+    }
+    const gzip = createGzip({ level: EXPORT_GZIP_LEVEL });
+    const written = deps.store.write(target.uri, gzip, { contentType: EXPORT_CONTENT_TYPE });
+    // A failed upload stops the stream feeding it, and with it the COPY.
+    written.catch((error: unknown) => gzip.destroy(error as Error));
+    try {
+      await pipeline(Readable.from(checked()), gzip);
+    } catch (error) {
+      await written.catch(() => undefined);
+      throw error;
+    }
+    const file = await written;
+    metrics.addMetric(METRIC_NAMES.usersExportBatchDuration, MetricUnit.Milliseconds, Date.now() - started);
+    return { uri: file.uri, rows: snapshot.rows ?? 0 };
+  } finally {
+    // Ends the COPY's transaction (and closes its connection) when the file failed part-way.
+    await chunks.return(undefined);
+  }
 }
 
 /**

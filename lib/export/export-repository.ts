@@ -1,6 +1,9 @@
 import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { escapeCellSql } from '../csv/spreadsheet-escape.ts';
 import { readWithCursor } from '../db/cursor.ts';
-import { withTransaction } from '../db/pool.ts';
+import { mapDatabaseError } from '../db/errors.ts';
+import { checkoutClient, releaseClient, withTransaction } from '../db/pool.ts';
 import { query } from '../db/query.ts';
 
 /** A group with export enabled, as stored. */
@@ -145,6 +148,86 @@ export interface UserQuery {
 /** Set once the cursor's snapshot is taken: the instant the users were read at. */
 export interface CursorSnapshot {
   readAt?: Date;
+}
+
+/** A key range of a group's users: usernames after `after` (exclusive) up to `through` (inclusive). */
+export interface UserKeyRange {
+  /** null: from the first username. */
+  readonly after: string | null;
+  /** null: to the last username. */
+  readonly through: string | null;
+}
+
+/** What {@link copyGroupUsersCsv} read: its snapshot's instant, then (once the COPY ended) the rows sent. */
+export interface CopySnapshot extends CursorSnapshot {
+  rows?: number;
+}
+
+/** The users' WHERE clause over literal values (COPY takes no parameters). */
+function usersWhere(
+  client: pg.PoolClient,
+  users: Pick<UserQuery, 'domainId' | 'groupId' | 'since'>,
+  range: UserKeyRange,
+): string {
+  const literal = (value: string) => client.escapeLiteral(value);
+  return [
+    `domain_id = ${literal(users.domainId)}::uuid`,
+    `group_id = ${literal(users.groupId)}`,
+    'ready_for_matching',
+    ...(users.since === null ? [] : [`updated_at > ${literal(users.since)}::timestamptz`]),
+    ...(range.after === null ? [] : [`username > ${literal(range.after)}`]),
+    ...(range.through === null ? [] : [`username <= ${literal(range.through)}`]),
+  ].join(' AND ');
+}
+
+/**
+ * Streams a group's `ready_for_matching` users (of `range`, ordered by username) as a CSV file (with a header
+ * row when `range.header`), formatted by PostgreSQL: `COPY (SELECT …) TO STDOUT (FORMAT csv)`, each cell spreadsheet-escaped in
+ * SQL ({@link escapeCellSql}), so Node only forwards bytes. One read-only REPEATABLE READ transaction on a
+ * dedicated connection whose socket pauses while the consumer is slow: memory stays flat. Nothing is yielded
+ * when the range has no such user (checked in the same snapshot). `snapshot.readAt` is set before the first
+ * chunk, `snapshot.rows` when the COPY ended. A consumer that stops early destroys the connection, which
+ * ends the COPY and the transaction server-side.
+ */
+export async function* copyGroupUsersCsv(
+  pool: pg.Pool,
+  users: Pick<UserQuery, 'domainId' | 'groupId' | 'since'> & {
+    readonly columns: ReadonlyArray<{ readonly name: string; readonly sql: string }>;
+  },
+  range: UserKeyRange & { readonly header: boolean },
+  snapshot: CopySnapshot,
+): AsyncGenerator<Buffer> {
+  const client = await checkoutClient(pool);
+  let done = false;
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const where = usersWhere(client, users, range);
+    const { rows } = await client.query<{ now: Date; any: boolean }>(
+      `SELECT now(), EXISTS (SELECT 1 FROM users WHERE ${where}) AS any`,
+    );
+    snapshot.readAt = rows[0]!.now;
+    snapshot.rows = 0;
+    if (rows[0]!.any) {
+      const cells = users.columns.map((c) => `${escapeCellSql(c.sql)} AS ${c.name}`).join(', ');
+      const copy = client.query(
+        copyTo(
+          `COPY (SELECT ${cells} FROM users WHERE ${where} ORDER BY username) TO STDOUT WITH (FORMAT csv, HEADER ${range.header})`,
+        ),
+      );
+      for await (const chunk of copy) yield chunk as Buffer;
+      snapshot.rows = copy.rowCount;
+    }
+    await client.query('COMMIT');
+    done = true;
+  } catch (error) {
+    broken = error instanceof Error ? error : new Error(String(error));
+    throw mapDatabaseError(error);
+  } finally {
+    // A failed or abandoned read closes its connection (mid-COPY it cannot be reused): the server ends the
+    // COPY and the transaction.
+    releaseClient(client, done ? undefined : (broken ?? true));
+  }
 }
 
 /**
