@@ -15,6 +15,7 @@ import {
   completeExportRun,
   copyGroupUsersCsv,
   type ExportRunKey,
+  planUserRanges,
   readGroupRemovals,
   readGroupUsers,
   startExportRun,
@@ -22,7 +23,7 @@ import {
 } from './export-repository.ts';
 import { fileFields, fileImportRequest, requestIdempotencyKey, UsernameChunker } from './import-requests.ts';
 import type { RequestSender } from './request-sender.ts';
-import type { ExportGroupInput, ExportGroupResult } from './types.ts';
+import type { ExportGroupInput, ExportGroupOutcome, ExportGroupResult } from './types.ts';
 import { USER_EXPORT_COLUMNS, USERNAME_COLUMNS } from './user-columns.ts';
 
 /** What a group's export works with. */
@@ -48,7 +49,8 @@ export function exportRunKey(input: ExportGroupInput): ExportRunKey {
   };
 }
 
-interface Exported {
+/** What a group's export did, before it is recorded. */
+export interface Exported {
   readonly exported: number;
   readonly file: string | null;
   readonly messages: number;
@@ -72,24 +74,36 @@ export async function exportGroup(
   deps: ExportDeps,
   input: ExportGroupInput,
   signal: AbortSignal = new AbortController().signal,
-): Promise<ExportGroupResult> {
+): Promise<ExportGroupOutcome> {
   const { group } = input;
   const log = logger.createChild({
     persistentKeys: { runId: input.runId, groupId: group.groupId, domainId: group.domainId },
   });
-  const topic = group.topic ?? deps.config.exportTopic;
-  if (!KAFKA_TOPIC.test(topic)) {
-    throw new InvalidRequestError(
-      'INVALID_EXPORT_TOPIC',
-      `the group's export topic is not a topic name: ${topic}`,
-    );
-  }
+  const topic = exportTopic(deps, group);
   const key = exportRunKey(input);
   const id = await startExportRun(deps.pool, key);
   const started = Date.now();
   const snapshot: CursorSnapshot = {};
   let outcome: Exported;
   try {
+    if (group.costBased) {
+      const plan = await planUserRanges(deps.pool, group, {
+        rowsPerRange: deps.config.exportRowsPerFunction,
+        maxRanges: MAX_RANGES,
+      });
+      if (plan.ranges.length > 1) {
+        log.info('cut group into ranges', { users: plan.users, ranges: plan.ranges.length });
+        return {
+          split: {
+            runRecordId: id,
+            startedAt: started,
+            readAt: plan.readAt.toISOString(),
+            users: plan.users,
+            ranges: plan.ranges.map((range, index) => ({ index, ...range })),
+          },
+        };
+      }
+    }
     outcome = group.costBased
       ? await exportFile(deps, input, topic, snapshot, signal)
       : await exportUsernames(deps, input, topic, snapshot, signal);
@@ -97,19 +111,53 @@ export async function exportGroup(
     metrics.addMetric(METRIC_NAMES.usersExportBatchFailures, MetricUnit.Count, 1);
     throw error;
   }
-  const durationMs = Date.now() - started;
-  await completeExportRun(deps.pool, key, id, {
+  // Set by the cursor or the COPY before it reads, which always happens.
+  return completeGroup(deps, input, { id, started, readAt: snapshot.readAt ?? new Date(started) }, outcome);
+}
+
+/** Ranges a group is cut into at most: the ranges and their results travel in the state (256 KiB). */
+const MAX_RANGES = 100;
+
+/** The group's topic, checked. */
+export function exportTopic(deps: Pick<ExportDeps, 'config'>, group: ExportGroupInput['group']): string {
+  const topic = group.topic ?? deps.config.exportTopic;
+  if (!KAFKA_TOPIC.test(topic)) {
+    throw new InvalidRequestError(
+      'INVALID_EXPORT_TOPIC',
+      `the group's export topic is not a topic name: ${topic}`,
+    );
+  }
+  return topic;
+}
+
+/** Records the group's export COMPLETED (moving its watermark to `run.readAt`) and returns its result. */
+export async function completeGroup(
+  deps: Pick<ExportDeps, 'pool'>,
+  input: ExportGroupInput,
+  run: { readonly id: string; readonly started: number; readonly readAt: Date },
+  outcome: Exported,
+): Promise<ExportGroupResult> {
+  const { group } = input;
+  const durationMs = Date.now() - run.started;
+  await completeExportRun(deps.pool, exportRunKey(input), run.id, {
     exported: outcome.exported,
     fileUri: outcome.file,
     messages: outcome.messages,
-    // Set by the cursor before its first batch, which always runs.
-    readAt: snapshot.readAt ?? new Date(started),
+    readAt: run.readAt,
     durationMs,
   });
   metrics.addMetric(METRIC_NAMES.usersExportDuration, MetricUnit.Milliseconds, durationMs);
   if (group.costBased)
     metrics.addMetric(METRIC_NAMES.usersExportCsvProcessed, MetricUnit.Count, outcome.exported);
-  log.info('exported group', { ...outcome, durationMs, full: input.full, since: group.since });
+  logger.info('exported group', {
+    runId: input.runId,
+    groupId: group.groupId,
+    domainId: group.domainId,
+    ...outcome,
+    durationMs,
+    full: input.full,
+    since: group.since,
+  });
   return {
     domainId: group.domainId,
     groupId: group.groupId,
@@ -142,7 +190,7 @@ const WHOLE_GROUP: UserKeyRange = { after: null, through: null };
  */
 export const EXPORT_GZIP_LEVEL = 2;
 
-function throwIfDeadline(signal: AbortSignal): void {
+export function throwIfDeadline(signal: AbortSignal): void {
   if (signal.aborted) {
     throw new DeadlineExceededError('the export stopped before the invocation deadline', {
       reason: String(signal.reason),
@@ -157,7 +205,7 @@ async function exportFile(
   snapshot: CursorSnapshot,
   signal: AbortSignal,
 ): Promise<Exported> {
-  const { config, sender } = deps;
+  const { config } = deps;
   const { group } = input;
   throwIfDeadline(signal);
   const { uri, fileName } = exportFileLocation(config, group, input.date);
@@ -166,15 +214,28 @@ async function exportFile(
     const messages = await sendRemovals(deps, input, topic, 0, undefined, signal);
     return { exported: 0, file: null, messages: messages.sent, removed: messages.removed };
   }
-  const removals = await sendRemovals(deps, input, topic, 0, fileFields(written.uri, fileName), signal);
+  return sendFileRequests(deps, input, topic, { ...written, fileName }, signal);
+}
+
+/**
+ * Sends what a written file asks for: its import request, carrying the first of the removals since the last
+ * run (more follow in requests of their own), or alone when there are none.
+ */
+export async function sendFileRequests(
+  deps: ExportDeps,
+  input: ExportGroupInput,
+  topic: string,
+  file: { readonly uri: string; readonly fileName: string; readonly rows: number },
+  signal: AbortSignal,
+): Promise<Exported> {
+  const removals = await sendRemovals(deps, input, topic, 0, fileFields(file.uri, file.fileName), signal);
   if (removals.sent === 0) {
-    await sender.send(
-      importRequest(input, topic, 0, fileImportRequest(group, written.uri, fileName), 'file'),
-    );
+    const value = fileImportRequest(input.group, file.uri, file.fileName);
+    await deps.sender.send(importRequest(input, topic, 0, value, 'file'));
   }
   return {
-    exported: written.rows,
-    file: written.uri,
+    exported: file.rows,
+    file: file.uri,
     messages: Math.max(removals.sent, 1),
     removed: removals.removed,
   };
@@ -237,7 +298,7 @@ export async function writeUsersFile(
  * the first carrying `firstFields` (a file request's source) when given. Returns the requests sent and the
  * names in them; none sent when nothing was removed.
  */
-async function sendRemovals(
+export async function sendRemovals(
   deps: ExportDeps,
   input: ExportGroupInput,
   topic: string,

@@ -163,21 +163,69 @@ export interface CopySnapshot extends CursorSnapshot {
   rows?: number;
 }
 
-/** The users' WHERE clause over literal values (COPY takes no parameters). */
+/**
+ * The users' WHERE clause, each value through `value`: a `$n` parameter, or a literal (COPY takes no
+ * parameters).
+ */
 function usersWhere(
-  client: pg.PoolClient,
   users: Pick<UserQuery, 'domainId' | 'groupId' | 'since'>,
   range: UserKeyRange,
+  value: (v: string) => string,
 ): string {
-  const literal = (value: string) => client.escapeLiteral(value);
   return [
-    `domain_id = ${literal(users.domainId)}::uuid`,
-    `group_id = ${literal(users.groupId)}`,
+    `domain_id = ${value(users.domainId)}::uuid`,
+    `group_id = ${value(users.groupId)}`,
     'ready_for_matching',
-    ...(users.since === null ? [] : [`updated_at > ${literal(users.since)}::timestamptz`]),
-    ...(range.after === null ? [] : [`username > ${literal(range.after)}`]),
-    ...(range.through === null ? [] : [`username <= ${literal(range.through)}`]),
+    ...(users.since === null ? [] : [`updated_at > ${value(users.since)}::timestamptz`]),
+    ...(range.after === null ? [] : [`username > ${value(range.after)}`]),
+    ...(range.through === null ? [] : [`username <= ${value(range.through)}`]),
   ].join(' AND ');
+}
+
+/** How a group's users split into key ranges: the snapshot's instant, the users, the ranges in key order. */
+export interface UserRangePlan {
+  readonly readAt: Date;
+  readonly users: number;
+  readonly ranges: readonly UserKeyRange[];
+}
+
+/**
+ * Cuts a group's `ready_for_matching` users into key ranges of at most `rowsPerRange` users each (ordered by
+ * username; the last range is open-ended, so a user added meanwhile still falls in one), counted and cut in
+ * one read-only snapshot. One range when they all fit; never more than `maxRanges` (the ranges grow instead).
+ */
+export async function planUserRanges(
+  pool: pg.Pool,
+  users: Pick<UserQuery, 'domainId' | 'groupId' | 'since'>,
+  limits: { readonly rowsPerRange: number; readonly maxRanges: number },
+): Promise<UserRangePlan> {
+  return withTransaction(pool, async (client) => {
+    await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const values: unknown[] = [];
+    const where = usersWhere(users, { after: null, through: null }, (v) => {
+      values.push(v);
+      return `$${values.length}`;
+    });
+    const { rows } = await client.query<{ now: Date; users: number }>(
+      `SELECT now(), count(*)::int AS users FROM users WHERE ${where}`,
+      values,
+    );
+    const { now: readAt, users: count } = rows[0]!;
+    const rowsPerRange = Math.max(limits.rowsPerRange, Math.ceil(count / limits.maxRanges));
+    if (count <= rowsPerRange) return { readAt, users: count, ranges: [{ after: null, through: null }] };
+    // The last username of each full range but the last: the ranges' upper bounds.
+    const bounds = await client.query<{ username: string }>(
+      `SELECT username FROM (SELECT username, row_number() OVER (ORDER BY username) AS n FROM users WHERE ${where}) s
+        WHERE n % $${values.length + 1} = 0 AND n < $${values.length + 2} ORDER BY n`,
+      [...values, rowsPerRange, count],
+    );
+    const uppers = bounds.rows.map((r) => r.username);
+    const ranges = [...uppers, null].map((through, i) => ({
+      after: i === 0 ? null : uppers[i - 1]!,
+      through,
+    }));
+    return { readAt, users: count, ranges };
+  });
 }
 
 /**
@@ -202,7 +250,7 @@ export async function* copyGroupUsersCsv(
   let broken: Error | undefined;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const where = usersWhere(client, users, range);
+    const where = usersWhere(users, range, (v) => client.escapeLiteral(v));
     const { rows } = await client.query<{ now: Date; any: boolean }>(
       `SELECT now(), EXISTS (SELECT 1 FROM users WHERE ${where}) AS any`,
     );
