@@ -240,7 +240,7 @@ export async function planUserRanges(
 export async function* copyGroupUsersCsv(
   pool: pg.Pool,
   users: Pick<UserQuery, 'domainId' | 'groupId' | 'since'> & {
-    readonly columns: ReadonlyArray<{ readonly name: string; readonly sql: string }>;
+    readonly columns: ReadonlyArray<{ readonly name: string; readonly sql: string; readonly plain?: true }>;
   },
   range: UserKeyRange & { readonly header: boolean },
   snapshot: CopySnapshot,
@@ -257,7 +257,9 @@ export async function* copyGroupUsersCsv(
     snapshot.readAt = rows[0]!.now;
     snapshot.rows = 0;
     if (rows[0]!.any) {
-      const cells = users.columns.map((c) => `${escapeCellSql(c.sql)} AS ${c.name}`).join(', ');
+      const cells = users.columns
+        .map((c) => `${c.plain ? c.sql : escapeCellSql(c.sql)} AS ${c.name}`)
+        .join(', ');
       const copy = client.query(
         copyTo(
           `COPY (SELECT ${cells} FROM users WHERE ${where} ORDER BY username) TO STDOUT WITH (FORMAT csv, HEADER ${range.header})`,
