@@ -285,8 +285,10 @@ const UserExportSchema = object(
     topic: z.string().regex(KAFKA_TOPIC, 'expected a Kafka topic name').optional(),
     /** Largest import request sent; a longer username list is split. At most what ingest accepts. */
     messageMaxBytes: shared('exportMessageMaxBytes'),
-    /** Users fetched from the database cursor at a time. */
+    /** Usernames fetched from the database cursor at a time. */
     batchRows: shared('exportBatchRows'),
+    /** Most users one export function writes; a larger cost-based group is cut into key ranges. */
+    rowsPerFunction: shared('exportRowsPerFunction'),
   }),
 ).prefault({});
 

@@ -162,6 +162,7 @@ const ConfigSchema = z.object({
   /** At most the import request limit of lib/settings.ts: ingest refuses anything bigger. */
   exportMessageMaxBytes: shared('exportMessageMaxBytes'),
   exportBatchRows: shared('exportBatchRows'),
+  exportRowsPerFunction: shared('exportRowsPerFunction'),
   /** An incremental export also re-reads users changed this long before the last one began (late commits). */
   exportOverlapSeconds: z.coerce.number().int().min(0).max(86_400).default(300),
   /** Attempts at sending one import request to Kafka before the group's export fails. */
@@ -249,6 +250,7 @@ const ENV_NAMES: Record<keyof z.input<typeof ConfigSchema>, string> = {
   exportTopic: 'EXPORT_TOPIC',
   exportMessageMaxBytes: 'EXPORT_MESSAGE_MAX_BYTES',
   exportBatchRows: 'EXPORT_BATCH_ROWS',
+  exportRowsPerFunction: 'EXPORT_ROWS_PER_FUNCTION',
   exportOverlapSeconds: 'EXPORT_INCREMENTAL_OVERLAP_SECONDS',
   exportSendAttempts: 'EXPORT_SEND_ATTEMPTS',
   exportSendBackoffMs: 'EXPORT_SEND_BACKOFF_MS',

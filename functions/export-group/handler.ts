@@ -1,12 +1,15 @@
-import { exportGroup } from '../../lib/export/export-group.ts';
-import type { ExportGroupInput } from '../../lib/export/types.ts';
+import { exportStep } from '../../lib/export/export-ranges.ts';
+import type { ExportGroupInput, ExportRangeInput, FinishGroupInput } from '../../lib/export/types.ts';
 import { exportDeps } from '../../lib/runtime/export-deps.ts';
 import { requireHandlerConfig } from '../../lib/runtime/handler-config.ts';
 import { lambdaHandler } from '../../lib/runtime/lambda-handler.ts';
 
 requireHandlerConfig('export-group');
 
-/** One Map iteration of a user export run: export one group's users and send its import request(s). */
-export const handler = lambdaHandler(async (event: ExportGroupInput) =>
-  exportGroup(await exportDeps(), event),
+/**
+ * The export function of a user export run: one group's users and import request(s); or, for a group too
+ * large for one function, one key range of its file, then the file's finish (the state machine's ranges Map).
+ */
+export const handler = lambdaHandler(async (event: ExportGroupInput | ExportRangeInput | FinishGroupInput) =>
+  exportStep(await exportDeps(), event),
 );

@@ -27,6 +27,11 @@ export const USER_EXPORT_STATE_NAMES = {
   plan: 'ListGroups',
   exportGroups: 'ExportGroups',
   exportGroup: 'ExportGroup',
+  isSplit: 'IsGroupSplit',
+  groupExported: 'GroupExported',
+  exportRanges: 'ExportRanges',
+  exportRange: 'ExportRange',
+  finishGroup: 'FinishGroup',
   groupFailed: 'ExportGroupFailed',
   summarize: 'Summarize',
 } as const;
@@ -51,13 +56,13 @@ const EXPORT_RETRY: sfn.RetryProps = {
 export interface UserExportProps {
   /** Plans the run: `{runId, full, trigger, date, groups}`. */
   readonly plan: lambda.IFunction;
-  /** Exports one group. */
+  /** Exports one group, or cuts it into key ranges; exports one range; finishes a group cut into ranges. */
   readonly exportGroup: lambda.IFunction;
   /** Records a group FAILED after its retries. */
   readonly groupFailed: lambda.IFunction;
   /** Totals the run. */
   readonly summarize: lambda.IFunction;
-  /** Groups exported at once (Map MaxConcurrency). */
+  /** Groups exported at once (Map MaxConcurrency), and ranges of one group written at once. */
   readonly mapConcurrency: number;
   /** EventBridge Scheduler expression, e.g. `cron(20 23 * * ? *)`. */
   readonly scheduleExpression: string;
@@ -87,7 +92,11 @@ export interface ExportKafkaProps extends KafkaProducerProps {
  * The daily user export: an EventBridge Scheduler schedule (in its time zone, with a dead-letter queue for
  * runs it could not start) → a STANDARD state machine: ListGroups → ExportGroups (Map over the groups,
  * MaxConcurrency configurable; a group that fails after its retries is recorded by ExportGroupFailed and the
- * others go on) → Summarize. JSONPath and inline Map only, so that the local runner runs the same definition.
+ * others go on) → Summarize. In each group's iteration, ExportGroup either exports the group (its result is
+ * the iteration's) or, for a group with more users than one function writes (EXPORT_ROWS_PER_FUNCTION),
+ * returns key ranges: ExportRanges (a Map of ExportRange, one function per range, each writing its part of
+ * the file) → FinishGroup (joins the parts, sends the one import request, records the run). JSONPath and
+ * inline Maps only, so that the local runner runs the same definition.
  */
 export class UserExport extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -112,9 +121,40 @@ export class UserExport extends Construct {
       }),
     });
     const groupFailed = invoke(names.groupFailed, props.groupFailed);
+    const catchAll = { errors: [sfn.Errors.ALL], resultPath: '$.error' };
+    const taskTimeout = sfn.Timeout.duration(props.exportGroupTimeout);
+    const iteration = {
+      runId: sfn.JsonPath.stringAt('$.runId'),
+      full: sfn.JsonPath.objectAt('$.full'),
+      trigger: sfn.JsonPath.stringAt('$.trigger'),
+      date: sfn.JsonPath.stringAt('$.date'),
+      group: sfn.JsonPath.objectAt('$.group'),
+    };
     const exportGroup = invoke(names.exportGroup, props.exportGroup, {
-      taskTimeout: sfn.Timeout.duration(props.exportGroupTimeout),
-    }).addCatch(groupFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+      taskTimeout,
+      resultPath: '$.outcome',
+    }).addCatch(groupFailed, catchAll);
+    const exportRange = invoke(names.exportRange, props.exportGroup, { taskTimeout });
+    const exportRanges = sfn.Map.jsonPath(this, names.exportRanges, {
+      itemsPath: '$.outcome.split.ranges',
+      maxConcurrency: props.mapConcurrency,
+      itemSelector: { ...iteration, range: sfn.JsonPath.objectAt('$$.Map.Item.Value') },
+      resultPath: '$.parts',
+    })
+      .itemProcessor(exportRange)
+      .addCatch(groupFailed, catchAll);
+    const finishGroup = invoke(names.finishGroup, props.exportGroup, {
+      taskTimeout,
+      payload: sfn.TaskInput.fromObject({
+        ...iteration,
+        split: sfn.JsonPath.objectAt('$.outcome.split'),
+        parts: sfn.JsonPath.objectAt('$.parts'),
+      }),
+    }).addCatch(groupFailed, catchAll);
+    const groupExported = new sfn.Pass(this, names.groupExported, { outputPath: '$.outcome' });
+    const isSplit = new sfn.Choice(this, names.isSplit)
+      .when(sfn.Condition.isPresent('$.outcome.split'), exportRanges.next(finishGroup))
+      .otherwise(groupExported);
     const exportGroups = sfn.Map.jsonPath(this, names.exportGroups, {
       itemsPath: '$.groups',
       maxConcurrency: props.mapConcurrency,
@@ -126,7 +166,7 @@ export class UserExport extends Construct {
         group: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
       },
       resultPath: '$.results',
-    }).itemProcessor(exportGroup);
+    }).itemProcessor(exportGroup.next(isSplit));
     const summarize = invoke(names.summarize, props.summarize, {
       payload: sfn.TaskInput.fromObject({
         runId: sfn.JsonPath.stringAt('$.runId'),
@@ -169,12 +209,16 @@ export class UserExport extends Construct {
   }
 
   /**
-   * Lets the export function write the files (`exports/users/` of the bucket, EXPORT_BUCKET) and send the
-   * import requests: the default topic (EXPORT_TOPIC) and, with MSK brokers, IAM access to write the
-   * `*-users` topics (KAFKA_BROKERS, KAFKA_AUTH=iam).
+   * Lets the export function write the files (`exports/users/` of the bucket, EXPORT_BUCKET; read and delete
+   * there too, for the parts of a file written by several functions) and send the import requests: the
+   * default topic (EXPORT_TOPIC) and, with MSK brokers, IAM access to write the `*-users` topics
+   * (KAFKA_BROKERS, KAFKA_AUTH=iam).
    */
   bindExporter(fn: lambda.Function, bucket: s3.IBucket, kafka: ExportKafkaProps): void {
     bucket.grantPut(fn, 'exports/users/*');
+    // A group cut into ranges: the finish reads the ranges' parts back and deletes them.
+    bucket.grantRead(fn, 'exports/users/*');
+    bucket.grantDelete(fn, 'exports/users/*');
     fn.addEnvironment(CONFIG_ENV.exportBucket, bucket.bucketName);
     fn.addEnvironment(CONFIG_ENV.exportTopic, kafka.defaultTopic);
     grantKafkaWrite(fn, kafka, [kafka.defaultTopic, '*-users']);

@@ -319,6 +319,7 @@ export class PipelineStack extends Stack implements NamingStack {
     exportPlan.addEnvironment(CONFIG_ENV.exportTimeZone, config.userExport.timeZone);
     exportGroup.addEnvironment(CONFIG_ENV.exportMessageMaxBytes, String(config.userExport.messageMaxBytes));
     exportGroup.addEnvironment(CONFIG_ENV.exportBatchRows, String(config.userExport.batchRows));
+    exportGroup.addEnvironment(CONFIG_ENV.exportRowsPerFunction, String(config.userExport.rowsPerFunction));
     this.userExport.stateMachine.node.addDependency(this.migrations.resource);
 
     const prune = create('prune');

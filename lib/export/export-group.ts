@@ -2,26 +2,28 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { stringify } from 'csv-stringify/sync';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
-import { escapeCell } from '../csv/spreadsheet-escape.ts';
 import { DeadlineExceededError, InvalidRequestError } from '../errors.ts';
 import { METRIC_NAMES } from '../observability/job-metrics.ts';
 import { logger, metrics } from '../observability/logger.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { EXPORT_CONTENT_TYPE, exportFileLocation } from './export-file.ts';
 import {
+  type CopySnapshot,
   type CursorSnapshot,
   completeExportRun,
+  copyGroupUsersCsv,
   type ExportRunKey,
+  planUserRanges,
   readGroupRemovals,
   readGroupUsers,
   startExportRun,
+  type UserKeyRange,
 } from './export-repository.ts';
 import { fileFields, fileImportRequest, requestIdempotencyKey, UsernameChunker } from './import-requests.ts';
 import type { RequestSender } from './request-sender.ts';
-import type { ExportGroupInput, ExportGroupResult } from './types.ts';
+import type { ExportGroupInput, ExportGroupOutcome, ExportGroupResult } from './types.ts';
 import { USER_EXPORT_COLUMNS, USERNAME_COLUMNS } from './user-columns.ts';
 
 /** What a group's export works with. */
@@ -47,7 +49,8 @@ export function exportRunKey(input: ExportGroupInput): ExportRunKey {
   };
 }
 
-interface Exported {
+/** What a group's export did, before it is recorded. */
+export interface Exported {
   readonly exported: number;
   readonly file: string | null;
   readonly messages: number;
@@ -56,39 +59,53 @@ interface Exported {
 }
 
 /**
- * Exports one group: its `ready_for_matching` users (changed since `group.since`, or all) are streamed
- * from a database cursor; a cost-based group's become a CSV.gz written straight into the object store
- * (an S3 multipart upload) and one file import request, the others' usernames go out as reference import
- * requests of at most `EXPORT_MESSAGE_MAX_BYTES`. Members that left since the last run (the `user_removals`
- * tombstones) follow as `removedUsernames` under the same limit — for a cost-based group in the file's
- * request as far as they fit, then in requests of their own. Nothing to export sends nothing. The run record ends
- * COMPLETED and the group's watermark moves to the instant the users were read; a failure propagates (the
- * state machine retries transient ones and records the group FAILED after that). When `signal` aborts (the
- * Lambda deadline is near) it stops before the next batch with DeadlineExceededError: the cursor's
- * transaction rolls back, the upload is aborted and nothing is sent.
+ * Exports one group: its `ready_for_matching` users (changed since `group.since`, or all). A cost-based
+ * group's are streamed from PostgreSQL's COPY as a CSV.gz written straight into the object store (an S3
+ * multipart upload) and one file import request; past `EXPORT_ROWS_PER_FUNCTION` users it is not exported
+ * here but cut into key ranges, returned as `split` for the ranges' Map (export-ranges.ts). The others'
+ * usernames are read through a cursor and go out as reference import requests of at most
+ * `EXPORT_MESSAGE_MAX_BYTES`. Members that left since the last run (the `user_removals` tombstones) follow as
+ * `removedUsernames` under the same limit — for a cost-based group in the file's request as far as they fit,
+ * then in requests of their own. Nothing to export sends nothing. The run record ends COMPLETED and the
+ * group's watermark moves to the instant the users were read; a failure propagates (the state machine
+ * retries transient ones and records the group FAILED after that). When `signal` aborts (the Lambda deadline
+ * is near) it stops before the next chunk or batch with DeadlineExceededError: the read's transaction ends,
+ * the upload is abandoned and nothing is sent.
  */
 export async function exportGroup(
   deps: ExportDeps,
   input: ExportGroupInput,
   signal: AbortSignal = new AbortController().signal,
-): Promise<ExportGroupResult> {
+): Promise<ExportGroupOutcome> {
   const { group } = input;
   const log = logger.createChild({
     persistentKeys: { runId: input.runId, groupId: group.groupId, domainId: group.domainId },
   });
-  const topic = group.topic ?? deps.config.exportTopic;
-  if (!KAFKA_TOPIC.test(topic)) {
-    throw new InvalidRequestError(
-      'INVALID_EXPORT_TOPIC',
-      `the group's export topic is not a topic name: ${topic}`,
-    );
-  }
+  const topic = exportTopic(deps, group);
   const key = exportRunKey(input);
   const id = await startExportRun(deps.pool, key);
   const started = Date.now();
   const snapshot: CursorSnapshot = {};
   let outcome: Exported;
   try {
+    if (group.costBased) {
+      const plan = await planUserRanges(deps.pool, group, {
+        rowsPerRange: deps.config.exportRowsPerFunction,
+        maxRanges: MAX_RANGES,
+      });
+      if (plan.ranges.length > 1) {
+        log.info('cut group into ranges', { users: plan.users, ranges: plan.ranges.length });
+        return {
+          split: {
+            runRecordId: id,
+            startedAt: started,
+            readAt: plan.readAt.toISOString(),
+            users: plan.users,
+            ranges: plan.ranges.map((range, index) => ({ index, ...range })),
+          },
+        };
+      }
+    }
     outcome = group.costBased
       ? await exportFile(deps, input, topic, snapshot, signal)
       : await exportUsernames(deps, input, topic, snapshot, signal);
@@ -96,19 +113,53 @@ export async function exportGroup(
     metrics.addMetric(METRIC_NAMES.usersExportBatchFailures, MetricUnit.Count, 1);
     throw error;
   }
-  const durationMs = Date.now() - started;
-  await completeExportRun(deps.pool, key, id, {
+  // Set by the cursor or the COPY before it reads, which always happens.
+  return completeGroup(deps, input, { id, started, readAt: snapshot.readAt ?? new Date(started) }, outcome);
+}
+
+/** Ranges a group is cut into at most: the ranges and their results travel in the state (256 KiB). */
+const MAX_RANGES = 100;
+
+/** The group's topic, checked. */
+export function exportTopic(deps: Pick<ExportDeps, 'config'>, group: ExportGroupInput['group']): string {
+  const topic = group.topic ?? deps.config.exportTopic;
+  if (!KAFKA_TOPIC.test(topic)) {
+    throw new InvalidRequestError(
+      'INVALID_EXPORT_TOPIC',
+      `the group's export topic is not a topic name: ${topic}`,
+    );
+  }
+  return topic;
+}
+
+/** Records the group's export COMPLETED (moving its watermark to `run.readAt`) and returns its result. */
+export async function completeGroup(
+  deps: Pick<ExportDeps, 'pool'>,
+  input: ExportGroupInput,
+  run: { readonly id: string; readonly started: number; readonly readAt: Date },
+  outcome: Exported,
+): Promise<ExportGroupResult> {
+  const { group } = input;
+  const durationMs = Date.now() - run.started;
+  await completeExportRun(deps.pool, exportRunKey(input), run.id, {
     exported: outcome.exported,
     fileUri: outcome.file,
     messages: outcome.messages,
-    // Set by the cursor before its first batch, which always runs.
-    readAt: snapshot.readAt ?? new Date(started),
+    readAt: run.readAt,
     durationMs,
   });
   metrics.addMetric(METRIC_NAMES.usersExportDuration, MetricUnit.Milliseconds, durationMs);
   if (group.costBased)
     metrics.addMetric(METRIC_NAMES.usersExportCsvProcessed, MetricUnit.Count, outcome.exported);
-  log.info('exported group', { ...outcome, durationMs, full: input.full, since: group.since });
+  logger.info('exported group', {
+    runId: input.runId,
+    groupId: group.groupId,
+    domainId: group.domainId,
+    ...outcome,
+    durationMs,
+    full: input.full,
+    since: group.since,
+  });
   return {
     domainId: group.domainId,
     groupId: group.groupId,
@@ -125,14 +176,28 @@ export async function exportGroup(
 async function* timedBatches<T>(batches: AsyncGenerator<T[]>, signal: AbortSignal): AsyncGenerator<T[]> {
   let started = Date.now();
   for await (const batch of batches) {
-    if (signal.aborted) {
-      throw new DeadlineExceededError('the export stopped before the invocation deadline', {
-        reason: String(signal.reason),
-      });
-    }
+    throwIfDeadline(signal);
     yield batch;
     metrics.addMetric(METRIC_NAMES.usersExportBatchDuration, MetricUnit.Milliseconds, Date.now() - started);
     started = Date.now();
+  }
+}
+
+/** Every user of a group: one range. */
+const WHOLE_GROUP: UserKeyRange = { after: null, through: null };
+
+/**
+ * The gzip level of the files: measured on the export's CSV, level 2 costs about half of level 6's CPU (the
+ * default, and the reference's `gzip -6`) for a file 7 % larger (docs/decisions.md).
+ */
+export const EXPORT_GZIP_LEVEL = 2;
+
+/** Stops the export with DeadlineExceededError once the invocation's deadline signal fired. */
+export function throwIfDeadline(signal: AbortSignal): void {
+  if (signal.aborted) {
+    throw new DeadlineExceededError('the export stopped before the invocation deadline', {
+      reason: String(signal.reason),
+    });
   }
 }
 
@@ -143,67 +208,92 @@ async function exportFile(
   snapshot: CursorSnapshot,
   signal: AbortSignal,
 ): Promise<Exported> {
-  const { config, pool, store, sender } = deps;
+  const { config } = deps;
   const { group } = input;
-  const batches = timedBatches(
-    readGroupUsers(
-      pool,
-      {
-        domainId: group.domainId,
-        groupId: group.groupId,
-        since: group.since,
-        columns: USER_EXPORT_COLUMNS,
-        batchRows: config.exportBatchRows,
-      },
-      snapshot,
-    ),
-    signal,
-  );
-  const first = await batches.next();
-  if (first.done) {
+  throwIfDeadline(signal);
+  const { uri, fileName } = exportFileLocation(config, group, input.date);
+  const written = await writeUsersFile(deps, input, WHOLE_GROUP, { uri, header: true }, snapshot, signal);
+  if (written === undefined) {
     const messages = await sendRemovals(deps, input, topic, 0, undefined, signal);
     return { exported: 0, file: null, messages: messages.sent, removed: messages.removed };
   }
-  let exported = 0;
-  const columns = USER_EXPORT_COLUMNS.map((c) => c.name);
-  // One CSV chunk per fetched batch: gzip gets large writes (a write per record would cost a thread-pool
-  // round trip each) while memory stays bounded by one batch.
-  async function* csvChunks(): AsyncGenerator<string> {
-    try {
-      let batch: Array<Array<string | null>> = first.value;
-      let header = true;
-      for (;;) {
-        const records = batch.map((row) => row.map((cell) => (cell === null ? '' : escapeCell(cell))));
-        yield stringify(records, header ? { header: true, columns } : {});
-        header = false;
-        exported += batch.length;
-        const next = await batches.next();
-        if (next.done) return;
-        batch = next.value;
-      }
-    } finally {
-      // Ends the cursor's transaction when the file fails part-way.
-      await batches.return(undefined);
-    }
-  }
-  const { uri, fileName } = exportFileLocation(config, group, input.date);
-  const gzip = createGzip();
-  const written = store.write(uri, gzip, { contentType: EXPORT_CONTENT_TYPE });
-  // A failed upload stops the stream feeding it, and with it the cursor.
-  written.catch((error: unknown) => gzip.destroy(error as Error));
-  try {
-    await pipeline(Readable.from(csvChunks(), { highWaterMark: 1 }), gzip);
-  } catch (error) {
-    await batches.return(undefined);
-    await written.catch(() => undefined);
-    throw error;
-  }
-  const file = await written;
-  const removals = await sendRemovals(deps, input, topic, 0, fileFields(file.uri, fileName), signal);
+  return sendFileRequests(deps, input, topic, { ...written, fileName }, signal);
+}
+
+/**
+ * Sends what a written file asks for: its import request, carrying the first of the removals since the last
+ * run (more follow in requests of their own), or alone when there are none.
+ */
+export async function sendFileRequests(
+  deps: ExportDeps,
+  input: ExportGroupInput,
+  topic: string,
+  file: { readonly uri: string; readonly fileName: string; readonly rows: number },
+  signal: AbortSignal,
+): Promise<Exported> {
+  const removals = await sendRemovals(deps, input, topic, 0, fileFields(file.uri, file.fileName), signal);
   if (removals.sent === 0) {
-    await sender.send(importRequest(input, topic, 0, fileImportRequest(group, file.uri, fileName), 'file'));
+    const value = fileImportRequest(input.group, file.uri, file.fileName);
+    await deps.sender.send(importRequest(input, topic, 0, value, 'file'));
   }
-  return { exported, file: file.uri, messages: Math.max(removals.sent, 1), removed: removals.removed };
+  return {
+    exported: file.rows,
+    file: file.uri,
+    messages: Math.max(removals.sent, 1),
+    removed: removals.removed,
+  };
+}
+
+/**
+ * Writes a key range of the group's users as a CSV.gz object at `uri`, streamed from PostgreSQL's COPY
+ * through gzip into the object store (an S3 multipart upload): neither the rows nor the file are held. With
+ * `header` false the header row is left out (a later range of a file made of several). Undefined, and
+ * nothing written, when the range has no user. Stops with DeadlineExceededError when `signal` aborts; the
+ * upload is then abandoned.
+ */
+export async function writeUsersFile(
+  deps: Pick<ExportDeps, 'pool' | 'store'>,
+  input: ExportGroupInput,
+  range: UserKeyRange,
+  target: { readonly uri: string; readonly header: boolean },
+  snapshot: CopySnapshot,
+  signal: AbortSignal,
+): Promise<{ uri: string; rows: number } | undefined> {
+  const { group } = input;
+  const chunks = copyGroupUsersCsv(
+    deps.pool,
+    { domainId: group.domainId, groupId: group.groupId, since: group.since, columns: USER_EXPORT_COLUMNS },
+    { ...range, header: target.header },
+    snapshot,
+  );
+  try {
+    const first = await chunks.next();
+    if (first.done) return undefined;
+    const started = Date.now();
+    async function* checked(): AsyncGenerator<Buffer> {
+      yield first.value;
+      for await (const chunk of chunks) {
+        throwIfDeadline(signal);
+        yield chunk;
+      }
+    }
+    const gzip = createGzip({ level: EXPORT_GZIP_LEVEL });
+    const written = deps.store.write(target.uri, gzip, { contentType: EXPORT_CONTENT_TYPE });
+    // A failed upload stops the stream feeding it, and with it the COPY.
+    written.catch((error: unknown) => gzip.destroy(error as Error));
+    try {
+      await pipeline(Readable.from(checked()), gzip);
+    } catch (error) {
+      await written.catch(() => undefined);
+      throw error;
+    }
+    const file = await written;
+    metrics.addMetric(METRIC_NAMES.usersExportBatchDuration, MetricUnit.Milliseconds, Date.now() - started);
+    return { uri: file.uri, rows: snapshot.rows ?? 0 };
+  } finally {
+    // Ends the COPY's transaction (and closes its connection) when the file failed part-way.
+    await chunks.return(undefined);
+  }
 }
 
 /**
@@ -211,7 +301,7 @@ async function exportFile(
  * the first carrying `firstFields` (a file request's source) when given. Returns the requests sent and the
  * names in them; none sent when nothing was removed.
  */
-async function sendRemovals(
+export async function sendRemovals(
   deps: ExportDeps,
   input: ExportGroupInput,
   topic: string,

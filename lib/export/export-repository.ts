@@ -1,6 +1,9 @@
 import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { escapeCellSql } from '../csv/spreadsheet-escape.ts';
 import { readWithCursor } from '../db/cursor.ts';
-import { withTransaction } from '../db/pool.ts';
+import { mapDatabaseError } from '../db/errors.ts';
+import { checkoutClient, releaseClient, withTransaction } from '../db/pool.ts';
 import { query } from '../db/query.ts';
 
 /** A group with export enabled, as stored. */
@@ -145,6 +148,136 @@ export interface UserQuery {
 /** Set once the cursor's snapshot is taken: the instant the users were read at. */
 export interface CursorSnapshot {
   readAt?: Date;
+}
+
+/** A key range of a group's users: usernames after `after` (exclusive) up to `through` (inclusive). */
+export interface UserKeyRange {
+  /** null: from the first username. */
+  readonly after: string | null;
+  /** null: to the last username. */
+  readonly through: string | null;
+}
+
+/** What {@link copyGroupUsersCsv} read: its snapshot's instant, then (once the COPY ended) the rows sent. */
+export interface CopySnapshot extends CursorSnapshot {
+  rows?: number;
+}
+
+/**
+ * The users' WHERE clause, each value through `value`: a `$n` parameter, or a literal (COPY takes no
+ * parameters).
+ */
+function usersWhere(
+  users: Pick<UserQuery, 'domainId' | 'groupId' | 'since'>,
+  range: UserKeyRange,
+  value: (v: string) => string,
+): string {
+  return [
+    `domain_id = ${value(users.domainId)}::uuid`,
+    `group_id = ${value(users.groupId)}`,
+    'ready_for_matching',
+    ...(users.since === null ? [] : [`updated_at > ${value(users.since)}::timestamptz`]),
+    ...(range.after === null ? [] : [`username > ${value(range.after)}`]),
+    ...(range.through === null ? [] : [`username <= ${value(range.through)}`]),
+  ].join(' AND ');
+}
+
+/** How a group's users split into key ranges: the snapshot's instant, the users, the ranges in key order. */
+export interface UserRangePlan {
+  readonly readAt: Date;
+  readonly users: number;
+  readonly ranges: readonly UserKeyRange[];
+}
+
+/**
+ * Cuts a group's `ready_for_matching` users into key ranges of at most `rowsPerRange` users each (ordered by
+ * username; the last range is open-ended, so a user added meanwhile still falls in one), counted and cut in
+ * one read-only snapshot. One range when they all fit; never more than `maxRanges` (the ranges grow instead).
+ */
+export async function planUserRanges(
+  pool: pg.Pool,
+  users: Pick<UserQuery, 'domainId' | 'groupId' | 'since'>,
+  limits: { readonly rowsPerRange: number; readonly maxRanges: number },
+): Promise<UserRangePlan> {
+  return withTransaction(pool, async (client) => {
+    await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const values: unknown[] = [];
+    const where = usersWhere(users, { after: null, through: null }, (v) => {
+      values.push(v);
+      return `$${values.length}`;
+    });
+    const { rows } = await client.query<{ now: Date; users: number }>(
+      `SELECT now(), count(*)::int AS users FROM users WHERE ${where}`,
+      values,
+    );
+    const { now: readAt, users: count } = rows[0]!;
+    const rowsPerRange = Math.max(limits.rowsPerRange, Math.ceil(count / limits.maxRanges));
+    if (count <= rowsPerRange) return { readAt, users: count, ranges: [{ after: null, through: null }] };
+    // The last username of each full range but the last: the ranges' upper bounds.
+    const bounds = await client.query<{ username: string }>(
+      `SELECT username FROM (SELECT username, row_number() OVER (ORDER BY username) AS n FROM users WHERE ${where}) s
+        WHERE n % $${values.length + 1} = 0 AND n < $${values.length + 2} ORDER BY n`,
+      [...values, rowsPerRange, count],
+    );
+    const uppers = bounds.rows.map((r) => r.username);
+    const ranges = [...uppers, null].map((through, i) => ({
+      after: i === 0 ? null : uppers[i - 1]!,
+      through,
+    }));
+    return { readAt, users: count, ranges };
+  });
+}
+
+/**
+ * Streams a group's `ready_for_matching` users (of `range`, ordered by username) as a CSV file (with a header
+ * row when `range.header`), formatted by PostgreSQL: `COPY (SELECT …) TO STDOUT (FORMAT csv)`, each cell spreadsheet-escaped in
+ * SQL ({@link escapeCellSql}), so Node only forwards bytes. One read-only REPEATABLE READ transaction on a
+ * dedicated connection whose socket pauses while the consumer is slow: memory stays flat. Nothing is yielded
+ * when the range has no such user (checked in the same snapshot). `snapshot.readAt` is set before the first
+ * chunk, `snapshot.rows` when the COPY ended. A consumer that stops early destroys the connection, which
+ * ends the COPY and the transaction server-side.
+ */
+export async function* copyGroupUsersCsv(
+  pool: pg.Pool,
+  users: Pick<UserQuery, 'domainId' | 'groupId' | 'since'> & {
+    readonly columns: ReadonlyArray<{ readonly name: string; readonly sql: string; readonly plain?: true }>;
+  },
+  range: UserKeyRange & { readonly header: boolean },
+  snapshot: CopySnapshot,
+): AsyncGenerator<Buffer> {
+  const client = await checkoutClient(pool);
+  let done = false;
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const where = usersWhere(users, range, (v) => client.escapeLiteral(v));
+    const { rows } = await client.query<{ now: Date; any: boolean }>(
+      `SELECT now(), EXISTS (SELECT 1 FROM users WHERE ${where}) AS any`,
+    );
+    snapshot.readAt = rows[0]!.now;
+    snapshot.rows = 0;
+    if (rows[0]!.any) {
+      const cells = users.columns
+        .map((c) => `${c.plain ? c.sql : escapeCellSql(c.sql)} AS ${c.name}`)
+        .join(', ');
+      const copy = client.query(
+        copyTo(
+          `COPY (SELECT ${cells} FROM users WHERE ${where} ORDER BY username) TO STDOUT WITH (FORMAT csv, HEADER ${range.header})`,
+        ),
+      );
+      for await (const chunk of copy) yield chunk as Buffer;
+      snapshot.rows = copy.rowCount;
+    }
+    await client.query('COMMIT');
+    done = true;
+  } catch (error) {
+    broken = error instanceof Error ? error : new Error(String(error));
+    throw mapDatabaseError(error);
+  } finally {
+    // A failed or abandoned read closes its connection (mid-COPY it cannot be reused): the server ends the
+    // COPY and the transaction.
+    releaseClient(client, done ? undefined : (broken ?? true));
+  }
 }
 
 /**

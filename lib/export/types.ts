@@ -52,6 +52,45 @@ export interface ExportGroupInput {
   readonly group: ExportGroupRef;
 }
 
+/** One key range of a group too large for one function: its place in the file and its usernames. */
+export interface ExportRangeRef {
+  readonly index: number;
+  /** Usernames after this one (exclusive); null: from the first. */
+  readonly after: string | null;
+  /** Usernames up to this one (inclusive); null: to the last. */
+  readonly through: string | null;
+}
+
+/** What the group step hands on when the group is cut into ranges: the run record and the ranges. */
+export interface ExportGroupSplit {
+  /** The group's `export_jobs` row. */
+  readonly runRecordId: string;
+  /** When the group's export started (epoch ms): its duration is counted from there. */
+  readonly startedAt: number;
+  /** The instant the ranges were cut (ISO): every range reads later, so it is the group's new watermark. */
+  readonly readAt: string;
+  readonly users: number;
+  readonly ranges: readonly ExportRangeRef[];
+}
+
+/** Input of one range's export (an iteration of the ranges' Map). */
+export interface ExportRangeInput extends ExportGroupInput {
+  readonly range: ExportRangeRef;
+}
+
+/** What one range's export wrote: its part of the file (null: no user left in the range). */
+export interface ExportRangeResult {
+  readonly index: number;
+  readonly rows: number;
+  readonly part: string | null;
+}
+
+/** Input of the last step of a group cut into ranges: the split and every range's result. */
+export interface FinishGroupInput extends ExportGroupInput {
+  readonly split: ExportGroupSplit;
+  readonly parts: readonly ExportRangeResult[];
+}
+
 /** Input of the failure step of a group: the iteration's input and the error caught. */
 export interface ExportGroupFailedInput extends ExportGroupInput {
   readonly error: { readonly Error?: string; readonly Cause?: string };
@@ -73,6 +112,9 @@ export interface ExportGroupResult {
   readonly removed?: number;
   readonly error?: string;
 }
+
+/** What the group step returns: the group's result, or its ranges for the ranges' Map. */
+export type ExportGroupOutcome = ExportGroupResult | { readonly split: ExportGroupSplit };
 
 /** Input of the summary step. */
 export interface ExportSummaryInput {

@@ -107,6 +107,7 @@ const CONTEXT_PATHS: Record<NumericSettingName, readonly string[]> = {
   idempotencyTtlSeconds: ['idempotencyTtlSeconds'],
   exportMessageMaxBytes: ['userExport', 'messageMaxBytes'],
   exportBatchRows: ['userExport', 'batchRows'],
+  exportRowsPerFunction: ['userExport', 'rowsPerFunction'],
 };
 
 function contextWith(path: readonly string[], value: unknown): Record<string, unknown> {

@@ -91,6 +91,7 @@ describe('presets', () => {
       topic: 'matchbridge-users',
       messageMaxBytes: 262_144,
       batchRows: 1000,
+      rowsPerFunction: 5_000_000,
     });
     assert.equal(
       parseInfraConfig({ nodeImportTopics: ['prod-users'] }).userExport.topic,

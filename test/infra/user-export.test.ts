@@ -21,6 +21,9 @@ interface State {
   MaxConcurrency?: number;
   ResultPath?: string;
   ItemProcessor?: { StartAt: string; States: Record<string, State> };
+  Choices?: Record<string, unknown>[];
+  Default?: string;
+  OutputPath?: string;
 }
 
 const N = USER_EXPORT_STATE_NAMES;
@@ -114,9 +117,37 @@ describe('user export: schedule and state machine', () => {
     assert.deepEqual(machine?.taskHandlers, {
       [N.plan]: 'export-plan',
       [N.exportGroup]: 'export-group',
+      [N.exportRange]: 'export-group',
+      [N.finishGroup]: 'export-group',
       [N.groupFailed]: 'export-group-failed',
       [N.summarize]: 'export-summary',
     });
+  });
+
+  it('cuts a group too large for one function into ranges: a Map of ExportRange, then FinishGroup', () => {
+    const inner = definition.States[N.exportGroups]?.ItemProcessor;
+    assert.equal(inner?.States[N.exportGroup]?.ResultPath, '$.outcome');
+    assert.equal(inner?.States[N.exportGroup]?.Next, N.isSplit);
+    const choice = inner?.States[N.isSplit];
+    assert.deepEqual(choice?.Choices, [
+      { Variable: '$.outcome.split', IsPresent: true, Next: N.exportRanges },
+    ]);
+    assert.equal(choice?.Default, N.groupExported);
+    assert.equal(inner?.States[N.groupExported]?.OutputPath, '$.outcome');
+    const ranges = inner?.States[N.exportRanges];
+    assert.equal(ranges?.ItemsPath, '$.outcome.split.ranges');
+    assert.equal(ranges?.ItemSelector?.['range.$'], '$$.Map.Item.Value');
+    assert.equal(ranges?.ResultPath, '$.parts');
+    assert.equal(ranges?.Next, N.finishGroup);
+    assert.equal(ranges?.ItemProcessor?.States[N.exportRange]?.Retry?.[0]?.MaxAttempts, 3);
+    const finish = inner?.States[N.finishGroup];
+    assert.equal(finish?.Parameters?.['split.$'], '$.outcome.split');
+    assert.equal(finish?.Parameters?.['parts.$'], '$.parts');
+    for (const state of [ranges, finish]) {
+      assert.deepEqual(state?.Catch, [
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: N.groupFailed },
+      ]);
+    }
   });
 
   it("retries a group's database and storage errors, then records it failed without failing the Map", () => {
@@ -145,6 +176,7 @@ describe('user export: schedule and state machine', () => {
     assert.equal(env[CONFIG_ENV.exportTopic], 'matchbridge-users');
     assert.equal(env[CONFIG_ENV.exportMessageMaxBytes], '262144');
     assert.equal(env[CONFIG_ENV.exportBatchRows], '1000');
+    assert.equal(env[CONFIG_ENV.exportRowsPerFunction], '5000000');
     assert.equal(
       functions['export-plan']?.properties.Environment?.Variables[CONFIG_ENV.exportTimeZone],
       'Asia/Kolkata',
