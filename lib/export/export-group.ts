@@ -84,14 +84,17 @@ export async function exportGroup(
     );
   }
   const key = exportRunKey(input);
-  const id = await startExportRun(deps.pool, key);
+  const { id, createdAt } = await startExportRun(deps.pool, key);
+  // Every request of the group carries the run's time as its asOf: the same for a retried attempt (its
+  // requests stay identical), and a replay of them later writes nothing over newer imports.
+  const asOf = createdAt.toISOString();
   const started = Date.now();
   const snapshot: CursorSnapshot = {};
   let outcome: Exported;
   try {
     outcome = group.costBased
-      ? await exportFile(deps, input, topic, snapshot, signal)
-      : await exportUsernames(deps, input, topic, snapshot, signal);
+      ? await exportFile(deps, input, topic, snapshot, asOf, signal)
+      : await exportUsernames(deps, input, topic, snapshot, asOf, signal);
   } catch (error) {
     metrics.addMetric(METRIC_NAMES.usersExportBatchFailures, MetricUnit.Count, 1);
     throw error;
@@ -141,6 +144,7 @@ async function exportFile(
   input: ExportGroupInput,
   topic: string,
   snapshot: CursorSnapshot,
+  asOf: string,
   signal: AbortSignal,
 ): Promise<Exported> {
   const { config, pool, store, sender } = deps;
@@ -161,7 +165,7 @@ async function exportFile(
   );
   const first = await batches.next();
   if (first.done) {
-    const messages = await sendRemovals(deps, input, topic, 0, undefined, signal);
+    const messages = await sendRemovals(deps, input, topic, 0, undefined, asOf, signal);
     return { exported: 0, file: null, messages: messages.sent, removed: messages.removed };
   }
   let exported = 0;
@@ -199,9 +203,10 @@ async function exportFile(
     throw error;
   }
   const file = await written;
-  const removals = await sendRemovals(deps, input, topic, 0, fileFields(file.uri, fileName), signal);
+  const removals = await sendRemovals(deps, input, topic, 0, fileFields(file.uri, fileName), asOf, signal);
   if (removals.sent === 0) {
-    await sender.send(importRequest(input, topic, 0, fileImportRequest(group, file.uri, fileName), 'file'));
+    const value = fileImportRequest(group, file.uri, fileName, asOf);
+    await sender.send(importRequest(input, topic, 0, value, 'file'));
   }
   return { exported, file: file.uri, messages: Math.max(removals.sent, 1), removed: removals.removed };
 }
@@ -217,12 +222,14 @@ async function sendRemovals(
   topic: string,
   index: number,
   firstFields: Record<string, string> | undefined,
+  asOf: string,
   signal: AbortSignal,
 ): Promise<{ sent: number; removed: number }> {
   const { group } = input;
   const chunker = new UsernameChunker(group, deps.config.exportMessageMaxBytes, {
     field: 'removedUsernames',
     ...(firstFields ? { firstFields } : {}),
+    fields: { asOf },
   });
   let sent = 0;
   let removed = 0;
@@ -249,11 +256,12 @@ async function exportUsernames(
   input: ExportGroupInput,
   topic: string,
   snapshot: CursorSnapshot,
+  asOf: string,
   signal: AbortSignal,
 ): Promise<Exported> {
   const { config, pool, sender } = deps;
   const { group } = input;
-  const chunker = new UsernameChunker(group, config.exportMessageMaxBytes);
+  const chunker = new UsernameChunker(group, config.exportMessageMaxBytes, { fields: { asOf } });
   let exported = 0;
   let messages = 0;
   const send = async (value: string): Promise<void> => {
@@ -280,7 +288,7 @@ async function exportUsernames(
   }
   const rest = chunker.flush();
   if (rest !== undefined) await send(rest);
-  const removals = await sendRemovals(deps, input, topic, messages, undefined, signal);
+  const removals = await sendRemovals(deps, input, topic, messages, undefined, asOf, signal);
   return { exported, file: null, messages: messages + removals.sent, removed: removals.removed };
 }
 

@@ -10,6 +10,9 @@ const CONTENT_TYPES = [
   'application/octet-stream',
 ] as const;
 
+/** An as-of time: ISO 8601 with an offset (`Z` or `+05:30`), kept as given. */
+export const AS_OF = z.iso.datetime({ offset: true }).optional();
+
 /** The node import request of the design (Kafka value). Unknown fields are ignored, as producers add their own. */
 export const NodeImportRequestSchema = z
   .object({
@@ -28,6 +31,8 @@ export const NodeImportRequestSchema = z
     removedUsernames: z.array(z.string().max(4096)).min(1).optional(),
     dryRun: z.boolean().optional(),
     maxFailedRows: z.number().int().nonnegative().optional(),
+    // The time of the data (default: the file's last-modified time): older rows are not written, but counted stale.
+    asOf: AS_OF,
   })
   .refine((r) => !(r.referenceIds && r.usernames), {
     message: 'give referenceIds or its alias usernames, not both',
@@ -71,6 +76,8 @@ export const MatchImportRequestSchema = z.object({
   contentType: z.enum(MATCH_CONTENT_TYPES).optional(),
   dryRun: z.boolean().optional(),
   maxFailedRows: z.number().int().nonnegative().optional(),
+  // The matching engine's run time (default: the file's last-modified time).
+  asOf: AS_OF,
 });
 
 export type MatchImportRequest = z.infer<typeof MatchImportRequestSchema>;
@@ -96,6 +103,7 @@ export function matchImportInput(
     origin,
     ...(request.dryRun ? { dryRun: true } : {}),
     ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
+    ...(request.asOf !== undefined ? { asOf: request.asOf } : {}),
   };
 }
 
@@ -204,6 +212,7 @@ export function removalImportInput(
     source: { uri: removals.uri, kind: 'removals' },
     origin,
     removals,
+    ...(request.asOf !== undefined ? { asOf: request.asOf } : {}),
   };
 }
 
@@ -223,6 +232,7 @@ export function referenceImportInput(
     origin,
     ...(request.dryRun ? { dryRun: true } : {}),
     ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
+    ...(request.asOf !== undefined ? { asOf: request.asOf } : {}),
   };
 }
 
@@ -248,5 +258,6 @@ export function fileImportInput(
     origin,
     ...(request.dryRun ? { dryRun: true } : {}),
     ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
+    ...(request.asOf !== undefined ? { asOf: request.asOf } : {}),
   };
 }

@@ -49,7 +49,7 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
   }
   const { config, pool } = deps;
   const log = logJob(input);
-  const totals = { processed: 0, inserted: 0, failed: 0, duplicates: 0 };
+  const totals = { processed: 0, inserted: 0, failed: 0, duplicates: 0, stale: 0 };
   const succeeded: number[] = [];
   const batchFailures: BatchFailure[] = [];
   for (const result of input.results) {
@@ -59,6 +59,7 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
       totals.inserted += result.inserted;
       totals.failed += result.failed;
       totals.duplicates += result.duplicates;
+      totals.stale += result.stale ?? 0;
     } else {
       batchFailures.push(batchFailure(input.plan, result));
     }
@@ -68,10 +69,20 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
   const overBudget = input.results.some((result) => result.error === FailureBudgetExceededError.name);
   if (overBudget) {
     const sofar = await rowsSoFar(pool, input.jobId);
-    Object.assign(totals, { processed: sofar.written, failed: sofar.failed, duplicates: sofar.duplicates });
+    Object.assign(totals, {
+      processed: sofar.written,
+      failed: sofar.failed,
+      duplicates: sofar.duplicates,
+      stale: sofar.stale,
+    });
     batchFailures.length = 0;
   }
-  const outcomes = { succeeded: totals.processed, failed: totals.failed, duplicates: totals.duplicates };
+  const outcomes = {
+    succeeded: totals.processed,
+    failed: totals.failed,
+    duplicates: totals.duplicates,
+    stale: totals.stale,
+  };
   // A batch that failed as a whole reports no rows (the job fails with it): the rule holds only when every
   // batch loaded, and then a mismatch is a row lost between the plan and the loaders.
   const account =
@@ -102,6 +113,7 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
     successCount: totals.processed,
     failedCount: totals.failed,
     duplicateCount: totals.duplicates,
+    staleCount: totals.stale,
     ...(failureReason ? { failureReason } : {}),
     ...(success ? { successListUri: success.uri } : {}),
     ...(failed ? { failedListUri: failed.uri } : {}),
@@ -117,6 +129,7 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
       updated: totals.processed - totals.inserted,
       duplicates: totals.duplicates,
       failed: totals.failed,
+      stale: totals.stale,
     },
   });
   await publishStatus(deps.status, statusRecorder(pool, input.jobId), message);

@@ -6,7 +6,7 @@ import type { MatchPlan } from '../parquet/types.ts';
 import { pinOf } from '../storage/object-store.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
-import { pinJobSource, recordJobTerms } from './source-pin.ts';
+import { fixJobAsOf, pinJobSource, recordJobTerms } from './source-pin.ts';
 
 /** What the plan step of a match import returns: the file's plan and the rows per database transaction. */
 export interface MatchImportPlan extends MatchPlan {
@@ -39,8 +39,11 @@ export async function planMatches(
   await claimImportJob(pool, input, executionId);
   await recordJobTerms(pool, input.jobId, input);
   const started = Date.now();
-  const pin = pinOf(await store.head(input.source.uri));
+  const info = await store.head(input.source.uri);
+  const pin = pinOf(info);
   await pinJobSource(pool, input.jobId, input.source.uri, pin);
+  // The engine's run time: the request's asOf, else when the file (or folder's newest part) was written.
+  await fixJobAsOf(pool, input.jobId, input.asOf, info.modifiedAt);
   const plan = await planMatchFile(store, input.source.uri, {
     pin,
     maxRowsPerBatch: config.matchBatchRows,

@@ -51,8 +51,26 @@ const ImportParams = z.object({
     .union([z.boolean(), z.enum(['true', 'false'])])
     .transform((value) => value === true || value === 'true')
     .optional(),
+  // The time of the data (ISO 8601 with an offset); `asOf` is the Kafka request's spelling.
+  as_of: z.iso.datetime({ offset: true }).optional(),
+  asOf: z.iso.datetime({ offset: true }).optional(),
 });
 type ImportParams = z.infer<typeof ImportParams>;
+
+/**
+ * The as-of a request gives (`as_of`, or `asOf`): rows older than the data a node or pair holds are not
+ * written. Users have no as-of: their import refuses one rather than ignore it.
+ */
+function asOfOf(params: ImportParams): string | undefined {
+  if (params.as_of !== undefined && params.asOf !== undefined) {
+    throw new ApiRequestError(400, 'INVALID_REQUEST', 'as_of: give as_of or asOf, not both');
+  }
+  const asOf = params.as_of ?? params.asOf;
+  if (asOf !== undefined && params.resource_type === 'users') {
+    throw new ApiRequestError(400, 'AS_OF_UNSUPPORTED', 'as_of is offered for nodes and matches');
+  }
+  return asOf;
+}
 
 /**
  * Whether the request asks for a dry run (`?dry_run=true` or a `dry_run` field): only the imports that run
@@ -157,6 +175,7 @@ async function createImport(
   }
   checkImportable(params);
   const dryRun = dryRunOf(request, params);
+  const asOf = asOfOf(params);
   const hash = requestHash({
     resource_type: params.resource_type,
     format: params.format,
@@ -165,6 +184,7 @@ async function createImport(
     source_uri: params.source_uri,
     body_sha256: staged?.sha256,
     ...(dryRun ? { dry_run: true } : {}),
+    ...(asOf !== undefined ? { as_of: asOf } : {}),
   });
   const { response, replayed } = await context.idempotency.once(
     { domainId: params.domain_id, key },
@@ -178,6 +198,7 @@ async function createImport(
         domainId: params.domain_id,
         groupId: params.group_id,
         ...(dryRun ? { dryRun } : {}),
+        ...(asOf !== undefined ? { asOf } : {}),
       };
       const { createdAt } = await createImportJob(context.deps, { ...job, uri });
       if (uri !== undefined) await launchOrFail(context, { ...job, uri });

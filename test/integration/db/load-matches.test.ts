@@ -83,7 +83,7 @@ describe('loadMatches', () => {
 
     const counts = await loadMatches(db.pool, job, source(items), { dbBatchRows: 2 });
 
-    assert.deepEqual(counts, { rows: 4, inserted: 4, updated: 0, duplicates: 0, failed: 1 });
+    assert.deepEqual(counts, { rows: 4, inserted: 4, updated: 0, duplicates: 0, failed: 1, stale: 0 });
     const rows = await rowsOf(job);
     assert.equal(rows.length, 4);
     assert.deepEqual(rows[0], {
@@ -114,7 +114,7 @@ describe('loadMatches', () => {
       },
     );
 
-    assert.deepEqual(counts, { rows: 2, inserted: 0, updated: 0, duplicates: 2, failed: 0 });
+    assert.deepEqual(counts, { rows: 2, inserted: 0, updated: 0, duplicates: 2, failed: 0, stale: 0 });
     const rows = await rowsOf(job);
     assert.deepEqual(
       rows.map((r) => [r.compatibility_score, r.last_row]),
@@ -138,7 +138,7 @@ describe('loadMatches', () => {
 
     const counts = await loadMatches(db.pool, job, source(items), { dbBatchRows: 2, batch });
 
-    assert.deepEqual(counts, { rows: 6, inserted: 6, updated: 0, duplicates: 0, failed: 0 });
+    assert.deepEqual(counts, { rows: 6, inserted: 6, updated: 0, duplicates: 0, failed: 0, stale: 0 });
     assert.equal((await rowsOf(job)).length, 6);
   });
 
@@ -172,7 +172,7 @@ describe('loadMatches', () => {
 
     const counts = await loadMatches(db.pool, second, source([match(0, 'p', 'q', 0.9)]), { dbBatchRows: 10 });
 
-    assert.deepEqual(counts, { rows: 1, inserted: 0, updated: 1, duplicates: 0, failed: 0 });
+    assert.deepEqual(counts, { rows: 1, inserted: 0, updated: 1, duplicates: 0, failed: 0, stale: 0 });
     assert.deepEqual(
       (await rowsOf(second)).map((r) => r.compatibility_score),
       [0.9],
@@ -202,7 +202,7 @@ describe('loadMatches', () => {
 
       const counts = await loading;
 
-      assert.deepEqual(counts, { rows: 2, inserted: 1, updated: 1, duplicates: 0, failed: 0 });
+      assert.deepEqual(counts, { rows: 2, inserted: 1, updated: 1, duplicates: 0, failed: 0, stale: 0 });
       assert.deepEqual(
         (await rowsOf(job)).map((r) => [r.participant_id, r.matched_participant_id, r.compatibility_score]),
         [
