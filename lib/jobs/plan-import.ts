@@ -32,11 +32,15 @@ export async function planImport(
   const { pool, store, config } = deps;
   await claimImportJob(pool, input, executionId);
   await recordJobTerms(pool, input.jobId, input);
-  // Removals go first: a request never names one id in both lists (the export sends ready members or
-  // removed ones), and a plan retried removes only what is left. A dry run removes nothing.
-  if (input.removals && !input.dryRun) await removeNodes(deps, input, input.removals);
+  // Removals go before any batch: a request never names one id in both lists (the export sends ready
+  // members or removed ones), and a plan retried removes only what is left. A dry run removes nothing. They
+  // wait for the job's as-of (a node holding newer data stays), which a file's last-modified time sets.
+  const remove = async () => {
+    if (input.removals && !input.dryRun) await removeNodes(deps, input, input.removals);
+  };
   if (input.source.kind === 'removals') {
     await fixJobAsOf(pool, input.jobId, input.asOf, undefined);
+    await remove();
     await setJobTotal(pool, input.jobId, 0);
     return {
       header: ['reference_id'],
@@ -53,6 +57,7 @@ export async function planImport(
   const pin = pinOf(info);
   await pinJobSource(pool, input.jobId, info.uri, pin);
   await fixJobAsOf(pool, input.jobId, input.asOf, info.modifiedAt);
+  await remove();
   const head = await buffer(await store.read(info.uri, { start: 0, end: Math.min(2, info.size) }, pin));
   const gzip = isGzip(head, input.source.fileName ?? info.uri, input.source.contentType ?? info.contentType);
   const started = Date.now();

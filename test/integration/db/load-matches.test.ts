@@ -234,18 +234,20 @@ describe('loadMatches', () => {
         const { rows } = await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
         pids.push(rows[0]?.pid ?? 0);
       }
+      // One engine run time for both: neither job's rows are older than the other's, so none is stale.
+      const asOf = new Date();
       const loadFirst = loadMatches(
         db.pool,
         first,
         source([match(0, 'k1', 'm'), match(1, 'held-0', 'm'), match(2, 'k2', 'm')]),
-        { dbBatchRows: 10 },
+        { dbBatchRows: 10, asOf },
       );
       await blockedBy(db.pool, pids[0]);
       const loadSecond = loadMatches(
         db.pool,
         second,
         source([match(0, 'k2', 'm'), match(1, 'held-1', 'm'), match(2, 'k1', 'm')]),
-        { dbBatchRows: 10 },
+        { dbBatchRows: 10, asOf },
       );
       await blockedBy(db.pool, pids[1]);
       for (const blocker of blockers) await blocker.query('ROLLBACK');
@@ -382,6 +384,7 @@ describe('loadMatchBatch', () => {
       updated: 0,
       duplicates: 0,
       failed: 0,
+      stale: 0,
     });
     assert.deepEqual(again, first);
     assert.deepEqual(reads, []);

@@ -136,6 +136,35 @@ describe('as-of: an older file delivered after a newer one writes nothing and is
     );
   });
 
+  it('a removal older than the data a node holds leaves it; a newer one removes it', async () => {
+    const held = await file('removal-held.csv', nodeCsv('held'));
+    const list = await file('removal-list.csv', 'reference_id\na-1\n');
+    assert.equal((await run(held, 'removal', T2)).processed, REFS.length);
+    const remove = (asOf: string) =>
+      runImportLocally({
+        jobId: randomUUID(),
+        kind: 'nodes',
+        domainId: DOMAIN,
+        groupId: 'removal',
+        source: { uri: list, kind: 'removals' },
+        removals: { uri: list, count: 1 },
+        origin: 'test',
+        asOf,
+      });
+
+    const old = await remove(T1);
+    assert.equal(old.status, 'COMPLETED');
+    assert.equal(old.removed, 0);
+    assert.equal((await cities('removal')).length, REFS.length);
+
+    const newer = await remove('2026-12-02T10:00:00.000Z');
+    assert.equal(newer.removed, 1);
+    assert.deepEqual(
+      (await cities('removal')).map(([ref]) => ref),
+      REFS.filter((ref) => ref !== 'a-1'),
+    );
+  });
+
   describe('match suggestions: the engine run time', () => {
     const ROWS = 300;
     const scores = async (groupId: string) =>
