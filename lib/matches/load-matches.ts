@@ -125,17 +125,20 @@ const UPSERT_ROWS = `INSERT INTO ${TARGET_COLUMNS}
 
 /**
  * Every de-duplicated row through the upsert, and the keys left as they were because another job wrote
- * data of a newer as-of there (stale), counted from the statement's snapshot.
+ * data of a newer as-of there (stale), counted from the statement's snapshot; only keys the upsert skipped
+ * are looked up again.
  */
 const UPSERT_SQL = `WITH up AS (
   ${UPSERT_ROWS}
-), stale AS (
-  SELECT count(*) AS n FROM (SELECT DISTINCT participant_id, matched_participant_id FROM mb_match_stage) s
-  JOIN match_suggestions m ON m.domain_id = $2 AND m.group_id = $1
-    AND m.participant_id = s.participant_id AND m.matched_participant_id = s.matched_participant_id
-  WHERE m.last_job_id IS DISTINCT FROM $3 AND m.as_of > $4
-    AND NOT EXISTS (SELECT 1 FROM up WHERE up.participant_id = s.participant_id
+), skipped AS MATERIALIZED (
+  SELECT DISTINCT s.participant_id, s.matched_participant_id FROM mb_match_stage s
+  WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.participant_id = s.participant_id
                     AND up.matched_participant_id = s.matched_participant_id)
+), stale AS (
+  SELECT count(*) AS n FROM skipped k
+  JOIN match_suggestions m ON m.domain_id = $2 AND m.group_id = $1
+    AND m.participant_id = k.participant_id AND m.matched_participant_id = k.matched_participant_id
+  WHERE m.last_job_id IS DISTINCT FROM $3 AND m.as_of > $4
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated,

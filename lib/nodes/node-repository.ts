@@ -97,7 +97,8 @@ export function batchSql(layout: StageLayout): BatchSql {
    * As-of: a node written by another job is overwritten only by data as new as its own (`job.as_of`, the
    * job's, fixed by its plan; NULL on nodes written before as-of existed counts as older than anything).
    * A row skipped for that is `stale`, counted from the statement's snapshot: a node whose newer data
-   * another job commits while this statement runs is skipped all the same, but counted a duplicate.
+   * another job commits while this statement runs is skipped all the same, but counted a duplicate. Only
+   * the rows the upsert skipped are looked up again (`skipped`): a load that writes every row pays nothing.
    */
   const upsert = (again: boolean) => `WITH job AS MATERIALIZED (
   SELECT coalesce((SELECT as_of FROM import_jobs WHERE id = $3), statement_timestamp()) AS as_of
@@ -135,11 +136,12 @@ export function batchSql(layout: StageLayout): BatchSql {
   WHERE (n.last_job_id IS DISTINCT FROM excluded.last_job_id AND (n.as_of IS NULL OR n.as_of <= excluded.as_of))
     OR (n.last_job_id = excluded.last_job_id AND n.last_line <= excluded.last_line)
   RETURNING n.id, n.reference_id, n.job_writes, n.xmax = 0 AS inserted
+), skipped AS MATERIALIZED (
+  SELECT s.reference_id FROM src s WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.reference_id = s.reference_id)
 ), stale AS (
-  SELECT count(*) AS n FROM src s
-  JOIN nodes n ON n.domain_id = $2 AND n.group_id = $1 AND n.reference_id = s.reference_id
+  SELECT count(*) AS n FROM skipped k
+  JOIN nodes n ON n.domain_id = $2 AND n.group_id = $1 AND n.reference_id = k.reference_id
   WHERE n.last_job_id IS DISTINCT FROM $3 AND n.as_of > (SELECT as_of FROM job)
-    AND NOT EXISTS (SELECT 1 FROM up WHERE up.reference_id = s.reference_id)
 ), meta_new AS (
   INSERT INTO node_metadata (node_id, domain_id, metadata)
   SELECT up.id, $2, s.metadata FROM up JOIN src s ON s.reference_id = up.reference_id WHERE up.inserted AND s.metadata IS NOT NULL
