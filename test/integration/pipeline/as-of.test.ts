@@ -198,6 +198,12 @@ describe('as-of: an older file delivered after a newer one writes nothing and is
       assert.equal(late.stale, ROWS);
       assert.deepEqual(await scores('m-late'), [[0.9, ROWS]]);
 
+      // Without an asOf, the engine run time is the file's last-modified time.
+      await utimes(older, new Date(T1), new Date(T1));
+      const byMtime = await run(older, 'm-late', undefined, 'matches');
+      assert.equal(byMtime.stale, ROWS);
+      assert.deepEqual(await scores('m-late'), [[0.9, ROWS]]);
+
       await run(older, 'm-order', T1, 'matches');
       const overwrite = await run(newer, 'm-order', T2, 'matches');
       assert.equal(overwrite.processed, ROWS);
