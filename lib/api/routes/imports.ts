@@ -51,21 +51,17 @@ const ImportParams = z.object({
     .union([z.boolean(), z.enum(['true', 'false'])])
     .transform((value) => value === true || value === 'true')
     .optional(),
-  // The time of the data (ISO 8601 with an offset); `asOf` is the Kafka request's spelling.
+  // The time of the data (ISO 8601 with an offset): the Kafka request's `asOf`, in the API's snake_case.
   as_of: z.iso.datetime({ offset: true }).optional(),
-  asOf: z.iso.datetime({ offset: true }).optional(),
 });
 type ImportParams = z.infer<typeof ImportParams>;
 
 /**
- * The as-of a request gives (`as_of`, or `asOf`): rows older than the data a node or pair holds are not
- * written. Users have no as-of: their import refuses one rather than ignore it.
+ * The as-of a request gives (`as_of`): rows older than the data a node or pair holds are not written. Users
+ * have no as-of: their import refuses one rather than ignore it.
  */
 function asOfOf(params: ImportParams): string | undefined {
-  if (params.as_of !== undefined && params.asOf !== undefined) {
-    throw new ApiRequestError(400, 'INVALID_REQUEST', 'as_of: give as_of or asOf, not both');
-  }
-  const asOf = params.as_of ?? params.asOf;
+  const asOf = params.as_of;
   if (asOf !== undefined && params.resource_type === 'users') {
     throw new ApiRequestError(400, 'AS_OF_UNSUPPORTED', 'as_of is offered for nodes and matches');
   }

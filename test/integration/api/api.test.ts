@@ -279,7 +279,7 @@ describe('bulk HTTP API over real HTTP', () => {
         domain_id: DOMAIN,
         group_id: 'g2',
         source_uri: olderFile,
-        asOf: '2026-12-01T00:00:00Z',
+        as_of: '2026-12-01T00:00:00Z',
       }),
       { 'content-type': 'application/json' },
     );
