@@ -97,9 +97,10 @@ const SOURCE_VALUES =
  * written by another job, or by an earlier (or the same) row of this job: a key repeated across batches of
  * one file ends with the later row's values whatever order the batches commit in. `job_writes` counts the
  * distinct rows of this job that wrote the key; a key skipped by the WHERE, or returned with job_writes > 1,
- * was already written by this job from another row: a duplicate. A suggestion written by another job is
- * overwritten only by rows as new as its own as-of (the engine's run time; NULL, from before as-of, is
- * older than anything).
+ * was already written by this job from another row: a duplicate. A suggestion is overwritten only by rows
+ * as new as its own as-of (the engine's run time; NULL, from before as-of, is older than anything): one
+ * holding newer data takes the DO UPDATE with every column kept, so that RETURNING names it, still another
+ * job's: stale (decided on the row's latest version, exact under concurrent jobs).
  * $1 group, $2 domain, $3 job, $4 the job's as-of.
  */
 const UPSERT_ROWS = `INSERT INTO ${TARGET_COLUMNS}
@@ -107,42 +108,29 @@ const UPSERT_ROWS = `INSERT INTO ${TARGET_COLUMNS}
   FROM ${DEDUPLICATED}
   ORDER BY s.participant_id, s.matched_participant_id
   ON CONFLICT (domain_id, group_id, participant_id, matched_participant_id) DO UPDATE SET
-    compatibility_score = excluded.compatibility_score,
-    rank = excluded.rank,
-    details = excluded.details,
-    updated_at = now(),
-    last_job_id = excluded.last_job_id,
-    last_row = excluded.last_row,
-    as_of = excluded.as_of,
+    compatibility_score = CASE WHEN m.as_of > excluded.as_of THEN m.compatibility_score ELSE excluded.compatibility_score END,
+    rank = CASE WHEN m.as_of > excluded.as_of THEN m.rank ELSE excluded.rank END,
+    details = CASE WHEN m.as_of > excluded.as_of THEN m.details ELSE excluded.details END,
+    updated_at = CASE WHEN m.as_of > excluded.as_of THEN m.updated_at ELSE now() END,
+    last_job_id = CASE WHEN m.as_of > excluded.as_of THEN m.last_job_id ELSE excluded.last_job_id END,
+    last_row = CASE WHEN m.as_of > excluded.as_of THEN m.last_row ELSE excluded.last_row END,
+    as_of = CASE WHEN m.as_of > excluded.as_of THEN m.as_of ELSE excluded.as_of END,
     job_writes = CASE
+      WHEN m.as_of > excluded.as_of THEN m.job_writes
       WHEN m.last_job_id = excluded.last_job_id AND m.last_row <> excluded.last_row THEN m.job_writes + 1
       WHEN m.last_job_id = excluded.last_job_id THEN m.job_writes
       ELSE 1
     END
-  WHERE (m.last_job_id IS DISTINCT FROM excluded.last_job_id AND (m.as_of IS NULL OR m.as_of <= excluded.as_of))
-    OR (m.last_job_id = excluded.last_job_id AND m.last_row <= excluded.last_row)
-  RETURNING m.participant_id, m.matched_participant_id, m.job_writes, m.xmax = 0 AS inserted`;
+  WHERE m.last_job_id IS DISTINCT FROM excluded.last_job_id OR m.last_row <= excluded.last_row
+  RETURNING m.job_writes, m.xmax = 0 AS inserted, m.last_job_id IS DISTINCT FROM $3 AS stale`;
 
-/**
- * Every de-duplicated row through the upsert, and the keys left as they were because another job wrote
- * data of a newer as-of there (stale), counted from the statement's snapshot; only keys the upsert skipped
- * are looked up again.
- */
+/** Every de-duplicated row through the upsert; a key returned still another job's was stale. */
 const UPSERT_SQL = `WITH up AS (
   ${UPSERT_ROWS}
-), skipped AS MATERIALIZED (
-  SELECT DISTINCT s.participant_id, s.matched_participant_id FROM mb_match_stage s
-  WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.participant_id = s.participant_id
-                    AND up.matched_participant_id = s.matched_participant_id)
-), stale AS (
-  SELECT count(*) AS n FROM skipped k
-  JOIN match_suggestions m ON m.domain_id = $2 AND m.group_id = $1
-    AND m.participant_id = k.participant_id AND m.matched_participant_id = k.matched_participant_id
-  WHERE m.last_job_id IS DISTINCT FROM $3 AND m.as_of > $4
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated,
-       (SELECT n FROM stale) AS stale
+       count(*) FILTER (WHERE NOT inserted AND NOT stale AND job_writes = 1) AS updated,
+       count(*) FILTER (WHERE stale) AS stale
 FROM up`;
 
 /**
