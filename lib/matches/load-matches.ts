@@ -43,8 +43,8 @@ export async function jobAsOf(pool: pg.Pool, jobId: string): Promise<Date> {
  * Opens a DB batch: temp table and COPY target in one transaction (RDS Proxy pins a session that creates a
  * temp table; ON COMMIT DROP ends that with the transaction). The id columns use COLLATE "C" like the table,
  * so that de-duplication and the key order of the upsert are the index's order. Its columns are those of
- * {@link COPY_NEW_SQL}, so that one COPY payload serves both; the domain, group and job columns are not
- * read (the upsert takes them as parameters).
+ * {@link COPY_NEW_SQL}, so that one COPY payload serves both; the domain, group, job and as-of columns
+ * are not read (the upsert takes them as parameters).
  */
 const BEGIN_SQL = `BEGIN;
 SET LOCAL work_mem = '${WORK_MEM}';
