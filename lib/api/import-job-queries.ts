@@ -18,6 +18,8 @@ export interface ImportJobView {
   readonly total: number;
   readonly processed: number;
   readonly failedCount: number;
+  /** Rows not written for their as-of: the final count, or the running counter while the job runs. */
+  readonly staleCount: number;
   readonly failedListUri: string | null;
   readonly failureCode: string | null;
   readonly failureMessage: string | null;
@@ -37,6 +39,7 @@ export async function readImportJobView(pool: pg.Pool, jobId: string): Promise<I
       format: string | null;
       processed: string;
       failed_count: string;
+      stale_count: string;
       failed_list_uri: string | null;
       failure_code: string | null;
       failure_message: string | null;
@@ -46,6 +49,7 @@ export async function readImportJobView(pool: pg.Pool, jobId: string): Promise<I
   >(
     pool,
     `SELECT id, kind, domain_id, format, processed, failed_count, failed_list_uri,
+            CASE WHEN status IN ('COMPLETED', 'FAILED') THEN stale_count ELSE rows_stale END AS stale_count,
             failure_code, failure_message, created_at, finished_at, ${PROGRESS_COLUMNS}
      FROM import_jobs WHERE id = $1`,
     [jobId],
@@ -61,6 +65,7 @@ export async function readImportJobView(pool: pg.Pool, jobId: string): Promise<I
     total: Number(row.total),
     processed: Number(row.processed),
     failedCount: Number(row.failed_count),
+    staleCount: Number(row.stale_count),
     failedListUri: row.failed_list_uri,
     failureCode: row.failure_code,
     failureMessage: row.failure_message,

@@ -38,6 +38,8 @@ export interface ApiImportJob {
   readonly uri: string;
   /** A dry run (nodes and Parquet matches: the imports that run through the pipeline). */
   readonly dryRun?: boolean;
+  /** The as-of of its rows (ISO), kept on the job row: the plan and the API's own match load take it there. */
+  readonly asOf?: string;
 }
 
 /** Rows per users transaction at most: user rows are wide. */
@@ -54,8 +56,8 @@ export async function createImportJob(
 ): Promise<{ createdAt: Date }> {
   const result = await query<{ created_at: Date }>(
     deps.pool,
-    `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin, format, dry_run)
-     VALUES ($1, $2, $3, $4, 'PENDING', $5, $7, $6, $8)
+    `INSERT INTO import_jobs (id, kind, domain_id, group_id, status, source, origin, format, dry_run, as_of)
+     VALUES ($1, $2, $3, $4, 'PENDING', $5, $7, $6, $8, $9)
      RETURNING created_at`,
     [
       job.jobId,
@@ -66,6 +68,7 @@ export async function createImportJob(
       job.format,
       origin,
       job.dryRun === true,
+      job.asOf ?? null,
     ],
   );
   return { createdAt: result.rows[0]?.created_at ?? new Date() };
@@ -212,7 +215,7 @@ async function finishOwnJob(
   deps: RuntimeDeps,
   job: ApiImportJob,
   read: number,
-  loaded: { inserted: number; updated: number; failed: number; duplicates: number },
+  loaded: { inserted: number; updated: number; failed: number; duplicates: number; stale?: number },
   reportKind: 'nodes' | 'matches',
 ): Promise<void> {
   const { config, pool } = deps;
@@ -221,6 +224,7 @@ async function finishOwnJob(
     succeeded: loaded.inserted + loaded.updated,
     failed: loaded.failed,
     duplicates: loaded.duplicates,
+    stale: loaded.stale ?? 0,
   });
   const failedList = await writeFailedReport(deps, job.jobId, [], config.statusListCap, reportKind);
   const status = importStatus(account, config.toleratedFailurePercent);
@@ -231,6 +235,7 @@ async function finishOwnJob(
     successCount: account.succeeded,
     failedCount: account.failed,
     duplicateCount: account.duplicates,
+    staleCount: account.stale,
     ...(status === 'COMPLETED' ? {} : { failureReason: rowFailureReason(account) }),
     failedListUri: failedList.uri,
   });

@@ -32,6 +32,7 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
   'dry-run': { type: 'boolean', default: false },
   'max-failed-rows': { type: 'string' },
+  'as-of': { type: 'string' },
   limit: { type: 'string' },
   ids: { type: 'string' },
   'ids-file': { type: 'string' },
@@ -59,6 +60,7 @@ function printStatus(message: JobStatusMessage | Record<string, unknown>, json: 
     `Job ${m.jobId} ${m.status}: ${m.processed} of ${m.total} rows loaded${failed > 0 ? `, ${failed} not loaded` : ''} ` +
       `(${m.kind}, group ${m.groupId}, domain ${m.domainId})`,
   );
+  if (m.stale) write(`Stale: ${m.stale} rows older than the data already held, not written`);
   if (m.failureReason) write(`Reason: ${m.failureReason}`);
   if (m.failedList?.length)
     write(`Failed: ${m.failedList.slice(0, 10).join(', ')}${m.failedList.length > 10 ? ', …' : ''}`);
@@ -73,6 +75,16 @@ function maxFailedRows(options: Options): { maxFailedRows?: number } {
   const parsed = z.coerce.number().int().nonnegative().safeParse(raw);
   if (!parsed.success) throw new UsageError('--max-failed-rows takes a whole number ≥ 0');
   return { maxFailedRows: parsed.data };
+}
+
+/** `--as-of <time>`: the time of the data (ISO 8601 with an offset); older rows than a node's are stale. */
+function asOf(options: Options): { asOf?: string } {
+  const raw = options['as-of'];
+  if (raw === undefined) return {};
+  const parsed = z.iso.datetime({ offset: true }).safeParse(raw);
+  if (!parsed.success)
+    throw new UsageError('--as-of takes an ISO 8601 time with an offset (2026-12-01T00:00:00Z)');
+  return { asOf: parsed.data };
 }
 
 /** The live progress line of a job, on a terminal only (never with `--json`). */
@@ -104,6 +116,7 @@ async function runImport(
 ): Promise<number> {
   const target = jobTarget(options);
   const budget = maxFailedRows(options);
+  const time = asOf(options);
   const env = await openLocalEnvironment();
   try {
     const jobId = randomUUID();
@@ -117,6 +130,7 @@ async function runImport(
       origin: 'cli',
       ...(options['dry-run'] ? { dryRun: true } : {}),
       ...budget,
+      ...time,
     }).finally(() => progress?.finish());
     printStatus(message, options.json);
     return exitFor(message.status);
@@ -277,8 +291,8 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'import' && sub === 'matches') return await importMatches(rest, values);
     if (command === 'import' && sub === 'users') {
       // Users load outside the pipeline: a dry run or a failure budget asked of them would be ignored.
-      if (values['dry-run'] || values['max-failed-rows'] !== undefined) {
-        throw new UsageError('import users takes neither --dry-run nor --max-failed-rows');
+      if (values['dry-run'] || values['max-failed-rows'] !== undefined || values['as-of'] !== undefined) {
+        throw new UsageError('import users takes none of --dry-run, --max-failed-rows, --as-of');
       }
       return await importUsersCommand(rest, jobTarget(values), values.json);
     }

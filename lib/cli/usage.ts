@@ -26,11 +26,11 @@ export function parseCommandLine<T extends ParseArgsOptionsConfig>(
 export const EXIT = { completed: 0, failed: 1, usage: 2 } as const;
 
 export const USAGE = `usage:
-  matchbridge import nodes <file|s3-uri> --domain <uuid> --group <id> [--dry-run] [--json]
-  matchbridge import matches <file.parquet|folder/|manifest|s3-uri> --domain <uuid> --group <id> [--dry-run] [--json]
+  matchbridge import nodes <file|s3-uri> --domain <uuid> --group <id> [--dry-run] [--as-of <time>] [--json]
+  matchbridge import matches <file.parquet|folder/|manifest|s3-uri> --domain <uuid> --group <id> [--dry-run] [--as-of <time>] [--json]
                                   # folder/ or s3://bucket/prefix/: every *.parquet part under it, one job
   matchbridge import users <file.csv|file.ndjson> --domain <uuid> --group <id> [--json]
-  matchbridge import references --domain <uuid> --group <id> (--ids a,b,c | --ids-file <file>) [--dry-run] [--json]
+  matchbridge import references --domain <uuid> --group <id> (--ids a,b,c | --ids-file <file>) [--dry-run] [--as-of <time>] [--json]
   matchbridge erase --domain <uuid> [--group <id>] (--ids a,b,c | --ids-file <file>) [--json]
   matchbridge ingest <msk-event.json> [--json]
   matchbridge jobs list [--limit <n>] [--json]
@@ -45,6 +45,8 @@ export const USAGE = `usage:
   matchbridge prune [--older-than <days>] [--dry-run] [--json]   # finished jobs, runs, keys past retention
 
 --max-failed-rows <n> (import nodes|matches|references): the job stops, FAILED, once more rows failed.
+--as-of <time> (import nodes|matches|references): the time of the data (default the file's last-modified
+time); a row older than the data its node or match holds is not written and is counted "stale".
 --dry-run: the whole job (plan, every batch, every check, the failed list) and no write to nodes or matches;
 the status message says "dryRun": true and gives the counts a real run would have.
 Exit codes: 0 job COMPLETED, 1 job FAILED, 2 usage or input error.

@@ -126,6 +126,7 @@ export async function renderJob(main, { param: jobId }, signal) {
         ['Rows processed', number('job-processed')],
         ['Loaded', number('job-success')],
         ['Failed', number('job-failed')],
+        ['Stale (older than the data held)', number('job-stale')],
         ['Batches', number('job-batches')],
         ['Rows per second', number('job-rate')],
         ['Time left', number('job-left')],
@@ -170,6 +171,7 @@ export async function renderJob(main, { param: jobId }, signal) {
     numbers['job-processed'].textContent = count(j.processed_count);
     numbers['job-success'].textContent = count(j.success_count);
     numbers['job-failed'].textContent = count(j.fail_count);
+    numbers['job-stale'].textContent = count(j.stale_count ?? 0);
     const f = figures(j);
     numbers['job-batches'].textContent =
       f.batchesTotal === null || f.batchesTotal === undefined

@@ -34,6 +34,8 @@ export interface DbBatchPosition {
 export interface WrittenCounts {
   readonly inserted: number;
   readonly updated: number;
+  /** Rows not written because their target holds data of a newer as-of (another job's). */
+  readonly stale?: number;
   /** Staged rows the upsert rejected (and recorded as rejections), beside the batch's own rejections. */
   readonly bad?: number;
 }
@@ -41,22 +43,22 @@ export interface WrittenCounts {
 /**
  * Records a DB batch's counts, or returns those recorded when the same DB batch committed before (the
  * no-op update makes RETURNING give the stored row). Only a record inserted now advances the job's progress
- * (`$8` rows, `$9` failed, `$6` + `$7` written): a DB batch committed again never counts twice. Last in its
+ * (`$8` rows, `$9` failed, `$6` + `$7` written, `$10` stale): a DB batch committed again never counts twice. Last in its
  * transaction, so the job row stays locked only until the commit.
  */
 const RECORD_DB_BATCH_SQL = `WITH rec AS (
   INSERT INTO import_job_db_batches AS r
-    (job_id, batch_index, batch_key, row_offset, row_count, inserted, updated)
-  VALUES ($1, $2, $3, $4, $5, $6, $7)
+    (job_id, batch_index, batch_key, row_offset, row_count, inserted, updated, stale)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $10)
   ON CONFLICT (job_id, batch_index, batch_key, row_offset, row_count) DO UPDATE SET inserted = r.inserted
-  RETURNING inserted, updated, r.xmax = 0 AS fresh
+  RETURNING inserted, updated, stale, r.xmax = 0 AS fresh
 ), advanced AS (
   UPDATE import_jobs SET rows_done = rows_done + $8, rows_failed = rows_failed + $9,
-         rows_written = rows_written + $6 + $7,
+         rows_written = rows_written + $6 + $7, rows_stale = rows_stale + $10,
          progress_seq = progress_seq + 1, progress_at = clock_timestamp()
   WHERE id = $1 AND (SELECT fresh FROM rec)
 )
-SELECT inserted, updated FROM rec`;
+SELECT inserted, updated, stale FROM rec`;
 
 /** Records rejections: `$1` job, `$2` domain, then the arrays of {@link rejectionParams}. */
 const REJECTIONS_SQL = `INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason)
@@ -171,14 +173,19 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
     }
     if (batch.position) {
       const failed = batch.rejections.length + (written.bad ?? 0);
-      const recording = client.query<{ inserted: string; updated: string }>(
+      const recording = client.query<{ inserted: string; updated: string; stale: string }>(
         RECORD_DB_BATCH_SQL,
         dbBatchRecordParams(job, batch.position, written, failed),
       );
       // It may wait for the job row, which a concurrent DB batch of the job holds until its commit.
       const recorded = (await abortable(signal, recording, guard(recording, pid))).rows[0];
       if (!recorded) throw new Error('the DB batch record returned no row');
-      written = { ...written, inserted: Number(recorded.inserted), updated: Number(recorded.updated) };
+      written = {
+        ...written,
+        inserted: Number(recorded.inserted),
+        updated: Number(recorded.updated),
+        stale: Number(recorded.stale),
+      };
       throwIfAborted(signal, job);
     }
     await client.query('COMMIT');
@@ -215,7 +222,8 @@ function dbBatchRecordParams(
   failed: number,
 ): unknown[] {
   const { batch, rowOffset, rows } = position;
-  return [job.jobId, batch.index, batch.key, rowOffset, rows, counts.inserted, counts.updated, rows, failed];
+  const { inserted, updated, stale = 0 } = counts;
+  return [job.jobId, batch.index, batch.key, rowOffset, rows, inserted, updated, rows, failed, stale];
 }
 
 /** The parameters of {@link REJECTIONS_SQL} (NUL characters, which text cannot hold, replaced). */

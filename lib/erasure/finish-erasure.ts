@@ -44,7 +44,7 @@ export async function finalizeErasure(
   const account =
     batchesFailed === 0
       ? accountRows(input.plan.total, { succeeded: erased, failed, duplicates: 0 })
-      : { total: input.plan.total, succeeded: erased, failed, duplicates: 0 };
+      : { total: input.plan.total, succeeded: erased, failed, duplicates: 0, stale: 0 };
   const status = importStatus(account, config.toleratedFailurePercent, batchesFailed);
   // Objects are cleaned even when a batch failed: what the other batches erased must not linger in them.
   const objects = await eraseObjects(deps, scope);

@@ -83,7 +83,10 @@ export async function exportGroup(
   });
   const topic = exportTopic(deps, group);
   const key = exportRunKey(input);
-  const id = await startExportRun(deps.pool, key);
+  const { id, createdAt } = await startExportRun(deps.pool, key);
+  // Every request of the group carries the run's time as its asOf: the same for a retried attempt (its
+  // requests stay identical), and a replay of them later writes nothing over newer imports.
+  const asOf = createdAt.toISOString();
   const started = Date.now();
   const snapshot: CursorSnapshot = {};
   let outcome: Exported;
@@ -100,6 +103,7 @@ export async function exportGroup(
             runRecordId: id,
             startedAt: started,
             readAt: plan.readAt.toISOString(),
+            asOf,
             users: plan.users,
             ranges: plan.ranges.map((range, index) => ({ index, ...range })),
           },
@@ -107,8 +111,8 @@ export async function exportGroup(
       }
     }
     outcome = group.costBased
-      ? await exportFile(deps, input, topic, snapshot, signal)
-      : await exportUsernames(deps, input, topic, snapshot, signal);
+      ? await exportFile(deps, input, topic, snapshot, asOf, signal)
+      : await exportUsernames(deps, input, topic, snapshot, asOf, signal);
   } catch (error) {
     metrics.addMetric(METRIC_NAMES.usersExportBatchFailures, MetricUnit.Count, 1);
     throw error;
@@ -206,6 +210,7 @@ async function exportFile(
   input: ExportGroupInput,
   topic: string,
   snapshot: CursorSnapshot,
+  asOf: string,
   signal: AbortSignal,
 ): Promise<Exported> {
   const { config } = deps;
@@ -214,10 +219,10 @@ async function exportFile(
   const { uri, fileName } = exportFileLocation(config, group, input.date);
   const written = await writeUsersFile(deps, input, WHOLE_GROUP, { uri, header: true }, snapshot, signal);
   if (written === undefined) {
-    const messages = await sendRemovals(deps, input, topic, 0, undefined, signal);
+    const messages = await sendRemovals(deps, input, topic, 0, undefined, asOf, signal);
     return { exported: 0, file: null, messages: messages.sent, removed: messages.removed };
   }
-  return sendFileRequests(deps, input, topic, { ...written, fileName }, signal);
+  return sendFileRequests(deps, input, topic, { ...written, fileName }, asOf, signal);
 }
 
 /**
@@ -229,11 +234,13 @@ export async function sendFileRequests(
   input: ExportGroupInput,
   topic: string,
   file: { readonly uri: string; readonly fileName: string; readonly rows: number },
+  asOf: string,
   signal: AbortSignal,
 ): Promise<Exported> {
-  const removals = await sendRemovals(deps, input, topic, 0, fileFields(file.uri, file.fileName), signal);
+  const first = fileFields(file.uri, file.fileName);
+  const removals = await sendRemovals(deps, input, topic, 0, first, asOf, signal);
   if (removals.sent === 0) {
-    const value = fileImportRequest(input.group, file.uri, file.fileName);
+    const value = fileImportRequest(input.group, file.uri, file.fileName, asOf);
     await deps.sender.send(importRequest(input, topic, 0, value, 'file'));
   }
   return {
@@ -307,12 +314,14 @@ export async function sendRemovals(
   topic: string,
   index: number,
   firstFields: Record<string, string> | undefined,
+  asOf: string,
   signal: AbortSignal,
 ): Promise<{ sent: number; removed: number }> {
   const { group } = input;
   const chunker = new UsernameChunker(group, deps.config.exportMessageMaxBytes, {
     field: 'removedUsernames',
     ...(firstFields ? { firstFields } : {}),
+    fields: { asOf },
   });
   let sent = 0;
   let removed = 0;
@@ -339,11 +348,12 @@ async function exportUsernames(
   input: ExportGroupInput,
   topic: string,
   snapshot: CursorSnapshot,
+  asOf: string,
   signal: AbortSignal,
 ): Promise<Exported> {
   const { config, pool, sender } = deps;
   const { group } = input;
-  const chunker = new UsernameChunker(group, config.exportMessageMaxBytes);
+  const chunker = new UsernameChunker(group, config.exportMessageMaxBytes, { fields: { asOf } });
   let exported = 0;
   let messages = 0;
   const send = async (value: string): Promise<void> => {
@@ -370,7 +380,7 @@ async function exportUsernames(
   }
   const rest = chunker.flush();
   if (rest !== undefined) await send(rest);
-  const removals = await sendRemovals(deps, input, topic, messages, undefined, signal);
+  const removals = await sendRemovals(deps, input, topic, messages, undefined, asOf, signal);
   return { exported, file: null, messages: messages + removals.sent, removed: removals.removed };
 }
 

@@ -86,13 +86,14 @@ export async function finishGroup(
   try {
     throwIfDeadline(signal);
     if (rows === 0) {
-      const removals = await sendRemovals(deps, input, topic, 0, undefined, signal);
+      const removals = await sendRemovals(deps, input, topic, 0, undefined, split.asOf, signal);
       outcome = { exported: 0, file: null, messages: removals.sent, removed: removals.removed };
     } else {
       const file = await deps.store.write(uri, joinedParts(deps, parts), {
         contentType: EXPORT_CONTENT_TYPE,
       });
-      outcome = await sendFileRequests(deps, input, topic, { uri: file.uri, fileName, rows }, signal);
+      const written = { uri: file.uri, fileName, rows };
+      outcome = await sendFileRequests(deps, input, topic, written, split.asOf, signal);
     }
   } catch (error) {
     metrics.addMetric(METRIC_NAMES.usersExportBatchFailures, MetricUnit.Count, 1);

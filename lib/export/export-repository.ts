@@ -73,7 +73,7 @@ const UPSERT_RUN = `
         finished_at = CASE WHEN excluded.status = 'FAILED' THEN now() END,
         duration_ms = CASE WHEN excluded.status = 'FAILED'
                            THEN (extract(epoch FROM now() - e.started_at) * 1000)::bigint END
-  RETURNING id`;
+  RETURNING id, created_at`;
 
 function runValues(key: ExportRunKey, status: string, error: string | null): unknown[] {
   return [
@@ -90,10 +90,20 @@ function runValues(key: ExportRunKey, status: string, error: string | null): unk
   ];
 }
 
-/** Records a group's export as PROCESSING (a retried attempt of the same run takes the same row); its id. */
-export async function startExportRun(pool: pg.Pool, key: ExportRunKey): Promise<string> {
-  const { rows } = await query<{ id: string }>(pool, UPSERT_RUN, runValues(key, 'PROCESSING', null));
-  return rows[0]!.id;
+/**
+ * Records a group's export as PROCESSING (a retried attempt of the same run takes the same row); its id and
+ * when the run first started it (the same for every attempt: the as-of of the requests it sends).
+ */
+export async function startExportRun(
+  pool: pg.Pool,
+  key: ExportRunKey,
+): Promise<{ readonly id: string; readonly createdAt: Date }> {
+  const { rows } = await query<{ id: string; created_at: Date }>(
+    pool,
+    UPSERT_RUN,
+    runValues(key, 'PROCESSING', null),
+  );
+  return { id: rows[0]!.id, createdAt: rows[0]!.created_at };
 }
 
 /**

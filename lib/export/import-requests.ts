@@ -1,12 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { ExportGroupRef } from './types.ts';
 
-/** The node import request of a file (DESIGN: node import request): what a cost-based export sends. */
-export function fileImportRequest(group: ExportGroupRef, filePath: string, fileName: string): string {
+/**
+ * The node import request of a file (DESIGN: node import request): what a cost-based export sends. `asOf`
+ * is the export run's time, so a replay of it after a newer import writes nothing over the newer data.
+ */
+export function fileImportRequest(
+  group: ExportGroupRef,
+  filePath: string,
+  fileName: string,
+  asOf: string,
+): string {
   return JSON.stringify({
     domainId: group.domainId,
     groupId: group.groupId,
     ...fileFields(filePath, fileName),
+    asOf,
   });
 }
 
@@ -21,6 +30,8 @@ export interface ChunkerOptions {
   readonly field?: 'usernames' | 'removedUsernames';
   /** Fields of the first request only, before the list (a cost-based group's file request). */
   readonly firstFields?: Readonly<Record<string, string>>;
+  /** Fields of every request, before the list and after `firstFields` (the run's `asOf`). */
+  readonly fields?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -32,6 +43,7 @@ export class UsernameChunker {
   readonly #group: Pick<ExportGroupRef, 'domainId' | 'groupId'>;
   readonly #field: string;
   readonly #maxBytes: number;
+  readonly #fields: Readonly<Record<string, string>>;
   #prefix = '';
   #emptyBytes = 0;
   #names: string[] = [];
@@ -45,6 +57,7 @@ export class UsernameChunker {
     this.#group = group;
     this.#field = options.field ?? 'usernames';
     this.#maxBytes = maxBytes;
+    this.#fields = options.fields ?? {};
     this.#envelope(options.firstFields ?? {});
   }
 
@@ -53,6 +66,7 @@ export class UsernameChunker {
       domainId: this.#group.domainId,
       groupId: this.#group.groupId,
       ...fields,
+      ...this.#fields,
       [this.#field]: [],
     });
     // Everything up to the list's opening bracket; a value is this, the names joined by commas, and `]}`.

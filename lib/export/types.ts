@@ -69,6 +69,8 @@ export interface ExportGroupSplit {
   readonly startedAt: number;
   /** The instant the ranges were cut (ISO): every range reads later, so it is the group's new watermark. */
   readonly readAt: string;
+  /** The run's time, sent as the `asOf` of every request of the group (see `exportGroup`). */
+  readonly asOf: string;
   readonly users: number;
   readonly ranges: readonly ExportRangeRef[];
 }

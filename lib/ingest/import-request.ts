@@ -10,6 +10,9 @@ const CONTENT_TYPES = [
   'application/octet-stream',
 ] as const;
 
+/** An as-of time: ISO 8601 with an offset (`Z` or `+05:30`), kept as given. */
+export const AS_OF = z.iso.datetime({ offset: true }).optional();
+
 /** The node import request of the design (Kafka value). Unknown fields are ignored, as producers add their own. */
 export const NodeImportRequestSchema = z
   .object({
@@ -28,6 +31,8 @@ export const NodeImportRequestSchema = z
     removedUsernames: z.array(z.string().max(4096)).min(1).optional(),
     dryRun: z.boolean().optional(),
     maxFailedRows: z.number().int().nonnegative().optional(),
+    // The time of the data (default: the file's last-modified time): older rows are not written, but counted stale.
+    asOf: AS_OF,
   })
   .refine((r) => !(r.referenceIds && r.usernames), {
     message: 'give referenceIds or its alias usernames, not both',
@@ -71,6 +76,8 @@ export const MatchImportRequestSchema = z.object({
   contentType: z.enum(MATCH_CONTENT_TYPES).optional(),
   dryRun: z.boolean().optional(),
   maxFailedRows: z.number().int().nonnegative().optional(),
+  // The matching engine's run time (default: the file's last-modified time).
+  asOf: AS_OF,
 });
 
 export type MatchImportRequest = z.infer<typeof MatchImportRequestSchema>;
@@ -197,7 +204,12 @@ export function removalImportInput(
   removals: StagedRemovals,
 ): ImportExecutionInput {
   // A job of removals alone has no rows to fail (no maxFailedRows), but a dry run of it must remove nothing.
-  const target = { domainId: request.domainId, groupId: request.groupId, dryRun: request.dryRun };
+  const target = {
+    domainId: request.domainId,
+    groupId: request.groupId,
+    dryRun: request.dryRun,
+    asOf: request.asOf,
+  };
   const source = { uri: removals.uri, kind: 'removals' } as const;
   return { ...executionInput('nodes', target, jobId, origin, source), removals };
 }
@@ -236,6 +248,7 @@ function executionInput(
     readonly groupId: string;
     readonly dryRun?: boolean | undefined;
     readonly maxFailedRows?: number | undefined;
+    readonly asOf?: string | undefined;
   },
   jobId: string,
   origin: string,
@@ -250,5 +263,6 @@ function executionInput(
     origin,
     ...(request.dryRun ? { dryRun: true } : {}),
     ...(request.maxFailedRows !== undefined ? { maxFailedRows: request.maxFailedRows } : {}),
+    ...(request.asOf !== undefined ? { asOf: request.asOf } : {}),
   };
 }

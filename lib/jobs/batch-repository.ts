@@ -9,6 +9,7 @@ interface BatchRecord {
   updated: string;
   duplicates: string;
   failed: string;
+  stale: string;
 }
 
 function toBatchResult(row: BatchRecord): BatchResult {
@@ -20,10 +21,11 @@ function toBatchResult(row: BatchRecord): BatchResult {
     updated: Number(row.updated),
     duplicates: Number(row.duplicates),
     failed: Number(row.failed),
+    stale: Number(row.stale),
   };
 }
 
-const BATCH_COLUMNS = 'batch_index, row_count, inserted, updated, duplicates, failed';
+const BATCH_COLUMNS = 'batch_index, row_count, inserted, updated, duplicates, failed, stale';
 
 /** The recorded result of a batch that completed the same work, if it did. */
 export async function getCompletedBatch(
@@ -56,8 +58,8 @@ export async function recordCompletedBatch(
     pool,
     `WITH rec AS (
        INSERT INTO import_job_batches
-         (job_id, batch_index, batch_key, row_count, inserted, updated, duplicates, failed, duration_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         (job_id, batch_index, batch_key, row_count, inserted, updated, duplicates, failed, duration_ms, stale)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (job_id, batch_index, batch_key) DO NOTHING
        RETURNING job_id
      )
@@ -74,6 +76,7 @@ export async function recordCompletedBatch(
       result.duplicates,
       result.failed,
       Math.round(durationMs),
+      result.stale ?? 0,
     ],
   );
   return (await getCompletedBatch(pool, jobId, batch)) ?? result;

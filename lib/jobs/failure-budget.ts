@@ -8,6 +8,7 @@ export interface RowsSoFar {
   readonly written: number;
   readonly duplicates: number;
   readonly failed: number;
+  readonly stale: number;
 }
 
 /**
@@ -49,10 +50,17 @@ export async function checkFailureBudget(
 
 /** What a job's committed DB batches wrote, and the rejections it recorded, for a job stopped early. */
 export async function rowsSoFar(pool: pg.Pool, jobId: string): Promise<RowsSoFar> {
-  const { rows } = await query<{ total: string; staged: string; written: string; failed: string }>(
+  const { rows } = await query<{
+    total: string;
+    staged: string;
+    written: string;
+    failed: string;
+    stale: string;
+  }>(
     pool,
     `SELECT (SELECT total FROM import_jobs WHERE id = $1) AS total,
        coalesce(sum(row_count), 0) AS staged, coalesce(sum(inserted + updated), 0) AS written,
+       coalesce(sum(stale), 0) AS stale,
        (SELECT count(*) FROM import_job_errors WHERE job_id = $1) AS failed
      FROM import_job_db_batches WHERE job_id = $1`,
     [jobId],
@@ -60,10 +68,12 @@ export async function rowsSoFar(pool: pg.Pool, jobId: string): Promise<RowsSoFar
   const row = rows[0]!;
   const failed = Number(row.failed);
   const written = Number(row.written);
+  const stale = Number(row.stale);
   return {
     total: Number(row.total),
     written,
     failed,
-    duplicates: Math.max(0, Number(row.staged) - written - failed),
+    stale,
+    duplicates: Math.max(0, Number(row.staged) - written - failed - stale),
   };
 }

@@ -48,7 +48,7 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
   if (changed.length > 0) throw await sourceChanged(deps, input, changed);
   const { config, pool } = deps;
   const log = logJob(input);
-  const totals = { processed: 0, inserted: 0, failed: 0, duplicates: 0 };
+  const totals = { processed: 0, inserted: 0, failed: 0, duplicates: 0, stale: 0 };
   const succeeded: number[] = [];
   const batchFailures: BatchFailure[] = [];
   for (const result of input.results) {
@@ -58,6 +58,7 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
       totals.inserted += result.inserted;
       totals.failed += result.failed;
       totals.duplicates += result.duplicates;
+      totals.stale += result.stale ?? 0;
     } else {
       batchFailures.push(batchFailure(input.plan, result));
     }
@@ -67,10 +68,20 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
   const overBudget = input.results.some((result) => result.error === FailureBudgetExceededError.name);
   if (overBudget) {
     const sofar = await rowsSoFar(pool, input.jobId);
-    Object.assign(totals, { processed: sofar.written, failed: sofar.failed, duplicates: sofar.duplicates });
+    Object.assign(totals, {
+      processed: sofar.written,
+      failed: sofar.failed,
+      duplicates: sofar.duplicates,
+      stale: sofar.stale,
+    });
     batchFailures.length = 0;
   }
-  const outcomes = { succeeded: totals.processed, failed: totals.failed, duplicates: totals.duplicates };
+  const outcomes = {
+    succeeded: totals.processed,
+    failed: totals.failed,
+    duplicates: totals.duplicates,
+    stale: totals.stale,
+  };
   // A batch that failed as a whole reports no rows (the job fails with it): the rule holds only when every
   // batch loaded, and then a mismatch is a row lost between the plan and the loaders.
   const account =
@@ -101,6 +112,7 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
     successCount: totals.processed,
     failedCount: totals.failed,
     duplicateCount: totals.duplicates,
+    staleCount: totals.stale,
     ...(failureReason ? { failureReason } : {}),
     ...(success ? { successListUri: success.uri } : {}),
     ...(failed ? { failedListUri: failed.uri } : {}),
@@ -116,6 +128,7 @@ export async function finalizeImport(deps: RuntimeDeps, input: FinalizeInput): P
       updated: totals.processed - totals.inserted,
       duplicates: totals.duplicates,
       failed: totals.failed,
+      stale: totals.stale,
     },
   });
   await publishStatus(deps.status, statusRecorder(pool, input.jobId), message);

@@ -12,6 +12,10 @@ export interface ImportJobRow extends JobRef {
   readonly successCount: number;
   readonly failedCount: number;
   readonly duplicateCount: number;
+  /** Rows not written because their node (or pair) held data of a newer as-of. */
+  readonly staleCount: number;
+  /** The as-of of the job's rows, fixed by its first plan; null before it (or for jobs from before as-of). */
+  readonly asOf: Date | null;
   readonly failureReason: string | null;
   readonly source: string;
   readonly origin: string;
@@ -47,6 +51,8 @@ export interface JobOutcome {
   readonly successCount: number;
   readonly failedCount: number;
   readonly duplicateCount: number;
+  /** Default 0. */
+  readonly staleCount?: number;
   readonly failureReason?: string;
   readonly successListUri?: string;
   readonly failedListUri?: string;
@@ -54,7 +60,7 @@ export interface JobOutcome {
 
 const JOB_COLUMNS = `id, kind, domain_id, group_id, status, total, processed, success_count, failed_count,
   duplicate_count, failure_reason, source, origin, execution_id, success_list_uri, failed_list_uri,
-  created_at, started_at, finished_at, updated_at, dry_run`;
+  created_at, started_at, finished_at, updated_at, dry_run, stale_count, as_of`;
 
 const FINAL = `('COMPLETED', 'FAILED')`;
 
@@ -80,6 +86,8 @@ interface JobRecord {
   finished_at: Date | null;
   updated_at: Date;
   dry_run: boolean;
+  stale_count: string;
+  as_of: Date | null;
 }
 
 function toJobRow(r: JobRecord): ImportJobRow {
@@ -95,6 +103,8 @@ function toJobRow(r: JobRecord): ImportJobRow {
     successCount: Number(r.success_count),
     failedCount: Number(r.failed_count),
     duplicateCount: Number(r.duplicate_count),
+    staleCount: Number(r.stale_count),
+    asOf: r.as_of,
     failureReason: r.failure_reason,
     source: r.source,
     origin: r.origin,
@@ -208,7 +218,7 @@ export async function completeJob(
     pool,
     `UPDATE import_jobs
      SET status = $2, total = $3, processed = $4, success_count = $5, failed_count = $6, duplicate_count = $7,
-         failure_reason = $8, success_list_uri = $9, failed_list_uri = $10,
+         failure_reason = $8, success_list_uri = $9, failed_list_uri = $10, stale_count = $11,
          started_at = coalesce(started_at, now()), finished_at = now(), updated_at = now(),
          progress_seq = progress_seq + 1
      WHERE id = $1 AND status NOT IN ${FINAL}
@@ -224,6 +234,7 @@ export async function completeJob(
       outcome.failureReason ?? null,
       outcome.successListUri ?? null,
       outcome.failedListUri ?? null,
+      outcome.staleCount ?? 0,
     ],
   );
   return finalRow(pool, jobId, result.rows[0]);

@@ -143,5 +143,6 @@ export function batchSucceeded(index: number, counts: LoadCounts): BatchResult {
     updated: counts.updated,
     duplicates: counts.duplicates,
     failed: counts.failed,
+    stale: counts.stale,
   };
 }

@@ -10,7 +10,7 @@ import { pipelineObjectUri } from '../storage/staging.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
 import { removeNodes } from './remove-nodes.ts';
-import { pinJobSource, recordJobTerms } from './source-pin.ts';
+import { fixJobAsOf, pinJobSource, recordJobTerms } from './source-pin.ts';
 
 const PART_NAME_DIGITS = 5;
 
@@ -19,7 +19,8 @@ const PART_NAME_DIGITS = 5;
  * A plain CSV is scanned once and cut into byte ranges of the original object; a .csv.gz is decompressed
  * once into record-aligned parts under the job's staging prefix (gzip cannot be range-read). Every read of
  * the source, here and in the batches, is pinned to the version the HEAD found (recorded with the job, so a
- * resumed job plans against the same version or fails `SOURCE_CHANGED`). A request's removals
+ * resumed job plans against the same version or fails `SOURCE_CHANGED`); the job's as-of is fixed here
+ * too (see `fixJobAsOf`). A request's removals
  * (`removeReferenceIds`) are carried out here, before any batch loads; a job of removals alone plans no batch.
  */
 export async function planImport(
@@ -31,10 +32,15 @@ export async function planImport(
   const { pool, store, config } = deps;
   await claimImportJob(pool, input, executionId);
   await recordJobTerms(pool, input.jobId, input);
-  // Removals go first: a request never names one id in both lists (the export sends ready members or
-  // removed ones), and a plan retried removes only what is left. A dry run removes nothing.
-  if (input.removals && !input.dryRun) await removeNodes(deps, input, input.removals);
+  // Removals go before any batch: a request never names one id in both lists (the export sends ready
+  // members or removed ones), and a plan retried removes only what is left. A dry run removes nothing. They
+  // wait for the job's as-of (a node holding newer data stays), which a file's last-modified time sets.
+  const remove = async () => {
+    if (input.removals && !input.dryRun) await removeNodes(deps, input, input.removals);
+  };
   if (input.source.kind === 'removals') {
+    await fixJobAsOf(pool, input.jobId, input.asOf, undefined);
+    await remove();
     await setJobTotal(pool, input.jobId, 0);
     return {
       header: ['reference_id'],
@@ -50,6 +56,8 @@ export async function planImport(
   if (info.size === 0) throw new InvalidFileError('EMPTY_FILE', `file is empty: ${input.source.uri}`);
   const pin = pinOf(info);
   await pinJobSource(pool, input.jobId, info.uri, pin);
+  await fixJobAsOf(pool, input.jobId, input.asOf, info.modifiedAt);
+  await remove();
   const head = await buffer(await store.read(info.uri, { start: 0, end: Math.min(2, info.size) }, pin));
   const gzip = isGzip(head, input.source.fileName ?? info.uri, input.source.contentType ?? info.contentType);
   const started = Date.now();

@@ -3,14 +3,14 @@ import { InvalidRequestError } from '../errors.ts';
 import type { ImportExecutionInput, SourcePin } from '../model/types.ts';
 import { logJob } from '../observability/logger.ts';
 import { planMatchFile } from '../parquet/plan-matches.ts';
-import { type PartsPlan, planMatchParts } from '../parquet/plan-parts.ts';
+import { type PartsPlan, type PlannedPart, planMatchParts } from '../parquet/plan-parts.ts';
 import { matchSourceShape, sourceParts } from '../parquet/source-parts.ts';
 import type { MatchPlan } from '../parquet/types.ts';
 import { pinOf } from '../storage/object-store.ts';
 import type { RuntimeDeps } from './deps.ts';
 import { recordJobParts } from './job-part-repository.ts';
 import { claimImportJob, setJobTotal } from './job-repository.ts';
-import { pinJobSource, recordJobTerms } from './source-pin.ts';
+import { fixJobAsOf, pinJobSource, recordJobTerms } from './source-pin.ts';
 
 /** What the plan step of a match import returns: the file's plan and the rows per database transaction. */
 export interface MatchImportPlan extends MatchPlan {
@@ -77,8 +77,11 @@ interface PlannedSource {
 
 async function planFile(deps: RuntimeDeps, input: ImportExecutionInput): Promise<PlannedSource> {
   const { pool, store, config } = deps;
-  const pin = pinOf(await store.head(input.source.uri));
+  const info = await store.head(input.source.uri);
+  const pin = pinOf(info);
   await pinJobSource(pool, input.jobId, input.source.uri, pin);
+  // The engine's run time: the request's asOf, else when the file (or folder's newest part) was written.
+  await fixJobAsOf(pool, input.jobId, input.asOf, info.modifiedAt);
   const plan = await planMatchFile(store, input.source.uri, {
     pin,
     maxRowsPerBatch: config.matchBatchRows,
@@ -100,9 +103,20 @@ async function planParts(deps: RuntimeDeps, input: ImportExecutionInput): Promis
   });
   const pin = partsPin(planned);
   await pinJobSource(pool, input.jobId, input.source.uri, pin);
+  await fixJobAsOf(pool, input.jobId, input.asOf, newestModification(planned.parts));
   await recordJobParts(pool, input.jobId, planned.parts);
   const { columns, total, batches } = planned;
   return { plan: { columns, total, batches }, pin, parts: planned.parts.length };
+}
+
+/** When the newest part was written (ISO): the default as-of of a sharded source, as a file's is its own. */
+function newestModification(parts: readonly PlannedPart[]): string | undefined {
+  let newest: number | undefined;
+  for (const part of parts) {
+    const at = part.pin.modifiedAt === undefined ? Number.NaN : Date.parse(part.pin.modifiedAt);
+    if (!Number.isNaN(at) && (newest === undefined || at > newest)) newest = at;
+  }
+  return newest === undefined ? undefined : new Date(newest).toISOString();
 }
 
 /** The pin of a sharded source: its bytes, and a digest of its parts' URIs and versions in part order. */

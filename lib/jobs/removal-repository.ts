@@ -7,15 +7,27 @@ import type { JobRef } from '../model/types.ts';
  * Removes the nodes of `referenceIds` from the job's group — their metadata goes with them (ON DELETE
  * CASCADE) — and the match suggestions on either side of them, and adds the nodes removed to the job's
  * `removed_count`, in one transaction: a slice run again (a retried step) removes nothing more and counts
- * nothing more, so each node is counted once. Returns the nodes removed.
+ * nothing more, so each node is counted once. A node holding data of a newer as-of than the job's (an old
+ * removal replayed after a newer import) is kept, with its suggestions: locked first, so it cannot turn
+ * older before the deletes. Returns the nodes removed and those kept for their as-of.
  */
 export async function removeNodeSlice(
   pool: pg.Pool,
   job: JobRef,
   referenceIds: readonly string[],
-): Promise<number> {
-  const scope = [job.domainId, job.groupId, referenceIds];
+): Promise<{ removed: number; kept: number }> {
   return withTransaction(pool, async (client) => {
+    const newer = await query<{ reference_id: string }>(
+      client,
+      `SELECT reference_id FROM nodes
+        WHERE domain_id = $1 AND group_id = $2 AND reference_id = ANY($3::text[])
+          AND as_of > coalesce((SELECT as_of FROM import_jobs WHERE id = $4), statement_timestamp())
+        ORDER BY reference_id FOR UPDATE`,
+      [job.domainId, job.groupId, referenceIds, job.jobId],
+    );
+    const kept = new Set(newer.rows.map((row) => row.reference_id));
+    const ids = kept.size > 0 ? referenceIds.filter((id) => !kept.has(id)) : referenceIds;
+    const scope = [job.domainId, job.groupId, ids];
     await query(
       client,
       `DELETE FROM match_suggestions
@@ -43,7 +55,7 @@ export async function removeNodeSlice(
         [job.jobId, removed],
       );
     }
-    return removed;
+    return { removed, kept: kept.size };
   });
 }
 

@@ -4,8 +4,9 @@ import { RowAccountingError } from '../errors.ts';
  * The one row-accounting rule of every import path (CLI, Kafka, upload, API CSV/NDJSON/Parquet): each record
  * read from the input counts exactly once, as succeeded (written by this job), failed (named in the job's
  * errors by its line, with a code and a reason) or a duplicate (an earlier record of the same file whose
- * key a later record wrote: the last one wins and is the one counted as succeeded). So
- * `total = succeeded + failed + duplicates`, and the job is COMPLETED only when no row failed, or when the
+ * key a later record wrote: the last one wins and is the one counted as succeeded) or stale (not written:
+ * its node or pair holds data of a newer as-of, from another job; neither a success nor a failure). So
+ * `total = succeeded + failed + duplicates + stale`, and the job is COMPLETED only when no row failed, or when the
  * failed rows stay within the tolerated percentage of `total`.
  */
 export interface RowAccount {
@@ -14,6 +15,7 @@ export interface RowAccount {
   readonly succeeded: number;
   readonly failed: number;
   readonly duplicates: number;
+  readonly stale: number;
 }
 
 /**
@@ -25,16 +27,22 @@ export interface RowAccount {
  */
 export function accountRows(
   total: number,
-  outcomes: { readonly succeeded: number; readonly failed: number; readonly duplicates: number },
+  outcomes: {
+    readonly succeeded: number;
+    readonly failed: number;
+    readonly duplicates: number;
+    /** Absent on paths that never skip a row for its as-of (user imports, erasures): none. */
+    readonly stale?: number;
+  },
 ): RowAccount {
-  const account = { total, ...outcomes };
-  const counted = account.succeeded + account.failed + account.duplicates;
+  const account = { total, ...outcomes, stale: outcomes.stale ?? 0 };
+  const counted = account.succeeded + account.failed + account.duplicates + account.stale;
   if (
     counted !== total ||
-    [total, account.succeeded, account.failed, account.duplicates].some((n) => n < 0)
+    [total, account.succeeded, account.failed, account.duplicates, account.stale].some((n) => n < 0)
   ) {
     throw new RowAccountingError(
-      `${total} rows read but ${counted} accounted for (${account.succeeded} succeeded, ${account.failed} failed, ${account.duplicates} duplicates)`,
+      `${total} rows read but ${counted} accounted for (${account.succeeded} succeeded, ${account.failed} failed, ${account.duplicates} duplicates, ${account.stale} stale)`,
       { ...account },
     );
   }

@@ -19,6 +19,28 @@ export async function recordJobTerms(
 }
 
 /**
+ * Fixes the as-of of a job's rows the first time it plans: the request's `asOf`, else the source's
+ * last-modified time (`modifiedAt`), else now. A later plan of the same job (`jobs resume`, a re-run
+ * execution) keeps the first one, so every batch of the job writes with the same as-of.
+ *
+ * @returns the job's as-of.
+ */
+export async function fixJobAsOf(
+  pool: pg.Pool,
+  jobId: string,
+  asOf: string | undefined,
+  modifiedAt: string | undefined,
+): Promise<Date> {
+  const result = await query<{ as_of: Date }>(
+    pool,
+    `UPDATE import_jobs SET as_of = coalesce(as_of, $2::timestamptz, $3::timestamptz, statement_timestamp())
+     WHERE id = $1 RETURNING as_of`,
+    [jobId, asOf ?? null, modifiedAt ?? null],
+  );
+  return result.rows[0]?.as_of ?? new Date();
+}
+
+/**
  * Records the version of its source a job plans against, the first time it plans, and checks every later
  * plan of the same job (`jobs resume`, a re-run execution) against it: their completed batches read the
  * pinned version, so the rest must too.

@@ -19,6 +19,7 @@ export const JobStatusMessageSchema = z.strictObject({
   failedListUri: z.string().min(1).optional(),
   failureReason: z.string().min(1).optional(),
   removed: z.number().int().nonnegative().optional(),
+  stale: z.number().int().nonnegative().optional(),
   dryRun: z.literal(true).optional(),
   counts: z
     .strictObject({
@@ -26,6 +27,7 @@ export const JobStatusMessageSchema = z.strictObject({
       updated: z.number().int().nonnegative(),
       duplicates: z.number().int().nonnegative(),
       failed: z.number().int().nonnegative(),
+      stale: z.number().int().nonnegative().optional(),
     })
     .optional(),
   startedAt: z.iso.datetime({ offset: true }),
@@ -43,6 +45,8 @@ export interface FinalJobState {
   readonly total: number;
   readonly failureReason?: string | null;
   readonly dryRun?: boolean;
+  /** Rows not written for their as-of (node and match imports). */
+  readonly staleCount?: number;
   readonly startedAt: Date | null;
   readonly createdAt: Date;
   readonly finishedAt: Date | null;
@@ -72,6 +76,8 @@ export function buildStatusMessage(job: FinalJobState, reports: JobReports): Job
     processed: job.processed,
     total: job.total,
     ...(job.failureReason ? { failureReason: job.failureReason } : {}),
+    // Imports count rows skipped for their as-of; an erasure writes no rows.
+    ...(job.kind !== 'erasure' ? { stale: job.staleCount ?? 0 } : {}),
     ...(job.dryRun ? { dryRun: true as const } : {}),
     ...(job.dryRun && reports.counts ? { counts: reports.counts } : {}),
     startedAt: (job.startedAt ?? job.createdAt).toISOString(),
@@ -95,6 +101,7 @@ export function canonicalStatusMessage(m: JobStatusMessage): JobStatusMessage {
     ...(m.failedListUri ? { failedListUri: m.failedListUri } : {}),
     ...(m.failureReason ? { failureReason: m.failureReason } : {}),
     ...(m.removed !== undefined ? { removed: m.removed } : {}),
+    ...(m.stale !== undefined ? { stale: m.stale } : {}),
     ...(m.dryRun ? { dryRun: m.dryRun } : {}),
     ...(m.dryRun && m.counts ? { counts: m.counts } : {}),
     startedAt: m.startedAt,

@@ -2,10 +2,12 @@ import type pg from 'pg';
 import { NUL_CHARACTER } from '../csv/parse-range.ts';
 import { DB_BATCH_BYTES, writeInBatches } from '../db/batch-writer.ts';
 import { deadlineExceeded } from '../db/cancel.ts';
+import { query } from '../db/query.ts';
 import {
   type DbBatchPosition,
   IDLE_IN_TRANSACTION_TIMEOUT,
   WORK_MEM,
+  type WrittenCounts,
   writeStagedBatch,
 } from '../db/staged-batch.ts';
 import type { BatchIdentity, JobRef, LoadCounts, RowRejection } from '../model/types.ts';
@@ -23,14 +25,26 @@ export interface LoadMatchesOptions {
   readonly batch?: BatchIdentity;
   /** Counts and rejects as a real load, writes no match suggestion (see `writeStagedBatch`). */
   readonly dryRun?: boolean;
+  /** The as-of of the rows; default the job's (`import_jobs.as_of`), or now when it has none. */
+  readonly asOf?: Date;
+}
+
+/** The as-of a job's rows carry: recorded by its plan, else now (a job with no row, or from before as-of). */
+export async function jobAsOf(pool: pg.Pool, jobId: string): Promise<Date> {
+  const { rows } = await query<{ as_of: Date }>(
+    pool,
+    'SELECT coalesce((SELECT as_of FROM import_jobs WHERE id = $1), statement_timestamp()) AS as_of',
+    [jobId],
+  );
+  return rows[0]!.as_of;
 }
 
 /**
  * Opens a DB batch: temp table and COPY target in one transaction (RDS Proxy pins a session that creates a
  * temp table; ON COMMIT DROP ends that with the transaction). The id columns use COLLATE "C" like the table,
  * so that de-duplication and the key order of the upsert are the index's order. Its columns are those of
- * {@link COPY_NEW_SQL}, so that one COPY payload serves both; the domain, group and job columns are not
- * read (the upsert takes them as parameters).
+ * {@link COPY_NEW_SQL}, so that one COPY payload serves both; the domain, group, job and as-of columns
+ * are not read (the upsert takes them as parameters).
  */
 const BEGIN_SQL = `BEGIN;
 SET LOCAL work_mem = '${WORK_MEM}';
@@ -46,7 +60,8 @@ CREATE TEMP TABLE mb_match_stage (
   rank integer,
   details jsonb NOT NULL,
   job_id text NOT NULL,
-  row bigint NOT NULL
+  row bigint NOT NULL,
+  as_of timestamptz NOT NULL
 ) ON COMMIT DROP;
 SELECT pg_backend_pid() AS pid`;
 
@@ -61,7 +76,7 @@ const COPY_SQL = 'COPY mb_match_stage FROM STDIN WITH (FREEZE)';
  * runs {@link UPSERT_SQL} instead, and the rest of the load goes straight there: its keys are likely stored.
  */
 const COPY_NEW_SQL = `COPY match_suggestions (domain_id, group_id, participant_id, matched_participant_id,
-  compatibility_score, rank, details, last_job_id, last_row) FROM STDIN`;
+  compatibility_score, rank, details, last_job_id, last_row, as_of) FROM STDIN`;
 
 /** The staged rows, the last row of each key only, in key order (the DISTINCT ON sort gives it). */
 const DEDUPLICATED = `(
@@ -72,9 +87,9 @@ const DEDUPLICATED = `(
   ) s`;
 
 const TARGET_COLUMNS = `match_suggestions AS m (domain_id, group_id, participant_id, matched_participant_id,
-    compatibility_score, rank, details, last_job_id, last_row)`;
+    compatibility_score, rank, details, last_job_id, last_row, as_of)`;
 const SOURCE_VALUES =
-  '$2, $1, s.participant_id, s.matched_participant_id, s.compatibility_score, s.rank, s.details, $3, s.row';
+  '$2, $1, s.participant_id, s.matched_participant_id, s.compatibility_score, s.rank, s.details, $3, s.row, $4';
 
 /**
  * Upserts the de-duplicated rows (the last row of a key wins), fed in key order so that concurrent batches
@@ -82,34 +97,40 @@ const SOURCE_VALUES =
  * written by another job, or by an earlier (or the same) row of this job: a key repeated across batches of
  * one file ends with the later row's values whatever order the batches commit in. `job_writes` counts the
  * distinct rows of this job that wrote the key; a key skipped by the WHERE, or returned with job_writes > 1,
- * was already written by this job from another row: a duplicate.
- * $1 group, $2 domain, $3 job.
+ * was already written by this job from another row: a duplicate. A suggestion is overwritten only by rows
+ * as new as its own as-of (the engine's run time; NULL, from before as-of, is older than anything): one
+ * holding newer data takes the DO UPDATE with every column kept, so that RETURNING names it, still another
+ * job's: stale (decided on the row's latest version, exact under concurrent jobs).
+ * $1 group, $2 domain, $3 job, $4 the job's as-of.
  */
 const UPSERT_ROWS = `INSERT INTO ${TARGET_COLUMNS}
   SELECT ${SOURCE_VALUES}
   FROM ${DEDUPLICATED}
   ORDER BY s.participant_id, s.matched_participant_id
   ON CONFLICT (domain_id, group_id, participant_id, matched_participant_id) DO UPDATE SET
-    compatibility_score = excluded.compatibility_score,
-    rank = excluded.rank,
-    details = excluded.details,
-    updated_at = now(),
-    last_job_id = excluded.last_job_id,
-    last_row = excluded.last_row,
+    compatibility_score = CASE WHEN m.as_of > excluded.as_of THEN m.compatibility_score ELSE excluded.compatibility_score END,
+    rank = CASE WHEN m.as_of > excluded.as_of THEN m.rank ELSE excluded.rank END,
+    details = CASE WHEN m.as_of > excluded.as_of THEN m.details ELSE excluded.details END,
+    updated_at = CASE WHEN m.as_of > excluded.as_of THEN m.updated_at ELSE now() END,
+    last_job_id = CASE WHEN m.as_of > excluded.as_of THEN m.last_job_id ELSE excluded.last_job_id END,
+    last_row = CASE WHEN m.as_of > excluded.as_of THEN m.last_row ELSE excluded.last_row END,
+    as_of = CASE WHEN m.as_of > excluded.as_of THEN m.as_of ELSE excluded.as_of END,
     job_writes = CASE
+      WHEN m.as_of > excluded.as_of THEN m.job_writes
       WHEN m.last_job_id = excluded.last_job_id AND m.last_row <> excluded.last_row THEN m.job_writes + 1
       WHEN m.last_job_id = excluded.last_job_id THEN m.job_writes
       ELSE 1
     END
   WHERE m.last_job_id IS DISTINCT FROM excluded.last_job_id OR m.last_row <= excluded.last_row
-  RETURNING m.job_writes, m.xmax = 0 AS inserted`;
+  RETURNING m.job_writes, m.xmax = 0 AS inserted, m.last_job_id IS DISTINCT FROM $3 AS stale`;
 
-/** Every de-duplicated row through the upsert. */
+/** Every de-duplicated row through the upsert; a key returned still another job's was stale. */
 const UPSERT_SQL = `WITH up AS (
   ${UPSERT_ROWS}
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated
+       count(*) FILTER (WHERE NOT inserted AND NOT stale AND job_writes = 1) AS updated,
+       count(*) FILTER (WHERE stale) AS stale
 FROM up`;
 
 /**
@@ -121,7 +142,9 @@ FROM up`;
  * A row whose ids or details hold a NUL character (which PostgreSQL text and jsonb cannot store) is
  * rejected with `NUL_CHARACTER`. Re-loading rows of the same job is idempotent.
  *
- * @returns the counts: for a job, inserted + updated + duplicates + failed = rows read.
+ * Every row carries the job's as-of (`opts.asOf`, else the job row's, else now).
+ *
+ * @returns the counts: for a job, inserted + updated + duplicates + failed + stale = rows read.
  * @throws DeadlineExceededError when `signal` aborts (the open DB batch is rolled back);
  *   DatabaseUnavailableError when the connection fails; errors of `rows` as they are.
  */
@@ -136,7 +159,8 @@ export async function loadMatches(
     throw new RangeError(`dbBatchRows must be a positive integer, got ${dbBatchRows}`);
   }
   if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
-  const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0 };
+  const asOf = (opts.asOf ?? (await jobAsOf(pool, job.jobId))).toISOString();
+  const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0, stale: 0 };
   // New keys are copied straight into the table until one DB batch meets a stored key.
   let insertingNew = true;
   const insertNew = { failed: () => (insertingNew = false) };
@@ -144,7 +168,7 @@ export async function loadMatches(
     dbBatchRows,
     dbBatchBytes,
     signal,
-    newBatch: () => new MatchDbBatch(job),
+    newBatch: () => new MatchDbBatch(job, asOf),
     sizeOf: (run) => run.size,
     write: async (full, rowOffset) => {
       const position = batch && { batch, rowOffset, rows: full.size };
@@ -156,12 +180,15 @@ export async function loadMatches(
         position,
         insertingNew ? insertNew : undefined,
         dryRun,
+        asOf,
       );
       counts.rows += full.records;
       counts.failed += full.rejections.length;
       counts.inserted += written.inserted;
       counts.updated += written.updated;
-      counts.duplicates += full.records - written.inserted - written.updated;
+      const stale = written.stale ?? 0;
+      counts.stale += stale;
+      counts.duplicates += full.records - written.inserted - written.updated - stale;
     },
   });
   return counts;
@@ -180,6 +207,7 @@ const MAX_UTF8_PER_UNIT = 3;
 class MatchDbBatch implements MatchRowVisitor {
   readonly #prefix: string;
   readonly #jobId: string;
+  readonly #suffix: string;
   readonly #payload: Buffer[] = [];
   readonly rejections: RowRejection[] = [];
   records = 0;
@@ -188,8 +216,9 @@ class MatchDbBatch implements MatchRowVisitor {
   #block = Buffer.allocUnsafe(BLOCK_BYTES);
   #used = 0;
 
-  constructor(job: JobRef) {
+  constructor(job: JobRef, asOf: string) {
     this.#prefix = `${job.domainId}\t${copyText(job.groupId)}\t`;
+    this.#suffix = `\t${asOf}\n`;
     this.#jobId = job.jobId;
   }
 
@@ -222,7 +251,7 @@ class MatchDbBatch implements MatchRowVisitor {
     this.#append(
       `${this.#prefix}${copyText(participantId)}\t${copyText(matchedParticipantId)}\t${compatibilityScore}\t${
         rank ?? '\\N'
-      }\t${copyJson(detailsJson)}\t${this.#jobId}\t${row}\n`,
+      }\t${copyJson(detailsJson)}\t${this.#jobId}\t${row}${this.#suffix}`,
     );
     this.records += 1;
   }
@@ -272,6 +301,7 @@ function copyText(value: string): string {
 interface UpsertResult {
   inserted: string;
   updated: string;
+  stale: string;
 }
 
 /** Writes one DB batch in one transaction on one checked-out client. */
@@ -283,8 +313,9 @@ function writeBatch(
   position: DbBatchPosition | undefined,
   insertNew: { readonly failed: () => void } | undefined,
   dryRun: boolean,
-): Promise<{ inserted: number; updated: number }> {
-  return writeStagedBatch<UpsertResult, { inserted: number; updated: number }>(pool, job, {
+  asOf: string,
+): Promise<WrittenCounts> {
+  return writeStagedBatch<UpsertResult, WrittenCounts>(pool, job, {
     begin: BEGIN_SQL,
     copy: COPY_SQL,
     payload: batch.blocks(),
@@ -293,14 +324,18 @@ function writeBatch(
       ? {
           optimistic: {
             copy: COPY_NEW_SQL,
-            written: { inserted: batch.records, updated: 0 },
+            written: { inserted: batch.records, updated: 0, stale: 0 },
             onConflict: insertNew.failed,
           },
         }
       : {}),
-    params: [job.groupId, job.domainId, job.jobId],
-    summarize: (row) => ({ inserted: Number(row.inserted), updated: Number(row.updated) }),
-    nothingStaged: { inserted: 0, updated: 0 },
+    params: [job.groupId, job.domainId, job.jobId, asOf],
+    summarize: (row) => ({
+      inserted: Number(row.inserted),
+      updated: Number(row.updated),
+      stale: Number(row.stale),
+    }),
+    nothingStaged: { inserted: 0, updated: 0, stale: 0 },
     rejections: batch.rejections,
     signal,
     position,

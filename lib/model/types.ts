@@ -44,6 +44,11 @@ export interface ImportExecutionInput extends JobRef {
   readonly dryRun?: boolean;
   /** Fail the job, cancelling its remaining batches, once more rows than this failed. */
   readonly maxFailedRows?: number;
+  /**
+   * The time of the data (ISO): a row is not written over data of a newer as-of (it is counted `stale`).
+   * Default: the source's last-modified time, else the time of the first plan.
+   */
+  readonly asOf?: string;
 }
 
 /**
@@ -117,7 +122,7 @@ export interface RowRejection {
 
 /**
  * What one node or match load (`loadNodes`, `loadMatches`) saw and did. For a job, inserted + updated +
- * duplicates + failed = data rows.
+ * duplicates + failed + stale = data rows.
  */
 export interface LoadCounts {
   /** Valid rows seen (duplicates included). */
@@ -130,6 +135,8 @@ export interface LoadCounts {
   duplicates: number;
   /** Rejected rows, recorded in `import_job_errors`. */
   failed: number;
+  /** Rows not written: their node (or pair) holds data of a newer as-of, from another job. */
+  stale: number;
 }
 
 /** What a batch returns to the Map state (kept tiny: it travels in the state payload). */
@@ -141,6 +148,8 @@ export interface BatchResult {
   readonly updated: number;
   readonly duplicates: number;
   readonly failed: number;
+  /** Rows older than the data their target holds (absent in results from before as-of: none). */
+  readonly stale?: number;
   /** Name of the error, when the whole batch failed after its retries (from the Map's Catch). */
   readonly error?: string;
 }
@@ -161,6 +170,8 @@ export interface JobStatusMessage {
   readonly failureReason?: string;
   /** Nodes the job removed from the group (`removeReferenceIds`); present only when the request had removals. */
   readonly removed?: number;
+  /** Node and match imports: rows not written because their node (or pair) holds data of a newer as-of. */
+  readonly stale?: number;
   /** Present on a dry run only: nothing was written, the counts are those a real run would have. */
   readonly dryRun?: true;
   readonly counts?: DryRunCounts;
@@ -168,10 +179,12 @@ export interface JobStatusMessage {
   readonly finishedAt: string;
 }
 
-/** What a dry run found: the rows a real run would create, update, count as duplicates and fail. */
+/** What a dry run found: the rows a real run would create, update, count as duplicates, fail or skip as stale. */
 export interface DryRunCounts {
   readonly new: number;
   readonly updated: number;
   readonly duplicates: number;
   readonly failed: number;
+  /** Rows a real run would skip for their as-of (see `JobStatusMessage.stale`). */
+  readonly stale?: number;
 }

@@ -64,7 +64,8 @@ const PARSED_BLOCK_ROWS = 1000;
  * written the next one is gathered, so reading and the database work overlap and memory stays bounded.
  *
  * Duplicate references are resolved last-line-wins, within a DB batch and across the batches of the same
- * job however they interleave, and counted once. Re-loading a batch of the same job is idempotent.
+ * job however they interleave, and counted once. A node holding data of a newer as-of than the job's is
+ * left as it is and its row counted stale. Re-loading a batch of the same job is idempotent.
  *
  * @throws DeadlineExceededError when `signal` aborts (the open DB batch is rolled back);
  *   DatabaseUnavailableError when the connection fails; errors of `blocks` as they are.
@@ -83,7 +84,7 @@ export async function loadStagedNodes(
   if (signal?.aborted) throw deadlineExceeded(job, signal.reason);
   const sql = batchSql(layout);
   const committedBefore = batch ? await committedDbBatches(pool, job, batch) : new Set<string>();
-  const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0 };
+  const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0, stale: 0 };
   await writeInBatches(blocks, job, {
     dbBatchRows,
     dbBatchBytes,
@@ -98,7 +99,9 @@ export async function loadStagedNodes(
       counts.failed += full.rejections.length + written.bad;
       counts.inserted += written.inserted;
       counts.updated += written.updated;
-      counts.duplicates += full.records - written.bad - written.inserted - written.updated;
+      const stale = written.stale ?? 0;
+      counts.stale += stale;
+      counts.duplicates += full.records - written.bad - written.inserted - written.updated - stale;
       await onCommitted?.({ references: written.references, rejections: full.rejections });
     },
   });

@@ -94,8 +94,16 @@ export function batchSql(layout: StageLayout): BatchSql {
    * returned with job_writes = 1). Run `again` (a DB batch committed before, rewritten by a retried batch),
    * it also lists the nodes it holds that a later line of the job has written since: the WHERE skips them,
    * yet they were listed by this DB batch the first time.
+   * As-of: a node is overwritten only by data as new as its own (`job.as_of`, the job's, fixed by its
+   * plan; NULL on nodes written before as-of existed counts as older than anything). A node holding newer
+   * data (necessarily another job's: a job has one as-of) takes the DO UPDATE with every column kept as it
+   * is, rather than be skipped by the WHERE, so that RETURNING names it: still another job's, it is `stale`,
+   * and neither written, listed nor given metadata. Decided on the row's latest version, as the WHERE is, so
+   * the count holds when a concurrent job commits newer data while this statement waits for the row.
    */
-  const upsert = (again: boolean) => `WITH staged AS MATERIALIZED (
+  const upsert = (again: boolean) => `WITH job AS MATERIALIZED (
+  SELECT coalesce((SELECT as_of FROM import_jobs WHERE id = $3), statement_timestamp()) AS as_of
+), staged AS MATERIALIZED (
   SELECT line, ${ref} AS reference_id FROM mb_stage
 ), src AS MATERIALIZED (
   SELECT DISTINCT ON (${ref}) ${ref} AS reference_id, line, (${layout.metadata}) AS metadata
@@ -112,27 +120,34 @@ export function batchSql(layout: StageLayout): BatchSql {
   ON CONFLICT (job_id, line) DO NOTHING
   RETURNING line
 ), up AS (
-  INSERT INTO nodes AS n (id, reference_id, group_id, domain_id, last_job_id, last_line, job_first_line)
-  SELECT ($4 || lpad(to_hex(s.line % 4294967296), 8, '0'))::uuid, s.reference_id, $1, $2, $3, s.line, s.line
-  FROM src s ORDER BY s.reference_id
+  INSERT INTO nodes AS n (id, reference_id, group_id, domain_id, last_job_id, last_line, job_first_line, as_of)
+  SELECT ($4 || lpad(to_hex(s.line % 4294967296), 8, '0'))::uuid, s.reference_id, $1, $2, $3, s.line, s.line, job.as_of
+  FROM src s CROSS JOIN job ORDER BY s.reference_id
   ON CONFLICT (domain_id, group_id, reference_id) DO UPDATE SET
-    updated_at = now(),
-    last_job_id = excluded.last_job_id,
-    last_line = excluded.last_line,
+    updated_at = CASE WHEN n.as_of > excluded.as_of THEN n.updated_at ELSE now() END,
+    as_of = CASE WHEN n.as_of > excluded.as_of THEN n.as_of ELSE excluded.as_of END,
+    last_job_id = CASE WHEN n.as_of > excluded.as_of THEN n.last_job_id ELSE excluded.last_job_id END,
+    last_line = CASE WHEN n.as_of > excluded.as_of THEN n.last_line ELSE excluded.last_line END,
     job_writes = CASE
+      WHEN n.as_of > excluded.as_of THEN n.job_writes
       WHEN n.last_job_id = excluded.last_job_id AND n.last_line <> excluded.last_line THEN n.job_writes + 1
       WHEN n.last_job_id = excluded.last_job_id THEN n.job_writes
       ELSE 1
     END,
-    job_first_line = CASE WHEN n.last_job_id = excluded.last_job_id THEN n.job_first_line ELSE excluded.last_line END
+    job_first_line = CASE
+      WHEN n.as_of > excluded.as_of OR n.last_job_id = excluded.last_job_id THEN n.job_first_line
+      ELSE excluded.last_line
+    END
   WHERE n.last_job_id IS DISTINCT FROM excluded.last_job_id OR n.last_line <= excluded.last_line
-  RETURNING n.id, n.reference_id, n.job_writes, n.xmax = 0 AS inserted
+  RETURNING n.id, n.reference_id, n.job_writes, n.xmax = 0 AS inserted, n.last_job_id IS DISTINCT FROM $3 AS stale
+), written AS MATERIALIZED (
+  SELECT * FROM up WHERE NOT stale
 ), meta_new AS (
   INSERT INTO node_metadata (node_id, domain_id, metadata)
-  SELECT up.id, $2, s.metadata FROM up JOIN src s ON s.reference_id = up.reference_id WHERE up.inserted AND s.metadata IS NOT NULL
+  SELECT w.id, $2, s.metadata FROM written w JOIN src s ON s.reference_id = w.reference_id WHERE w.inserted AND s.metadata IS NOT NULL
 ), meta AS (
   INSERT INTO node_metadata AS m (node_id, domain_id, metadata)
-  SELECT up.id, $2, s.metadata FROM up JOIN src s ON s.reference_id = up.reference_id WHERE NOT up.inserted AND s.metadata IS NOT NULL
+  SELECT w.id, $2, s.metadata FROM written w JOIN src s ON s.reference_id = w.reference_id WHERE NOT w.inserted AND s.metadata IS NOT NULL
   ON CONFLICT (node_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now()
   WHERE m.metadata IS DISTINCT FROM excluded.metadata
 )${
@@ -148,8 +163,9 @@ export function batchSql(layout: StageLayout): BatchSql {
 SELECT (SELECT count(*) FROM staged) AS staged,
        (SELECT count(*) FROM staged WHERE ${missing('reference_id')} OR ${tooLong('reference_id')}) AS bad,
        count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted AND job_writes = 1) AS updated,
-       coalesce(array_agg(reference_id) FILTER (WHERE job_writes = 1), '{}')${
+       count(*) FILTER (WHERE NOT inserted AND NOT stale AND job_writes = 1) AS updated,
+       count(*) FILTER (WHERE stale) AS stale,
+       coalesce(array_agg(reference_id) FILTER (WHERE job_writes = 1 AND NOT stale), '{}')${
          again ? ` || (SELECT coalesce(array_agg(reference_id), '{}') FROM listed_before)` : ''
        } AS refs
 FROM up`;
@@ -179,6 +195,7 @@ export interface WrittenBatch extends WrittenCounts {
 
 interface UpsertResult {
   bad: string;
+  stale: string;
   inserted: string;
   updated: string;
   refs: string[];
@@ -216,11 +233,12 @@ export async function writeBatch(
     summarize: (row) => ({
       inserted: Number(row.inserted),
       updated: Number(row.updated),
+      stale: Number(row.stale),
       bad: Number(row.bad),
       // RETURNING follows the sorted input, so this sort is a near no-op pass that guarantees the order.
       references: row.refs.sort(),
     }),
-    nothingStaged: { inserted: 0, updated: 0, bad: 0, references: [] },
+    nothingStaged: { inserted: 0, updated: 0, stale: 0, bad: 0, references: [] },
     rejections: batch.rejections,
     signal,
     position,

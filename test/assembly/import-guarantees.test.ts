@@ -80,6 +80,58 @@ describe('the assembly: what an import guarantees', { timeout: 900_000 }, () => 
     assert.equal(await nodeCount(domain), 2);
   });
 
+  it('an older request after a newer one writes nothing and counts its rows stale', async () => {
+    const domain = randomUUID();
+    const put = (name: string, city: string) =>
+      assembly.s3.client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `incoming/nodes/${domain}/g/${name}`,
+          Body: `reference_id,city\ns1,${city}\ns2,${city}\n`,
+        }),
+      );
+    await put('today.csv', 'Pune');
+    await put('yesterday.csv', 'Goa');
+
+    await requestImport(domain, `incoming/nodes/${domain}/g/today.csv`, 930, {
+      asOf: '2026-12-02T00:00:00Z',
+    });
+    await assembly.settled();
+    await requestImport(domain, `incoming/nodes/${domain}/g/yesterday.csv`, 931, {
+      asOf: '2026-12-01T00:00:00Z',
+    });
+    await assembly.settled();
+
+    const { rows } = await assembly.pool.query(
+      `SELECT status, total::int, processed::int, stale_count::int AS stale FROM import_jobs
+        WHERE domain_id = $1 ORDER BY created_at`,
+      [domain],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.status, r.total, r.processed, r.stale]),
+      [
+        ['COMPLETED', 2, 2, 0],
+        ['COMPLETED', 2, 0, 2],
+      ],
+      failures(),
+    );
+    const cities = await assembly.pool.query(
+      `SELECT DISTINCT m.metadata->>'city' AS city FROM nodes n JOIN node_metadata m ON m.node_id = n.id
+        WHERE n.domain_id = $1`,
+      [domain],
+    );
+    assert.deepEqual(
+      cities.rows.map((r) => r.city),
+      ['Pune'],
+    );
+    const messages = await assembly.pool.query(
+      `SELECT e.payload->>'stale' AS stale FROM job_status_events e JOIN import_jobs j ON j.id = e.job_id
+        WHERE j.domain_id = $1 ORDER BY j.created_at, e.id`,
+      [domain],
+    );
+    assert.equal(messages.rows.at(-1)?.stale, '2', 'the status message says stale');
+  });
+
   it('a request with maxFailedRows stops its job once more rows failed, before reading the whole file', async () => {
     const domain = randomUUID();
     const key = `incoming/nodes/${domain}/g/bad.csv`;

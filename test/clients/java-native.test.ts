@@ -32,7 +32,7 @@ describe('a Java client (native HTTP client) generated from openapi.json (issue 
     assert.match(source, /public ImportAccepted createImportFromMultipart\([^)]*\bFile _file\b/);
     assert.match(
       source,
-      /public ImportAccepted createImportFromBody\([^)]*\bString body, [^)]*\bBoolean dryRun\)/,
+      /public ImportAccepted createImportFromBody\([^)]*\bString body, [^)]*\bBoolean dryRun, [^)]*\bOffsetDateTime asOf\)/,
     );
     assert.match(source, /public ImportAccepted createImport\([^)]*\bImportRequest importRequest\)/);
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { JobStatusMessage } from '../../lib/model/types.ts';
@@ -32,13 +32,21 @@ describe('ten concurrent node imports on overlapping and disjoint groups (the se
     const files = await Promise.all(Array.from({ length: JOBS }, (_, i) => writeFileOf(i)));
     const groupOf = (i: number) => (i < JOBS / 2 ? 'shared' : `own-${i}`);
 
+    // Each job's as-of is its file's last-modified time: on a shared id, the newest file wins.
+    const asOf = await Promise.all(files.map(async (file) => (await stat(file)).mtime.getTime()));
+
     const messages: JobStatusMessage[] = await Promise.all(
       files.map((uri, i) => importNodes(DOMAIN, groupOf(i), uri)),
     );
 
+    // A row is written, or stale where a newer file holds its id: never lost, never failed.
     assert.deepEqual(
-      messages.map((m) => [m.status, m.processed, m.total]),
+      messages.map((m) => [m.status, m.processed + (m.stale ?? 0), m.total]),
       files.map(() => ['COMPLETED', ROWS, ROWS]),
+    );
+    assert.deepEqual(
+      messages.slice(JOBS / 2).map((m) => m.stale),
+      files.slice(JOBS / 2).map(() => 0),
     );
     for (let i = JOBS / 2; i < JOBS; i++) {
       const { rows } = await suite.pool.query<{ n: string; wrong: string }>(
@@ -48,12 +56,20 @@ describe('ten concurrent node imports on overlapping and disjoint groups (the se
       );
       assert.deepEqual(rows[0], { n: String(ROWS), wrong: '0' }, groupOf(i));
     }
-    // The shared group holds the union of the files' ids, each once, each with the values of a file that has it.
+    // The shared group holds the union of the files' ids, each once, each with the values of the newest file
+    // that has it (of one of them, when several share that time).
+    const newest = new Map<string, number>();
+    for (let i = 0; i < JOBS / 2; i++) {
+      for (let row = 0; row < ROWS; row++) {
+        const id = sharedId(i, row);
+        newest.set(id, Math.max(newest.get(id) ?? 0, asOf[i]!));
+      }
+    }
     const expected = new Map<string, Set<string>>();
     for (let i = 0; i < JOBS / 2; i++) {
       for (let row = 0; row < ROWS; row++) {
         const id = sharedId(i, row);
-        expected.set(id, (expected.get(id) ?? new Set()).add(`file-${i}`));
+        if (asOf[i] === newest.get(id)) expected.set(id, (expected.get(id) ?? new Set()).add(`file-${i}`));
       }
     }
     const { rows } = await suite.pool.query<{ reference_id: string; source: string | null }>(

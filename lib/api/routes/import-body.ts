@@ -59,6 +59,7 @@ export async function importJobBody(
     processed_count: written + failed,
     success_count: written,
     fail_count: failed,
+    stale_count: job.staleCount,
     progress: {
       rows_done: progress.rowsDone,
       batches_done: progress.batchesDone,

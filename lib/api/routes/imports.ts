@@ -51,8 +51,22 @@ const ImportParams = z.object({
     .union([z.boolean(), z.enum(['true', 'false'])])
     .transform((value) => value === true || value === 'true')
     .optional(),
+  // The time of the data (ISO 8601 with an offset): the Kafka request's `asOf`, in the API's snake_case.
+  as_of: z.iso.datetime({ offset: true }).optional(),
 });
 type ImportParams = z.infer<typeof ImportParams>;
+
+/**
+ * The as-of a request gives (`as_of`): rows older than the data a node or pair holds are not written. Users
+ * have no as-of: their import refuses one rather than ignore it.
+ */
+function asOfOf(params: ImportParams): string | undefined {
+  const asOf = params.as_of;
+  if (asOf !== undefined && params.resource_type === 'users') {
+    throw new ApiRequestError(400, 'AS_OF_UNSUPPORTED', 'as_of is offered for nodes and matches');
+  }
+  return asOf;
+}
 
 /**
  * Whether the request asks for a dry run (`?dry_run=true` or a `dry_run` field): only the imports that run
@@ -158,6 +172,7 @@ async function createImport(
   }
   checkImportable(params);
   const dryRun = dryRunOf(request, params);
+  const asOf = asOfOf(params);
   const hash = requestHash({
     resource_type: params.resource_type,
     format: params.format,
@@ -166,6 +181,7 @@ async function createImport(
     source_uri: params.source_uri,
     body_sha256: staged?.sha256,
     ...(dryRun ? { dry_run: true } : {}),
+    ...(asOf !== undefined ? { as_of: asOf } : {}),
   });
   const { response, replayed } = await context.idempotency.once(
     { domainId: params.domain_id, key },
@@ -179,6 +195,7 @@ async function createImport(
         domainId: params.domain_id,
         groupId: params.group_id,
         ...(dryRun ? { dryRun } : {}),
+        ...(asOf !== undefined ? { asOf } : {}),
       };
       const { createdAt } = await createImportJob(context.deps, { ...job, uri });
       if (uri !== undefined) await launchOrFail(context, { ...job, uri });

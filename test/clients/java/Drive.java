@@ -115,7 +115,7 @@ public final class Drive {
         "multipart",
         created(
             imports.createImportFromMultipartWithHttpInfo(
-                nextKey(), in.get("multipartCsv"), ResourceType.USERS, ImportFormat.CSV, domain, group, null)));
+                nextKey(), in.get("multipartCsv"), ResourceType.USERS, ImportFormat.CSV, domain, group, null, null)));
     report.put(
         "sourceUri",
         created(
@@ -131,7 +131,7 @@ public final class Drive {
         "rawNdjson",
         created(
             imports.createImportFromBodyWithHttpInfo(
-                nextKey(), ResourceType.USERS, ImportFormat.NDJSON, domain, group, text(in, "rawNdjson"), null)));
+                nextKey(), ResourceType.USERS, ImportFormat.NDJSON, domain, group, text(in, "rawNdjson"), null, null)));
 
     ApiResponse<ImportAccepted> pending =
         imports.createImportWithHttpInfo(
@@ -153,7 +153,7 @@ public final class Drive {
     UUID withErrors =
         imports
             .createImportFromBody(
-                nextKey(), ResourceType.USERS, ImportFormat.CSV, domain, group, text(in, "errorsCsv"), null)
+                nextKey(), ResourceType.USERS, ImportFormat.CSV, domain, group, text(in, "errorsCsv"), null, null)
             .getJobId();
     report.put("errorJob", importSettled(withErrors));
     List<List<Integer>> pages = new ArrayList<>();
@@ -168,17 +168,17 @@ public final class Drive {
     String key = nextKey();
     ApiResponse<ImportAccepted> first =
         imports.createImportFromBodyWithHttpInfo(
-            key, ResourceType.USERS, ImportFormat.CSV, domain, group, text(in, "repeatCsv"), null);
+            key, ResourceType.USERS, ImportFormat.CSV, domain, group, text(in, "repeatCsv"), null, null);
     ApiResponse<ImportAccepted> repeat =
         imports.createImportFromBodyWithHttpInfo(
-            key, ResourceType.USERS, ImportFormat.CSV, domain, group, text(in, "repeatCsv"), null);
+            key, ResourceType.USERS, ImportFormat.CSV, domain, group, text(in, "repeatCsv"), null, null);
     Map<String, Object> idempotency = new LinkedHashMap<>();
     idempotency.put("first", first.getStatusCode());
     idempotency.put("repeat", repeat.getStatusCode());
     idempotency.put("sameJob", first.getData().getJobId().equals(repeat.getData().getJobId()));
     try {
       imports.createImportFromBody(
-          key, ResourceType.USERS, ImportFormat.CSV, domain, group, text(in, "conflictCsv"), null);
+          key, ResourceType.USERS, ImportFormat.CSV, domain, group, text(in, "conflictCsv"), null, null);
       idempotency.put("conflict", 0);
       idempotency.put("conflictCode", "");
     } catch (ApiException refused) {

@@ -261,6 +261,60 @@ describe('bulk HTTP API over real HTTP', () => {
     assert.deepEqual([refused.status, refused.json.code], [400, 'DRY_RUN_UNSUPPORTED']);
   });
 
+  it('as_of: an import older than the nodes it names writes nothing and says stale_count; users refuse it', async () => {
+    const post = (query: string, body: string, headers: Record<string, string>) =>
+      call('POST', `/v1/imports${query}`, { headers: { 'idempotency-key': nextKey(), ...headers }, body });
+    const target = `resource_type=nodes&domain_id=${DOMAIN}&group_id=g2&format=csv`;
+    const csv = (city: string) => `reference_id,city\nao1,${city}\nao2,${city}\n`;
+    const olderFile = join(imports, 'asof-older.csv');
+    await writeFile(olderFile, csv('Goa'));
+
+    const newer = await post(`?${target}&as_of=2026-12-02T00:00:00Z`, csv('Pune'), {
+      'content-type': 'text/csv',
+    });
+    await finished(newer.json.job_id as string);
+    const older = await post(
+      '',
+      JSON.stringify({
+        resource_type: 'nodes',
+        format: 'csv',
+        domain_id: DOMAIN,
+        group_id: 'g2',
+        source_uri: olderFile,
+        as_of: '2026-12-01T00:00:00Z',
+      }),
+      { 'content-type': 'application/json' },
+    );
+    const job = await finished(older.json.job_id as string);
+    const refused = await post(
+      '',
+      JSON.stringify({
+        resource_type: 'users',
+        format: 'csv',
+        domain_id: DOMAIN,
+        group_id: 'g2',
+        as_of: '2026-12-01T00:00:00Z',
+      }),
+      { 'content-type': 'application/json' },
+    );
+
+    assert.deepEqual(
+      [job.status, job.total_records, job.success_count, job.fail_count, job.stale_count],
+      ['completed', 2, 0, 0, 2],
+      JSON.stringify(job),
+    );
+    const cities = await pool.query(
+      `SELECT DISTINCT m.metadata->>'city' AS city FROM nodes n JOIN node_metadata m ON m.node_id = n.id
+       WHERE n.domain_id = $1 AND n.group_id = 'g2' AND n.reference_id LIKE 'ao%'`,
+      [DOMAIN],
+    );
+    assert.deepEqual(
+      cities.rows.map((r) => r.city),
+      ['Pune'],
+    );
+    assert.deepEqual([refused.status, refused.json.code], [400, 'AS_OF_UNSUPPORTED']);
+  });
+
   it('imports matches from a Parquet body, and from CSV and NDJSON with every error of a bad row', async () => {
     const file = join(dir, 'matches.parquet');
     writeMatchParquet(file, 500, { codec: 'SNAPPY', rowGroupRows: 200 });

@@ -111,6 +111,40 @@ describe('matchbridge command line', () => {
     assert.deepEqual(message.failedList, ['line:4']);
   });
 
+  it('--as-of: a run older than the data held writes nothing and says stale; a bad time is a usage error', async () => {
+    const run = (asOf: string) =>
+      cli(
+        [
+          'import',
+          'nodes',
+          'samples/nodes.csv',
+          '--domain',
+          DOMAIN,
+          '--group',
+          'cli-asof',
+          '--as-of',
+          asOf,
+          '--json',
+        ],
+        env,
+      );
+
+    const newer = await run('2026-12-02T00:00:00Z');
+    const older = await run('2026-12-01T00:00:00+05:30');
+    const bad = await run('yesterday');
+
+    assert.equal(newer.code, 0, newer.stderr);
+    assert.equal(JSON.parse(newer.stdout).stale, 0);
+    assert.equal(older.code, 0, older.stderr);
+    const message = JSON.parse(older.stdout);
+    assert.deepEqual(
+      [message.status, message.total, message.processed, message.stale],
+      ['COMPLETED', 12, 0, 12],
+    );
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr.split('\n')[0] ?? '', /^matchbridge: .*--as-of/);
+  });
+
   it('exits 1 when the job FAILED', async () => {
     const file = join(dir, 'bad.csv');
     await writeFile(file, 'reference_id,name\nok,A\n,B\n');

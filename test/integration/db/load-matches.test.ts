@@ -83,7 +83,7 @@ describe('loadMatches', () => {
 
     const counts = await loadMatches(db.pool, job, source(items), { dbBatchRows: 2 });
 
-    assert.deepEqual(counts, { rows: 4, inserted: 4, updated: 0, duplicates: 0, failed: 1 });
+    assert.deepEqual(counts, { rows: 4, inserted: 4, updated: 0, duplicates: 0, failed: 1, stale: 0 });
     const rows = await rowsOf(job);
     assert.equal(rows.length, 4);
     assert.deepEqual(rows[0], {
@@ -114,7 +114,7 @@ describe('loadMatches', () => {
       },
     );
 
-    assert.deepEqual(counts, { rows: 2, inserted: 0, updated: 0, duplicates: 2, failed: 0 });
+    assert.deepEqual(counts, { rows: 2, inserted: 0, updated: 0, duplicates: 2, failed: 0, stale: 0 });
     const rows = await rowsOf(job);
     assert.deepEqual(
       rows.map((r) => [r.compatibility_score, r.last_row]),
@@ -138,7 +138,7 @@ describe('loadMatches', () => {
 
     const counts = await loadMatches(db.pool, job, source(items), { dbBatchRows: 2, batch });
 
-    assert.deepEqual(counts, { rows: 6, inserted: 6, updated: 0, duplicates: 0, failed: 0 });
+    assert.deepEqual(counts, { rows: 6, inserted: 6, updated: 0, duplicates: 0, failed: 0, stale: 0 });
     assert.equal((await rowsOf(job)).length, 6);
   });
 
@@ -172,7 +172,7 @@ describe('loadMatches', () => {
 
     const counts = await loadMatches(db.pool, second, source([match(0, 'p', 'q', 0.9)]), { dbBatchRows: 10 });
 
-    assert.deepEqual(counts, { rows: 1, inserted: 0, updated: 1, duplicates: 0, failed: 0 });
+    assert.deepEqual(counts, { rows: 1, inserted: 0, updated: 1, duplicates: 0, failed: 0, stale: 0 });
     assert.deepEqual(
       (await rowsOf(second)).map((r) => r.compatibility_score),
       [0.9],
@@ -202,7 +202,7 @@ describe('loadMatches', () => {
 
       const counts = await loading;
 
-      assert.deepEqual(counts, { rows: 2, inserted: 1, updated: 1, duplicates: 0, failed: 0 });
+      assert.deepEqual(counts, { rows: 2, inserted: 1, updated: 1, duplicates: 0, failed: 0, stale: 0 });
       assert.deepEqual(
         (await rowsOf(job)).map((r) => [r.participant_id, r.matched_participant_id, r.compatibility_score]),
         [
@@ -234,18 +234,20 @@ describe('loadMatches', () => {
         const { rows } = await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
         pids.push(rows[0]?.pid ?? 0);
       }
+      // One engine run time for both: neither job's rows are older than the other's, so none is stale.
+      const asOf = new Date();
       const loadFirst = loadMatches(
         db.pool,
         first,
         source([match(0, 'k1', 'm'), match(1, 'held-0', 'm'), match(2, 'k2', 'm')]),
-        { dbBatchRows: 10 },
+        { dbBatchRows: 10, asOf },
       );
       await blockedBy(db.pool, pids[0]);
       const loadSecond = loadMatches(
         db.pool,
         second,
         source([match(0, 'k2', 'm'), match(1, 'held-1', 'm'), match(2, 'k1', 'm')]),
-        { dbBatchRows: 10 },
+        { dbBatchRows: 10, asOf },
       );
       await blockedBy(db.pool, pids[1]);
       for (const blocker of blockers) await blocker.query('ROLLBACK');
@@ -382,6 +384,7 @@ describe('loadMatchBatch', () => {
       updated: 0,
       duplicates: 0,
       failed: 0,
+      stale: 0,
     });
     assert.deepEqual(again, first);
     assert.deepEqual(reads, []);

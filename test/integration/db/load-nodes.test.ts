@@ -104,7 +104,7 @@ describe('loadNodes', () => {
 
     const { counts, chunks } = await load(job, rows, 2);
 
-    assert.deepEqual(counts, { rows: 5, inserted: 5, updated: 0, duplicates: 0, failed: 0 });
+    assert.deepEqual(counts, { rows: 5, inserted: 5, updated: 0, duplicates: 0, failed: 0, stale: 0 });
     const nodes = await nodesOf(job.groupId);
     assert.equal(nodes.size, 5);
     for (const r of rows) assert.deepEqual(nodes.get(r.reference)?.metadata, r.metadata, r.reference);
@@ -124,7 +124,7 @@ describe('loadNodes', () => {
 
     const { counts, chunks } = await load(second, rows, 20);
 
-    assert.deepEqual(counts, { rows: 50, inserted: 0, updated: 50, duplicates: 0, failed: 0 });
+    assert.deepEqual(counts, { rows: 50, inserted: 0, updated: 50, duplicates: 0, failed: 0, stale: 0 });
     assert.equal(chunks.flatMap((c) => c.references).length, 50);
     const after = await nodesOf(first.groupId);
     assert.equal(after.size, 50);
@@ -145,7 +145,7 @@ describe('loadNodes', () => {
 
     const { counts } = await load(second, [row(2, 'a', { city: 'Mumbai', age: '40' })]);
 
-    assert.deepEqual(counts, { rows: 1, inserted: 0, updated: 1, duplicates: 0, failed: 0 });
+    assert.deepEqual(counts, { rows: 1, inserted: 0, updated: 1, duplicates: 0, failed: 0, stale: 0 });
     assert.deepEqual((await nodesOf(first.groupId)).get('a')?.metadata, { city: 'Mumbai', age: '40' });
   });
 
@@ -154,7 +154,7 @@ describe('loadNodes', () => {
 
     const { counts, chunks } = await load(job, [row(2, 'a'), row(3, 'b'), row(4, 'a'), row(5, 'a')]);
 
-    assert.deepEqual(counts, { rows: 4, inserted: 2, updated: 0, duplicates: 2, failed: 0 });
+    assert.deepEqual(counts, { rows: 4, inserted: 2, updated: 0, duplicates: 2, failed: 0, stale: 0 });
     assert.deepEqual((await nodesOf(job.groupId)).get('a')?.metadata, { line: '5' });
     assert.deepEqual(chunks[0]?.references, ['a', 'b']);
   });
@@ -164,7 +164,7 @@ describe('loadNodes', () => {
 
     const { counts, chunks } = await load(job, [row(2, 'a'), row(3, 'b'), row(4, 'c'), row(5, 'a')], 2);
 
-    assert.deepEqual(counts, { rows: 4, inserted: 3, updated: 0, duplicates: 1, failed: 0 });
+    assert.deepEqual(counts, { rows: 4, inserted: 3, updated: 0, duplicates: 1, failed: 0, stale: 0 });
     assert.deepEqual((await nodesOf(job.groupId)).get('a')?.metadata, { line: '5' });
     assert.deepEqual(
       chunks.map((c) => c.references),
@@ -269,7 +269,7 @@ describe('loadNodes', () => {
     const first = await load(job, items);
     const second = await load(job, items);
 
-    assert.deepEqual(first.counts, { rows: 2, inserted: 2, updated: 0, duplicates: 0, failed: 2 });
+    assert.deepEqual(first.counts, { rows: 2, inserted: 2, updated: 0, duplicates: 0, failed: 2, stale: 0 });
     assert.equal(second.counts.failed, 2);
     assert.deepEqual(
       first.chunks.flatMap((c) => c.rejections.map((r) => r.line)),
@@ -297,7 +297,7 @@ describe('loadNodes', () => {
       row(4, 'n\0ul'),
     ]);
 
-    assert.deepEqual(counts, { rows: 1, inserted: 1, updated: 0, duplicates: 0, failed: 2 });
+    assert.deepEqual(counts, { rows: 1, inserted: 1, updated: 0, duplicates: 0, failed: 2, stale: 0 });
     assert.deepEqual(
       chunks[0]?.rejections.map((r) => [r.line, r.code]),
       [

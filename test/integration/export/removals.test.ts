@@ -136,7 +136,9 @@ describe('removal through the export (local, the outbox fed to ingest)', () => {
 
     await suite.pool.query(`DELETE FROM users WHERE domain_id = $1 AND username = 'cid'`, [domainId]);
     const alone = await exportAndImport(domainId);
-    assert.deepEqual(alone.values, [{ domainId, groupId: 'paid', removedUsernames: ['cid'] }]);
+    const asOf = alone.values[0]?.asOf;
+    assert.equal(typeof asOf, 'string', 'removals carry the run time as their asOf');
+    assert.deepEqual(alone.values, [{ domainId, groupId: 'paid', asOf, removedUsernames: ['cid'] }]);
     assert.equal(alone.summary.groups[0]?.file, null);
     assert.deepEqual([...(await nodesOf(suite.pool, domainId, 'paid')).keys()].sort(), ['ann', 'dan']);
     assert.equal(alone.jobs[0]?.status, 'COMPLETED');

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { config } from '../../../lib/config.ts';
 import { unescapeCell } from '../../../lib/csv/spreadsheet-escape.ts';
@@ -7,9 +9,13 @@ import { exportFileLocation } from '../../../lib/export/export-file.ts';
 import { exportGroup } from '../../../lib/export/export-group.ts';
 import { recordGroupFailure } from '../../../lib/export/finish-export.ts';
 import { USER_EXPORT_COLUMNS } from '../../../lib/export/user-columns.ts';
+import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import { openLocalIngest } from '../../../lib/local/ingest.ts';
 import { runExportLocally } from '../../../lib/local/run-export.ts';
+import { runImportLocally } from '../../../lib/local/run-import.ts';
 import { metrics } from '../../../lib/observability/logger.ts';
 import { exportDeps } from '../../../lib/runtime/export-deps.ts';
+import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 import {
   createDomain,
   expectedMetadata,
@@ -84,7 +90,10 @@ describe('user export (local, no broker: the outbox)', () => {
       filePath: group?.file,
       fileName: group?.file?.split('/').pop(),
       contentType: 'application/gzip',
+      asOf: JSON.parse(requests[0]?.value ?? '{}').asOf,
     });
+    // The run's time: the request's asOf, and the job's, so a replay later writes nothing over newer data.
+    assert.ok(Date.parse(JSON.parse(requests[0]?.value ?? '{}').asOf) <= Date.now());
     assert.equal(jobs.length, 1);
     assert.equal(jobs[0]?.status, 'COMPLETED');
     assert.equal(jobs[0]?.total, ready.length);
@@ -94,6 +103,45 @@ describe('user export (local, no broker: the outbox)', () => {
       await nodesOf(suite.pool, domainId, 'paid'),
       new Map(ready.map((u) => [u.username, expectedMetadata(u, 'paid')])),
     );
+  });
+
+  it("yesterday's export replayed after today's changes nothing: its rows are counted stale", async () => {
+    const domainId = await createDomain(suite.pool, [['replayed', true]]);
+    const users = [{ username: 'r1' }, { username: 'r2' }, { username: 'r3' }];
+    await insertUsers(suite.pool, domainId, 'replayed', users);
+    const summary = await runExportLocally({ domainId, trigger: 'test' });
+    const { requests, jobs } = await ingestRun(suite.home, summary.runId);
+    assert.equal(jobs[0]?.processed, users.length);
+    const request = requests[0]!;
+    // Today's import of two of the same users, with changed metadata (as-of: its file's time, later).
+    const today = join(suite.home, 'today.csv');
+    await writeFile(today, 'reference_id,display_name\nr1,Today One\nr2,Today Two\n');
+    const newer = await runImportLocally({
+      jobId: randomUUID(),
+      kind: 'nodes',
+      domainId,
+      groupId: 'replayed',
+      source: { uri: today },
+      origin: 'test',
+    });
+    assert.equal(newer.processed, 2);
+    const before = await nodesOf(suite.pool, domainId, 'replayed');
+
+    // The export's request delivered again as a new record (a re-send, a replay from elsewhere): a new job.
+    const local = openLocalIngest(config());
+    const replay = await ingestRecords(
+      mskEvent([mskRecord(request.value, { topic: request.topic, offset: 900_000, key: request.key })]),
+      local.deps,
+    );
+    assert.equal(replay.started.length, 1);
+    const [replayed] = [...local.starter.finished.values()];
+
+    assert.equal(replayed?.status, 'COMPLETED', replayed?.failureReason);
+    assert.equal(replayed?.total, users.length);
+    assert.equal(replayed?.stale, 2);
+    assert.equal(replayed?.processed, 1);
+    assert.deepEqual(await nodesOf(suite.pool, domainId, 'replayed'), before);
+    assert.equal(before.get('r1')?.display_name, 'Today One');
   });
 
   it('round trip, not cost-based: usernames in requests under the size limit, each a valid import', async () => {

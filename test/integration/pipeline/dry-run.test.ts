@@ -92,6 +92,7 @@ describe('a dry run: the whole job, the same checks and counts, no write to the 
         updated: counts.updated,
         duplicates: counts.duplicates,
         failed: real.total - real.processed - counts.duplicates,
+        stale: 0,
       });
     }
     const state = await groupState(suite.pool, DOMAIN, 'g');

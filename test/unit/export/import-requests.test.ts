@@ -27,6 +27,30 @@ function chunk(
 }
 
 describe('username import requests', () => {
+  it('carry the run time as asOf in every request, within the size limit', () => {
+    const asOf = '2026-12-01T17:50:00.123Z';
+    const names = Array.from({ length: 60 }, (_, i) => `user-${i}`);
+    const firstFields = {
+      filePath: 's3://b/k.csv.gz',
+      fileName: 'k.csv.gz',
+      contentType: 'application/gzip',
+    };
+
+    const values = chunk(names, 400, { field: 'removedUsernames', firstFields, fields: { asOf } });
+
+    assert.ok(values.length > 1);
+    for (const [i, value] of values.entries()) {
+      assert.ok(Buffer.byteLength(value) <= 400);
+      const request = parseNodeImportRequest(value);
+      assert.equal(request.asOf, asOf);
+      assert.equal(request.filePath, i === 0 ? firstFields.filePath : undefined);
+    }
+    assert.deepEqual(
+      values.flatMap((value) => requestedRemovals(parseNodeImportRequest(value)) ?? []),
+      names,
+    );
+  });
+
   it('are valid node import requests within the size limit that carry every name once, in order', () => {
     const name = fc.string({
       minLength: 1,

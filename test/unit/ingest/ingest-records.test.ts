@@ -63,6 +63,32 @@ describe('ingest of MSK import requests', () => {
     );
   });
 
+  it("carries a request's asOf to its job, and dead-letters an asOf that is no ISO time with an offset", async () => {
+    const starter = fakeStarter();
+    const sink = fakeSink();
+    const event = mskEvent([
+      mskRecord(valid({ asOf: '2026-12-01T10:00:00Z' }), { offset: 1 }),
+      mskRecord(valid({ asOf: '2026-12-01T15:30:00+05:30' }), { offset: 2 }),
+      mskRecord(valid(), { offset: 3 }),
+      mskRecord(valid({ asOf: '2026-12-01' }), { offset: 4 }),
+      mskRecord(valid({ asOf: 'yesterday' }), { offset: 5 }),
+    ]);
+
+    await ingestRecords(event, { starter, deadLetters: sink, allowLocalFiles: false });
+
+    assert.deepEqual(
+      starter.inputs.map((input) => input.asOf),
+      ['2026-12-01T10:00:00Z', '2026-12-01T15:30:00+05:30', undefined],
+    );
+    assert.deepEqual(
+      sink.letters.map((letter) => [letter.offset, letter.code]),
+      [
+        [4, 'SCHEMA_VIOLATION'],
+        [5, 'SCHEMA_VIOLATION'],
+      ],
+    );
+  });
+
   it('dead-letters each invalid record with its own code while valid records in the batch start', async () => {
     const starter = fakeStarter();
     const sink = fakeSink();

@@ -19,6 +19,8 @@ function row(overrides: Partial<ImportJobRow>): ImportJobRow {
     successCount: 0,
     failedCount: 0,
     duplicateCount: 0,
+    staleCount: 0,
+    asOf: null,
     failureReason: null,
     source: 's3://bucket/incoming/nodes/x.csv',
     origin: 'cli',
