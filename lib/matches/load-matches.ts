@@ -92,6 +92,12 @@ const SOURCE_VALUES =
   '$2, $1, s.participant_id, s.matched_participant_id, s.compatibility_score, s.rank, s.details, $3, s.row, $4';
 
 /**
+ * A stored suggestion holding newer data than the row of another job: kept as it is. Rows of the same job are
+ * never stale to each other (one job has one as-of; a job row without one gives each load its own time).
+ */
+const NEWER_SUGGESTION = '(m.as_of > excluded.as_of AND m.last_job_id IS DISTINCT FROM excluded.last_job_id)';
+
+/**
  * Upserts the de-duplicated rows (the last row of a key wins), fed in key order so that concurrent batches
  * lock rows in the same order and cannot deadlock. The DO UPDATE applies only when the suggestion was last
  * written by another job, or by an earlier (or the same) row of this job: a key repeated across batches of
@@ -108,15 +114,15 @@ const UPSERT_ROWS = `INSERT INTO ${TARGET_COLUMNS}
   FROM ${DEDUPLICATED}
   ORDER BY s.participant_id, s.matched_participant_id
   ON CONFLICT (domain_id, group_id, participant_id, matched_participant_id) DO UPDATE SET
-    compatibility_score = CASE WHEN m.as_of > excluded.as_of THEN m.compatibility_score ELSE excluded.compatibility_score END,
-    rank = CASE WHEN m.as_of > excluded.as_of THEN m.rank ELSE excluded.rank END,
-    details = CASE WHEN m.as_of > excluded.as_of THEN m.details ELSE excluded.details END,
-    updated_at = CASE WHEN m.as_of > excluded.as_of THEN m.updated_at ELSE now() END,
-    last_job_id = CASE WHEN m.as_of > excluded.as_of THEN m.last_job_id ELSE excluded.last_job_id END,
-    last_row = CASE WHEN m.as_of > excluded.as_of THEN m.last_row ELSE excluded.last_row END,
-    as_of = CASE WHEN m.as_of > excluded.as_of THEN m.as_of ELSE excluded.as_of END,
+    compatibility_score = CASE WHEN ${NEWER_SUGGESTION} THEN m.compatibility_score ELSE excluded.compatibility_score END,
+    rank = CASE WHEN ${NEWER_SUGGESTION} THEN m.rank ELSE excluded.rank END,
+    details = CASE WHEN ${NEWER_SUGGESTION} THEN m.details ELSE excluded.details END,
+    updated_at = CASE WHEN ${NEWER_SUGGESTION} THEN m.updated_at ELSE now() END,
+    last_job_id = CASE WHEN ${NEWER_SUGGESTION} THEN m.last_job_id ELSE excluded.last_job_id END,
+    last_row = CASE WHEN ${NEWER_SUGGESTION} THEN m.last_row ELSE excluded.last_row END,
+    as_of = greatest(m.as_of, excluded.as_of),
     job_writes = CASE
-      WHEN m.as_of > excluded.as_of THEN m.job_writes
+      WHEN ${NEWER_SUGGESTION} THEN m.job_writes
       WHEN m.last_job_id = excluded.last_job_id AND m.last_row <> excluded.last_row THEN m.job_writes + 1
       WHEN m.last_job_id = excluded.last_job_id THEN m.job_writes
       ELSE 1

@@ -78,6 +78,12 @@ export interface BatchSql {
   readonly upsertAgain: string;
 }
 
+/**
+ * A stored node holding newer data than the row of another job: kept as it is. Rows of the same job are
+ * never stale to each other (one job has one as-of; a job row without one gives each statement its own time).
+ */
+const NEWER_NODE = '(n.as_of > excluded.as_of AND n.last_job_id IS DISTINCT FROM excluded.last_job_id)';
+
 export function batchSql(layout: StageLayout): BatchSql {
   const ref = `(${layout.reference}) COLLATE "C"`;
   /**
@@ -124,18 +130,18 @@ export function batchSql(layout: StageLayout): BatchSql {
   SELECT ($4 || lpad(to_hex(s.line % 4294967296), 8, '0'))::uuid, s.reference_id, $1, $2, $3, s.line, s.line, job.as_of
   FROM src s CROSS JOIN job ORDER BY s.reference_id
   ON CONFLICT (domain_id, group_id, reference_id) DO UPDATE SET
-    updated_at = CASE WHEN n.as_of > excluded.as_of THEN n.updated_at ELSE now() END,
-    as_of = CASE WHEN n.as_of > excluded.as_of THEN n.as_of ELSE excluded.as_of END,
-    last_job_id = CASE WHEN n.as_of > excluded.as_of THEN n.last_job_id ELSE excluded.last_job_id END,
-    last_line = CASE WHEN n.as_of > excluded.as_of THEN n.last_line ELSE excluded.last_line END,
+    updated_at = CASE WHEN ${NEWER_NODE} THEN n.updated_at ELSE now() END,
+    as_of = greatest(n.as_of, excluded.as_of),
+    last_job_id = CASE WHEN ${NEWER_NODE} THEN n.last_job_id ELSE excluded.last_job_id END,
+    last_line = CASE WHEN ${NEWER_NODE} THEN n.last_line ELSE excluded.last_line END,
     job_writes = CASE
-      WHEN n.as_of > excluded.as_of THEN n.job_writes
+      WHEN ${NEWER_NODE} THEN n.job_writes
       WHEN n.last_job_id = excluded.last_job_id AND n.last_line <> excluded.last_line THEN n.job_writes + 1
       WHEN n.last_job_id = excluded.last_job_id THEN n.job_writes
       ELSE 1
     END,
     job_first_line = CASE
-      WHEN n.as_of > excluded.as_of OR n.last_job_id = excluded.last_job_id THEN n.job_first_line
+      WHEN ${NEWER_NODE} OR n.last_job_id = excluded.last_job_id THEN n.job_first_line
       ELSE excluded.last_line
     END
   WHERE n.last_job_id IS DISTINCT FROM excluded.last_job_id OR n.last_line <= excluded.last_line

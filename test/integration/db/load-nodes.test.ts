@@ -212,6 +212,21 @@ describe('loadNodes', () => {
       await assertLastLineWins(job, [a, b]);
     });
 
+    it("never counts a job's rows stale to each other, whatever as-of each load read", async () => {
+      // A job row without an as-of gives each statement its own time, and a statement that waited for a row
+      // lock may hold an older one than the load that wrote the row: the later part, loaded with the older
+      // time, must still win by its lines, counted once, never as stale.
+      const job = await newJob();
+      const asOf = (at: string) =>
+        db.pool.query('UPDATE import_jobs SET as_of = $2 WHERE id = $1', [job.jobId, at]);
+      await asOf('2026-12-02T00:00:00Z');
+      const a = await load(job, partA, 30);
+      await asOf('2026-12-01T00:00:00Z');
+      const b = await load(job, partB, 30);
+      assert.equal(a.counts.stale + b.counts.stale, 0);
+      await assertLastLineWins(job, [a, b]);
+    });
+
     it('both at once', async () => {
       const job = await newJob();
       const results = await Promise.all([load(job, partA, 7), load(job, partB, 7)]);
