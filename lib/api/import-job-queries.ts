@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { query } from '../db/query.ts';
+import { PART_OF_ERROR_JOIN } from '../jobs/job-part-repository.ts';
 import {
   type JobProgressRead,
   PROGRESS_COLUMNS,
@@ -103,11 +104,7 @@ export async function listImportRowErrors(
     `SELECT e.line, coalesce(e.errors, ARRAY[e.reason]) AS errors, p.name AS part,
             e.line - 1 - p.first_row AS part_row
      FROM import_job_errors e
-     LEFT JOIN LATERAL (
-       SELECT name, first_row FROM import_job_parts
-       WHERE job_id = e.job_id AND first_row < e.line
-       ORDER BY first_row DESC LIMIT 1
-     ) p ON true
+     ${PART_OF_ERROR_JOIN}
      WHERE e.job_id = $1 AND e.line > $2 ORDER BY e.line LIMIT $3`,
     [jobId, afterLine, limit],
   );

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { readWithCursor } from '../db/cursor.ts';
+import { PART_OF_ERROR_JOIN } from './job-part-repository.ts';
 
 /** One failed row of a job, as recorded by the loader. */
 export interface JobError {
@@ -19,11 +20,7 @@ const ERROR_FETCH_ROWS = 1000;
 /** The failed rows of a job, each with the part of a sharded source holding it (the last one starting before it). */
 const ERRORS_WITH_PARTS_SQL = `SELECT e.line, e.reference, e.code, e.reason, p.name, e.line - 1 - p.first_row
   FROM import_job_errors e
-  LEFT JOIN LATERAL (
-    SELECT name, first_row FROM import_job_parts
-    WHERE job_id = e.job_id AND first_row < e.line
-    ORDER BY first_row DESC LIMIT 1
-  ) p ON true
+  ${PART_OF_ERROR_JOIN}
   WHERE e.job_id = $1 ORDER BY e.line`;
 
 /**

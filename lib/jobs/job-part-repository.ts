@@ -5,6 +5,17 @@ import type { SourcePin } from '../model/types.ts';
 import type { PlannedPart } from '../parquet/plan-parts.ts';
 
 /**
+ * Joins each failed row `e` (an `import_job_errors` row) to the part of a sharded source holding it: the last
+ * part starting before its line, as `p` (`name`, `first_row`; NULL for a job of one file). Its row in the part
+ * is `e.line - 1 - p.first_row`.
+ */
+export const PART_OF_ERROR_JOIN = `LEFT JOIN LATERAL (
+    SELECT name, first_row FROM import_job_parts
+    WHERE job_id = e.job_id AND first_row < e.line
+    ORDER BY first_row DESC LIMIT 1
+  ) p ON true`;
+
+/**
  * Records the parts of a job's sharded source (`import_job_parts`), in one statement. A job planned again
  * (`jobs resume`, a re-run execution) records the same parts: its source pin, a digest of them, was checked
  * first (`pinJobSource`), so the rows already there are kept as they are.
