@@ -122,6 +122,26 @@ describe('loadMatches', () => {
     );
   });
 
+  it("never counts a job's rows stale to each other, whatever as-of each load read", async () => {
+    const job = await newJob();
+    // The earlier row loaded with a newer as-of than the later one (a job row without an as-of gives each
+    // load its own time): the later row must still win, as a duplicate of its job, never as stale.
+    const newer = new Date('2026-12-02T00:00:00Z');
+    const older = new Date('2026-12-01T00:00:00Z');
+    await loadMatches(db.pool, job, source([match(1, 'x', 'y', 0.1)]), { dbBatchRows: 10, asOf: newer });
+
+    const counts = await loadMatches(db.pool, job, source([match(5, 'x', 'y', 0.5)]), {
+      dbBatchRows: 10,
+      asOf: older,
+    });
+
+    assert.deepEqual(counts, { rows: 1, inserted: 0, updated: 0, duplicates: 1, failed: 0, stale: 0 });
+    assert.deepEqual(
+      (await rowsOf(job)).map((r) => [r.compatibility_score, r.last_row]),
+      [[0.5, 5]],
+    );
+  });
+
   it('counts a batch stopped midway and run again as one run: committed DB batches are not counted again', async () => {
     const job = await newJob();
     const batch = { index: 0, key: 's3://bucket/m.parquet#rows=0-6' };
