@@ -20,18 +20,16 @@ export function unescapeCell(value: string): string {
   return value.length > 1 && value[0] === "'" && ESCAPED_FIRST.has(value[1]!) ? value.slice(1) : value;
 }
 
-/** The escaped first characters as SQL literals, for `IN (…)`. */
-const ESCAPED_FIRST_SQL = [...ESCAPED_FIRST]
-  .map((c) => (c === "'" ? "''''" : c === '\t' ? "E'\\t'" : c === '\r' ? "E'\\r'" : `'${c}'`))
-  .join(', ');
-
-/** {@link unescapeCell} as an SQL expression over a text expression (NULL stays NULL). */
-export function unescapeCellSql(expression: string): string {
-  return `(CASE WHEN left(${expression}, 1) = '''' AND substr(${expression}, 2, 1) IN (${ESCAPED_FIRST_SQL}) THEN substr(${expression}, 2) ELSE ${expression} END)`;
-}
-
 /** The escaped first characters' code points: `ascii()` compares them as integers, no text to cut. */
 const ESCAPED_FIRST_CODES = [...ESCAPED_FIRST].map((c) => c.codePointAt(0)).join(', ');
+
+/**
+ * {@link unescapeCell} as an SQL expression over a text expression (NULL stays NULL). `ascii()` reads the first
+ * characters' code points without cutting text: about half the cost of comparing `left(…, 1)`.
+ */
+export function unescapeCellSql(expression: string): string {
+  return `(CASE WHEN ascii(${expression}) = 39 AND ascii(substr(${expression}, 2, 1)) IN (${ESCAPED_FIRST_CODES}) THEN substr(${expression}, 2) ELSE ${expression} END)`;
+}
 
 /**
  * {@link escapeCell} as an SQL expression over a text expression, with an empty string made NULL: what
