@@ -66,14 +66,30 @@ SELECT $1, $2, r.line, r.reference, r.code, r.reason
 FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) AS r (line, reference, code, reason)
 ON CONFLICT (job_id, line) DO NOTHING`;
 
+/** How a DB batch first tries to write its rows as new keys: see {@link writeStagedBatch}. */
+export type Optimistic<Result> =
+  | {
+      /** COPY of the payload straight into the target. */
+      readonly copy: string;
+      /** What a successful optimistic COPY wrote. */
+      readonly written: Result;
+      readonly onConflict: () => void;
+    }
+  | {
+      /** A plain insert of the staged rows, with the upsert's parameters and summary row. */
+      readonly insert: string;
+      readonly onConflict: () => void;
+    };
+
 /**
  * One DB batch as one transaction on one checked-out client: `begin` (which creates the temp table and
  * ends by selecting the backend pid), COPY of `payload`, the `upsert` statement whose single summary row
  * `summarize` reads, then the rejections. With nothing staged only the rejections are written. On abort the
  * running statement is cancelled and the transaction rolled back; a client whose rollback failed is closed.
- * With `optimistic`, the payload is first copied with its COPY straight into the target, under a savepoint;
- * should that fail with a unique violation (a key exists) or a deadlock (a concurrent job inserts the same
- * new keys in another order), the savepoint is rolled back and the payload staged and upserted as usual.
+ * With `optimistic`, the rows are first written as new keys under a savepoint: the payload copied with its
+ * own COPY straight into the target, or staged and written by a plain insert statement; should that fail with
+ * a unique violation (a key exists, or repeats in the batch) or a deadlock (a concurrent job inserts the same
+ * new keys in another order), the savepoint is rolled back and the staged rows upserted as usual.
  * With `position`, the counts are recorded, or those of an earlier commit of the same DB batch returned, and a
  * newly recorded DB batch advances its job's progress (rows, failed rows) in the same transaction.
  *
@@ -87,12 +103,7 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
     readonly copy: string;
     readonly payload: readonly (Buffer | string)[];
     readonly upsert: string;
-    readonly optimistic?: {
-      readonly copy: string;
-      /** What a successful optimistic COPY wrote. */
-      readonly written: Result;
-      readonly onConflict: () => void;
-    };
+    readonly optimistic?: Optimistic<Result> | undefined;
     readonly params: readonly unknown[];
     readonly summarize: (row: Row) => Result;
     readonly nothingStaged: Result;
@@ -133,35 +144,54 @@ export async function writeStagedBatch<Row, Result extends WrittenCounts>(
       // A dry run's savepoint comes right before the target writes: COPY … FREEZE into the temp table must
       // run in the subtransaction that created it.
       const dryRunSavepoint = batch.dryRun ? 'SAVEPOINT mb_dry_run' : undefined;
-      let copiedStraight = false;
-      if (batch.optimistic) {
-        if (dryRunSavepoint) await client.query(dryRunSavepoint);
+      const { optimistic } = batch;
+      const upsert = async (sql: string) => {
+        throwIfAborted(signal, job);
+        const running = client.query<pg.QueryResultRow & Row>(sql, [...batch.params]);
+        const row = (await abortable(signal, running, guard(running, pid))).rows[0];
+        if (!row) throw new Error('the upsert returned no summary row');
+        return batch.summarize(row);
+      };
+      // Runs `write` under a savepoint; undefined when it met a key that exists (the savepoint rolled back).
+      const asNewKeys = async <T>(
+        write: () => Promise<T>,
+        releaseDryRun: boolean,
+      ): Promise<T | undefined> => {
         await client.query('SAVEPOINT mb_optimistic');
         try {
-          await copyPayload(batch.optimistic.copy);
-          copiedStraight = true;
+          const done = await write();
+          await client.query('RELEASE SAVEPOINT mb_optimistic');
+          return done;
         } catch (err) {
           if (!(isUniqueViolation(err) || isDeadlock(err)) || signal?.aborted) throw err;
-          batch.optimistic.onConflict();
-          // Back in the transaction that created the temp table: COPY … FREEZE needs that.
+          optimistic?.onConflict();
           await client.query(
             `ROLLBACK TO SAVEPOINT mb_optimistic; RELEASE SAVEPOINT mb_optimistic${
-              dryRunSavepoint ? '; RELEASE SAVEPOINT mb_dry_run' : ''
+              releaseDryRun ? '; RELEASE SAVEPOINT mb_dry_run' : ''
             }`,
           );
+          return undefined;
         }
+      };
+      let copied: Result | undefined;
+      if (optimistic && 'copy' in optimistic) {
+        if (dryRunSavepoint) await client.query(dryRunSavepoint);
+        // Back in the transaction that created the temp table on a conflict: COPY … FREEZE needs that.
+        copied = await asNewKeys(
+          () => copyPayload(optimistic.copy).then(() => optimistic.written),
+          dryRunSavepoint !== undefined,
+        );
       }
-      if (copiedStraight && batch.optimistic) {
-        written = batch.optimistic.written;
+      if (copied) {
+        written = copied;
       } else {
         await copyPayload(batch.copy);
         if (dryRunSavepoint) await client.query(dryRunSavepoint);
-        throwIfAborted(signal, job);
-        const upsert = client.query<pg.QueryResultRow & Row>(batch.upsert, [...batch.params]);
-        const result = await abortable(signal, upsert, guard(upsert, pid));
-        const row = result.rows[0];
-        if (!row) throw new Error('the upsert returned no summary row');
-        written = batch.summarize(row);
+        const inserted =
+          optimistic && 'insert' in optimistic
+            ? await asNewKeys(() => upsert(optimistic.insert), false)
+            : undefined;
+        written = inserted ?? (await upsert(batch.upsert));
       }
       if (batch.dryRun) await undoTargetWrites(client, job, batch.dryRun.stageTable);
       throwIfAborted(signal, job);

@@ -85,6 +85,10 @@ export async function loadStagedNodes(
   const sql = batchSql(layout);
   const committedBefore = batch ? await committedDbBatches(pool, job, batch) : new Set<string>();
   const counts: LoadCounts = { rows: 0, inserted: 0, updated: 0, duplicates: 0, failed: 0, stale: 0 };
+  // DB batches are first written as new nodes, until one meets a reference that exists or repeats: a fresh
+  // group's file then skips the upsert's de-duplication and conflict checks, a re-import tries once.
+  let insertingNew = true;
+  const insertNew = { failed: () => (insertingNew = false) };
   await writeInBatches(blocks, job, {
     dbBatchRows,
     dbBatchBytes,
@@ -94,7 +98,17 @@ export async function loadStagedNodes(
     write: async (full, rowOffset) => {
       const position = batch && { batch, rowOffset, rows: full.size };
       const again = committedBefore.has(dbBatchKey(rowOffset, full.size));
-      const written = await writeBatch(pool, job, sql, full, signal, position, again, dryRun);
+      const written = await writeBatch(
+        pool,
+        job,
+        sql,
+        full,
+        signal,
+        position,
+        again,
+        dryRun,
+        insertingNew ? insertNew : undefined,
+      );
       counts.rows += full.records - written.bad;
       counts.failed += full.rejections.length + written.bad;
       counts.inserted += written.inserted;

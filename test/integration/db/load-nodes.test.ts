@@ -149,6 +149,34 @@ describe('loadNodes', () => {
     assert.deepEqual((await nodesOf(first.groupId)).get('a')?.metadata, { city: 'Mumbai', age: '40' });
   });
 
+  it('a DB batch of new references meeting one that exists is upserted whole: nothing of the first try stays', async () => {
+    const first = await newJob();
+    await load(first, [row(2, 'b', { city: 'Pune' })]);
+    const [existing] = (await nodesOf(first.groupId)).values();
+    const second = await newJob(first.groupId);
+
+    const { counts, chunks } = await load(second, [
+      row(2, 'a', { city: 'Goa' }),
+      row(3, 'b', { city: 'Agra' }),
+      row(4, 'c', { city: 'Ooty' }),
+    ]);
+
+    assert.deepEqual(counts, { rows: 3, inserted: 2, updated: 1, duplicates: 0, failed: 0, stale: 0 });
+    const nodes = await nodesOf(first.groupId);
+    assert.deepEqual([...nodes].map(([reference, node]) => [reference, node.metadata]).sort(), [
+      ['a', { city: 'Goa' }],
+      ['b', { city: 'Agra' }],
+      ['c', { city: 'Ooty' }],
+    ]);
+    assert.equal(nodes.get('b')?.id, existing?.id);
+    const { rows } = await db.pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM node_metadata m JOIN nodes n ON n.id = m.node_id WHERE n.group_id = $1',
+      [first.groupId],
+    );
+    assert.equal(Number(rows[0]?.n), 3);
+    assert.deepEqual(chunks[0]?.references, ['a', 'b', 'c']);
+  });
+
   it('keeps the last line of a reference repeated inside one DB batch, counted once', async () => {
     const job = await newJob();
 
