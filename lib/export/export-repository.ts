@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { escapeCellSql } from '../csv/spreadsheet-escape.ts';
+import { copyOut } from '../db/copy-out.ts';
 import { readWithCursor } from '../db/cursor.ts';
 import { mapDatabaseError } from '../db/errors.ts';
 import { checkoutClient, releaseClient, withTransaction } from '../db/pool.ts';
@@ -270,13 +270,10 @@ export async function* copyGroupUsersCsv(
       const cells = users.columns
         .map((c) => `${c.plain ? c.sql : escapeCellSql(c.sql)} AS ${c.name}`)
         .join(', ');
-      const copy = client.query(
-        copyTo(
-          `COPY (SELECT ${cells} FROM users WHERE ${where} ORDER BY username) TO STDOUT WITH (FORMAT csv, HEADER ${range.header})`,
-        ),
+      snapshot.rows = yield* copyOut(
+        client,
+        `COPY (SELECT ${cells} FROM users WHERE ${where} ORDER BY username) TO STDOUT WITH (FORMAT csv, HEADER ${range.header})`,
       );
-      for await (const chunk of copy) yield chunk as Buffer;
-      snapshot.rows = copy.rowCount;
     }
     await client.query('COMMIT');
     done = true;
