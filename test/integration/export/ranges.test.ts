@@ -3,11 +3,17 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
+import { config } from '../../../lib/config.ts';
+import { MessagingUnavailableError } from '../../../lib/errors.ts';
 import { exportGroup } from '../../../lib/export/export-group.ts';
 import { exportRange, finishGroup } from '../../../lib/export/export-ranges.ts';
+import type { RequestSender } from '../../../lib/export/request-sender.ts';
 import type { ExportGroupInput, ExportRangeResult } from '../../../lib/export/types.ts';
+import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import { openLocalIngest } from '../../../lib/local/ingest.ts';
 import { runExportLocally } from '../../../lib/local/run-export.ts';
 import { exportDeps } from '../../../lib/runtime/export-deps.ts';
+import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 import {
   createDomain,
   expectedMetadata,
@@ -116,5 +122,105 @@ describe('a group too large for one function (issue 20, part 2)', () => {
     assert.equal(file, await wholeGroupCsv(suite.pool, domainId, 'again'));
     assert.equal(file.split('\n').filter((line) => line.startsWith('user-04,')).length, 1);
     assert.equal((await outboxRequests(suite.home, input.runId)).length, 1);
+  });
+
+  /** The part folders left beside a group's file. */
+  const partsLeft = async (file: string | null) =>
+    (await readdir(dirname(file ?? ''))).filter((name) => name.endsWith('.parts')).length;
+
+  /** A group cut into ranges with every range's part written: the finish's input. */
+  async function rangesWritten(groupId: string, runId: string) {
+    const domainId = await createDomain(suite.pool, [[groupId, true]]);
+    await insertUsers(suite.pool, domainId, groupId, USERS);
+    const deps = await exportDeps();
+    const input: ExportGroupInput = {
+      runId,
+      full: true,
+      trigger: 'test',
+      date: '2026-01-04',
+      group: { domainId, groupId, costBased: true, topic: null, since: null },
+    };
+    const outcome = await exportGroup(deps, input);
+    assert.ok('split' in outcome);
+    const parts: ExportRangeResult[] = [];
+    for (const range of outcome.split.ranges) parts.push(await exportRange(deps, { ...input, range }));
+    return { deps, domainId, finish: { ...input, split: outcome.split, parts } };
+  }
+
+  it('FinishGroup retried after it deleted the parts returns the same file and sends nothing more', async () => {
+    const { deps, domainId, finish } = await rangesWritten(
+      'finished',
+      '00000000-0000-4000-8000-000000000021',
+    );
+    const first = await finishGroup(deps, finish);
+    assert.ok('status' in first);
+    assert.equal(await partsLeft(first.file), 0);
+
+    // A retry of the step (the Lambda timed out after the run was recorded).
+    const again = await finishGroup(deps, finish);
+
+    assert.ok('status' in again);
+    // The same result, but for `removed`, which the run's record does not keep.
+    const { removed: _removed, ...recorded } = first;
+    assert.deepEqual(again, recorded);
+    assert.equal(
+      gunzipSync(await readFile(again.file ?? '')).toString('utf8'),
+      await wholeGroupCsv(suite.pool, domainId, 'finished'),
+    );
+    assert.equal((await outboxRequests(suite.home, finish.runId)).length, 1);
+  });
+
+  it('FinishGroup retried after the file was joined but its request not sent sends it once', async () => {
+    const { deps, domainId, finish } = await rangesWritten('unsent', '00000000-0000-4000-8000-000000000022');
+    const down: RequestSender = {
+      kind: 'kafka',
+      send: async () => {
+        throw new MessagingUnavailableError('broker down', {});
+      },
+      close: async () => {},
+    };
+    await assert.rejects(finishGroup({ ...deps, sender: down }, finish), {
+      name: 'MessagingUnavailableError',
+    });
+
+    const result = await finishGroup(deps, finish);
+
+    assert.ok('status' in result);
+    assert.equal(result.exported, READY.length);
+    assert.equal(
+      gunzipSync(await readFile(result.file ?? '')).toString('utf8'),
+      await wholeGroupCsv(suite.pool, domainId, 'unsent'),
+    );
+    assert.equal((await outboxRequests(suite.home, finish.runId)).length, 1);
+    assert.equal(await partsLeft(result.file), 0);
+  });
+
+  it('FinishGroup retried after its request was sent but before the run was recorded: one import job', async () => {
+    const { deps, finish } = await rangesWritten('resent', '00000000-0000-4000-8000-000000000023');
+    // The request goes out, then the attempt dies before it records the run.
+    const crashAfterSend: RequestSender = {
+      ...deps.sender,
+      send: async (request) => {
+        await deps.sender.send(request);
+        throw new Error('attempt died after sending');
+      },
+    };
+    await assert.rejects(finishGroup({ ...deps, sender: crashAfterSend }, finish), /died after sending/);
+
+    await finishGroup(deps, finish);
+
+    // Sent twice with one idempotency key: the ingest starts one job and counts the other a duplicate.
+    const requests = await outboxRequests(suite.home, finish.runId);
+    assert.equal(new Set(requests.map((r) => r.headers['idempotency-key'])).size, 1);
+    const local = openLocalIngest(config());
+    const outcome = await ingestRecords(
+      mskEvent(
+        requests.map((r, offset) =>
+          mskRecord(r.value, { topic: r.topic, offset, key: r.key, headers: { ...r.headers } }),
+        ),
+      ),
+      local.deps,
+    );
+    assert.equal(outcome.started.length, 1);
   });
 });
