@@ -3,20 +3,17 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { config } from '../../../lib/config.ts';
 import { MessagingUnavailableError } from '../../../lib/errors.ts';
 import { exportGroup } from '../../../lib/export/export-group.ts';
 import { exportRange, finishGroup } from '../../../lib/export/export-ranges.ts';
 import type { RequestSender } from '../../../lib/export/request-sender.ts';
 import type { ExportGroupInput, ExportRangeResult } from '../../../lib/export/types.ts';
-import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
-import { openLocalIngest } from '../../../lib/local/ingest.ts';
 import { runExportLocally } from '../../../lib/local/run-export.ts';
 import { exportDeps } from '../../../lib/runtime/export-deps.ts';
-import { mskEvent, mskRecord } from '../../support/msk-events.ts';
 import {
   createDomain,
   expectedMetadata,
+  ingestRequests,
   ingestRun,
   insertUsers,
   localExport,
@@ -212,15 +209,8 @@ describe('a group too large for one function (issue 20, part 2)', () => {
     // Sent twice with one idempotency key: the ingest starts one job and counts the other a duplicate.
     const requests = await outboxRequests(suite.home, finish.runId);
     assert.equal(new Set(requests.map((r) => r.headers['idempotency-key'])).size, 1);
-    const local = openLocalIngest(config());
-    const outcome = await ingestRecords(
-      mskEvent(
-        requests.map((r, offset) =>
-          mskRecord(r.value, { topic: r.topic, offset, key: r.key, headers: { ...r.headers } }),
-        ),
-      ),
-      local.deps,
-    );
+    const { outcome } = await ingestRequests(requests);
     assert.equal(outcome.started.length, 1);
+    assert.equal(outcome.duplicates, 1);
   });
 });

@@ -11,7 +11,7 @@ import { config } from '../../../lib/config.ts';
 import { copyGroupUsersCsv } from '../../../lib/export/export-repository.ts';
 import type { OutgoingRequest } from '../../../lib/export/request-sender.ts';
 import { USER_EXPORT_COLUMNS } from '../../../lib/export/user-columns.ts';
-import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import { ingestRecords, type KafkaIngestOutcome } from '../../../lib/ingest/ingest-records.ts';
 import { initLocalConfig } from '../../../lib/local/adapters.ts';
 import { openLocalIngest } from '../../../lib/local/ingest.ts';
 import { outboxFile } from '../../../lib/local/outbox.ts';
@@ -152,14 +152,12 @@ export async function wholeGroupCsv(pool: pg.Pool, domainId: string, groupId: st
 }
 
 /**
- * Feeds a run's requests from the local outbox through the local ingest, as Kafka would deliver them; each
- * must start a job, none dead-lettered or failed. Returns the requests and the jobs' final messages.
+ * Delivers requests to the local ingest in one MSK event, as Kafka would; returns what the ingest did and
+ * the final messages of the jobs it started (run to their end).
  */
-export async function ingestRun(
-  home: string,
-  runId: string,
-): Promise<{ requests: OutgoingRequest[]; jobs: JobStatusMessage[] }> {
-  const requests = await outboxRequests(home, runId);
+export async function ingestRequests(
+  requests: readonly OutgoingRequest[],
+): Promise<{ outcome: KafkaIngestOutcome; jobs: JobStatusMessage[] }> {
   const local = openLocalIngest(config());
   const outcome = await ingestRecords(
     mskEvent(
@@ -169,10 +167,23 @@ export async function ingestRun(
     ),
     local.deps,
   );
+  return { outcome, jobs: [...local.starter.finished.values()] };
+}
+
+/**
+ * Feeds a run's requests from the local outbox through the local ingest, as Kafka would deliver them; each
+ * must start a job, none dead-lettered or failed. Returns the requests and the jobs' final messages.
+ */
+export async function ingestRun(
+  home: string,
+  runId: string,
+): Promise<{ requests: OutgoingRequest[]; jobs: JobStatusMessage[] }> {
+  const requests = await outboxRequests(home, runId);
+  const { outcome, jobs } = await ingestRequests(requests);
   assert.deepEqual(outcome.deadLettered, []);
   assert.deepEqual(outcome.batchItemFailures, []);
   assert.equal(outcome.started.length, requests.length);
-  return { requests, jobs: [...local.starter.finished.values()] };
+  return { requests, jobs };
 }
 
 /** A new domain, with the given groups (`[groupId, costBased, exportTopic?]`). */
