@@ -1,9 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import { copyOut, sqlLiteral } from '../db/copy-out.ts';
 import { readWithCursor } from '../db/cursor.ts';
-import { mapDatabaseError } from '../db/errors.ts';
-import { checkoutClient, releaseClient } from '../db/pool.ts';
 import { query } from '../db/query.ts';
 import { ApiRequestError } from '../errors.ts';
 import type { ResourceType } from './import-jobs.ts';
@@ -165,22 +163,10 @@ export function checkExportQuery(query: ExportQuery): void {
  * COPY server-side.
  */
 export async function* exportCsvByCopy(pool: pg.Pool, query: ExportQuery): AsyncGenerator<Buffer> {
-  const client = await checkoutClient(pool);
-  const q = build(query, (value) => client.escapeLiteral(value));
+  const q = build(query, sqlLiteral);
   const select = q.fields.map((name) => `${q.resource.fields[name]?.csv} AS ${name}`).join(', ');
   const sql = `SELECT ${select} FROM ${q.resource.from} WHERE ${q.where}`;
-  let done = false;
-  let broken: Error | undefined;
-  try {
-    const copy = client.query(copyTo(`COPY (${sql}) TO STDOUT WITH (FORMAT csv, HEADER true)`));
-    for await (const chunk of copy) yield chunk as Buffer;
-    done = true;
-  } catch (error) {
-    broken = error instanceof Error ? error : new Error(String(error));
-    throw mapDatabaseError(error);
-  } finally {
-    releaseClient(client, done ? undefined : (broken ?? true));
-  }
+  yield* copyOut(pool, `COPY (${sql}) TO STDOUT WITH (FORMAT csv, HEADER true)`);
 }
 
 /**

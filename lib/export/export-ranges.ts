@@ -15,9 +15,11 @@ import {
   throwIfDeadline,
   writeUsersFile,
 } from './export-group.ts';
+import { getExportRun, type RecordedExportRun } from './export-repository.ts';
 import type {
   ExportGroupInput,
   ExportGroupOutcome,
+  ExportGroupResult,
   ExportRangeInput,
   ExportRangeResult,
   FinishGroupInput,
@@ -71,6 +73,13 @@ export async function exportRange(
  * and by the node import — streamed from the parts into the file's upload without recompressing or holding
  * anything. Then the one import request (with the removals) is sent, the run recorded COMPLETED with the
  * split's instant as the watermark, and the parts deleted.
+ *
+ * Idempotent, for the state machine's retries: once the run is recorded COMPLETED (an attempt died after
+ * that, perhaps while deleting the parts), a retry returns the recorded result — the file, its rows and the
+ * requests sent; `removed` is not recorded — and touches neither the file, the parts nor the topic. Before
+ * that the parts are all still there: a retry joins the file again (the same bytes at the same key) and
+ * sends the same requests with the same idempotency keys, so a request the dead attempt had already sent
+ * starts no second import.
  */
 export async function finishGroup(
   deps: ExportDeps,
@@ -78,6 +87,15 @@ export async function finishGroup(
   signal: AbortSignal = new AbortController().signal,
 ): Promise<ExportGroupOutcome> {
   const { group, split } = input;
+  const recorded = await getExportRun(deps.pool, group.domainId, split.runRecordId);
+  if (recorded?.status === 'COMPLETED') {
+    logger.info('group already finished', {
+      runId: input.runId,
+      groupId: group.groupId,
+      domainId: group.domainId,
+    });
+    return recordedResult(input, recorded);
+  }
   const topic = exportTopic(deps, group);
   const parts = [...input.parts].sort((a, b) => a.index - b.index);
   const rows = parts.reduce((sum, p) => sum + p.rows, 0);
@@ -111,6 +129,20 @@ export async function finishGroup(
     logger.warn('could not delete the parts of an export file', { uri, error });
   });
   return result;
+}
+
+/** The result of a group whose run record says COMPLETED, as {@link completeGroup} returned it. */
+function recordedResult(input: FinishGroupInput, run: RecordedExportRun): ExportGroupResult {
+  const { group } = input;
+  return {
+    domainId: group.domainId,
+    groupId: group.groupId,
+    costBased: group.costBased,
+    status: 'COMPLETED',
+    exported: run.exported,
+    file: run.fileUri,
+    messages: run.messages,
+  };
 }
 
 async function* joinedParts(

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { escapeCellSql } from '../csv/spreadsheet-escape.ts';
+import { copyOut } from '../db/copy-out.ts';
 import { readWithCursor } from '../db/cursor.ts';
 import { mapDatabaseError } from '../db/errors.ts';
 import { checkoutClient, releaseClient, withTransaction } from '../db/pool.ts';
@@ -138,6 +138,41 @@ export async function completeExportRun(
   });
 }
 
+/** A group's export run as its record holds it: the status and, once COMPLETED, what it wrote and sent. */
+export interface RecordedExportRun {
+  readonly status: 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
+  readonly exported: number;
+  readonly fileUri: string | null;
+  readonly messages: number;
+}
+
+/** The run record `id` of a group of `domainId`, or undefined when there is none. */
+export async function getExportRun(
+  pool: pg.Pool,
+  domainId: string,
+  id: string,
+): Promise<RecordedExportRun | undefined> {
+  const { rows } = await query<{
+    status: RecordedExportRun['status'];
+    exported: string;
+    file_uri: string | null;
+    messages_sent: number;
+  }>(
+    pool,
+    'SELECT status, exported, file_uri, messages_sent FROM export_jobs WHERE id = $1 AND domain_id = $2',
+    [id, domainId],
+  );
+  const row = rows[0];
+  return row
+    ? {
+        status: row.status,
+        exported: Number(row.exported),
+        fileUri: row.file_uri,
+        messages: row.messages_sent,
+      }
+    : undefined;
+}
+
 /** Marks a group's export FAILED with the error (creating its row if the export failed before it started). */
 export async function failExportRun(pool: pg.Pool, key: ExportRunKey, error: string): Promise<void> {
   await query(pool, UPSERT_RUN, runValues(key, 'FAILED', error));
@@ -270,13 +305,10 @@ export async function* copyGroupUsersCsv(
       const cells = users.columns
         .map((c) => `${c.plain ? c.sql : escapeCellSql(c.sql)} AS ${c.name}`)
         .join(', ');
-      const copy = client.query(
-        copyTo(
-          `COPY (SELECT ${cells} FROM users WHERE ${where} ORDER BY username) TO STDOUT WITH (FORMAT csv, HEADER ${range.header})`,
-        ),
+      snapshot.rows = yield* copyOut(
+        client,
+        `COPY (SELECT ${cells} FROM users WHERE ${where} ORDER BY username) TO STDOUT WITH (FORMAT csv, HEADER ${range.header})`,
       );
-      for await (const chunk of copy) yield chunk as Buffer;
-      snapshot.rows = copy.rowCount;
     }
     await client.query('COMMIT');
     done = true;

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type pg from 'pg';
 import { initLocalConfig } from '../../lib/local/adapters.ts';
+import { runImportLocally } from '../../lib/local/run-import.ts';
+import type { ImportKind, JobStatusMessage } from '../../lib/model/types.ts';
 import { closeRuntimeDeps } from '../../lib/runtime/deps.ts';
 import { testDatabase } from './database.ts';
 
@@ -46,4 +49,27 @@ export function localPipeline(
     if (suite.dir) await rm(suite.dir, { recursive: true, force: true });
   });
   return suite;
+}
+
+/**
+ * An import of the file at `uri` into a group, as a new job, through the synthesized state machine of its
+ * kind (nodes unless `kind` says otherwise) in-process; `asOf` and `dryRun` as a request gives them (left out
+ * when undefined or false).
+ */
+export function importFile(
+  domainId: string,
+  groupId: string,
+  uri: string,
+  options: { readonly kind?: ImportKind; readonly asOf?: string | undefined; readonly dryRun?: boolean } = {},
+): Promise<JobStatusMessage> {
+  return runImportLocally({
+    jobId: randomUUID(),
+    kind: options.kind ?? 'nodes',
+    domainId,
+    groupId,
+    source: { uri },
+    origin: 'test',
+    ...(options.asOf !== undefined ? { asOf: options.asOf } : {}),
+    ...(options.dryRun ? { dryRun: true } : {}),
+  });
 }

@@ -1,31 +1,26 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import type pg from 'pg';
-import { config } from '../../../lib/config.ts';
+import { MessagingUnavailableError } from '../../../lib/errors.ts';
 import { exportGroup } from '../../../lib/export/export-group.ts';
 import { exportRange, finishGroup } from '../../../lib/export/export-ranges.ts';
-import { copyGroupUsersCsv } from '../../../lib/export/export-repository.ts';
+import type { RequestSender } from '../../../lib/export/request-sender.ts';
 import type { ExportGroupInput, ExportRangeResult } from '../../../lib/export/types.ts';
-import { USER_EXPORT_COLUMNS } from '../../../lib/export/user-columns.ts';
-import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
-import { initLocalConfig } from '../../../lib/local/adapters.ts';
-import { openLocalIngest } from '../../../lib/local/ingest.ts';
 import { runExportLocally } from '../../../lib/local/run-export.ts';
-import { closeRuntimeDeps } from '../../../lib/runtime/deps.ts';
-import { closeExportDeps, exportDeps } from '../../../lib/runtime/export-deps.ts';
-import { testDatabase } from '../../support/database.ts';
-import { mskEvent, mskRecord } from '../../support/msk-events.ts';
+import { exportDeps } from '../../../lib/runtime/export-deps.ts';
 import {
   createDomain,
   expectedMetadata,
+  ingestRequests,
+  ingestRun,
   insertUsers,
+  localExport,
   nodesOf,
   outboxRequests,
   type TestUser,
+  wholeGroupCsv,
 } from './support.ts';
 
 /** Users per function forced down, so that a handful of users takes several functions. */
@@ -46,46 +41,11 @@ const USERS: TestUser[] = [
 const READY = USERS.filter((u) => u.ready_for_matching !== false);
 
 describe('a group too large for one function (issue 20, part 2)', () => {
-  let dir: string;
-  let home: string;
-  let pool: pg.Pool;
-  let closeDb: () => Promise<void>;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mb-export-ranges-'));
-    home = join(dir, 'home');
-    const db = await testDatabase('export_ranges');
-    pool = db.pool;
-    closeDb = db.close;
-    initLocalConfig({
-      DATABASE_URL: db.url,
-      MATCHBRIDGE_HOME: home,
-      EXPORT_ROWS_PER_FUNCTION: String(ROWS_PER_FUNCTION),
-    });
-  });
-  after(async () => {
-    await closeExportDeps();
-    await closeRuntimeDeps();
-    await closeDb?.();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  /** What one function writes for the whole group: the COPY of every ready user, header first. */
-  async function oneFunctionFile(domainId: string, groupId: string): Promise<string> {
-    const chunks: Buffer[] = [];
-    const read = copyGroupUsersCsv(
-      pool,
-      { domainId, groupId, since: null, columns: USER_EXPORT_COLUMNS },
-      { after: null, through: null, header: true },
-      {},
-    );
-    for await (const chunk of read) chunks.push(chunk);
-    return Buffer.concat(chunks).toString('utf8');
-  }
+  const suite = localExport('export_ranges', { EXPORT_ROWS_PER_FUNCTION: String(ROWS_PER_FUNCTION) });
 
   it('exports in several ranges through the local pipeline: one file, equal to one function’s, one request', async () => {
-    const domainId = await createDomain(pool, [['big', true]]);
-    await insertUsers(pool, domainId, 'big', USERS);
+    const domainId = await createDomain(suite.pool, [['big', true]]);
+    await insertUsers(suite.pool, domainId, 'big', USERS);
     const ranges: unknown[] = [];
 
     const summary = await runExportLocally(
@@ -100,43 +60,33 @@ describe('a group too large for one function (issue 20, part 2)', () => {
     assert.equal(group?.exported, READY.length);
     assert.equal(group?.messages, 1);
     const file = gunzipSync(await readFile(group?.file ?? '')).toString('utf8');
-    assert.equal(file, await oneFunctionFile(domainId, 'big'));
+    assert.equal(file, await wholeGroupCsv(suite.pool, domainId, 'big'));
     // The parts are gone once the file is whole.
     assert.deepEqual(
       (await readdir(dirname(group?.file ?? ''))).filter((name) => name.endsWith('.parts')),
       [],
     );
-    const { rows } = await pool.query(
+    const { rows } = await suite.pool.query(
       `SELECT status, exported::int, file_uri FROM export_jobs WHERE run_id = $1 AND domain_id = $2`,
       [summary.runId, domainId],
     );
     assert.deepEqual(rows, [{ status: 'COMPLETED', exported: READY.length, file_uri: group?.file }]);
 
     // The one request imports the joined file (gzip members read as one file) with no failure.
-    const requests = await outboxRequests(home, summary.runId);
+    const { requests, jobs } = await ingestRun(suite.home, summary.runId);
     assert.equal(requests.length, 1);
-    const local = openLocalIngest(config());
-    const outcome = await ingestRecords(
-      mskEvent(
-        requests.map((r, offset) =>
-          mskRecord(r.value, { topic: r.topic, offset, key: r.key, headers: { ...r.headers } }),
-        ),
-      ),
-      local.deps,
-    );
-    assert.equal(outcome.started.length, 1);
-    const [job] = [...local.starter.finished.values()];
+    const [job] = jobs;
     assert.equal(job?.status, 'COMPLETED');
     assert.equal(job?.total, READY.length);
     assert.deepEqual(
-      await nodesOf(pool, domainId, 'big'),
+      await nodesOf(suite.pool, domainId, 'big'),
       new Map(READY.map((u) => [u.username, expectedMetadata(u, 'big')])),
     );
   });
 
   it('a range run again (a retry, a resumed run) overwrites its own part: no row twice', async () => {
-    const domainId = await createDomain(pool, [['again', true]]);
-    await insertUsers(pool, domainId, 'again', USERS);
+    const domainId = await createDomain(suite.pool, [['again', true]]);
+    await insertUsers(suite.pool, domainId, 'again', USERS);
     const deps = await exportDeps();
     const input: ExportGroupInput = {
       runId: '00000000-0000-4000-8000-000000000020',
@@ -153,7 +103,7 @@ describe('a group too large for one function (issue 20, part 2)', () => {
     const parts: ExportRangeResult[] = [];
     for (const range of split.ranges) parts.push(await exportRange(deps, { ...input, range }));
     // Range 1 again, after a user of it changed: its part is rewritten, not added to.
-    await pool.query(`UPDATE users SET bio = 'changed' WHERE domain_id = $1 AND username = 'user-04'`, [
+    await suite.pool.query(`UPDATE users SET bio = 'changed' WHERE domain_id = $1 AND username = 'user-04'`, [
       domainId,
     ]);
     parts[1] = await exportRange(deps, { ...input, range: split.ranges[1]! });
@@ -166,8 +116,101 @@ describe('a group too large for one function (issue 20, part 2)', () => {
     assert.ok('status' in result);
     assert.equal(result.exported, READY.length);
     const file = gunzipSync(await readFile(result.file ?? '')).toString('utf8');
-    assert.equal(file, await oneFunctionFile(domainId, 'again'));
+    assert.equal(file, await wholeGroupCsv(suite.pool, domainId, 'again'));
     assert.equal(file.split('\n').filter((line) => line.startsWith('user-04,')).length, 1);
-    assert.equal((await outboxRequests(home, input.runId)).length, 1);
+    assert.equal((await outboxRequests(suite.home, input.runId)).length, 1);
+  });
+
+  /** The part folders left beside a group's file. */
+  const partsLeft = async (file: string | null) =>
+    (await readdir(dirname(file ?? ''))).filter((name) => name.endsWith('.parts')).length;
+
+  /** A group cut into ranges with every range's part written: the finish's input. */
+  async function rangesWritten(groupId: string, runId: string) {
+    const domainId = await createDomain(suite.pool, [[groupId, true]]);
+    await insertUsers(suite.pool, domainId, groupId, USERS);
+    const deps = await exportDeps();
+    const input: ExportGroupInput = {
+      runId,
+      full: true,
+      trigger: 'test',
+      date: '2026-01-04',
+      group: { domainId, groupId, costBased: true, topic: null, since: null },
+    };
+    const outcome = await exportGroup(deps, input);
+    assert.ok('split' in outcome);
+    const parts: ExportRangeResult[] = [];
+    for (const range of outcome.split.ranges) parts.push(await exportRange(deps, { ...input, range }));
+    return { deps, domainId, finish: { ...input, split: outcome.split, parts } };
+  }
+
+  it('FinishGroup retried after it deleted the parts returns the same file and sends nothing more', async () => {
+    const { deps, domainId, finish } = await rangesWritten(
+      'finished',
+      '00000000-0000-4000-8000-000000000021',
+    );
+    const first = await finishGroup(deps, finish);
+    assert.ok('status' in first);
+    assert.equal(await partsLeft(first.file), 0);
+
+    // A retry of the step (the Lambda timed out after the run was recorded).
+    const again = await finishGroup(deps, finish);
+
+    assert.ok('status' in again);
+    // The same result, but for `removed`, which the run's record does not keep.
+    const { removed: _removed, ...recorded } = first;
+    assert.deepEqual(again, recorded);
+    assert.equal(
+      gunzipSync(await readFile(again.file ?? '')).toString('utf8'),
+      await wholeGroupCsv(suite.pool, domainId, 'finished'),
+    );
+    assert.equal((await outboxRequests(suite.home, finish.runId)).length, 1);
+  });
+
+  it('FinishGroup retried after the file was joined but its request not sent sends it once', async () => {
+    const { deps, domainId, finish } = await rangesWritten('unsent', '00000000-0000-4000-8000-000000000022');
+    const down: RequestSender = {
+      kind: 'kafka',
+      send: async () => {
+        throw new MessagingUnavailableError('broker down', {});
+      },
+      close: async () => {},
+    };
+    await assert.rejects(finishGroup({ ...deps, sender: down }, finish), {
+      name: 'MessagingUnavailableError',
+    });
+
+    const result = await finishGroup(deps, finish);
+
+    assert.ok('status' in result);
+    assert.equal(result.exported, READY.length);
+    assert.equal(
+      gunzipSync(await readFile(result.file ?? '')).toString('utf8'),
+      await wholeGroupCsv(suite.pool, domainId, 'unsent'),
+    );
+    assert.equal((await outboxRequests(suite.home, finish.runId)).length, 1);
+    assert.equal(await partsLeft(result.file), 0);
+  });
+
+  it('FinishGroup retried after its request was sent but before the run was recorded: one import job', async () => {
+    const { deps, finish } = await rangesWritten('resent', '00000000-0000-4000-8000-000000000023');
+    // The request goes out, then the attempt dies before it records the run.
+    const crashAfterSend: RequestSender = {
+      ...deps.sender,
+      send: async (request) => {
+        await deps.sender.send(request);
+        throw new Error('attempt died after sending');
+      },
+    };
+    await assert.rejects(finishGroup({ ...deps, sender: crashAfterSend }, finish), /died after sending/);
+
+    await finishGroup(deps, finish);
+
+    // Sent twice with one idempotency key: the ingest starts one job and counts the other a duplicate.
+    const requests = await outboxRequests(suite.home, finish.runId);
+    assert.equal(new Set(requests.map((r) => r.headers['idempotency-key'])).size, 1);
+    const { outcome } = await ingestRequests(requests);
+    assert.equal(outcome.started.length, 1);
+    assert.equal(outcome.duplicates, 1);
   });
 });

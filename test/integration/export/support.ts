@@ -8,8 +8,10 @@ import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import type pg from 'pg';
 import { config } from '../../../lib/config.ts';
+import { copyGroupUsersCsv } from '../../../lib/export/export-repository.ts';
 import type { OutgoingRequest } from '../../../lib/export/request-sender.ts';
-import { ingestRecords } from '../../../lib/ingest/ingest-records.ts';
+import { USER_EXPORT_COLUMNS } from '../../../lib/export/user-columns.ts';
+import { ingestRecords, type KafkaIngestOutcome } from '../../../lib/ingest/ingest-records.ts';
 import { initLocalConfig } from '../../../lib/local/adapters.ts';
 import { openLocalIngest } from '../../../lib/local/ingest.ts';
 import { outboxFile } from '../../../lib/local/outbox.ts';
@@ -18,6 +20,7 @@ import { closeRuntimeDeps } from '../../../lib/runtime/deps.ts';
 import { closeExportDeps } from '../../../lib/runtime/export-deps.ts';
 import { testDatabase } from '../../support/database.ts';
 import { mskEvent, mskRecord } from '../../support/msk-events.ts';
+import { startTestS3, type TestS3 } from '../../support/s3.ts';
 
 /** A user row as the tests insert it. */
 export interface TestUser {
@@ -64,6 +67,14 @@ export interface LocalExport {
   pool: pg.Pool;
 }
 
+/** What an export suite writing to an S3-compatible store works with: also the store. */
+export interface LocalS3Export extends LocalExport {
+  s3: TestS3;
+}
+
+/** Local-mode settings of a suite, or a function giving them when the suite starts. */
+type SuiteSettings = Readonly<Record<string, string>> | (() => Readonly<Record<string, string>>);
+
 /** Export settings for small runs: no incremental overlap, and DB batches of 2 users. */
 export const SMALL_EXPORT_BATCHES = {
   EXPORT_INCREMENTAL_OVERLAP_SECONDS: '0',
@@ -72,13 +83,36 @@ export const SMALL_EXPORT_BATCHES = {
 
 /**
  * Sets up a suite that runs exports in-process: a temporary folder (the local home is `home/` in it), its own
- * migrated database `name`, and local mode with `settings`; everything is closed and removed after the suite.
+ * migrated database `name`, and local mode with `settings` (a function is called when the suite starts, after
+ * the hooks registered before this call); everything is closed and removed after the suite.
  */
-export function localExport(name: string, settings: Readonly<Record<string, string>> = {}): LocalExport {
-  const suite = {} as LocalExport;
+export function localExport(name: string, settings: SuiteSettings = {}): LocalExport {
+  return setUpLocalExport(name, settings);
+}
+
+/**
+ * {@link localExport} with the export files in `bucket` of an S3-compatible server (s3rver) started for the
+ * suite and stopped after it.
+ */
+export function localS3Export(name: string, bucket: string, settings: SuiteSettings = {}): LocalS3Export {
+  return setUpLocalExport(name, settings, bucket) as LocalS3Export;
+}
+
+function setUpLocalExport(
+  name: string,
+  settings: SuiteSettings,
+  bucket?: string,
+): LocalExport | LocalS3Export {
+  const suite = {} as LocalExport & { s3?: TestS3 };
   let dir: string | undefined;
   let closeDb: (() => Promise<void>) | undefined;
   before(async () => {
+    if (bucket !== undefined) {
+      suite.s3 = await startTestS3(bucket);
+      // The SDK's default credential chain reads these; s3rver accepts its own pair.
+      process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+      process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+    }
     dir = await mkdtemp(join(tmpdir(), `mb-${name}-`));
     suite.home = join(dir, 'home');
     const db = await testDatabase(name);
@@ -87,16 +121,53 @@ export function localExport(name: string, settings: Readonly<Record<string, stri
     initLocalConfig({
       DATABASE_URL: db.url,
       MATCHBRIDGE_HOME: suite.home,
-      ...settings,
+      ...(suite.s3 ? { S3_ENDPOINT: suite.s3.endpoint, EXPORT_BUCKET: suite.s3.bucket } : {}),
+      ...(typeof settings === 'function' ? settings() : settings),
     });
   });
   after(async () => {
     await closeExportDeps();
     await closeRuntimeDeps();
     await closeDb?.();
+    await suite.s3?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
   return suite;
+}
+
+/**
+ * The whole group's export file as one function writes it, as text: the COPY of every ready user, header
+ * first. A file made of several ranges must be these bytes.
+ */
+export async function wholeGroupCsv(pool: pg.Pool, domainId: string, groupId: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  const read = copyGroupUsersCsv(
+    pool,
+    { domainId, groupId, since: null, columns: USER_EXPORT_COLUMNS },
+    { after: null, through: null, header: true },
+    {},
+  );
+  for await (const chunk of read) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Delivers requests to the local ingest in one MSK event, as Kafka would; returns what the ingest did and
+ * the final messages of the jobs it started (run to their end).
+ */
+export async function ingestRequests(
+  requests: readonly OutgoingRequest[],
+): Promise<{ outcome: KafkaIngestOutcome; jobs: JobStatusMessage[] }> {
+  const local = openLocalIngest(config());
+  const outcome = await ingestRecords(
+    mskEvent(
+      requests.map((r, offset) =>
+        mskRecord(r.value, { topic: r.topic, offset, key: r.key, headers: { ...r.headers } }),
+      ),
+    ),
+    local.deps,
+  );
+  return { outcome, jobs: [...local.starter.finished.values()] };
 }
 
 /**
@@ -108,19 +179,11 @@ export async function ingestRun(
   runId: string,
 ): Promise<{ requests: OutgoingRequest[]; jobs: JobStatusMessage[] }> {
   const requests = await outboxRequests(home, runId);
-  const local = openLocalIngest(config());
-  const outcome = await ingestRecords(
-    mskEvent(
-      requests.map((r, offset) =>
-        mskRecord(r.value, { topic: r.topic, offset, key: r.key, headers: { ...r.headers } }),
-      ),
-    ),
-    local.deps,
-  );
+  const { outcome, jobs } = await ingestRequests(requests);
   assert.deepEqual(outcome.deadLettered, []);
   assert.deepEqual(outcome.batchItemFailures, []);
   assert.equal(outcome.started.length, requests.length);
-  return { requests, jobs: [...local.starter.finished.values()] };
+  return { requests, jobs };
 }
 
 /** A new domain, with the given groups (`[groupId, costBased, exportTopic?]`). */

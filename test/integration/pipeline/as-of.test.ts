@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { writeMatchParquet } from '../../../bench/generate-matches.ts';
 import { runImportLocally } from '../../../lib/local/run-import.ts';
 import type { ImportKind, JobStatusMessage } from '../../../lib/model/types.ts';
-import { localPipeline } from '../../support/local-pipeline.ts';
+import { importFile, localPipeline } from '../../support/local-pipeline.ts';
 
 const DOMAIN = '3b9d1f0e-7c2a-4d5b-8e6f-1a2b3c4d5e6f';
 const T1 = '2026-11-30T10:00:00.000Z';
@@ -19,15 +19,7 @@ describe('as-of: an older file delivered after a newer one writes nothing and is
   const suite = localPipeline('as_of', { SPLIT_BYTES: String(32), DB_BATCH_ROWS: '2' });
 
   const run = (file: string, groupId: string, asOf?: string, kind: ImportKind = 'nodes') =>
-    runImportLocally({
-      jobId: randomUUID(),
-      kind,
-      domainId: DOMAIN,
-      groupId,
-      source: { uri: file },
-      origin: 'test',
-      ...(asOf ? { asOf } : {}),
-    });
+    importFile(DOMAIN, groupId, file, { kind, asOf });
 
   const cities = async (groupId: string) =>
     (

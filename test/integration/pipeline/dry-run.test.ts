@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { writeMatchParquet } from '../../../bench/generate-matches.ts';
-import { runImportLocally } from '../../../lib/local/run-import.ts';
 import type { JobStatusMessage } from '../../../lib/model/types.ts';
 import { groupState, recordedCounts } from '../../support/faults.ts';
-import { localPipeline } from '../../support/local-pipeline.ts';
+import { importFile, localPipeline } from '../../support/local-pipeline.ts';
 
 const DOMAIN = '6a0e4c2d-8b1f-4e3a-9c5d-7f2b1e0a3c4d';
 const ROWS = 2400;
@@ -40,16 +38,7 @@ describe('a dry run: the whole job, the same checks and counts, no write to the 
     groupId: string,
     dryRun: boolean,
     kind: 'nodes' | 'matches' = 'nodes',
-  ): Promise<JobStatusMessage> =>
-    runImportLocally({
-      jobId: randomUUID(),
-      kind,
-      domainId: DOMAIN,
-      groupId,
-      source: { uri: file },
-      origin: 'test',
-      ...(dryRun ? { dryRun: true } : {}),
-    });
+  ): Promise<JobStatusMessage> => importFile(DOMAIN, groupId, file, { kind, dryRun });
 
   const failedLines = async (jobId: string) =>
     (
