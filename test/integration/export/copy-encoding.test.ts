@@ -44,6 +44,8 @@ const TRICKY: TestUser[] = [
   { username: 'empties', display_name: '', bio: '', location: ' ', intent: '""', occupation: ',' },
   { username: 'nulls', preferred_genders: [] },
   { username: 'x\\.', bio: '\\.', religion: '\\N', education: 'NULL' },
+  // Sorts between "'apostrophe" and "-bob" by its username, after every escaped one by its escaped cell.
+  { username: '(paren' },
 ];
 
 describe('the export file from COPY (issue 20)', () => {
