@@ -85,19 +85,30 @@ const CREDENTIALS = {
   AWS_SESSION_TOKEN: 'assembly-stand-in-session',
 };
 
+/** How to synthesize the assembly, where a test needs other settings than the default deploy's. */
+export interface AssemblyOptions {
+  /**
+   * CDK context entries passed to `cdk synth` as `-c key=value`, besides (or instead of) the MSK cluster and
+   * its VPC the suite configures: a string as it is, anything else as JSON (how infra/config.ts reads an
+   * object such as `userExport` from the command line); an entry set to `undefined` is left out. Unset, the
+   * assembly is what `cdk deploy` ships by default.
+   */
+  readonly context?: Readonly<Record<string, unknown>>;
+}
+
 /**
- * `cdk synth` (with an MSK cluster configured) into a temporary folder, then the cloud assembly started on
- * stand-ins: PostgreSQL behind a TLS proxy for RDS/RDS Proxy, s3rver for S3, dynalite for DynamoDB, ElasticMQ
- * for SQS, an Apache Kafka broker with an IAM-token listener for MSK (its event-source mappings read off it by
- * {@link MskMappingStandIn}), and this process for Step Functions (aws-local-stepfunctions running the
- * template's definitions), EventBridge and Lambda's API. Every
- * function runs its bundled asset (see {@link LambdaService}); the migrations run as CloudFormation runs them,
- * through the migrate function's custom resource.
+ * `cdk synth` (with an MSK cluster configured, and the context of `options`) into a temporary folder, then the
+ * cloud assembly started on stand-ins: PostgreSQL behind a TLS proxy for RDS/RDS Proxy, s3rver for S3, dynalite
+ * for DynamoDB, ElasticMQ for SQS, an Apache Kafka broker with an IAM-token listener for MSK (its event-source
+ * mappings read off it by {@link MskMappingStandIn}), and this process for Step Functions
+ * (aws-local-stepfunctions running the template's definitions), EventBridge and Lambda's API. Every function
+ * runs its bundled asset (see {@link LambdaService}); the migrations run as CloudFormation runs them, through
+ * the migrate function's custom resource.
  */
-export async function startAssembly(): Promise<Assembly> {
+export async function startAssembly(options: AssemblyOptions = {}): Promise<Assembly> {
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
-    return await assemble(cleanups);
+    return await assemble(cleanups, options);
   } catch (error) {
     await stopAll(cleanups);
     throw error;
@@ -109,7 +120,7 @@ async function stopAll(cleanups: (() => Promise<unknown>)[]): Promise<void> {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 }
 
-async function assemble(cleanups: (() => Promise<unknown>)[]): Promise<Assembly> {
+async function assemble(cleanups: (() => Promise<unknown>)[], options: AssemblyOptions): Promise<Assembly> {
   const certificate = await createStandInCertificate();
   cleanups.push(() => certificate.remove());
   const kafka = await startKafkaBroker({
@@ -120,15 +131,22 @@ async function assemble(cleanups: (() => Promise<unknown>)[]): Promise<Assembly>
   cleanups.push(() => rm(outdir, { recursive: true, force: true }));
   // The production shape: an MSK cluster whose IAM listener is the broker's stand-in listener, in the
   // cluster's (existing) VPC.
-  await cdkSynth(outdir, [
-    `mskClusterArn=arn:aws:kafka:${REGION}:${ACCOUNT}:cluster/assembly/0b1c2d3e-assembly-1`,
-    `mskBootstrapBrokers=${kafka.mskIamBootstrap}`,
-    `vpc=${JSON.stringify({
+  const context: Record<string, unknown> = {
+    mskClusterArn: `arn:aws:kafka:${REGION}:${ACCOUNT}:cluster/assembly/0b1c2d3e-assembly-1`,
+    mskBootstrapBrokers: kafka.mskIamBootstrap,
+    vpc: {
       vpcId: 'vpc-0a55e3b1c0ffee000',
       availabilityZones: [`${REGION}a`, `${REGION}b`],
       privateSubnetIds: ['subnet-0a55e3b1a', 'subnet-0a55e3b1b'],
-    })}`,
-  ]);
+    },
+    ...options.context,
+  };
+  await cdkSynth(
+    outdir,
+    Object.entries(context)
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`),
+  );
   const templates = readTemplatesFromCdkOut(outdir);
 
   const sqs = await startElasticMq();
