@@ -63,6 +63,8 @@ export const PARSED_ROW_LAYOUT: StageLayout = {
 const BLANK = String.raw`'^[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*$'`;
 const missing = (ref: string) => `(${ref} IS NULL OR ${ref} ~ ${BLANK})`;
 const tooLong = (ref: string) => `char_length(${ref}) > ${MAX_REFERENCE_LENGTH}`;
+/** A reference that fails the checks: missing or too long (its rows are rejections, not nodes). */
+const badReference = (ref: string) => `(${missing(ref)} OR ${tooLong(ref)})`;
 
 /** The statements of one DB batch for a layout. */
 export interface BatchSql {
@@ -89,20 +91,24 @@ const JOB_AS_OF = `job AS MATERIALIZED (
 /** A node's id: $4 is a per-batch UUIDv7 prefix, the line fills the rest (time-ordered, computable twice). */
 const NODE_ID = (line: string) => `($4 || lpad(to_hex(${line} % 4294967296), 8, '0'))::uuid`;
 
-/** A CTE recording the staged lines (`line`, `reference_id` of CTE `staged`) whose reference fails the checks. */
-const badReferences = (staged: string) => `bad AS (
+/** A CTE recording the lines of CTE `staged` (`line`, `reference_id`) whose reference fails the checks. */
+const BAD_REFERENCES = `bad AS (
   INSERT INTO import_job_errors (job_id, domain_id, line, reference, code, reason)
   SELECT $3, $2, line, NULL,
     CASE WHEN ${missing('reference_id')} THEN 'MISSING_REFERENCE' ELSE 'REFERENCE_TOO_LONG' END,
     CASE WHEN ${missing('reference_id')} THEN 'reference_id is empty'
       ELSE format('reference_id has %s characters, more than ${MAX_REFERENCE_LENGTH}', char_length(reference_id)) END
-  FROM ${staged} WHERE ${missing('reference_id')} OR ${tooLong('reference_id')}
+  FROM staged WHERE ${badReference('reference_id')}
   ON CONFLICT (job_id, line) DO NOTHING
   RETURNING line
 )`;
 
 export function batchSql(layout: StageLayout): BatchSql {
   const ref = `(${layout.reference}) COLLATE "C"`;
+  /** Each staged line's reference, checked and recorded (`bad`) from here. */
+  const staged = `staged AS MATERIALIZED (
+  SELECT line, ${ref} AS reference_id FROM mb_stage
+)`;
   /**
    * One statement checks the references, de-duplicates (last line wins) and writes nodes and their
    * metadata. Rows are fed in reference order, so concurrent batches lock rows in the same order and
@@ -124,14 +130,12 @@ export function batchSql(layout: StageLayout): BatchSql {
    * and neither written, listed nor given metadata. Decided on the row's latest version, as the WHERE is, so
    * the count holds when a concurrent job commits newer data while this statement waits for the row.
    */
-  const upsert = (again: boolean) => `WITH ${JOB_AS_OF}, staged AS MATERIALIZED (
-  SELECT line, ${ref} AS reference_id FROM mb_stage
-), src AS MATERIALIZED (
+  const upsert = (again: boolean) => `WITH ${JOB_AS_OF}, ${staged}, src AS MATERIALIZED (
   SELECT DISTINCT ON (${ref}) ${ref} AS reference_id, line, (${layout.metadata}) AS metadata
   FROM mb_stage
-  WHERE NOT ${missing(ref)} AND NOT ${tooLong(ref)}
+  WHERE NOT ${badReference(ref)}
   ORDER BY ${ref}, line DESC
-), ${badReferences('staged')}, up AS (
+), ${BAD_REFERENCES}, up AS (
   INSERT INTO nodes AS n (id, reference_id, group_id, domain_id, last_job_id, last_line, job_first_line, as_of)
   SELECT ${NODE_ID('s.line')}, s.reference_id, $1, $2, $3, s.line, s.line, job.as_of
   FROM src s CROSS JOIN job ORDER BY s.reference_id
@@ -173,7 +177,7 @@ export function batchSql(layout: StageLayout): BatchSql {
       : ''
   }
 SELECT (SELECT count(*) FROM staged) AS staged,
-       (SELECT count(*) FROM staged WHERE ${missing('reference_id')} OR ${tooLong('reference_id')}) AS bad,
+       (SELECT count(*) FROM staged WHERE ${badReference('reference_id')}) AS bad,
        count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted AND NOT stale AND job_writes = 1) AS updated,
        count(*) FILTER (WHERE stale) AS stale,
@@ -189,22 +193,20 @@ FROM up`;
    * check and the jsonb are most of the work either way (1M rows through the local pipeline on PostgreSQL 15:
    * 23.0 s and 32 s of server CPU against 24.6 s and 35 s with the upsert alone, means of three runs each).
    */
-  const insertNew = `WITH ${JOB_AS_OF}, up AS (
+  const insertNew = `WITH ${JOB_AS_OF}, ${staged}, up AS (
   INSERT INTO nodes (id, reference_id, group_id, domain_id, last_job_id, last_line, job_first_line, as_of)
-  SELECT ${NODE_ID('line')}, ${ref}, $1, $2, $3, line, line, job.as_of
-  FROM mb_stage CROSS JOIN job WHERE NOT ${missing(ref)} AND NOT ${tooLong(ref)}
+  SELECT ${NODE_ID('line')}, reference_id, $1, $2, $3, line, line, job.as_of
+  FROM staged CROSS JOIN job WHERE NOT ${badReference('reference_id')}
   RETURNING 1
 ), meta AS (
   INSERT INTO node_metadata (node_id, domain_id, metadata)
   SELECT ${NODE_ID('s.line')}, $2, s.metadata FROM (
-    SELECT line, (${layout.metadata}) AS metadata FROM mb_stage WHERE NOT ${missing(ref)} AND NOT ${tooLong(ref)}
+    SELECT line, (${layout.metadata}) AS metadata FROM mb_stage WHERE NOT ${badReference(ref)}
   ) s WHERE s.metadata IS NOT NULL
-), staged AS (
-  SELECT line, ${ref} AS reference_id FROM mb_stage
-), ${badReferences('staged')}
+), ${BAD_REFERENCES}
 SELECT (SELECT count(*) FROM up) AS inserted, 0 AS updated, 0 AS stale,
-       count(*) FILTER (WHERE ${missing('reference_id')} OR ${tooLong('reference_id')}) AS bad,
-       coalesce(array_agg(reference_id) FILTER (WHERE NOT ${missing('reference_id')} AND NOT ${tooLong('reference_id')}), '{}') AS refs
+       count(*) FILTER (WHERE ${badReference('reference_id')}) AS bad,
+       coalesce(array_agg(reference_id) FILTER (WHERE NOT ${badReference('reference_id')}), '{}') AS refs
 FROM staged`;
   return {
     insertNew,
