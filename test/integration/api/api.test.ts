@@ -78,6 +78,11 @@ describe('bulk HTTP API over real HTTP', () => {
     assert.equal(reply.status, 200);
     return reply.json;
   };
+  /** POST /v1/imports with `query` (from its `?`) and a fresh idempotency key. */
+  const post = (query: string, body: string, headers: Record<string, string>) =>
+    call('POST', `/v1/imports${query}`, { headers: { 'idempotency-key': nextKey(), ...headers }, body });
+  /** The query of a CSV node import into group g2. */
+  const target = `resource_type=nodes&domain_id=${DOMAIN}&group_id=g2&format=csv`;
   const rawImport = (
     resource: string,
     format: string,
@@ -222,10 +227,6 @@ describe('bulk HTTP API over real HTTP', () => {
   });
 
   it('a dry run (?dry_run=true, or a dry_run field) counts and reports as a real import, and writes no node', async () => {
-    const post = (query: string, body: string, headers: Record<string, string>) =>
-      call('POST', `/v1/imports${query}`, { headers: { 'idempotency-key': nextKey(), ...headers }, body });
-    const target = `resource_type=nodes&domain_id=${DOMAIN}&group_id=g2&format=csv`;
-
     const dry = await post(`?${target}&dry_run=true`, 'reference_id,city\ndry1,Pune\n,Nowhere\ndry2,Goa\n', {
       'content-type': 'text/csv',
     });
@@ -262,9 +263,6 @@ describe('bulk HTTP API over real HTTP', () => {
   });
 
   it('as_of: an import older than the nodes it names writes nothing and says stale_count; users refuse it', async () => {
-    const post = (query: string, body: string, headers: Record<string, string>) =>
-      call('POST', `/v1/imports${query}`, { headers: { 'idempotency-key': nextKey(), ...headers }, body });
-    const target = `resource_type=nodes&domain_id=${DOMAIN}&group_id=g2&format=csv`;
     const csv = (city: string) => `reference_id,city\nao1,${city}\nao2,${city}\n`;
     const olderFile = join(imports, 'asof-older.csv');
     await writeFile(olderFile, csv('Goa'));
