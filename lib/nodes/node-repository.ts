@@ -181,9 +181,9 @@ SELECT (SELECT count(*) FROM staged) AS staged,
        count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted AND NOT stale AND job_writes = 1) AS updated,
        count(*) FILTER (WHERE stale) AS stale,
-       coalesce(array_agg(reference_id) FILTER (WHERE job_writes = 1 AND NOT stale), '{}')${
+       array_to_json(coalesce(array_agg(reference_id) FILTER (WHERE job_writes = 1 AND NOT stale), '{}')${
          again ? ` || (SELECT coalesce(array_agg(reference_id), '{}') FROM listed_before)` : ''
-       } AS refs
+       }) AS refs
 FROM up`;
   /**
    * The rows of a DB batch whose references are all new to the group and distinct, as a plain insert of nodes
@@ -206,7 +206,7 @@ FROM up`;
 ), ${BAD_REFERENCES}
 SELECT (SELECT count(*) FROM up) AS inserted, 0 AS updated, 0 AS stale,
        count(*) FILTER (WHERE ${badReference('reference_id')}) AS bad,
-       coalesce(array_agg(reference_id) FILTER (WHERE NOT ${badReference('reference_id')}), '{}') AS refs
+       array_to_json(coalesce(array_agg(reference_id) FILTER (WHERE NOT ${badReference('reference_id')}), '{}')) AS refs
 FROM staged`;
   return {
     insertNew,
@@ -238,6 +238,10 @@ interface UpsertResult {
   stale: string;
   inserted: string;
   updated: string;
+  /**
+   * A JSON array rather than a text[]: the driver reads JSON with JSON.parse, a text[] with a parser written
+   * in JavaScript (0.5 s of client CPU per 1M references).
+   */
   refs: string[];
 }
 
