@@ -177,10 +177,24 @@ export class Monitoring extends Construct {
       title: 'Lambda errors and throttles',
       width: 12,
     });
+    const day = Duration.days(1);
+    const housekeeping = new cloudwatch.GraphWidget({
+      title: 'Rows pruned and references erased, a day',
+      left: [
+        serviceMetric(METRIC_NAMES.rowsPruned, { statistic: 'Sum', period: day, label: 'rows pruned' }),
+        serviceMetric(METRIC_NAMES.referencesErased, {
+          statistic: 'Sum',
+          period: day,
+          label: 'references erased',
+        }),
+      ],
+      width: 24,
+    });
     this.#rows = [
       [this.#executions, rowsPerSecond],
       [batchDuration, jobDuration],
       [this.#deadLetters, this.#lambdaErrors],
+      [housekeeping],
     ];
     if (props.proxyName !== undefined) {
       const proxyMetric = (metricName: string) =>

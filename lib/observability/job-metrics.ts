@@ -20,6 +20,8 @@ export const METRIC_NAMES = {
   nodeImportErrors: 'node_import_errors',
   /** Reference ids an erasure removed from its domain. */
   referencesErased: 'erasure_references_erased',
+  /** Rows a prune deleted, one sample per run (a run stopped by its deadline counts what it deleted). */
+  rowsPruned: 'retention_rows_pruned',
   /** Erasures that ended FAILED. */
   erasuresFailed: 'erasures_failed',
   /** Rows written. */

@@ -1,7 +1,9 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { DeadlineExceededError } from '../errors.ts';
-import { logger } from '../observability/logger.ts';
+import { METRIC_NAMES } from '../observability/job-metrics.ts';
+import { logger, metrics } from '../observability/logger.ts';
 import {
   type Cutoffs,
   countPrunable,
@@ -91,6 +93,28 @@ export async function prune(
     }
   };
   const started = Date.now();
+  try {
+    await deletePrunable(pool, cutoffs, slice, deleted, check);
+  } finally {
+    // Also when the deadline stops it part-way: what it deleted stays deleted.
+    metrics.addMetric(
+      METRIC_NAMES.rowsPruned,
+      MetricUnit.Count,
+      Object.values(deleted).reduce((sum, n) => sum + n, 0),
+    );
+  }
+  logger.info('pruned', { deleted, olderThanDays, durationMs: Date.now() - started });
+  return { dryRun: false, olderThanDays, deleted: { ...deleted } };
+}
+
+/** Deletes, slice by slice, what is past its cutoff, adding to `deleted`; `check` runs before each slice. */
+async function deletePrunable(
+  pool: pg.Pool,
+  cutoffs: Cutoffs,
+  slice: number,
+  deleted: TableCounts,
+  check: () => void,
+): Promise<void> {
   let after: JobCursor | null = null;
   for (;;) {
     const jobs = await nextPrunableJobs(pool, cutoffs, after, JOB_PAGE);
@@ -124,6 +148,4 @@ export async function prune(
       if (rows < slice) break;
     }
   }
-  logger.info('pruned', { deleted, olderThanDays, durationMs: Date.now() - started });
-  return { dryRun: false, olderThanDays, deleted: { ...deleted } };
 }

@@ -150,6 +150,7 @@ describe('dashboard', () => {
       'RDS Proxy connections',
       'Bulk API requests, 4XX, 5XX',
       'Bulk API latency (ms)',
+      'Rows pruned and references erased, a day',
       'Alarms',
     ]) {
       assert.ok(body.includes(title), `a widget titled ${title}`);
@@ -159,6 +160,8 @@ describe('dashboard', () => {
       METRIC_NAMES.jobDuration,
       METRIC_NAMES.nodesWritten,
       METRIC_NAMES.matchesWritten,
+      METRIC_NAMES.rowsPruned,
+      METRIC_NAMES.referencesErased,
       'p99',
       'ApproximateNumberOfMessagesVisible',
       'Throttles',

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { METRIC_NAMES } from '../../../lib/observability/job-metrics.ts';
+import { metrics } from '../../../lib/observability/logger.ts';
 import { prune } from '../../../lib/retention/prune.ts';
 import { RETENTION_DEFAULTS } from '../../../lib/settings.ts';
 import { type TestDatabase, testDatabase } from '../../support/database.ts';
@@ -102,10 +104,17 @@ describe('prune', () => {
 
   it('deletes what is past retention, keeps what is younger and every job that is not final', async () => {
     const before = await rowCounts(db.pool, domainId);
+    metrics.clearMetrics();
 
     const result = await prune(db.pool, SETTINGS, { dryRun: false, sliceRows: 2 });
 
     assert.deepEqual(result, { dryRun: false, olderThanDays: null, deleted: EXPECTED });
+    const total = Object.values(EXPECTED).reduce((sum, n) => sum + n, 0);
+    assert.equal(
+      metrics.serializeMetrics()[METRIC_NAMES.rowsPruned],
+      total,
+      'one sample of every row deleted',
+    );
     const after = await rowCounts(db.pool, domainId);
     for (const [table, n] of Object.entries(EXPECTED))
       assert.equal(after[table], (before[table] ?? 0) - n, table);
@@ -138,5 +147,45 @@ describe('prune', () => {
     assert.deepEqual(rows.map((r) => r.id).sort(), [jobs.oldRunning, jobs.oldPending].sort());
     assert.equal(result.deleted.export_jobs, 0, 'the 3-day-old run stays, the running one too');
     assert.equal(result.deleted.user_removals, 1, 'the 60-day-old tombstone g has sent goes; late’s stays');
+  });
+});
+
+describe('prune stopped by its deadline', () => {
+  let db: TestDatabase;
+  const domainId = randomUUID();
+
+  before(async () => {
+    db = await testDatabase('retention_deadline');
+    await insertJob(db.pool, domainId, { status: 'COMPLETED', age: 100, errors: 5 });
+  });
+  after(async () => {
+    await db?.close();
+  });
+
+  it('throws DeadlineExceededError and still reports the rows it deleted before the deadline', async () => {
+    const deadline = new AbortController();
+    // The deadline passes once the first slice of error rows is deleted.
+    const pool = new Proxy(db.pool, {
+      get(target, key, receiver) {
+        if (key !== 'query') return Reflect.get(target, key, receiver);
+        return async (...args: Parameters<typeof target.query>) => {
+          const result = await (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
+          if (String(args[0]).includes('DELETE FROM import_job_errors')) deadline.abort();
+          return result;
+        };
+      },
+    });
+    metrics.clearMetrics();
+
+    await assert.rejects(prune(pool, SETTINGS, { dryRun: false, sliceRows: 2, signal: deadline.signal }), {
+      name: 'DeadlineExceededError',
+    });
+
+    assert.equal(metrics.serializeMetrics()[METRIC_NAMES.rowsPruned], 2, 'the one slice deleted');
+    const { rows } = await db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM import_job_errors WHERE domain_id = $1',
+      [domainId],
+    );
+    assert.equal(rows[0]?.n, 3, 'the rest stays for the next prune');
   });
 });
