@@ -168,8 +168,8 @@ describe('prune stopped by its deadline', () => {
     const pool = new Proxy(db.pool, {
       get(target, key, receiver) {
         if (key !== 'query') return Reflect.get(target, key, receiver);
-        return async (...args: Parameters<typeof target.query>) => {
-          const result = await (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
+        return async (...args: unknown[]) => {
+          const result: unknown = await Reflect.apply(target.query, target, args);
           if (String(args[0]).includes('DELETE FROM import_job_errors')) deadline.abort();
           return result;
         };
